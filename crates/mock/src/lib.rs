@@ -1,0 +1,10 @@
+//! Faithful local simulators of the push vendors pushway speaks to.
+//!
+//! Every simulator binds `127.0.0.1:0` (or a given address), reports its base URL, can be scripted
+//! (which tokens exist, which credentials it accepts, which faults to inject) and records every
+//! request it received so tests can assert the exact request a vendor would have seen. A simulator
+//! shuts down when it is dropped.
+
+pub mod record;
+
+pub use record::{RecordedRequest, Recorder, Recording};

@@ -1,0 +1,1 @@
+pub use pushway_core as core;
