@@ -5,6 +5,9 @@
 //! request it received so tests can assert the exact request a vendor would have seen. A simulator
 //! shuts down when it is dropped.
 
+pub mod apns;
+pub mod huawei;
 pub mod record;
+pub mod xiaomi;
 
 pub use record::{RecordedRequest, Recorder, Recording};

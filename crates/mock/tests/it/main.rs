@@ -1,0 +1,5 @@
+//! Integration tests of the simulators, one module per vendor.
+
+mod apns;
+mod huawei;
+mod xiaomi;
