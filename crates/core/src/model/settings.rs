@@ -1,0 +1,129 @@
+//! Push settings: the sender's per-message settings and the recipient's per-user settings.
+
+use serde::{Deserialize, Serialize};
+
+use super::Ext;
+
+/// Per-message push settings (seed: `TIMMessageOfflinePushSettings`). They override the
+/// recipient's per-user settings wherever both speak, except that `enabled` can only turn a push
+/// off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePushSettings {
+    /// Whether this message may be pushed at all (default `true`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The text to show instead of the rendered content; used verbatim when non-empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descr: Option<String>,
+    /// Extension bytes for the app; wins over a custom element's `ext`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<Ext>,
+    /// Android-only settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android: Option<AndroidPushSettings>,
+    /// iOS-only settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ios: Option<IosPushSettings>,
+}
+
+impl Default for MessagePushSettings {
+    fn default() -> Self {
+        MessagePushSettings {
+            enabled: true,
+            descr: None,
+            ext: None,
+            android: None,
+            ios: None,
+        }
+    }
+}
+
+/// Android settings of one message (seed: `AndroidSettings`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndroidPushSettings {
+    /// The notification title on Android channels (iOS keeps the default title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The sound, as an app-resource URI `android.resource://<package>/raw/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
+    /// What a tap on the notification does (vendor channels only); default `Normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_mode: Option<NotifyMode>,
+}
+
+/// iOS settings of one message (seed: `IOSSettings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IosPushSettings {
+    /// The sound; `None` means the default sound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sound: Option<IosSound>,
+    /// Whether the push sets the app badge (default `true`).
+    #[serde(default = "yes")]
+    pub badge_enabled: bool,
+}
+
+impl Default for IosPushSettings {
+    fn default() -> Self {
+        IosPushSettings {
+            sound: None,
+            badge_enabled: true,
+        }
+    }
+}
+
+/// The iOS sound of a message. JSON: `"default"`, `"no_sound_no_vibration"` or
+/// `{"file": "<name>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum IosSound {
+    /// The system's default sound.
+    Default,
+    /// A sound file in the app bundle.
+    File(String),
+    /// Neither sound nor vibration (the seed's `NO_SOUND_NO_VIBRATION`).
+    NoSoundNoVibration,
+}
+
+/// What a tap on a vendor-channel notification does (seed: `NotifyMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyMode {
+    /// The tap launches the app; the app gets no callback.
+    #[default]
+    Normal,
+    /// The tap hands the app a callback carrying the push's app data.
+    Custom,
+}
+
+/// The recipient's own push settings (seed: `TIMOfflinePushSettings`, stored server-side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPushSettings {
+    /// Whether the recipient wants offline pushes at all (default `true`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Sound for C2C pushes (app-resource URI); `None` = system default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2c_sound: Option<String>,
+    /// Sound for group pushes (app-resource URI); `None` = system default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_sound: Option<String>,
+}
+
+impl Default for UserPushSettings {
+    fn default() -> Self {
+        UserPushSettings {
+            enabled: true,
+            c2c_sound: None,
+            group_sound: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
