@@ -34,6 +34,7 @@ pub mod json;
 pub mod limits;
 pub mod model;
 pub mod outcome;
+pub mod presence;
 pub mod provider;
 pub mod render;
 pub mod router;
@@ -48,6 +49,7 @@ pub use model::{
     UserPushSettings,
 };
 pub use outcome::{Outcome, Reason};
+pub use presence::Presence;
 pub use provider::PushProvider;
 pub use render::{Placeholders, RenderError, Rendered, Renderer, SuppressReason, render};
 pub use router::{DeviceResult, DispatchReport, Router};
