@@ -12,6 +12,7 @@
 //! | [`limits`] | shortening bodies to a channel's budget, [`PayloadTooLarge`] |
 //! | [`PushProvider`] | one attempt for a batch, one [`Outcome`] per token |
 //! | [`Router`] | groups devices by [`ChannelKey`], batches, runs concurrently |
+//! | [`ChannelStrategy`] | which of a recipient's devices to send to (all, or a live daemon first) |
 //! | [`testing`] | [`StubProvider`](testing::StubProvider), a scripted provider that records calls |
 //!
 //! ```
@@ -38,6 +39,7 @@ pub mod presence;
 pub mod provider;
 pub mod render;
 pub mod router;
+pub mod strategy;
 pub mod testing;
 
 pub use error::Error;
@@ -53,6 +55,7 @@ pub use presence::Presence;
 pub use provider::PushProvider;
 pub use render::{Placeholders, RenderError, Rendered, Renderer, SuppressReason, render};
 pub use router::{DeviceResult, DispatchReport, Router};
+pub use strategy::ChannelStrategy;
 
 /// Re-exported so providers can implement [`PushProvider`] without naming the crate themselves.
 pub use async_trait::async_trait;

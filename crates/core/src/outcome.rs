@@ -73,6 +73,13 @@ pub enum Outcome {
     },
     /// No provider is registered for the device's channel.
     Unroutable,
+    /// Not sent, on purpose: the dispatch's [`ChannelStrategy`](crate::ChannelStrategy) chose
+    /// other devices of the same recipient (for example a live daemon connection). Not an error:
+    /// not retried, the token is kept.
+    Skipped {
+        /// Why: [`Reason::DAEMON_LIVE`] or [`Reason::VENDOR_PREFERRED`].
+        reason: Reason,
+    },
 }
 
 impl Outcome {
@@ -90,6 +97,13 @@ impl Outcome {
     /// A `Rejected` outcome.
     pub fn rejected(reason: impl Into<Reason>) -> Outcome {
         Outcome::Rejected {
+            reason: reason.into(),
+        }
+    }
+
+    /// A `Skipped` outcome.
+    pub fn skipped(reason: impl Into<Reason>) -> Outcome {
+        Outcome::Skipped {
             reason: reason.into(),
         }
     }
@@ -126,7 +140,8 @@ impl Outcome {
             | Outcome::Auth { reason }
             | Outcome::Rejected { reason }
             | Outcome::Misconfigured { reason }
-            | Outcome::Unknown { reason } => Some(reason),
+            | Outcome::Unknown { reason }
+            | Outcome::Skipped { reason } => Some(reason),
             Outcome::Delivered { .. } | Outcome::Queued | Outcome::Unroutable => None,
         }
     }
@@ -144,6 +159,7 @@ impl Outcome {
             Outcome::Misconfigured { .. } => "misconfigured",
             Outcome::Unknown { .. } => "unknown",
             Outcome::Unroutable => "unroutable",
+            Outcome::Skipped { .. } => "skipped",
         }
     }
 }
@@ -181,6 +197,12 @@ impl Reason {
     pub const PROVIDER_CONTRACT: &'static str = "provider_contract";
     /// A layer refused to wait any longer for capacity (rate limit, retry budget).
     pub const THROTTLED: &'static str = "throttled";
+    /// Skipped by [`ChannelStrategy::DaemonFirst`](crate::ChannelStrategy::DaemonFirst): the
+    /// recipient has a live daemon connection, which got the push instead.
+    pub const DAEMON_LIVE: &'static str = "daemon_live";
+    /// Skipped by [`ChannelStrategy::DaemonFirst`](crate::ChannelStrategy::DaemonFirst): no
+    /// daemon connection is live, so the recipient's vendor devices got the push instead.
+    pub const VENDOR_PREFERRED: &'static str = "vendor_preferred";
 
     /// A reason with a code and no detail.
     pub fn new(code: impl Into<Cow<'static, str>>) -> Self {

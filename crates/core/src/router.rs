@@ -6,7 +6,10 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::{ChannelKey, DeviceToken, Notification, Outcome, PushProvider, Reason};
+use crate::strategy::plan_daemon_first;
+use crate::{
+    ChannelKey, ChannelStrategy, DeviceToken, Notification, Outcome, Presence, PushProvider, Reason,
+};
 
 /// Routes devices to the provider registered for their [`ChannelKey`] (token kind + vendor
 /// credential).
@@ -37,13 +40,17 @@ use crate::{ChannelKey, DeviceToken, Notification, Outcome, PushProvider, Reason
 #[derive(Clone, Default)]
 pub struct Router {
     providers: HashMap<ChannelKey, Arc<dyn PushProvider>>,
+    presence: Option<Arc<dyn Presence>>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut keys: Vec<_> = self.providers.keys().collect();
         keys.sort();
-        f.debug_struct("Router").field("channels", &keys).finish()
+        f.debug_struct("Router")
+            .field("channels", &keys)
+            .field("presence", &self.presence.is_some())
+            .finish()
     }
 }
 
@@ -56,6 +63,13 @@ impl Router {
     /// Registers `provider` for `key`, replacing any provider registered for it before.
     pub fn register(&mut self, key: ChannelKey, provider: Arc<dyn PushProvider>) -> &mut Self {
         self.providers.insert(key, provider);
+        self
+    }
+
+    /// Sets what tells the router whether a device has a live connection (the daemon hub), for
+    /// [`ChannelStrategy::DaemonFirst`]. Without one, no device counts as connected.
+    pub fn set_presence(&mut self, presence: Arc<dyn Presence>) -> &mut Self {
+        self.presence = Some(presence);
         self
     }
 
@@ -129,6 +143,55 @@ impl Router {
             .map(|(device, outcome)| DeviceResult {
                 device: device.clone(),
                 outcome: outcome.unwrap_or(Outcome::Unroutable),
+            })
+            .collect();
+        DispatchReport { results }
+    }
+}
+
+impl Router {
+    /// Like [`dispatch`](Router::dispatch), for one recipient's `devices`, choosing which of them
+    /// to send to by `strategy`. Every device still gets exactly one result, in the order of
+    /// `devices`; a device the strategy leaves out gets [`Outcome::Skipped`] with a reason saying
+    /// why. [`ChannelStrategy::AllDevices`] is exactly `dispatch`.
+    pub async fn dispatch_with(
+        &self,
+        strategy: ChannelStrategy,
+        notification: &Notification,
+        devices: &[DeviceToken],
+    ) -> DispatchReport {
+        let plan = match strategy {
+            ChannelStrategy::AllDevices => return self.dispatch(notification, devices).await,
+            ChannelStrategy::DaemonFirst => plan_daemon_first(
+                devices,
+                |d| self.presence.as_ref().is_some_and(|p| p.is_connected(d)),
+                |d| self.providers.contains_key(&d.channel_key()),
+            ),
+        };
+        let chosen: Vec<DeviceToken> = devices
+            .iter()
+            .zip(&plan)
+            .filter(|(_, skip)| skip.is_none())
+            .map(|(d, _)| d.clone())
+            .collect();
+        let mut sent = self
+            .dispatch(notification, &chosen)
+            .await
+            .results
+            .into_iter();
+        let results = devices
+            .iter()
+            .zip(plan)
+            .map(|(device, skip)| match skip {
+                Some(outcome) => DeviceResult {
+                    device: device.clone(),
+                    outcome,
+                },
+                // `dispatch` returns one result per chosen device, in order.
+                None => sent.next().unwrap_or_else(|| DeviceResult {
+                    device: device.clone(),
+                    outcome: Outcome::Unroutable,
+                }),
             })
             .collect();
         DispatchReport { results }
