@@ -1,0 +1,8 @@
+//! pushway-core's integration tests, one module per concern.
+
+mod json_input;
+mod limits;
+mod render_fixtures;
+mod render_props;
+mod router;
+mod stub;
