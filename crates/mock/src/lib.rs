@@ -6,8 +6,11 @@
 //! shuts down when it is dropped.
 
 pub mod apns;
+pub mod fault;
+mod http_server;
 pub mod huawei;
 pub mod record;
+mod tokens;
 pub mod xiaomi;
 
 pub use record::{RecordedRequest, Recorder, Recording};

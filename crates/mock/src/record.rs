@@ -31,6 +31,21 @@ impl RecordedRequest {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The body decoded as `application/x-www-form-urlencoded`, every pair in wire order.
+    ///
+    /// Decoded the way a servlet decodes a form: `+` becomes a space and `%XX` escapes are
+    /// decoded exactly, so a regid sent with an unescaped `+` reads back with a space.
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body).into_owned().collect()
+    }
+
+    /// The first value of a form field of the body (see [`RecordedRequest::form`]).
+    pub fn form_value(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(&self.body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
 }
 
 /// How many requests a simulator keeps.
@@ -65,7 +80,11 @@ impl Recorder {
     /// A recorder in the given mode.
     pub fn new(mode: Recording) -> Self {
         Recorder {
-            inner: Arc::new(Mutex::new(Inner { mode, total: 0, kept: VecDeque::new() })),
+            inner: Arc::new(Mutex::new(Inner {
+                mode,
+                total: 0,
+                kept: VecDeque::new(),
+            })),
         }
     }
 
