@@ -1,1 +1,12 @@
+//! **pushway**: offline push for instant messaging.
+//!
+//! When a chat app is not running, its server still has to wake the phone. pushway renders a
+//! notification from the IM message under the recipient's settings (the rules of the IM SDK's
+//! offline-push chapter), then sends it through the channel of each of the recipient's devices —
+//! Apple APNs, Xiaomi MiPush, Huawei Push Kit, or an in-house long-connection channel — chosen by
+//! a [`Router`](core::Router) from the device token's type.
+//!
+//! This facade re-exports the workspace's crates: [`core`] always, and each channel crate behind
+//! a feature of the same name (all on by default once they exist).
+
 pub use pushway_core as core;
