@@ -44,7 +44,13 @@ fn bench(c: &mut Criterion) {
                     body.push_str(text);
                 }
             }
-            (m.id.clone(), m.sender.user_id.clone(), m.sender.name_card.clone(), body, m.sender.user_id.clone())
+            (
+                m.id.clone(),
+                m.sender.user_id.clone(),
+                m.sender.name_card.clone(),
+                body,
+                m.sender.user_id.clone(),
+            )
         })
     });
     group.finish();

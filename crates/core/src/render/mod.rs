@@ -34,6 +34,8 @@ use crate::model::{
 use crate::model::{InvalidSound, Notification};
 
 /// What rendering produced: a notification, or the reason there is none.
+// Not boxed: a render result is consumed at once, and boxing would cost an allocation per render.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rendered {

@@ -18,7 +18,10 @@ fn a_valid_message_parses() {
 
 #[test]
 fn unknown_element_type_names_the_element() {
-    let text = GOOD.replace(r#"{"type":"text","text":"hi"}"#, r#"{"type":"text","text":"hi"},{"type":"hologram"}"#);
+    let text = GOOD.replace(
+        r#"{"type":"text","text":"hi"}"#,
+        r#"{"type":"text","text":"hi"},{"type":"hologram"}"#,
+    );
     assert_eq!(field_of::<Message>(&text), "elements[1].type");
 }
 
@@ -36,19 +39,28 @@ fn misspelt_setting_is_rejected_not_ignored() {
 
 #[test]
 fn wrong_type_names_the_nested_field() {
-    let text = GOOD.replace(r#""elements""#, r#""push":{"ios":{"badge_enabled":"yes"}},"elements""#);
+    let text = GOOD.replace(
+        r#""elements""#,
+        r#""push":{"ios":{"badge_enabled":"yes"}},"elements""#,
+    );
     assert_eq!(field_of::<Message>(&text), "push.ios.badge_enabled");
 }
 
 #[test]
 fn bad_base64_ext_names_the_field() {
-    let text = GOOD.replace(r#""elements""#, r#""push":{"ext":{"base64":"***"}},"elements""#);
+    let text = GOOD.replace(
+        r#""elements""#,
+        r#""push":{"ext":{"base64":"***"}},"elements""#,
+    );
     assert_eq!(field_of::<Message>(&text), "push.ext");
 }
 
 #[test]
 fn unknown_login_state_names_the_field() {
-    assert_eq!(field_of::<Recipient>(r#"{"user_id":"u","login":"asleep"}"#), "login");
+    assert_eq!(
+        field_of::<Recipient>(r#"{"user_id":"u","login":"asleep"}"#),
+        "login"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! pushway-core's integration tests, one module per concern.
 
+#![allow(clippy::unwrap_used)]
+
 mod json_input;
 mod limits;
 mod render_fixtures;

@@ -52,9 +52,12 @@ fn load_cases() -> Vec<(String, Case)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("readable fixture");
-            let case: Case = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), case)
+            let case: Case =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                case,
+            )
         })
         .collect()
 }
@@ -89,7 +92,9 @@ fn actual(case: &Case) -> Value {
             }
             serde_json::json!({ "notification": n })
         }
-        Err(RenderError::InvalidSound(e)) => serde_json::json!({ "error": { "invalid_sound": e.uri } }),
+        Err(RenderError::InvalidSound(e)) => {
+            serde_json::json!({ "error": { "invalid_sound": e.uri } })
+        }
         Err(RenderError::ForeignSound { uri, .. }) => {
             serde_json::json!({ "error": { "foreign_sound": uri } })
         }
@@ -111,7 +116,13 @@ fn every_render_fixture_produces_exactly_its_expected_output() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

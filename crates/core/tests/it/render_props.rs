@@ -14,8 +14,16 @@ fn text() -> impl Strategy<Value = String> {
         "[一-龥]{0,12}",
         proptest::collection::vec(
             prop_oneof![
-                Just("👨‍👩‍👧"), Just("🇨🇳"), Just("👍🏽"), Just("e\u{301}"), Just("\n"), Just("\u{1}"),
-                Just("\""), Just("\\"), Just("x"), Just("语")
+                Just("👨‍👩‍👧"),
+                Just("🇨🇳"),
+                Just("👍🏽"),
+                Just("e\u{301}"),
+                Just("\n"),
+                Just("\u{1}"),
+                Just("\""),
+                Just("\\"),
+                Just("x"),
+                Just("语")
             ],
             0..12
         )
@@ -45,8 +53,14 @@ fn element() -> impl Strategy<Value = Element> {
         Just(Element::Video),
         Just(Element::Location),
         Just(Element::Face),
-        (text(), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)))
-            .prop_map(|(desc, ext)| Element::Custom { desc, ext: ext.map(Ext::new) }),
+        (
+            text(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8))
+        )
+            .prop_map(|(desc, ext)| Element::Custom {
+                desc,
+                ext: ext.map(Ext::new)
+            }),
     ]
 }
 
@@ -67,19 +81,28 @@ fn push_settings() -> impl Strategy<Value = Option<MessagePushSettings>> {
                 text().prop_map(|f| Some(IosSound::File(f)))
             ],
         )
-            .prop_map(|(enabled, descr, ext, title, sound, custom, badge, ios_sound)| {
-                MessagePushSettings {
-                    enabled,
-                    descr,
-                    ext: ext.map(Ext::new),
-                    android: Some(AndroidPushSettings {
-                        title,
-                        sound,
-                        notify_mode: Some(if custom { NotifyMode::Custom } else { NotifyMode::Normal }),
-                    }),
-                    ios: Some(IosPushSettings { sound: ios_sound, badge_enabled: badge }),
-                }
-            }),
+            .prop_map(
+                |(enabled, descr, ext, title, sound, custom, badge, ios_sound)| {
+                    MessagePushSettings {
+                        enabled,
+                        descr,
+                        ext: ext.map(Ext::new),
+                        android: Some(AndroidPushSettings {
+                            title,
+                            sound,
+                            notify_mode: Some(if custom {
+                                NotifyMode::Custom
+                            } else {
+                                NotifyMode::Normal
+                            }),
+                        }),
+                        ios: Some(IosPushSettings {
+                            sound: ios_sound,
+                            badge_enabled: badge,
+                        }),
+                    }
+                },
+            ),
     )
 }
 

@@ -9,7 +9,9 @@ use pushway_core::{
 };
 
 fn xiaomi(n: usize) -> Vec<DeviceToken> {
-    (0..n).map(|i| DeviceToken::new(TokenKind::Xiaomi, "app-a", format!("regid-{i}"))).collect()
+    (0..n)
+        .map(|i| DeviceToken::new(TokenKind::Xiaomi, "app-a", format!("regid-{i}")))
+        .collect()
 }
 
 #[tokio::test]
@@ -19,9 +21,18 @@ async fn groups_devices_by_kind_and_credential() {
     let xiaomi_b = Arc::new(StubProvider::new("xiaomi-b").max_batch_size(1000));
     let mut router = Router::new();
     router
-        .register(ChannelKey::new(TokenKind::ApnsProduction, "team"), apns.clone())
-        .register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), xiaomi_a.clone())
-        .register(ChannelKey::new(TokenKind::Xiaomi, "app-b"), xiaomi_b.clone());
+        .register(
+            ChannelKey::new(TokenKind::ApnsProduction, "team"),
+            apns.clone(),
+        )
+        .register(
+            ChannelKey::new(TokenKind::Xiaomi, "app-a"),
+            xiaomi_a.clone(),
+        )
+        .register(
+            ChannelKey::new(TokenKind::Xiaomi, "app-b"),
+            xiaomi_b.clone(),
+        );
     let devices = vec![
         DeviceToken::new(TokenKind::Xiaomi, "app-a", "a1"),
         DeviceToken::new(TokenKind::ApnsProduction, "team", "p1"),
@@ -36,16 +47,28 @@ async fn groups_devices_by_kind_and_credential() {
     assert_eq!(xiaomi_b.tokens_sent(), ["b1"]);
     // APNs declares a batch of 1: one call per token.
     assert_eq!(apns.call_count(), 2);
-    let results: Vec<_> = report.results().iter().map(|r| r.device.token.as_str()).collect();
+    let results: Vec<_> = report
+        .results()
+        .iter()
+        .map(|r| r.device.token.as_str())
+        .collect();
     assert_eq!(results, ["a1", "p1", "b1", "a2", "p2"]);
-    assert!(report.results().iter().all(|r| r.outcome == Outcome::DELIVERED));
+    assert!(
+        report
+            .results()
+            .iter()
+            .all(|r| r.outcome == Outcome::DELIVERED)
+    );
 }
 
 #[tokio::test]
 async fn splits_2500_tokens_into_batches_of_1000_1000_500() {
     let provider = Arc::new(StubProvider::new("xiaomi").max_batch_size(1000));
     let mut router = Router::new();
-    router.register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), provider.clone());
+    router.register(
+        ChannelKey::new(TokenKind::Xiaomi, "app-a"),
+        provider.clone(),
+    );
     let devices = xiaomi(2500);
     let report = router.dispatch(&sample_notification(), &devices).await;
 
@@ -61,15 +84,34 @@ async fn splits_2500_tokens_into_batches_of_1000_1000_500() {
 #[tokio::test]
 async fn outcomes_land_on_their_own_devices() {
     let provider = Arc::new(StubProvider::new("xiaomi").max_batch_size(2));
-    provider.outcome_for("regid-1", Outcome::InvalidToken { reason: Reason::new("20301"), since: None });
+    provider.outcome_for(
+        "regid-1",
+        Outcome::InvalidToken {
+            reason: Reason::new("20301"),
+            since: None,
+        },
+    );
     provider.outcome_for("regid-4", Outcome::retry("503"));
     let mut router = Router::new();
     router.register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), provider);
     let devices = xiaomi(5);
     let report = router.dispatch(&sample_notification(), &devices).await;
 
-    let labels: Vec<_> = report.results().iter().map(|r| r.outcome.as_str()).collect();
-    assert_eq!(labels, ["delivered", "invalid_token", "delivered", "delivered", "retry"]);
+    let labels: Vec<_> = report
+        .results()
+        .iter()
+        .map(|r| r.outcome.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "delivered",
+            "invalid_token",
+            "delivered",
+            "delivered",
+            "retry"
+        ]
+    );
     let dropped: Vec<_> = report.tokens_to_drop().map(|d| d.token.as_str()).collect();
     assert_eq!(dropped, ["regid-1"]);
     let retry: Vec<_> = report.to_retry().map(|(d, _)| d.token.as_str()).collect();
@@ -80,14 +122,21 @@ async fn outcomes_land_on_their_own_devices() {
 async fn devices_without_a_provider_are_unroutable() {
     let provider = Arc::new(StubProvider::new("xiaomi").max_batch_size(1000));
     let mut router = Router::new();
-    router.register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), provider.clone());
+    router.register(
+        ChannelKey::new(TokenKind::Xiaomi, "app-a"),
+        provider.clone(),
+    );
     let devices = vec![
         DeviceToken::new(TokenKind::Huawei, "app-a", "h1"),
         DeviceToken::new(TokenKind::Xiaomi, "app-a", "x1"),
         DeviceToken::new(TokenKind::Xiaomi, "other-app", "x2"),
     ];
     let report = router.dispatch(&sample_notification(), &devices).await;
-    let labels: Vec<_> = report.results().iter().map(|r| r.outcome.as_str()).collect();
+    let labels: Vec<_> = report
+        .results()
+        .iter()
+        .map(|r| r.outcome.as_str())
+        .collect();
     assert_eq!(labels, ["unroutable", "delivered", "unroutable"]);
     assert_eq!(provider.tokens_sent(), ["x1"]);
 }
@@ -96,7 +145,10 @@ async fn devices_without_a_provider_are_unroutable() {
 async fn an_empty_dispatch_calls_nobody() {
     let provider = Arc::new(StubProvider::new("xiaomi"));
     let mut router = Router::new();
-    router.register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), provider.clone());
+    router.register(
+        ChannelKey::new(TokenKind::Xiaomi, "app-a"),
+        provider.clone(),
+    );
     let report = router.dispatch(&sample_notification(), &[]).await;
     assert!(report.results().is_empty());
     assert_eq!(provider.call_count(), 0);
@@ -105,7 +157,11 @@ async fn an_empty_dispatch_calls_nobody() {
 #[tokio::test(start_paused = true)]
 async fn providers_run_concurrently() {
     let slow_a = Arc::new(StubProvider::new("a").delay(Duration::from_secs(10)));
-    let slow_b = Arc::new(StubProvider::new("b").max_batch_size(1).delay(Duration::from_secs(10)));
+    let slow_b = Arc::new(
+        StubProvider::new("b")
+            .max_batch_size(1)
+            .delay(Duration::from_secs(10)),
+    );
     let mut router = Router::new();
     router
         .register(ChannelKey::new(TokenKind::Huawei, "h"), slow_a)
@@ -142,7 +198,10 @@ impl PushProvider for ShortProvider {
 #[tokio::test]
 async fn a_provider_that_miscounts_outcomes_yields_unknown_not_a_panic() {
     let mut router = Router::new();
-    router.register(ChannelKey::new(TokenKind::Xiaomi, "app-a"), Arc::new(ShortProvider));
+    router.register(
+        ChannelKey::new(TokenKind::Xiaomi, "app-a"),
+        Arc::new(ShortProvider),
+    );
     let report = router.dispatch(&sample_notification(), &xiaomi(3)).await;
     assert_eq!(report.counts(), [("unknown", 3)]);
     let reason = report.results()[0].outcome.reason().unwrap();

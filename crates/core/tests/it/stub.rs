@@ -4,7 +4,10 @@ use pushway_core::testing::{StubProvider, sample_notification};
 use pushway_core::{DeviceToken, Outcome, PushProvider, Reason, TokenKind};
 
 fn tokens(names: &[&str]) -> Vec<DeviceToken> {
-    names.iter().map(|n| DeviceToken::new(TokenKind::Huawei, "app", *n)).collect()
+    names
+        .iter()
+        .map(|n| DeviceToken::new(TokenKind::Huawei, "app", *n))
+        .collect()
 }
 
 #[tokio::test]
@@ -12,7 +15,9 @@ async fn scripted_outcomes_are_consumed_in_order_then_fall_back() {
     let stub = StubProvider::new("huawei").max_batch_size(10);
     stub.script("t1", [Outcome::retry("503"), Outcome::retry("503")]);
     stub.outcome_for("t2", Outcome::rejected("80300008"));
-    stub.sequence([Outcome::Auth { reason: Reason::new("80200001") }]);
+    stub.sequence([Outcome::Auth {
+        reason: Reason::new("80200001"),
+    }]);
     let n = sample_notification();
 
     let first = stub.send(&n, &tokens(&["t1", "t2", "t3", "t4"])).await;
@@ -21,7 +26,9 @@ async fn scripted_outcomes_are_consumed_in_order_then_fall_back() {
         [
             Outcome::retry("503"),
             Outcome::rejected("80300008"),
-            Outcome::Auth { reason: Reason::new("80200001") },
+            Outcome::Auth {
+                reason: Reason::new("80200001")
+            },
             Outcome::DELIVERED,
         ]
     );
@@ -45,17 +52,30 @@ async fn default_outcome_applies_to_unscripted_tokens() {
 
 #[test]
 fn outcome_helpers() {
-    let retry = Outcome::Retry { after: Some(std::time::Duration::from_secs(3)), reason: Reason::new("429") };
+    let retry = Outcome::Retry {
+        after: Some(std::time::Duration::from_secs(3)),
+        reason: Reason::new("429"),
+    };
     assert!(retry.is_retryable() && !retry.should_drop_token() && !retry.is_delivered());
     assert_eq!(retry.retry_after(), Some(std::time::Duration::from_secs(3)));
     assert_eq!(retry.as_str(), "retry");
     assert_eq!(retry.to_string(), "retry (429)");
-    let dead = Outcome::InvalidToken { reason: Reason::new("Unregistered").with_detail("410"), since: None };
+    let dead = Outcome::InvalidToken {
+        reason: Reason::new("Unregistered").with_detail("410"),
+        since: None,
+    };
     assert!(dead.should_drop_token() && !dead.is_retryable());
     assert_eq!(dead.to_string(), "invalid_token (Unregistered: 410)");
-    let misconfigured = Outcome::Misconfigured { reason: Reason::new("20301") };
-    assert!(!misconfigured.should_drop_token(), "a configuration fault never deletes tokens");
-    let stale = Outcome::Stale { reason: Reason::new("noRight") };
+    let misconfigured = Outcome::Misconfigured {
+        reason: Reason::new("20301"),
+    };
+    assert!(
+        !misconfigured.should_drop_token(),
+        "a configuration fault never deletes tokens"
+    );
+    let stale = Outcome::Stale {
+        reason: Reason::new("noRight"),
+    };
     assert!(!stale.should_drop_token() && !stale.is_retryable());
     assert!(Outcome::Queued.is_delivered());
     assert_eq!(Outcome::Unroutable.reason(), None);
