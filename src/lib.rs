@@ -10,3 +10,13 @@
 //! a feature of the same name (all on by default once they exist).
 
 pub use pushway_core as core;
+#[cfg(feature = "apns")]
+pub use pushway_apns as apns;
+#[cfg(feature = "daemon")]
+pub use pushway_daemon as daemon;
+#[cfg(feature = "delivery")]
+pub use pushway_delivery as delivery;
+#[cfg(feature = "huawei")]
+pub use pushway_huawei as huawei;
+#[cfg(feature = "xiaomi")]
+pub use pushway_xiaomi as xiaomi;
