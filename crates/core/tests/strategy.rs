@@ -1,5 +1,8 @@
 //! Channel strategies on the router: `AllDevices` (the default) and `DaemonFirst`.
 
+// Tests and their helpers may panic on a broken expectation.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
