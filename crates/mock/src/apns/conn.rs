@@ -29,6 +29,8 @@ static APNS_UNIQUE_ID: HeaderName = HeaderName::from_static("apns-unique-id");
 static JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// Body bytes kept per request; the rest is only counted (all we need is "over 5120").
 const BODY_KEEP: usize = 64 * 1024;
+/// How long a connection lingers after our GOAWAY for the answered streams to be flushed.
+const GOAWAY_GRACE: Duration = Duration::from_secs(2);
 
 /// Connection settings fixed at start.
 #[derive(Debug, Clone)]
@@ -68,8 +70,9 @@ where
         advertised: if config.token_start { 1 } else { config.max_concurrent_streams },
         config,
         active: 0,
-        received: 0,
+        handled: 0,
         goaway_last: None,
+        close_at: None,
         ids: IdGen::new(id),
     };
     c.run(&mut conn).await;
@@ -86,9 +89,12 @@ struct Conn {
     advertised: u32,
     /// Streams accepted and not yet answered.
     active: u32,
-    received: u64,
+    /// Requests handled (answered or faulted) on this connection.
+    handled: u64,
     /// Last stream id of the GOAWAY we sent.
     goaway_last: Option<u32>,
+    /// After our GOAWAY: when to close even if the client never answers h2's PING.
+    close_at: Option<Pin<Box<tokio::time::Sleep>>>,
     ids: IdGen,
 }
 
@@ -108,11 +114,9 @@ impl Conn {
             })
             .await;
             match event {
+                Event::Closed if self.close_at.is_some() => return,
                 Event::Closed => break,
-                Event::Answer(answer) => {
-                    self.active = self.active.saturating_sub(1);
-                    answer.send();
-                }
+                Event::Answer(answer) => self.send(answer),
                 Event::Stream(done) => {
                     if self.handle(done, conn, &mut delayed).is_break() {
                         return;
@@ -132,7 +136,6 @@ impl Conn {
         cx: &mut Context<'_>,
         bodies: &mut FuturesUnordered<BodyRead>,
     ) -> Option<Completed> {
-        self.received += 1;
         let stream_id = u32::from(respond.stream_id());
         let over_limit = self.active >= self.advertised;
         let after_goaway = self.goaway_last.is_some_and(|last| stream_id > last);
@@ -168,6 +171,7 @@ impl Conn {
         delayed: &mut FuturesUnordered<Delayed>,
     ) -> std::ops::ControlFlow<()> {
         let Completed { parts, body, body_len, mut respond, stream_id } = done;
+        self.handled += 1;
         let version = self.shared.version();
         if version != self.version {
             self.state = self.shared.snapshot();
@@ -208,7 +212,7 @@ impl Conn {
             _ => {}
         }
         if let Some((n, g)) = &self.state.goaway_after
-            && self.received == *n
+            && self.handled == *n
             && goaway.is_none()
         {
             goaway = Some(g.clone());
@@ -220,10 +224,6 @@ impl Conn {
         let unique_id = (self.state.opts.environment == ApnsEnvironment::Development)
             .then(|| self.ids.next_header());
         let status = reason.map_or(200, ApnsReason::status);
-        if status == 200 && self.config.token_start && self.advertised == 1 {
-            self.advertised = self.config.max_concurrent_streams;
-            self.control.advertise_max_streams(self.advertised);
-        }
         let outcome = ApnsOutcome::Answered {
             status,
             reason,
@@ -238,8 +238,7 @@ impl Conn {
             body: reason.map(|r| r.body(timestamp_ms)),
         };
         if decision.delay.is_zero() {
-            self.active = self.active.saturating_sub(1);
-            answer.send();
+            self.send(answer);
         } else {
             let delay = decision.delay;
             delayed.push(Box::pin(async move {
@@ -253,6 +252,17 @@ impl Conn {
         std::ops::ControlFlow::Continue(())
     }
 
+    /// Sends an answer; in "token start" mode the first 200 raises the stream limit.
+    fn send(&mut self, answer: Answer) {
+        self.active = self.active.saturating_sub(1);
+        let ok = answer.status == 200;
+        answer.send();
+        if ok && self.config.token_start && self.advertised == 1 {
+            self.advertised = self.config.max_concurrent_streams;
+            self.control.advertise_max_streams(self.advertised);
+        }
+    }
+
     fn send_goaway<T: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         last: u32,
@@ -264,6 +274,7 @@ impl Conn {
         }
         self.goaway_last = Some(last);
         self.control.goaway(last, g.error_code, &g.debug_data);
+        self.close_at = Some(Box::pin(tokio::time::sleep(GOAWAY_GRACE)));
         // h2 then closes once the answered streams are flushed; its own GOAWAYs are dropped.
         conn.graceful_shutdown();
     }
@@ -317,6 +328,11 @@ fn next_event<T: AsyncRead + AsyncWrite + Unpin>(
     }
     if let Poll::Ready(Some(answer)) = Pin::new(&mut *delayed).poll_next(cx) {
         return Poll::Ready(Event::Answer(answer));
+    }
+    if let Some(deadline) = &mut c.close_at
+        && deadline.as_mut().poll(cx).is_ready()
+    {
+        return Poll::Ready(Event::Closed);
     }
     Poll::Pending
 }

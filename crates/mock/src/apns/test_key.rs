@@ -89,13 +89,20 @@ impl TestKey {
     pub fn sign_parts(&self, header_json: &str, claims_json: &str, encoding: SignatureEncoding) -> String {
         let input =
             format!("{}.{}", URL_SAFE_NO_PAD.encode(header_json), URL_SAFE_NO_PAD.encode(claims_json));
+        let signature = self.sign(input.as_bytes(), encoding);
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// An ES256 signature of `input` (the JWS signing input `header.claims` as it will be sent),
+    /// for tokens encoded some other way (padding, standard base64).
+    pub fn sign(&self, input: &[u8], encoding: SignatureEncoding) -> Vec<u8> {
         let pair = match encoding {
             SignatureEncoding::Raw => &self.raw,
             SignatureEncoding::Der => &self.der,
         };
-        let signature = pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .expect("ECDSA signing only fails if the system RNG does");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+        pair.sign(&SystemRandom::new(), input)
+            .expect("ECDSA signing only fails if the system RNG does")
+            .as_ref()
+            .to_vec()
     }
 }
