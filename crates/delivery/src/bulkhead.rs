@@ -53,7 +53,7 @@ impl Bulkhead {
         if config.max_in_flight == 0 || config.max_in_flight > Semaphore::MAX_PERMITS {
             return Err(ConfigError::new(
                 "concurrency.max_in_flight",
-                "must be at least 1",
+                "must be at least 1 and below 2^61",
             ));
         }
         Ok(Bulkhead {

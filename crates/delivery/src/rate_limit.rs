@@ -21,8 +21,9 @@ pub enum RateUnit {
     /// One request, whatever its batch size (Xiaomi counts requests, up to 1000 regids each).
     #[default]
     Requests,
-    /// One token (Huawei counts devices: a request with 1000 tokens costs 1000). A batch larger
-    /// than the burst costs the burst, so it can still go.
+    /// One token (Huawei counts devices: a request with 1000 tokens costs 1000). Set the burst
+    /// to at least the largest batch: a batch larger than the burst is charged only the burst,
+    /// so that it can go at all.
     Tokens,
 }
 
@@ -30,7 +31,7 @@ pub enum RateUnit {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimitConfig {
-    /// Sustained units per second (above zero).
+    /// Sustained units per second (0.001 ..= 1 000 000 000).
     pub per_second: f64,
     /// Units that may go at once after a quiet spell (at least 1).
     pub burst: u32,
@@ -42,21 +43,24 @@ pub struct RateLimitConfig {
 }
 
 impl RateLimitConfig {
-    /// `per_second` units a second, burst of one second's worth, requests as the unit, 1 s wait.
+    /// `per_second` requests a second, a burst of a tenth of a second's worth (at least 1), so
+    /// that no one-second window sees more than 1.1 × the rate; waits at most 1 s.
     pub fn per_second(per_second: f64) -> Self {
         RateLimitConfig {
             per_second,
-            burst: per_second.clamp(1.0, f64::from(u32::MAX)) as u32,
+            burst: (per_second / 10.0).clamp(1.0, f64::from(u32::MAX)) as u32,
             unit: RateUnit::Requests,
             max_wait: Duration::from_secs(1),
         }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+        // The bounds keep the unit interval (1 / rate) and burst × interval well inside
+        // `Duration`.
+        if !(0.001..=1e9).contains(&self.per_second) {
             return Err(ConfigError::new(
                 "rate_limit.per_second",
-                "must be above zero",
+                "must be within 0.001 ..= 1 000 000 000",
             ));
         }
         if self.burst == 0 {
@@ -223,6 +227,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_bucket_lets_the_burst_through_then_spaces_requests() {
+        assert_eq!(RateLimitConfig::per_second(10.0).burst, 1);
+        assert_eq!(RateLimitConfig::per_second(500.0).burst, 50);
         let mut config = RateLimitConfig::per_second(10.0);
         config.burst = 3;
         let limiter = RateLimiter::new(config).unwrap();

@@ -9,4 +9,5 @@ mod bulkhead;
 mod hygiene;
 mod rate_limit;
 mod retry;
+mod simulator;
 mod support;

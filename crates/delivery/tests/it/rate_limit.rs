@@ -64,17 +64,18 @@ async fn fifty_tasks_stay_within_the_rate_over_ten_seconds() {
     );
     let times = timed.times();
     let ten = busiest_window(&times, Duration::from_secs(10));
-    // At most the sustained rate plus one burst (20) in any 10 s …
-    assert!(ten <= 10 * QPS as usize + 20, "{ten} requests in 10 s");
+    // At most the sustained rate plus one burst (2) in any 10 s …
+    let burst = 2;
+    assert!(ten <= 10 * QPS as usize + burst, "{ten} requests in 10 s");
     // … and the limit does not starve the sender either.
     assert!(ten >= 10 * QPS as usize, "{ten} requests in 10 s");
     let one = busiest_window(&times, Duration::from_secs(1));
-    assert!(one <= 2 * QPS as usize, "{one} requests in 1 s");
+    assert!(one <= QPS as usize + burst, "{one} requests in 1 s");
     let first_10s = times
         .iter()
         .filter(|t| **t < Duration::from_secs(10))
         .count();
-    assert!(first_10s <= 10 * QPS as usize + 20, "{first_10s}");
+    assert!(first_10s <= 10 * QPS as usize + burst, "{first_10s}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -102,6 +103,7 @@ async fn a_tokens_rate_charges_every_token_of_a_batch() {
     // Huawei counts devices: 100 tokens a second.
     let mut config = RateLimitConfig::per_second(100.0);
     config.unit = RateUnit::Tokens;
+    config.burst = 100;
     let timed = Timed::new(Arc::new(StubProvider::new("huawei").max_batch_size(1000)));
     let layer = RateLimit::new(timed.clone(), RateLimiter::new(config).unwrap());
     let n = sample_notification();
