@@ -1,5 +1,6 @@
 //! Integration tests of the simulators, one module per vendor.
 
 mod apns;
+mod binary;
 mod huawei;
 mod xiaomi;

@@ -1,0 +1,293 @@
+//! `pushway-mock`: runs the vendor simulators as a process, for scripts, demos and benchmarks.
+//!
+//! Starts the chosen simulators (default: all), prints one JSON line per simulator with its
+//! bound address, e.g. `{"simulator":"xiaomi","addr":"127.0.0.1:41234","base_url":"http://127.0.0.1:41234"}`,
+//! and runs until Ctrl-C. Recording is off unless `--recording N` is given.
+
+use std::error::Error;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use pushway_mock::Recording;
+use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator};
+use pushway_mock::huawei::{ErrorStatus, HuaweiSimulator, IllegalTokensShape, ServiceAccount};
+use pushway_mock::xiaomi::XiaomiSimulator;
+use serde_json::json;
+
+/// A simulator to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Simulator {
+    /// Every simulator.
+    All,
+    /// APNs (HTTP/2, TLS or h2c).
+    Apns,
+    /// Xiaomi MiPush (HTTP/1.1).
+    Xiaomi,
+    /// Huawei Push Kit with its OAuth endpoint (HTTP/1.1).
+    Huawei,
+}
+
+/// Runs pushway's vendor simulators until Ctrl-C, printing one JSON line per simulator.
+#[derive(Debug, Parser)]
+#[command(name = "pushway-mock", version)]
+struct Args {
+    /// Which simulators to start.
+    #[arg(value_enum, default_values_t = [Simulator::All])]
+    simulators: Vec<Simulator>,
+    /// The address every simulator listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// How many requests each simulator keeps: `off` or a number.
+    #[arg(long, default_value = "off", value_parser = parse_recording)]
+    recording: Recording,
+
+    /// Port of the APNs simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    apns_port: u16,
+    /// Serve APNs as h2c with prior knowledge instead of TLS.
+    #[arg(long)]
+    apns_h2c: bool,
+    /// An accepted APNs topic (bundle ID); repeat for several. None: every topic.
+    #[arg(long = "apns-topic")]
+    apns_topics: Vec<String>,
+    /// An accepted provider-token key as `TEAM_ID:KEY_ID:PATH` (PATH: the `.p8` or a P-256
+    /// public key PEM); repeat for several.
+    #[arg(long = "apns-key")]
+    apns_keys: Vec<String>,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS advertised by the APNs simulator.
+    #[arg(long, default_value_t = 1000)]
+    apns_max_concurrent_streams: u32,
+    /// Play the production environment instead of development.
+    #[arg(long)]
+    apns_production: bool,
+    /// Play a certificate connection: no provider token required.
+    #[arg(long)]
+    apns_no_provider_token: bool,
+    /// Also write the APNs simulator's CA certificate (PEM) to this file.
+    #[arg(long)]
+    apns_ca_out: Option<PathBuf>,
+
+    /// Port of the Xiaomi simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    xiaomi_port: u16,
+    /// An accepted Xiaomi AppSecret; repeat for several. None: any secret.
+    #[arg(long = "xiaomi-app-secret")]
+    xiaomi_secrets: Vec<String>,
+    /// An accepted `restricted_package_name`; repeat for several. None: any package.
+    #[arg(long = "xiaomi-package")]
+    xiaomi_packages: Vec<String>,
+    /// Answer 27001 to sends without `extra.channel_id`.
+    #[arg(long)]
+    xiaomi_require_channel_id: bool,
+
+    /// Port of the Huawei simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    huawei_port: u16,
+    /// The accepted OAuth client id (appId). None: any numeric id.
+    #[arg(long)]
+    huawei_app_id: Option<String>,
+    /// The accepted client secret. None: any secret.
+    #[arg(long)]
+    huawei_client_secret: Option<String>,
+    /// The project id v2 URLs accept with an OAuth token.
+    #[arg(long)]
+    huawei_project_id: Option<String>,
+    /// `expires_in` of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    huawei_token_expires_in: u64,
+    /// Serve every result code with HTTP 200 (default: 401 for auth errors, 400 for parameter
+    /// errors, 500 for 81000001).
+    #[arg(long)]
+    huawei_always_200: bool,
+    /// Shape of the illegal-token detail: `snake` (`illegal_tokens`) or `camel:<reason>`
+    /// (`illegalTokens`).
+    #[arg(long, default_value = "snake", value_parser = parse_shape)]
+    huawei_illegal_tokens: IllegalTokensShape,
+    /// A service-account key file (JSON) whose JWTs to accept; needs the public key too.
+    #[arg(long, requires = "huawei_service_account_public_key")]
+    huawei_service_account: Option<PathBuf>,
+    /// The RSA public key (PEM) of the service-account key file.
+    #[arg(long, requires = "huawei_service_account")]
+    huawei_service_account_public_key: Option<PathBuf>,
+}
+
+fn parse_recording(s: &str) -> Result<Recording, String> {
+    if s == "off" {
+        return Ok(Recording::Off);
+    }
+    s.parse()
+        .map(Recording::Last)
+        .map_err(|_| format!("expected `off` or a number, got {s:?}"))
+}
+
+fn parse_shape(s: &str) -> Result<IllegalTokensShape, String> {
+    match s.split_once(':') {
+        None if s == "snake" => Ok(IllegalTokensShape::SnakeCase),
+        Some(("camel", reason)) if !reason.is_empty() => Ok(IllegalTokensShape::CamelCase {
+            reason: reason.to_owned(),
+        }),
+        _ => Err(format!("expected `snake` or `camel:<reason>`, got {s:?}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pushway-mock: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let wants = |s| args.simulators.contains(&Simulator::All) || args.simulators.contains(&s);
+    // Kept alive until Ctrl-C; dropping them stops the servers.
+    let mut running: Vec<Box<dyn std::any::Any>> = Vec::new();
+
+    if wants(Simulator::Apns) {
+        let sim = start_apns(&args).await?;
+        let mut line = json!({
+            "simulator": "apns",
+            "addr": sim.addr().to_string(),
+            "base_url": sim.base_url(),
+            "tls": !args.apns_h2c,
+        });
+        if let Some(pem) = sim.ca_cert_pem() {
+            if let Some(path) = &args.apns_ca_out {
+                std::fs::write(path, &pem)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            line["ca_cert_pem"] = json!(pem);
+        }
+        print_line(&line)?;
+        running.push(Box::new(sim));
+    }
+    if wants(Simulator::Xiaomi) {
+        let mut builder = XiaomiSimulator::builder()
+            .bind(SocketAddr::new(args.host, args.xiaomi_port))
+            .require_channel_id(args.xiaomi_require_channel_id)
+            .recording(args.recording);
+        for secret in &args.xiaomi_secrets {
+            builder = builder.app_secret(secret);
+        }
+        for package in &args.xiaomi_packages {
+            builder = builder.package(package);
+        }
+        let sim = builder.start().await?;
+        print_line(&json!({
+            "simulator": "xiaomi",
+            "addr": sim.addr().to_string(),
+            "base_url": sim.base_url(),
+        }))?;
+        running.push(Box::new(sim));
+    }
+    if wants(Simulator::Huawei) {
+        let sim = start_huawei(&args).await?;
+        print_line(&json!({
+            "simulator": "huawei",
+            "addr": sim.addr().to_string(),
+            "base_url": sim.base_url(),
+        }))?;
+        running.push(Box::new(sim));
+    }
+
+    tokio::signal::ctrl_c().await?;
+    drop(running);
+    Ok(())
+}
+
+async fn start_apns(args: &Args) -> Result<ApnsSimulator, Box<dyn Error>> {
+    let environment = if args.apns_production {
+        ApnsEnvironment::Production
+    } else {
+        ApnsEnvironment::Development
+    };
+    let mut builder = ApnsSimulator::builder()
+        .bind(SocketAddr::new(args.host, args.apns_port))
+        .tls(!args.apns_h2c)
+        .environment(environment)
+        .max_concurrent_streams(args.apns_max_concurrent_streams)
+        .require_provider_token(!args.apns_no_provider_token)
+        .recording(args.recording);
+    for topic in &args.apns_topics {
+        builder = builder.topic(topic);
+    }
+    for spec in &args.apns_keys {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(team), Some(key_id), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("--apns-key expects TEAM_ID:KEY_ID:PATH, got {spec:?}").into());
+        };
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        builder = builder.key(team, key_id, &pem);
+    }
+    if args.apns_keys.is_empty() && !args.apns_no_provider_token {
+        eprintln!(
+            "pushway-mock: no --apns-key given: every APNs request will get 403 until one is \
+             configured (or use --apns-no-provider-token)"
+        );
+    }
+    Ok(builder.start().await?)
+}
+
+async fn start_huawei(args: &Args) -> Result<HuaweiSimulator, Box<dyn Error>> {
+    let mut builder = HuaweiSimulator::builder()
+        .bind(SocketAddr::new(args.host, args.huawei_port))
+        .token_expires_in(args.huawei_token_expires_in)
+        .illegal_tokens_shape(args.huawei_illegal_tokens.clone())
+        .recording(args.recording);
+    if args.huawei_always_200 {
+        builder = builder.error_status(ErrorStatus::AlwaysOk);
+    }
+    if let Some(id) = &args.huawei_app_id {
+        builder = builder.app_id(id);
+    }
+    if let Some(secret) = &args.huawei_client_secret {
+        builder = builder.client_secret(secret);
+    }
+    if let Some(project) = &args.huawei_project_id {
+        builder = builder.project_id(project);
+    }
+    if let (Some(key_file), Some(public_key)) = (
+        &args.huawei_service_account,
+        &args.huawei_service_account_public_key,
+    ) {
+        builder = builder.service_account(service_account(key_file, public_key)?);
+    }
+    Ok(builder.start().await?)
+}
+
+/// Reads `project_id`, `key_id` and `sub_account` of a key file, and the public key PEM.
+fn service_account(
+    key_file: &PathBuf,
+    public_key: &PathBuf,
+) -> Result<ServiceAccount, Box<dyn Error>> {
+    let text = std::fs::read_to_string(key_file)
+        .map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let field = |name: &str| {
+        json[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{}: no string field {name:?}", key_file.display()))
+    };
+    Ok(ServiceAccount {
+        project_id: field("project_id")?,
+        key_id: field("key_id")?,
+        sub_account: field("sub_account")?,
+        public_key_pem: std::fs::read_to_string(public_key)
+            .map_err(|e| format!("cannot read {}: {e}", public_key.display()))?,
+    })
+}
+
+fn print_line(line: &serde_json::Value) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
