@@ -1,0 +1,315 @@
+//! The hub: device id → live connection, the queue, and the settings every connection shares.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use pushway_core::{DeviceToken, Presence, TokenKind};
+use tokio::sync::{Notify, oneshot};
+
+use crate::auth::DeviceAuth;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::protocol::CloseReason;
+use crate::queue::{QueueStore, StoreError};
+use crate::store_memory::MemoryStore;
+
+/// The server side of the daemon channel: which devices are connected, their store-and-forward
+/// queues, and the settings. Cheap to clone (an `Arc`); serve it with [`Hub::serve`] and send
+/// through it with a [`DaemonProvider`](crate::DaemonProvider).
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) auth: DeviceAuth,
+    pub(crate) store: Arc<dyn QueueStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    conns: Mutex<HashMap<String, Arc<Conn>>>,
+    next_conn_id: AtomicU64,
+    pub(crate) counters: Counters,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) queued: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    pub(crate) replaced: AtomicU64,
+}
+
+/// One live connection, as the hub and the provider see it.
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    /// New pushes are in the queue.
+    pub(crate) wake: Notify,
+    /// The hub wants this connection closed with `kick_reason`.
+    pub(crate) kick: Notify,
+    kick_reason: AtomicU16,
+    /// Senders waiting for the ack of a push id; `None` once the connection has ended.
+    waiters: Mutex<Option<HashMap<String, Vec<oneshot::Sender<()>>>>>,
+}
+
+impl Conn {
+    pub(crate) fn kick(&self, reason: CloseReason) {
+        self.kick_reason.store(reason.code(), Ordering::SeqCst);
+        self.kick.notify_one();
+    }
+
+    pub(crate) fn kick_reason(&self) -> CloseReason {
+        CloseReason::from_code(self.kick_reason.load(Ordering::SeqCst))
+            .unwrap_or(CloseReason::GoingAway)
+    }
+
+    /// A receiver that completes when `id` is acked on this connection, or fails when the
+    /// connection ends first (at once if it already has).
+    pub(crate) fn wait_for_ack(&self, id: &str) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if let Some(waiters) = lock(&self.waiters).as_mut() {
+            waiters.entry(id.to_owned()).or_default().push(tx);
+        }
+        rx
+    }
+
+    /// Forgets waiters that gave up (their receiver was dropped after a timeout).
+    pub(crate) fn forget_waiter(&self, id: &str) {
+        let mut guard = lock(&self.waiters);
+        let Some(waiters) = guard.as_mut() else {
+            return;
+        };
+        if let Some(list) = waiters.get_mut(id) {
+            list.retain(|tx| !tx.is_closed());
+            if list.is_empty() {
+                waiters.remove(id);
+            }
+        }
+    }
+
+    /// The connection ended: every waiter, present and future, fails at once.
+    pub(crate) fn abandon_waiters(&self) {
+        let waiters = lock(&self.waiters).take();
+        drop(waiters);
+    }
+
+    pub(crate) fn acked(&self, id: &str) {
+        let list = lock(&self.waiters).as_mut().and_then(|w| w.remove(id));
+        for tx in list.into_iter().flatten() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a map insert or remove: a panic inside one leaves the map
+    // consistent, so a poisoned lock is still usable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Counters since the hub was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Devices connected now.
+    pub connected: usize,
+    /// Pushes acked within the ack timeout (`Outcome::Delivered`).
+    pub delivered: u64,
+    /// Pushes left in a queue (`Outcome::Queued`): device offline, or no ack in time.
+    pub queued: u64,
+    /// Queued pushes dropped because a device's queue was full (oldest first).
+    pub dropped_overflow: u64,
+    /// Queued pushes dropped because their TTL passed.
+    pub expired: u64,
+    /// Connections closed because the same device connected again.
+    pub replaced: u64,
+}
+
+impl Hub {
+    /// A builder; `auth` signs and checks the devices' tokens.
+    pub fn builder(auth: DeviceAuth) -> HubBuilder {
+        HubBuilder {
+            auth,
+            config: Config::default(),
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// Whether `device_id` has a live, authenticated connection now.
+    pub fn is_connected(&self, device_id: &str) -> bool {
+        lock(&self.inner.conns).contains_key(device_id)
+    }
+
+    /// How many pushes `device_id` has queued (sent-but-unacked ones included).
+    pub async fn queue_len(&self, device_id: &str) -> Result<usize, StoreError> {
+        self.inner.store.len(device_id).await
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> HubStats {
+        let c = &self.inner.counters;
+        HubStats {
+            connected: lock(&self.inner.conns).len(),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            queued: c.queued.load(Ordering::Relaxed),
+            dropped_overflow: c.dropped_overflow.load(Ordering::Relaxed),
+            expired: c.expired.load(Ordering::Relaxed),
+            replaced: c.replaced.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The token signer and verifier, to issue device tokens.
+    pub fn auth(&self) -> &DeviceAuth {
+        &self.inner.auth
+    }
+
+    /// Closes every connection with [`CloseReason::GoingAway`].
+    pub fn disconnect_all(&self) {
+        for conn in lock(&self.inner.conns).values() {
+            conn.kick(CloseReason::GoingAway);
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn connection(&self, device: &str) -> Option<Arc<Conn>> {
+        lock(&self.conns).get(device).cloned()
+    }
+
+    /// Makes a new connection the device's live one; the previous one is told to close.
+    pub(crate) fn register(&self, device: &str) -> Arc<Conn> {
+        let conn = Arc::new(Conn {
+            id: self.next_conn_id.fetch_add(1, Ordering::Relaxed),
+            wake: Notify::new(),
+            kick: Notify::new(),
+            kick_reason: AtomicU16::new(0),
+            waiters: Mutex::new(Some(HashMap::new())),
+        });
+        let previous = lock(&self.conns).insert(device.to_owned(), conn.clone());
+        if let Some(previous) = previous {
+            self.counters.replaced.fetch_add(1, Ordering::Relaxed);
+            previous.kick(CloseReason::Replaced);
+        }
+        conn
+    }
+
+    /// Removes the device's entry if it is still this connection.
+    pub(crate) fn unregister(&self, device: &str, conn: &Conn) {
+        let mut conns = lock(&self.conns);
+        if conns.get(device).is_some_and(|c| c.id == conn.id) {
+            conns.remove(device);
+        }
+    }
+}
+
+impl Presence for Hub {
+    fn is_connected(&self, device: &DeviceToken) -> bool {
+        device.kind == TokenKind::Daemon && Hub::is_connected(self, &device.token)
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("config", &self.inner.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Hub`]. Every setting has a default (the `DEFAULT_*` constants).
+#[must_use]
+pub struct HubBuilder {
+    auth: DeviceAuth,
+    config: Config,
+    store: Option<Arc<dyn QueueStore>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl HubBuilder {
+    /// How long a connected device has to ack a push before the push counts as `Queued`.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
+        self
+    }
+
+    /// How often the server pings each device.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.ping_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long without any frame from a device before its connection is closed as dead
+    /// ([`CloseReason::IdleTimeout`]); checked at each ping.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a new connection has for the WebSocket handshake and its `hello`.
+    pub fn auth_timeout(mut self, timeout: Duration) -> Self {
+        self.config.auth_timeout = timeout;
+        self
+    }
+
+    /// How long one batch of writes to a device may take before the connection is closed as
+    /// stalled ([`CloseReason::TooSlow`]); its pushes stay queued.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// The most pushes sent on one connection and not yet acked (at least 1).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.config.max_in_flight = max.max(1);
+        self
+    }
+
+    /// The most pushes queued per device; beyond it the oldest are dropped and counted.
+    pub fn queue_max_len(mut self, max: usize) -> Self {
+        self.config.queue_max_len = max.max(1);
+        self
+    }
+
+    /// The longest a push stays queued; a notification's own TTL, when shorter, wins.
+    pub fn queue_ttl(mut self, ttl: Duration) -> Self {
+        self.config.queue_ttl = ttl;
+        self
+    }
+
+    /// Where queues live (default: a [`MemoryStore`]).
+    pub fn store(mut self, store: impl QueueStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Where queues live, shared with the caller.
+    pub fn shared_store(mut self, store: Arc<dyn QueueStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock for queue TTLs (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The hub.
+    pub fn build(self) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                config: self.config,
+                auth: self.auth,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                conns: Mutex::new(HashMap::new()),
+                next_conn_id: AtomicU64::new(1),
+                counters: Counters::default(),
+            }),
+        }
+    }
+}

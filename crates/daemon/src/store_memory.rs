@@ -1,0 +1,118 @@
+//! The in-memory queue store.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
+
+/// Shards of the device map, so connections of different devices rarely share a lock.
+const SHARDS: usize = 16;
+
+/// Queues in process memory: fast, lost on restart. Devices with an empty queue take no memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    shards: Vec<Mutex<HashMap<String, VecDeque<StoredPush>>>>,
+    next_seq: AtomicU64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            next_seq: AtomicU64::new(1),
+        }
+    }
+
+    fn shard(&self, device: &str) -> MutexGuard<'_, HashMap<String, VecDeque<StoredPush>>> {
+        let mut hasher = DefaultHasher::new();
+        device.hash(&mut hasher);
+        let index = usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0);
+        // A panic while holding the lock cannot leave a queue half-edited in a way that
+        // matters more than losing the whole map, so poisoning is ignored.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl QueueStore for MemoryStore {
+    async fn append(
+        &self,
+        device: &str,
+        push: NewPush<'_>,
+        max_len: usize,
+    ) -> Result<Appended, StoreError> {
+        let mut shard = self.shard(device);
+        // Sequence numbers are taken under the shard lock so a device's queue stays sorted.
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let queue = shard.entry(device.to_owned()).or_default();
+        queue.push_back(StoredPush {
+            seq,
+            id: push.id.to_owned(),
+            frame: push.frame.clone(),
+            expires_at_ms: push.expires_at_ms,
+        });
+        let mut dropped = 0;
+        while queue.len() > max_len {
+            queue.pop_front();
+            dropped += 1;
+        }
+        if queue.is_empty() {
+            shard.remove(device);
+        }
+        Ok(Appended { seq, dropped })
+    }
+
+    async fn pending(
+        &self,
+        device: &str,
+        after: u64,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Pending, StoreError> {
+        let mut shard = self.shard(device);
+        let Some(queue) = shard.get_mut(device) else {
+            return Ok(Pending::default());
+        };
+        let before = queue.len();
+        queue.retain(|p| p.expires_at_ms > now_ms);
+        let expired = (before - queue.len()) as u64;
+        let start = queue.partition_point(|p| p.seq <= after);
+        let pushes = queue.range(start..).take(limit).cloned().collect();
+        if queue.is_empty() {
+            shard.remove(device);
+        }
+        Ok(Pending { pushes, expired })
+    }
+
+    async fn remove(&self, device: &str, id: &str) -> Result<u64, StoreError> {
+        let mut shard = self.shard(device);
+        let Some(queue) = shard.get_mut(device) else {
+            return Ok(0);
+        };
+        let before = queue.len();
+        queue.retain(|p| p.id != id);
+        let removed = (before - queue.len()) as u64;
+        if queue.is_empty() {
+            shard.remove(device);
+        }
+        Ok(removed)
+    }
+
+    async fn len(&self, device: &str) -> Result<usize, StoreError> {
+        Ok(self.shard(device).get(device).map_or(0, VecDeque::len))
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests of pushway-daemon: real sockets on 127.0.0.1, one binary, one module per
+//! concern.
+
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod client;
+mod delivery;
+mod frames;
+mod heartbeat;
+mod isolation;
+mod queue;
+mod restart;
+mod stalled;
+mod store;
+mod support;
+mod tls;

@@ -1,0 +1,81 @@
+//! A device that stops reading delays nobody else, and is closed as too slow.
+
+use std::time::Duration;
+
+use pushway_core::{Outcome, PushProvider};
+use pushway_daemon::client::{ConnectOptions, Connection};
+use tokio::task::JoinHandle;
+
+use crate::support::*;
+
+/// 300 pushes of ~60 KiB (18 MB): more than the server's send buffer (4 MB at most here) and
+/// the device's small receive buffer hold, so the server's writes to a device that does not read
+/// block.
+fn flood(t: &TestHub, device_id: &'static str) -> Vec<JoinHandle<Vec<Outcome>>> {
+    let mut big = notification("big");
+    big.body = "x".repeat(60 * 1024);
+    (0..300)
+        .map(|i| {
+            let provider = t.provider.clone();
+            let mut n = big.clone();
+            n.message_id = format!("big-{i}");
+            tokio::spawn(async move { provider.send(&n, &[device(device_id)]).await })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_device_does_not_delay_pushes_to_others() {
+    // Long write and ack timeouts: the stall lasts longer than the test's own wait limit, so a
+    // healthy push that queued up behind it would fail `within`.
+    let t = TestHub::start(|b| {
+        b.max_in_flight(1000)
+            .write_timeout(Duration::from_secs(60))
+            .ack_timeout(Duration::from_secs(60))
+    })
+    .await;
+    let _stalled = raw_authenticated_small_buffer(&t.url(), &t.token("stalled")).await;
+    let flood = flood(&t, "stalled");
+    eventually(async || t.hub.queue_len("stalled").await.unwrap() == 300).await;
+
+    let mut healthy =
+        Connection::connect(&t.url(), &t.token("healthy"), &ConnectOptions::default())
+            .await
+            .unwrap();
+    let device_side = tokio::spawn(async move {
+        for _ in 0..20 {
+            let push = healthy.next().await.unwrap();
+            healthy.ack(&push.id).await.unwrap();
+        }
+    });
+    for i in 0..20 {
+        let n = notification(&format!("m{i}"));
+        let outcomes = within(t.provider.send(&n, &[device("healthy")])).await;
+        assert_eq!(outcomes, [Outcome::DELIVERED]);
+    }
+    within(device_side).await.unwrap();
+    // All the while the stalled device was connected with its pushes unacked.
+    assert!(t.hub.is_connected("stalled"));
+    assert!(flood.iter().all(|task| !task.is_finished()));
+    for task in flood {
+        task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_device_is_closed_after_the_write_timeout_and_keeps_its_queue() {
+    let t = TestHub::start(|b| {
+        b.max_in_flight(1000)
+            .write_timeout(Duration::from_millis(300))
+            .ack_timeout(Duration::from_secs(60))
+    })
+    .await;
+    let _stalled = raw_authenticated_small_buffer(&t.url(), &t.token("stalled")).await;
+    let flood = flood(&t, "stalled");
+    // Closed as too slow: its waiting sends answer `Queued` at once, not after 60 s.
+    eventually(async || !t.hub.is_connected("stalled")).await;
+    for task in flood {
+        assert_eq!(within(task).await.unwrap(), [Outcome::Queued]);
+    }
+    assert_eq!(t.hub.queue_len("stalled").await.unwrap(), 300);
+}
