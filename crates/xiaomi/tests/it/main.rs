@@ -1,0 +1,8 @@
+//! Integration tests of pushway-xiaomi against the Xiaomi simulator of pushway-mock.
+#![allow(clippy::unwrap_used)]
+
+mod classify;
+mod common;
+mod outcomes;
+mod request;
+mod router;
