@@ -42,7 +42,9 @@
 //! use std::sync::Arc;
 //! use pushway_core::testing::{StubProvider, sample_notification};
 //! use pushway_core::{DeviceToken, Outcome, PushProvider, Reason, TokenKind};
-//! use pushway_delivery::{DeliveryBuilder, DeliveryConfig, RateLimitConfig, RecordingSink};
+//! use pushway_delivery::{
+//!     DeliveryBuilder, DeliveryConfig, RateLimitConfig, RecordingSink, XIAOMI_MIN_APP_QPS,
+//! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap()
 //! # .block_on(async {
@@ -52,7 +54,7 @@
 //! xiaomi.outcome_for("regid-2", Outcome::InvalidToken { reason: Reason::new("20301"), since: None });
 //!
 //! let mut config = DeliveryConfig::default();
-//! config.rate_limit = Some(RateLimitConfig::per_second(500.0)); // Xiaomi's smallest app tier
+//! config.rate_limit = Some(RateLimitConfig::per_second(XIAOMI_MIN_APP_QPS));
 //! let sink = Arc::new(RecordingSink::new());
 //! let provider = DeliveryBuilder::new(config, sink.clone()).build(xiaomi.clone())?;
 //!
