@@ -158,7 +158,9 @@ impl ApnsSimulatorBuilder {
             keys.insert(key.key_id.clone(), key);
         }
         let tls = if self.tls { Some(server::tls()?) } else { None };
-        let listener = tokio::net::TcpListener::bind(self.bind).await.map_err(ApnsError::Bind)?;
+        let listener = tokio::net::TcpListener::bind(self.bind)
+            .await
+            .map_err(ApnsError::Bind)?;
         let addr = listener.local_addr().map_err(ApnsError::Bind)?;
         let state = State {
             opts: self.opts,
@@ -176,7 +178,18 @@ impl ApnsSimulatorBuilder {
             Some(t) => (Some(t.acceptor), Some(t.cert_pem)),
             None => (None, None),
         };
-        let task = tokio::spawn(server::accept_loop(listener, acceptor, shared.clone(), config));
-        Ok(ApnsSimulator { addr, tls: self.tls, cert_pem, shared, task })
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            acceptor,
+            shared.clone(),
+            config,
+        ));
+        Ok(ApnsSimulator {
+            addr,
+            tls: self.tls,
+            cert_pem,
+            shared,
+            task,
+        })
     }
 }

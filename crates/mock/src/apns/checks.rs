@@ -75,7 +75,12 @@ impl ConnAuth {
 enum TokenCheck {
     /// Rows 7–8 failed.
     Invalid(Option<Arc<DecodedJwt>>),
-    Valid { kid: Arc<str>, team: Arc<str>, iat: i64, decoded: Arc<DecodedJwt> },
+    Valid {
+        kid: Arc<str>,
+        team: Arc<str>,
+        iat: i64,
+        decoded: Arc<DecodedJwt>,
+    },
 }
 
 /// The result of the checks.
@@ -89,7 +94,11 @@ pub(crate) struct Verdict {
 
 impl Verdict {
     fn reject(reason: ApnsReason, jwt: Option<Arc<DecodedJwt>>) -> Verdict {
-        Verdict { reason: Some(reason), timestamp_ms: 0, jwt }
+        Verdict {
+            reason: Some(reason),
+            timestamp_ms: 0,
+            jwt,
+        }
     }
 }
 
@@ -186,7 +195,9 @@ pub(crate) fn check(
             return Verdict::reject(ApnsReason::BadExpirationDate, jwt);
         }
     }
-    if h.get("apns-collapse-id").is_some_and(|c| c.len() > MAX_COLLAPSE_ID) {
+    if h.get("apns-collapse-id")
+        .is_some_and(|c| c.len() > MAX_COLLAPSE_ID)
+    {
         return Verdict::reject(ApnsReason::BadCollapseId, jwt);
     }
     // Rows 21–23.
@@ -214,13 +225,21 @@ pub(crate) fn check(
     if body_len == 0 {
         return Verdict::reject(ApnsReason::PayloadEmpty, jwt);
     }
-    let limit = if push_type == Some(b"voip") { MAX_VOIP_PAYLOAD } else { MAX_PAYLOAD };
+    let limit = if push_type == Some(b"voip") {
+        MAX_VOIP_PAYLOAD
+    } else {
+        MAX_PAYLOAD
+    };
     if body_len > limit {
         return Verdict::reject(ApnsReason::PayloadTooLarge, jwt);
     }
     // Row 26.
     if let Some((reason, timestamp_ms)) = entry.and_then(|e| e.gone) {
-        return Verdict { reason: Some(reason), timestamp_ms, jwt };
+        return Verdict {
+            reason: Some(reason),
+            timestamp_ms,
+            jwt,
+        };
     }
     // Row 27.
     if let Some((max, per)) = state.token_rate
@@ -228,7 +247,11 @@ pub(crate) fn check(
     {
         return Verdict::reject(ApnsReason::TooManyRequests, jwt);
     }
-    Verdict { reason: None, timestamp_ms: 0, jwt }
+    Verdict {
+        reason: None,
+        timestamp_ms: 0,
+        jwt,
+    }
 }
 
 /// Rows 6–13. On success: the decoded token and its key id.
@@ -269,7 +292,12 @@ fn check_token(
         TokenCheck::Invalid(decoded) => {
             return Err(Verdict::reject(ApnsReason::InvalidProviderToken, decoded));
         }
-        TokenCheck::Valid { kid, team, iat, decoded } => (kid, team, iat, decoded),
+        TokenCheck::Valid {
+            kid,
+            team,
+            iat,
+            decoded,
+        } => (kid, team, iat, decoded),
     };
     let reject = |reason| Err(Verdict::reject(reason, Some(decoded.clone())));
     // Row 9.
@@ -330,7 +358,11 @@ fn verify(raw: &[u8], state: &State) -> TokenCheck {
     else {
         return TokenCheck::Invalid(None);
     };
-    let mut decoded = DecodedJwt { header: parsed.header, claims: parsed.claims, signature: None };
+    let mut decoded = DecodedJwt {
+        header: parsed.header,
+        claims: parsed.claims,
+        signature: None,
+    };
     let Some(key) = state.keys.get(&parsed.kid) else {
         return TokenCheck::Invalid(Some(Arc::new(decoded)));
     };

@@ -47,7 +47,9 @@ pub(crate) async fn serve<T>(io: T, shared: Arc<Shared>, config: Arc<ConnConfig>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let id = shared.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = shared
+        .next_connection
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let control = Arc::new(TapControl::default());
     let tap = Tap::new(io, control.clone(), config.token_start.then_some(1));
     let mut builder = h2::server::Builder::new();
@@ -58,7 +60,9 @@ where
         .initial_window_size(65_535)
         .max_frame_size(16_384)
         .max_header_list_size(8000);
-    let Ok(mut conn) = builder.handshake::<_, Bytes>(tap).await else { return };
+    let Ok(mut conn) = builder.handshake::<_, Bytes>(tap).await else {
+        return;
+    };
     let version = shared.version();
     let mut c = Conn {
         id,
@@ -67,7 +71,11 @@ where
         shared,
         control,
         auth: ConnAuth::default(),
-        advertised: if config.token_start { 1 } else { config.max_concurrent_streams },
+        advertised: if config.token_start {
+            1
+        } else {
+            config.max_concurrent_streams
+        },
         config,
         active: 0,
         handled: 0,
@@ -109,10 +117,9 @@ impl Conn {
         let mut bodies: FuturesUnordered<BodyRead> = FuturesUnordered::new();
         let mut delayed: FuturesUnordered<Delayed> = FuturesUnordered::new();
         loop {
-            let event = std::future::poll_fn(|cx| {
-                next_event(cx, conn, &mut bodies, &mut delayed, self)
-            })
-            .await;
+            let event =
+                std::future::poll_fn(|cx| next_event(cx, conn, &mut bodies, &mut delayed, self))
+                    .await;
             match event {
                 Event::Closed if self.close_at.is_some() => return,
                 Event::Closed => break,
@@ -170,7 +177,13 @@ impl Conn {
         conn: &mut Connection<T, Bytes>,
         delayed: &mut FuturesUnordered<Delayed>,
     ) -> std::ops::ControlFlow<()> {
-        let Completed { parts, body, body_len, mut respond, stream_id } = done;
+        let Completed {
+            parts,
+            body,
+            body_len,
+            mut respond,
+            stream_id,
+        } = done;
         self.handled += 1;
         let version = self.shared.version();
         if version != self.version {
@@ -188,8 +201,10 @@ impl Conn {
             now_ms,
         );
         let token = checks::device_token(parts.uri.path());
-        let decision =
-            self.shared.faults.decide(|t| token.is_some_and(|own| own.eq_ignore_ascii_case(t)));
+        let decision = self
+            .shared
+            .faults
+            .decide(|t| token.is_some_and(|own| own.eq_ignore_ascii_case(t)));
         let mut reason = verdict.reason;
         let mut timestamp_ms = verdict.timestamp_ms;
         let mut goaway = None;
@@ -290,7 +305,10 @@ impl Conn {
         self.shared.log.record_with(|| ApnsRequest {
             request: RecordedRequest {
                 method: parts.method.clone(),
-                path: parts.uri.path_and_query().map_or_else(String::new, |p| p.as_str().to_owned()),
+                path: parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(String::new, |p| p.as_str().to_owned()),
                 version: Version::HTTP_2,
                 headers: parts.headers.clone(),
                 body,

@@ -67,7 +67,10 @@ impl ApnsKey {
         pem: &str,
     ) -> Result<ApnsKey, ApnsError> {
         let key_id = key_id.into();
-        let bad = |why: &str| ApnsError::InvalidKey { key_id: key_id.clone(), reason: why.into() };
+        let bad = |why: &str| ApnsError::InvalidKey {
+            key_id: key_id.clone(),
+            reason: why.into(),
+        };
         let (label, der) = pem_decode(pem).ok_or_else(|| bad("not a PEM document"))?;
         let public: Vec<u8> = match label.as_str() {
             "PUBLIC KEY" => der,
@@ -130,7 +133,11 @@ impl ApnsKey {
         if signature.len() == 64 && self.verifier.fixed.verify_sig(input, signature).is_ok() {
             return Some(SignatureEncoding::Raw);
         }
-        self.verifier.der.verify_sig(input, signature).is_ok().then_some(SignatureEncoding::Der)
+        self.verifier
+            .der
+            .verify_sig(input, signature)
+            .is_ok()
+            .then_some(SignatureEncoding::Der)
     }
 }
 
@@ -168,10 +175,11 @@ pub(crate) struct ParsedJwt {
 }
 
 fn b64(part: &str, standard_too: bool) -> Option<Vec<u8>> {
-    URL_SAFE_LENIENT
-        .decode(part)
-        .ok()
-        .or_else(|| standard_too.then(|| STANDARD_LENIENT.decode(part).ok()).flatten())
+    URL_SAFE_LENIENT.decode(part).ok().or_else(|| {
+        standard_too
+            .then(|| STANDARD_LENIENT.decode(part).ok())
+            .flatten()
+    })
 }
 
 /// Parses a compact JWS; `None` when §8.2 row 7 fails.
@@ -191,7 +199,15 @@ pub(crate) fn parse(token: &str, standard_base64: bool) -> Option<ParsedJwt> {
     // A JSON integer only: `as_i64` is `None` for floats, strings and out-of-range numbers.
     let iat = claims.get("iat")?.as_i64()?;
     let signature = b64(s, standard_base64)?;
-    Some(ParsedJwt { header, claims, kid, iss, iat, input_len: h.len() + 1 + c.len(), signature })
+    Some(ParsedJwt {
+        header,
+        claims,
+        kid,
+        iss,
+        iat,
+        input_len: h.len() + 1 + c.len(),
+        signature,
+    })
 }
 
 /// Splits a PEM document into its label and DER bytes.
@@ -202,8 +218,13 @@ pub(crate) fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
     let label = rest[..label_end].to_owned();
     let body_start = &rest[label_end + 5..];
     let end = body_start.find("-----END ")?;
-    let body: String = body_start[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    let body: String = body_start[..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
     Some((label, der))
 }
 

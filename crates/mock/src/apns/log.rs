@@ -116,7 +116,11 @@ impl RequestLog {
             return;
         }
         let request = make();
-        let mut kept = self.inner.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self
+            .inner
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let Recording::Last(n) = kept.0 else { return };
         while kept.1.len() >= n {
             kept.1.pop_front();
@@ -125,7 +129,14 @@ impl RequestLog {
     }
 
     pub fn requests(&self) -> Vec<ApnsRequest> {
-        self.inner.kept.lock().unwrap_or_else(PoisonError::into_inner).1.iter().cloned().collect()
+        self.inner
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .iter()
+            .cloned()
+            .collect()
     }
 
     pub fn total(&self) -> u64 {
@@ -133,12 +144,21 @@ impl RequestLog {
     }
 
     pub fn clear(&self) {
-        self.inner.kept.lock().unwrap_or_else(PoisonError::into_inner).1.clear();
+        self.inner
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clear();
         self.inner.total.store(0, Ordering::Relaxed);
     }
 
     pub fn set_mode(&self, mode: Recording) {
-        let mut kept = self.inner.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self
+            .inner
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         kept.0 = mode;
         let bound = match mode {
             Recording::Off => 0,

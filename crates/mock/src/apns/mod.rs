@@ -41,6 +41,8 @@ mod test_key;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// Which requests a fault applies to (shared by every simulator of this crate).
+pub use crate::fault::Trigger;
 pub use builder::ApnsSimulatorBuilder;
 pub use checks::{MAX_COLLAPSE_ID, MAX_PAYLOAD, MAX_VOIP_PAYLOAD, PUSH_TYPES};
 pub use error::ApnsError;
@@ -49,8 +51,6 @@ pub use log::{ApnsOutcome, ApnsRequest, ConnectionBinding};
 pub use reason::ApnsReason;
 pub use script::{ApnsFault, ApnsScript, GoAway};
 pub use test_key::TestKey;
-/// Which requests a fault applies to (shared by every simulator of this crate).
-pub use crate::fault::Trigger;
 
 use crate::Recording;
 use script::Shared;
@@ -76,7 +76,10 @@ pub struct ApnsSimulator {
 
 impl std::fmt::Debug for ApnsSimulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApnsSimulator").field("addr", &self.addr).field("tls", &self.tls).finish()
+        f.debug_struct("ApnsSimulator")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .finish()
     }
 }
 
@@ -127,7 +130,9 @@ impl ApnsSimulator {
 
     /// A handle to script the simulator while it runs.
     pub fn script(&self) -> ApnsScript {
-        ApnsScript { shared: self.shared.clone() }
+        ApnsScript {
+            shared: self.shared.clone(),
+        }
     }
 }
 

@@ -119,7 +119,10 @@ impl ApnsReason {
     /// milliseconds, a JSON integer) only for the 410 reasons.
     pub fn body(self, timestamp_ms: u64) -> Bytes {
         if self.has_timestamp() {
-            Bytes::from(format!(r#"{{"reason":"{}","timestamp":{timestamp_ms}}}"#, self.as_str()))
+            Bytes::from(format!(
+                r#"{{"reason":"{}","timestamp":{timestamp_ms}}}"#,
+                self.as_str()
+            ))
         } else {
             Bytes::from_static(self.static_body().as_bytes())
         }

@@ -60,7 +60,10 @@ impl GoAway {
 
     /// `NO_ERROR` with `{"reason":"<reason>"}` as debug data.
     pub fn with_reason(reason: ApnsReason) -> GoAway {
-        GoAway { error_code: 0, debug_data: reason.body(0) }
+        GoAway {
+            error_code: 0,
+            debug_data: reason.body(0),
+        }
     }
 
     /// `NO_ERROR` with the plain-text debug data observed in 2016 (pushy issue #356).
@@ -73,7 +76,10 @@ impl GoAway {
 
     /// `NO_ERROR`, no debug data.
     pub fn empty() -> GoAway {
-        GoAway { error_code: 0, debug_data: Bytes::new() }
+        GoAway {
+            error_code: 0,
+            debug_data: Bytes::new(),
+        }
     }
 }
 
@@ -141,7 +147,10 @@ impl Shared {
     }
 
     pub fn snapshot(&self) -> Arc<State> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn update(&self, f: impl FnOnce(&mut State)) {
@@ -154,13 +163,18 @@ impl Shared {
 
     /// The simulator's clock, in milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         real + self.clock_offset_ms.load(Ordering::Relaxed)
     }
 
     /// §8.2 row 27: records a push to `token` and says whether it is over the scripted rate.
     pub fn over_token_rate(&self, token: &str, max: u32, per: Duration, now_ms: i64) -> bool {
-        let mut history = self.rate_history.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut history = self
+            .rate_history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let times = history.entry(token.to_ascii_lowercase()).or_default();
         let since = now_ms - per.as_millis() as i64;
         while times.front().is_some_and(|&t| t <= since) {
@@ -200,12 +214,16 @@ impl ApnsScript {
     /// Marks `token` unregistered since `timestamp_ms` (epoch ms): `410 Unregistered` with that
     /// `timestamp`.
     pub fn unregister_token(&self, token: &str, timestamp_ms: u64) {
-        self.set_token(token, |e| e.gone = Some((ApnsReason::Unregistered, timestamp_ms)));
+        self.set_token(token, |e| {
+            e.gone = Some((ApnsReason::Unregistered, timestamp_ms))
+        });
     }
 
     /// Marks `token` expired since `timestamp_ms`: `410 ExpiredToken` with that `timestamp`.
     pub fn expire_token(&self, token: &str, timestamp_ms: u64) {
-        self.set_token(token, |e| e.gone = Some((ApnsReason::ExpiredToken, timestamp_ms)));
+        self.set_token(token, |e| {
+            e.gone = Some((ApnsReason::ExpiredToken, timestamp_ms))
+        });
     }
 
     /// Forgets everything scripted about `token`.
@@ -262,7 +280,9 @@ impl ApnsScript {
     /// Moves the simulator's clock forward (for `ExpiredProviderToken` and the token-update window
     /// without waiting).
     pub fn advance_clock(&self, by: Duration) {
-        self.shared.clock_offset_ms.fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+        self.shared
+            .clock_offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
     }
 
     /// The simulator's clock, in milliseconds since the epoch.
@@ -279,12 +299,14 @@ impl ApnsScript {
     /// §8.2 row 18 (a test aid, not documented APNs behaviour): `apns-push-type: background` with a
     /// priority other than 5 gets `400 BadPriority`.
     pub fn set_strict_background_priority(&self, on: bool) {
-        self.shared.update(|s| s.opts.strict_background_priority = on);
+        self.shared
+            .update(|s| s.opts.strict_background_priority = on);
     }
 
     /// Which spelling answers a key of the wrong environment: `BadEnvironmentKeyInToken` (observed,
     /// the default) or `BadEnvironmentKeyIdInToken` (Apple's table).
     pub fn set_bad_environment_reason(&self, reason: ApnsReason) {
-        self.shared.update(|s| s.opts.bad_environment_reason = reason);
+        self.shared
+            .update(|s| s.opts.bad_environment_reason = reason);
     }
 }

@@ -32,9 +32,8 @@ pub(crate) fn tls() -> Result<Tls, ApnsError> {
     let certified =
         rcgen::generate_simple_self_signed(names).map_err(|e| ApnsError::Tls(e.to_string()))?;
     let cert_der = certified.cert.der().clone();
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        certified.signing_key.serialize_der().into(),
-    );
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -44,7 +43,10 @@ pub(crate) fn tls() -> Result<Tls, ApnsError> {
         .map_err(|e| ApnsError::Tls(e.to_string()))?;
     // ALPN `h2` like APNs; a client that offers no ALPN at all (aioapns) is served h2 anyway.
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Tls { acceptor: TlsAcceptor::from(Arc::new(config)), cert_pem: certified.cert.pem() })
+    Ok(Tls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        cert_pem: certified.cert.pem(),
+    })
 }
 
 /// Accepts connections until the task is aborted; aborting it aborts every connection.

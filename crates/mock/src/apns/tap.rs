@@ -138,7 +138,10 @@ impl<T> Tap<T> {
             out: Vec::with_capacity(16 * 1024),
             out_pos: 0,
             write: Cutter::default(),
-            read: Cutter { preface: PREFACE_LEN, ..Cutter::default() },
+            read: Cutter {
+                preface: PREFACE_LEN,
+                ..Cutter::default()
+            },
             ready: Vec::new(),
             ready_pos: 0,
             scratch: vec![0; READ_CHUNK],

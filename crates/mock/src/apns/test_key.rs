@@ -21,7 +21,9 @@ pub struct TestKey {
 
 impl std::fmt::Debug for TestKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestKey").field("public_pem", &self.public_pem).finish_non_exhaustive()
+        f.debug_struct("TestKey")
+            .field("public_pem", &self.public_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -35,7 +37,10 @@ impl TestKey {
 
     /// Loads a PKCS#8 PEM P-256 private key (for instance a committed TEST ONLY fixture).
     pub fn from_pkcs8_pem(pem: &str) -> Result<TestKey, ApnsError> {
-        let bad = |reason: String| ApnsError::InvalidKey { key_id: "test".into(), reason };
+        let bad = |reason: String| ApnsError::InvalidKey {
+            key_id: "test".into(),
+            reason,
+        };
         let (label, der) = super::jwt::pem_decode(pem).ok_or_else(|| bad("not PEM".into()))?;
         if label != "PRIVATE KEY" {
             return Err(bad(format!("expected PRIVATE KEY, got {label}")));
@@ -44,7 +49,9 @@ impl TestKey {
             .map_err(|e| bad(e.to_string()))?;
         let der_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
             .map_err(|e| bad(e.to_string()))?;
-        let point = aws_lc_rs::signature::KeyPair::public_key(&raw).as_ref().to_vec();
+        let point = aws_lc_rs::signature::KeyPair::public_key(&raw)
+            .as_ref()
+            .to_vec();
         // SubjectPublicKeyInfo of an uncompressed P-256 point: this fixed prefix, then the point.
         let mut spki = vec![
             0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
@@ -86,9 +93,17 @@ impl TestKey {
 
     /// Signs arbitrary header and claims JSON (to build malformed or unusual tokens) with the given
     /// signature encoding; parts are base64url without padding.
-    pub fn sign_parts(&self, header_json: &str, claims_json: &str, encoding: SignatureEncoding) -> String {
-        let input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header_json), URL_SAFE_NO_PAD.encode(claims_json));
+    pub fn sign_parts(
+        &self,
+        header_json: &str,
+        claims_json: &str,
+        encoding: SignatureEncoding,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(claims_json)
+        );
         let signature = self.sign(input.as_bytes(), encoding);
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }

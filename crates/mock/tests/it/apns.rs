@@ -35,12 +35,20 @@ pub async fn start_with_key(
     key: TestKey,
     f: impl FnOnce(ApnsSimulatorBuilder) -> ApnsSimulatorBuilder,
 ) -> Sim {
-    let builder =
-        ApnsSimulator::builder().tls(false).key(TEAM, KID, key.public_key_pem()).topic(TOPIC);
+    let builder = ApnsSimulator::builder()
+        .tls(false)
+        .key(TEAM, KID, key.public_key_pem())
+        .topic(TOPIC);
     let sim = f(builder).start().await.expect("simulator starts");
     let iat = now_s(&sim);
     let jwt = key.provider_token(KID, TEAM, iat);
-    Sim { sim, key, client: h2c_client(), jwt, iat }
+    Sim {
+        sim,
+        key,
+        client: h2c_client(),
+        jwt,
+        iat,
+    }
 }
 
 pub fn now_s(sim: &ApnsSimulator) -> i64 {
@@ -133,7 +141,9 @@ impl Sim {
     }
 
     pub async fn send(&self, push: Push) -> Answer {
-        send_with(&self.client, &self.sim.base_url(), push).await.expect("an HTTP answer")
+        send_with(&self.client, &self.sim.base_url(), push)
+            .await
+            .expect("an HTTP answer")
     }
 
     /// A token of our key with the given `iat`.
@@ -147,17 +157,32 @@ pub async fn send_with(
     base: &str,
     push: Push,
 ) -> Result<Answer, reqwest::Error> {
-    let mut req = client.request(push.method, format!("{base}{}", push.path)).body(push.body);
+    let mut req = client
+        .request(push.method, format!("{base}{}", push.path))
+        .body(push.body);
     for (n, v) in &push.headers {
         req = req.header(n.as_str(), v.as_str());
     }
     let res = req.send().await?;
-    let header = |n: &str| res.headers().get(n).map(|v| v.to_str().expect("ASCII").to_owned());
-    let (apns_id, unique_id, content_type) =
-        (header("apns-id"), header("apns-unique-id"), header("content-type"));
+    let header = |n: &str| {
+        res.headers()
+            .get(n)
+            .map(|v| v.to_str().expect("ASCII").to_owned())
+    };
+    let (apns_id, unique_id, content_type) = (
+        header("apns-id"),
+        header("apns-unique-id"),
+        header("content-type"),
+    );
     let status = res.status().as_u16();
     let body = res.text().await?;
-    Ok(Answer { status, apns_id, unique_id, content_type, body })
+    Ok(Answer {
+        status,
+        apns_id,
+        unique_id,
+        content_type,
+        body,
+    })
 }
 
 /// The fixture file of a reason's body.
@@ -186,7 +211,11 @@ pub fn assert_rejected(answer: &Answer, reason: ApnsReason) {
 /// A 200 exactly as §8.3 describes it.
 #[track_caller]
 pub fn assert_ok(answer: &Answer) {
-    assert_eq!((answer.status, answer.body.as_str()), (200, ""), "{answer:?}");
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, ""),
+        "{answer:?}"
+    );
     assert_eq!(answer.content_type, None);
 }
 

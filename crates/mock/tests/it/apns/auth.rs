@@ -10,10 +10,6 @@ use pushway_mock::apns::{
 
 use super::*;
 
-fn bearer(jwt: &str) -> String {
-    format!("bearer {jwt}")
-}
-
 #[tokio::test]
 async fn raw_and_der_signatures_both_verify() {
     let s = start(|b| b).await;
@@ -22,12 +18,19 @@ async fn raw_and_der_signatures_both_verify() {
         format!(r#"{{"iss":"{TEAM}","iat":{}}}"#, s.iat),
     );
     let der = s.key.sign_parts(&h, &c, SignatureEncoding::Der);
-    let sig = URL_SAFE_NO_PAD.decode(der.rsplit('.').next().expect("sig")).expect("b64");
+    let sig = URL_SAFE_NO_PAD
+        .decode(der.rsplit('.').next().expect("sig"))
+        .expect("b64");
     assert_eq!(sig[0], 0x30, "a DER SEQUENCE");
     assert_ne!(sig.len(), 64);
     // Fresh connections, so that each token is the connection's first.
-    for (jwt, encoding) in [(s.jwt.clone(), SignatureEncoding::Raw), (der, SignatureEncoding::Der)] {
-        let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&jwt)).await.expect("answer");
+    for (jwt, encoding) in [
+        (s.jwt.clone(), SignatureEncoding::Raw),
+        (der, SignatureEncoding::Der),
+    ] {
+        let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&jwt))
+            .await
+            .expect("answer");
         assert_ok(&a);
         let last = s.sim.requests().pop().expect("recorded");
         assert_eq!(last.jwt.expect("decoded").signature, Some(encoding));
@@ -47,22 +50,36 @@ fn token_encoded(key: &TestKey, iat: i64, encode: impl Fn(&[u8]) -> String) -> S
 async fn padding_is_tolerated_and_standard_base64_needs_the_switch() {
     let s = start(|b| b).await;
     let url = &s.sim.base_url();
-    let padded = token_encoded(&s.key, s.iat, |b| base64::engine::general_purpose::URL_SAFE.encode(b));
+    let padded = token_encoded(&s.key, s.iat, |b| {
+        base64::engine::general_purpose::URL_SAFE.encode(b)
+    });
     assert!(padded.contains('='));
-    assert_ok(&send_with(&h2c_client(), url, Push::new(&padded)).await.expect("a"));
+    assert_ok(
+        &send_with(&h2c_client(), url, Push::new(&padded))
+            .await
+            .expect("a"),
+    );
     // Standard base64 (a2): find a signature that needs `+` or `/`.
     let standard = loop {
         let t = token_encoded(&s.key, s.iat, |b| STANDARD.encode(b));
-        if t.rsplit('.').next().is_some_and(|sig| sig.contains(['+', '/'])) {
+        if t.rsplit('.')
+            .next()
+            .is_some_and(|sig| sig.contains(['+', '/']))
+        {
             break t;
         }
     };
-    let strict = send_with(&h2c_client(), url, Push::new(&standard)).await.expect("a");
+    let strict = send_with(&h2c_client(), url, Push::new(&standard))
+        .await
+        .expect("a");
     assert_rejected(&strict, ApnsReason::InvalidProviderToken);
     let lenient = start_with_key(TestKey::generate(), |b| b.accept_standard_base64(true)).await;
     let standard = loop {
         let t = token_encoded(&lenient.key, lenient.iat, |b| STANDARD.encode(b));
-        if t.rsplit('.').next().is_some_and(|sig| sig.contains(['+', '/'])) {
+        if t.rsplit('.')
+            .next()
+            .is_some_and(|sig| sig.contains(['+', '/']))
+        {
             break t;
         }
     };
@@ -79,15 +96,30 @@ async fn a_private_pkcs8_key_can_configure_the_simulator() {
         .await
         .expect("start");
     let jwt = key.provider_token(KID, TEAM, now_s(&sim));
-    let a = send_with(&h2c_client(), &sim.base_url(), Push::new(&jwt)).await.expect("answer");
+    let a = send_with(&h2c_client(), &sim.base_url(), Push::new(&jwt))
+        .await
+        .expect("answer");
     assert_ok(&a);
 }
 
 #[tokio::test]
 async fn a_bad_key_pem_fails_start_with_a_typed_error() {
-    let err = ApnsSimulator::builder().key(TEAM, KID, "not a key").start().await;
-    assert!(matches!(err, Err(ApnsError::InvalidKey { ref key_id, .. }) if key_id == KID), "{err:?}");
-    assert!(ApnsKey::from_pem(TEAM, KID, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----").is_err());
+    let err = ApnsSimulator::builder()
+        .key(TEAM, KID, "not a key")
+        .start()
+        .await;
+    assert!(
+        matches!(err, Err(ApnsError::InvalidKey { ref key_id, .. }) if key_id == KID),
+        "{err:?}"
+    );
+    assert!(
+        ApnsKey::from_pem(
+            TEAM,
+            KID,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+        )
+        .is_err()
+    );
 }
 
 #[tokio::test]
@@ -95,14 +127,18 @@ async fn expiry_follows_the_simulator_clock_and_the_configured_age() {
     let s = start(|b| b).await;
     assert_ok(&s.send(s.push()).await);
     let nearly = s.jwt_at(s.iat - 3590);
-    let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&nearly)).await.expect("a");
+    let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&nearly))
+        .await
+        .expect("a");
     assert_ok(&a);
     s.sim.script().advance_clock(Duration::from_secs(3601));
     assert_rejected(&s.send(s.push()).await, ApnsReason::ExpiredProviderToken);
 
     let short = start(|b| b.max_token_age(Duration::from_secs(60))).await;
     let old = short.jwt_at(short.iat - 61);
-    let a = send_with(&h2c_client(), &short.sim.base_url(), Push::new(&old)).await.expect("a");
+    let a = send_with(&h2c_client(), &short.sim.base_url(), Push::new(&old))
+        .await
+        .expect("a");
     assert_rejected(&a, ApnsReason::ExpiredProviderToken);
 }
 
@@ -112,11 +148,16 @@ async fn a_second_team_on_one_connection_is_refused() {
     let s = start(|b| b.apns_key(other.apns_key("TEAM999999", "KEY9999999"))).await;
     assert_ok(&s.send(s.push()).await);
     let jwt = other.provider_token("KEY9999999", "TEAM999999", s.iat);
-    assert_rejected(&s.send(Push::new(&jwt)).await, ApnsReason::InvalidProviderToken);
+    assert_rejected(
+        &s.send(Push::new(&jwt)).await,
+        ApnsReason::InvalidProviderToken,
+    );
     let r = s.sim.requests();
     assert_eq!(r[0].connection_id, r[1].connection_id, "one connection");
     // On its own connection the other team is fine.
-    let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&jwt)).await.expect("a");
+    let a = send_with(&h2c_client(), &s.sim.base_url(), Push::new(&jwt))
+        .await
+        .expect("a");
     assert_ok(&a);
 }
 
@@ -130,7 +171,10 @@ async fn an_unrelated_key_on_one_connection_is_refused_and_a_related_one_accepte
     .await;
     assert_ok(&s.send(s.push()).await);
     let unrelated = k2.provider_token("KEY2222222", TEAM, s.iat);
-    assert_rejected(&s.send(Push::new(&unrelated)).await, ApnsReason::UnrelatedKeyIdInToken);
+    assert_rejected(
+        &s.send(Push::new(&unrelated)).await,
+        ApnsReason::UnrelatedKeyIdInToken,
+    );
     let related = k3.provider_token("KEY3333333", TEAM, s.iat);
     assert_ok(&s.send(Push::new(&related)).await);
 }
@@ -138,14 +182,26 @@ async fn an_unrelated_key_on_one_connection_is_refused_and_a_related_one_accepte
 #[tokio::test]
 async fn a_key_of_the_other_environment_is_refused_in_both_spellings() {
     let key = TestKey::generate();
-    let scoped = key.apns_key(TEAM, KID).only_for(ApnsEnvironment::Production);
-    let sim = ApnsSimulator::builder().tls(false).apns_key(scoped).start().await.expect("start");
+    let scoped = key
+        .apns_key(TEAM, KID)
+        .only_for(ApnsEnvironment::Production);
+    let sim = ApnsSimulator::builder()
+        .tls(false)
+        .apns_key(scoped)
+        .start()
+        .await
+        .expect("start");
     let jwt = key.provider_token(KID, TEAM, now_s(&sim));
     let c = h2c_client();
-    let a = send_with(&c, &sim.base_url(), Push::new(&jwt)).await.expect("a");
+    let a = send_with(&c, &sim.base_url(), Push::new(&jwt))
+        .await
+        .expect("a");
     assert_rejected(&a, ApnsReason::BadEnvironmentKeyInToken);
-    sim.script().set_bad_environment_reason(ApnsReason::BadEnvironmentKeyIdInToken);
-    let a = send_with(&c, &sim.base_url(), Push::new(&jwt)).await.expect("a");
+    sim.script()
+        .set_bad_environment_reason(ApnsReason::BadEnvironmentKeyIdInToken);
+    let a = send_with(&c, &sim.base_url(), Push::new(&jwt))
+        .await
+        .expect("a");
     assert_rejected(&a, ApnsReason::BadEnvironmentKeyIdInToken);
 }
 
@@ -156,7 +212,10 @@ async fn token_updates_within_the_window_are_refused_and_not_adopted() {
     assert_ok(&s.send(Push::new(&a)).await);
     // Reading (a): the first change on a connection is fine.
     assert_ok(&s.send(Push::new(&b)).await);
-    assert_rejected(&s.send(Push::new(&c)).await, ApnsReason::TooManyProviderTokenUpdates);
+    assert_rejected(
+        &s.send(Push::new(&c)).await,
+        ApnsReason::TooManyProviderTokenUpdates,
+    );
     // Not adopted: the current token still works, the old one would be a change.
     assert_ok(&s.send(Push::new(&b)).await);
     s.sim.script().advance_clock(Duration::from_secs(20 * 60));
@@ -167,11 +226,17 @@ async fn token_updates_within_the_window_are_refused_and_not_adopted() {
 
 #[tokio::test]
 async fn the_strict_clock_refuses_even_the_first_change_and_the_window_is_configurable() {
-    let s = start(|b| b.strict_token_update_clock(true).token_update_window(Duration::from_secs(600)))
-        .await;
+    let s = start(|b| {
+        b.strict_token_update_clock(true)
+            .token_update_window(Duration::from_secs(600))
+    })
+    .await;
     assert_ok(&s.send(s.push()).await);
     let b = s.jwt_at(s.iat - 1);
-    assert_rejected(&s.send(Push::new(&b)).await, ApnsReason::TooManyProviderTokenUpdates);
+    assert_rejected(
+        &s.send(Push::new(&b)).await,
+        ApnsReason::TooManyProviderTokenUpdates,
+    );
     s.sim.script().advance_clock(Duration::from_secs(600));
     assert_ok(&s.send(Push::new(&b)).await);
 }
@@ -193,7 +258,8 @@ async fn topic_specific_keys_allow_only_their_topics() {
     let s = start_with_key(key, |b| b.topic("com.example.other").apns_key(scoped)).await;
     assert_ok(&s.send(s.push()).await);
     assert_rejected(
-        &s.send(s.push().set("apns-topic", "com.example.other")).await,
+        &s.send(s.push().set("apns-topic", "com.example.other"))
+            .await,
         ApnsReason::InvalidProviderToken,
     );
 }
@@ -201,9 +267,17 @@ async fn topic_specific_keys_allow_only_their_topics() {
 #[tokio::test]
 async fn without_token_auth_a_single_topic_may_be_omitted_and_others_are_bad_topics() {
     let s = start(|b| b.require_provider_token(false)).await;
-    assert_ok(&s.send(s.push().without("authorization").without("apns-topic")).await);
+    assert_ok(
+        &s.send(s.push().without("authorization").without("apns-topic"))
+            .await,
+    );
     assert_rejected(
-        &s.send(s.push().without("authorization").set("apns-topic", "com.other")).await,
+        &s.send(
+            s.push()
+                .without("authorization")
+                .set("apns-topic", "com.other"),
+        )
+        .await,
         ApnsReason::BadTopic,
     );
     assert!(s.sim.requests()[0].jwt.is_none());

@@ -31,7 +31,10 @@ impl Frame {
         self.payload
             .chunks_exact(6)
             .map(|p| {
-                (u16::from_be_bytes([p[0], p[1]]), u32::from_be_bytes([p[2], p[3], p[4], p[5]]))
+                (
+                    u16::from_be_bytes([p[0], p[1]]),
+                    u32::from_be_bytes([p[2], p[3], p[4], p[5]]),
+                )
             })
             .collect()
     }
@@ -48,7 +51,12 @@ impl Frame {
 
     /// RST_STREAM error code.
     pub fn error_code(&self) -> u32 {
-        u32::from_be_bytes([self.payload[0], self.payload[1], self.payload[2], self.payload[3]])
+        u32::from_be_bytes([
+            self.payload[0],
+            self.payload[1],
+            self.payload[2],
+            self.payload[3],
+        ])
     }
 }
 
@@ -60,7 +68,10 @@ impl RawConn {
     /// Connects, sends the preface and an empty SETTINGS.
     pub async fn connect(addr: SocketAddr) -> RawConn {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.expect("preface");
+        stream
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .expect("preface");
         let mut c = RawConn { stream };
         c.write_frame(SETTINGS, 0, 0, &[]).await;
         c
@@ -85,7 +96,11 @@ impl RawConn {
             int(&mut block, value.len(), 7);
             block.extend_from_slice(value.as_bytes());
         }
-        let flags = if body.is_empty() { END_HEADERS | END_STREAM } else { END_HEADERS };
+        let flags = if body.is_empty() {
+            END_HEADERS | END_STREAM
+        } else {
+            END_HEADERS
+        };
         self.write_frame(HEADERS, flags, stream, &block).await;
         if !body.is_empty() {
             self.write_frame(DATA, END_STREAM, stream, body).await;
@@ -109,7 +124,10 @@ impl RawConn {
     /// Frames until one matches `pred` (returned) — panics at EOF.
     pub async fn until(&mut self, pred: impl Fn(&Frame) -> bool) -> Frame {
         loop {
-            let f = self.next().await.expect("connection closed before the expected frame");
+            let f = self
+                .next()
+                .await
+                .expect("connection closed before the expected frame");
             if pred(&f) {
                 return f;
             }

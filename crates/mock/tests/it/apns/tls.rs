@@ -22,8 +22,8 @@ async fn tls_sim() -> (ApnsSimulator, String) {
 async fn reqwest_trusting_the_exported_certificate_gets_200_over_h2() {
     let (sim, jwt) = tls_sim().await;
     assert!(sim.base_url().starts_with("https://127.0.0.1:"));
-    let cert = reqwest::Certificate::from_pem(sim.ca_cert_pem().expect("TLS").as_bytes())
-        .expect("PEM");
+    let cert =
+        reqwest::Certificate::from_pem(sim.ca_cert_pem().expect("TLS").as_bytes()).expect("PEM");
     let client = reqwest::Client::builder()
         .tls_certs_only([cert])
         .retry(reqwest::retry::never())
@@ -37,13 +37,18 @@ async fn reqwest_trusting_the_exported_certificate_gets_200_over_h2() {
         .send()
         .await
         .expect("answer");
-    assert_eq!((res.status().as_u16(), res.version()), (200, http::Version::HTTP_2));
+    assert_eq!(
+        (res.status().as_u16(), res.version()),
+        (200, http::Version::HTTP_2)
+    );
 }
 
 async fn h2_over_tls(sim: &ApnsSimulator, jwt: &str, alpn: Vec<Vec<u8>>) -> (u16, Option<Vec<u8>>) {
     let mut roots = rustls::RootCertStore::empty();
     let (_, der) = pem_der(&sim.ca_cert_pem().expect("TLS"));
-    roots.add(rustls::pki_types::CertificateDer::from(der)).expect("root");
+    roots
+        .add(rustls::pki_types::CertificateDer::from(der))
+        .expect("root");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -52,26 +57,36 @@ async fn h2_over_tls(sim: &ApnsSimulator, jwt: &str, alpn: Vec<Vec<u8>>) -> (u16
         .with_no_client_auth();
     config.alpn_protocols = alpn;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(sim.addr()).await.expect("connect");
+    let tcp = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .expect("connect");
     let name = rustls::pki_types::ServerName::try_from("api.sandbox.push.apple.com").expect("name");
     let tls = connector.connect(name, tcp).await.expect("TLS handshake");
     let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     let (mut send, conn) = h2::client::handshake(tls).await.expect("h2 handshake");
     tokio::spawn(conn);
-    let req = http::Request::post(format!("https://api.sandbox.push.apple.com/3/device/{TOKEN}"))
-        .header("authorization", format!("bearer {jwt}"))
-        .header("apns-topic", TOPIC)
-        .body(())
-        .expect("request");
+    let req = http::Request::post(format!(
+        "https://api.sandbox.push.apple.com/3/device/{TOKEN}"
+    ))
+    .header("authorization", format!("bearer {jwt}"))
+    .header("apns-topic", TOPIC)
+    .body(())
+    .expect("request");
     let (resp, mut body) = send.send_request(req, false).expect("send");
-    body.send_data(bytes::Bytes::from_static(PAYLOAD.as_bytes()), true).expect("data");
+    body.send_data(bytes::Bytes::from_static(PAYLOAD.as_bytes()), true)
+        .expect("data");
     (resp.await.expect("response").status().as_u16(), negotiated)
 }
 
 fn pem_der(pem: &str) -> (String, Vec<u8>) {
     use base64::Engine as _;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    ("CERTIFICATE".into(), base64::engine::general_purpose::STANDARD.decode(body).expect("b64"))
+    (
+        "CERTIFICATE".into(),
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("b64"),
+    )
 }
 
 #[tokio::test]
@@ -84,7 +99,10 @@ async fn a_client_that_sends_no_alpn_is_served_h2_and_apns_host_names_verify() {
 async fn alpn_h2_is_negotiated_when_offered() {
     let (sim, jwt) = tls_sim().await;
     let offered = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    assert_eq!(h2_over_tls(&sim, &jwt, offered).await, (200, Some(b"h2".to_vec())));
+    assert_eq!(
+        h2_over_tls(&sim, &jwt, offered).await,
+        (200, Some(b"h2".to_vec()))
+    );
 }
 
 #[tokio::test]
