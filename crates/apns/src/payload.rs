@@ -1,0 +1,222 @@
+//! The APNs JSON payload of a notification (DESIGN.md §5, protocols/apns.md §3). Pure.
+//!
+//! ```json
+//! {"aps":{"alert":{"title":"Climbers","body":"Ann: hi"},"badge":3,"sound":"default","thread-id":"g1"},
+//!  "conversation_id":"g1","conversation_type":"group","sender_id":"u1","sender_nickname":"Ann","group_name":"Climbers"}
+//! ```
+//!
+//! - `aps.alert` is always an object with `title` (the default title: iOS never uses the Android
+//!   title; left out when empty) and `body`.
+//! - `aps.badge` only when the notification has one.
+//! - `aps.sound`: `"default"`, the file name, or no key at all for no-sound-no-vibration (APNs has
+//!   no "silent" value; an absent key is the only way).
+//! - `aps.thread-id` = the conversation id, so iOS groups a chat's notifications.
+//! - The app data ([`AppData::pairs`](pushway_core::AppData::pairs)) as top-level custom keys,
+//!   siblings of `aps`, the same names every channel uses.
+//!
+//! The whole body must be at most [`MAX_PAYLOAD`] bytes; [`build_payload`] shortens the body
+//! text through [`pushway_core::fit_payload`] and fails only when even an empty body cannot fit
+//! (a huge ext).
+
+use pushway_core::{IosSound, Notification, PayloadTooLarge, fit_payload};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+/// The largest APNs body for an alert, in bytes, inclusive (4097 bytes get `413`).
+pub const MAX_PAYLOAD: usize = 4096;
+
+/// A payload that fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// The JSON bytes, as sent.
+    pub json: Vec<u8>,
+    /// Whether the body text was shortened to fit.
+    pub shortened: bool,
+}
+
+/// Builds the payload of `notification`, shortening its body to fit [`MAX_PAYLOAD`].
+pub fn build_payload(notification: &Notification) -> Result<Payload, PayloadTooLarge> {
+    let fitted = fit_payload(&notification.body, MAX_PAYLOAD, |body| {
+        encode(notification, body)
+    })?;
+    Ok(Payload {
+        json: fitted.payload,
+        shortened: fitted.shortened,
+    })
+}
+
+/// The payload with `body` as the alert body, not size-checked.
+fn encode(n: &Notification, body: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + n.title.len() + body.len());
+    // Serialising strings and numbers into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &Root { n, body });
+    out
+}
+
+struct Root<'a> {
+    n: &'a Notification,
+    body: &'a str,
+}
+
+struct Aps<'a> {
+    n: &'a Notification,
+    body: &'a str,
+}
+
+struct Alert<'a> {
+    title: &'a str,
+    body: &'a str,
+}
+
+impl Serialize for Root<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(
+            "aps",
+            &Aps {
+                n: self.n,
+                body: self.body,
+            },
+        )?;
+        for (key, value) in self.n.app_data.pairs() {
+            map.serialize_entry(key, &value)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Aps<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.n;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(
+            "alert",
+            &Alert {
+                title: &n.title,
+                body: self.body,
+            },
+        )?;
+        if let Some(badge) = n.badge {
+            map.serialize_entry("badge", &badge)?;
+        }
+        match &n.ios_sound {
+            IosSound::Default => map.serialize_entry("sound", "default")?,
+            IosSound::File(name) => map.serialize_entry("sound", name)?,
+            // No key at all: the only way to ask APNs for silence.
+            IosSound::NoSoundNoVibration => {}
+        }
+        map.serialize_entry("thread-id", &n.app_data.conversation_id)?;
+        map.end()
+    }
+}
+
+impl Serialize for Alert<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if !self.title.is_empty() {
+            map.serialize_entry("title", self.title)?;
+        }
+        map.serialize_entry("body", self.body)?;
+        map.end()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use pushway_core::{AppData, ConversationType, IosSound, Notification, NotifyMode};
+
+    pub(crate) fn notification() -> Notification {
+        Notification {
+            message_id: "m-1".into(),
+            ttl: None,
+            title: "u-17".into(),
+            android_title: Some("Android only".into()),
+            body: "Are we still on for 3pm?".into(),
+            android_sound: None,
+            ios_sound: IosSound::Default,
+            badge: Some(5),
+            notify_mode: NotifyMode::Normal,
+            app_data: AppData {
+                conversation_id: "u-17".into(),
+                conversation_type: ConversationType::C2c,
+                sender_id: "u-17".into(),
+                sender_nickname: None,
+                group_name: None,
+                ext: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::notification;
+    use super::*;
+    use pushway_core::{AppData, ConversationType, Ext};
+
+    fn text(n: &Notification) -> String {
+        String::from_utf8(build_payload(n).unwrap().json).unwrap()
+    }
+
+    #[test]
+    fn c2c_alert_with_badge_and_default_sound() {
+        assert_eq!(
+            text(&notification()),
+            r#"{"aps":{"alert":{"title":"u-17","body":"Are we still on for 3pm?"},"badge":5,"sound":"default","thread-id":"u-17"},"conversation_id":"u-17","conversation_type":"c2c","sender_id":"u-17"}"#
+        );
+    }
+
+    #[test]
+    fn group_alert_with_file_sound_no_badge_and_ext() {
+        let mut n = notification();
+        n.title = "Climbers".into();
+        n.body = "Ann: \"hi\"\n".into();
+        n.badge = None;
+        n.ios_sound = IosSound::File("message.caf".into());
+        n.app_data = AppData {
+            conversation_id: "g1".into(),
+            conversation_type: ConversationType::Group,
+            sender_id: "u1".into(),
+            sender_nickname: Some("Ann".into()),
+            group_name: Some("Climbers".into()),
+            ext: Some(Ext::from(r#"{"k":1}"#)),
+        };
+        assert_eq!(
+            text(&n),
+            r#"{"aps":{"alert":{"title":"Climbers","body":"Ann: \"hi\"\n"},"sound":"message.caf","thread-id":"g1"},"conversation_id":"g1","conversation_type":"group","sender_id":"u1","sender_nickname":"Ann","group_name":"Climbers","ext":"{\"k\":1}"}"#
+        );
+    }
+
+    #[test]
+    fn no_sound_leaves_the_key_out_and_binary_ext_is_base64() {
+        let mut n = notification();
+        n.ios_sound = IosSound::NoSoundNoVibration;
+        n.app_data.ext = Some(Ext::new(vec![0xff, 0x00]));
+        let v: serde_json::Value = serde_json::from_str(&text(&n)).unwrap();
+        assert!(v["aps"].get("sound").is_none());
+        assert_eq!(v["ext_base64"], "/wA=");
+        assert!(v.get("ext").is_none());
+    }
+
+    #[test]
+    fn long_bodies_are_shortened_to_exactly_fit() {
+        let mut n = notification();
+        n.body = "消息".repeat(2000);
+        let p = build_payload(&n).unwrap();
+        assert!(p.shortened);
+        assert!(p.json.len() <= MAX_PAYLOAD, "{}", p.json.len());
+        assert!(p.json.len() > MAX_PAYLOAD - 8, "{}", p.json.len());
+        let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
+        assert!(v["aps"]["alert"]["body"].as_str().unwrap().ends_with('…'));
+        assert!(!build_payload(&notification()).unwrap().shortened);
+    }
+
+    #[test]
+    fn a_huge_ext_cannot_fit() {
+        let mut n = notification();
+        n.app_data.ext = Some(Ext::from("x".repeat(5000).as_str()));
+        let err = build_payload(&n).unwrap_err();
+        assert_eq!(err.limit, MAX_PAYLOAD);
+        assert!(err.size > MAX_PAYLOAD);
+    }
+}

@@ -1,0 +1,125 @@
+//! A fixed number of long-lived connections, used round-robin. A slot whose connection died,
+//! received a GOAWAY or was retired after an APNs answer that asks for a new connection is
+//! reconnected by one caller; the others wait for that connection instead of opening their own.
+//! Failed connects back off (Apple treats rapid reconnecting as abuse).
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::connection::{Conn, Connector};
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Why no connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("connect failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("connect timed out")]
+    Timeout,
+    #[error("backing off after a failed connect")]
+    BackingOff,
+}
+
+struct Slot {
+    current: RwLock<Option<Arc<Conn>>>,
+    /// Held while connecting, so one caller connects per slot.
+    connecting: tokio::sync::Mutex<Backoff>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    next_try: Option<Instant>,
+    delay: Duration,
+}
+
+pub(crate) struct Pool {
+    connector: Connector,
+    connect_timeout: Duration,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(connector: Connector, connections: usize, connect_timeout: Duration) -> Pool {
+        let slots = (0..connections.max(1))
+            .map(|_| Slot {
+                current: RwLock::new(None),
+                connecting: tokio::sync::Mutex::new(Backoff::default()),
+            })
+            .collect();
+        Pool {
+            connector,
+            connect_timeout,
+            slots,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next slot, round-robin.
+    pub fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()
+    }
+
+    fn live(&self, slot: usize) -> Option<Arc<Conn>> {
+        let current = self.slots[slot]
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| c.usable()).cloned()
+    }
+
+    /// The slot's live connection, connecting first if it has none.
+    pub async fn get(&self, slot: usize) -> Result<Arc<Conn>, ConnectError> {
+        if let Some(conn) = self.live(slot) {
+            return Ok(conn);
+        }
+        let mut backoff = self.slots[slot].connecting.lock().await;
+        if let Some(conn) = self.live(slot) {
+            return Ok(conn);
+        }
+        if backoff.next_try.is_some_and(|t| Instant::now() < t) {
+            return Err(ConnectError::BackingOff);
+        }
+        let result =
+            match tokio::time::timeout(self.connect_timeout, self.connector.connect()).await {
+                Ok(Ok(conn)) => Ok(conn),
+                Ok(Err(e)) => Err(ConnectError::Io(e)),
+                Err(_) => Err(ConnectError::Timeout),
+            };
+        match result {
+            Ok(conn) => {
+                *backoff = Backoff::default();
+                *self.slots[slot]
+                    .current
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                backoff.delay = (backoff.delay * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                backoff.next_try = Some(Instant::now() + backoff.delay);
+                tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot connect to APNs");
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops handing out connection `conn` (if it is still the slot's), so the next caller
+    /// opens a new one; its open streams finish on it.
+    pub fn retire(&self, slot: usize, conn: &Conn) {
+        conn.retire();
+        let mut current = self.slots[slot]
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().is_some_and(|c| c.id == conn.id) {
+            *current = None;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Sends one notification through APNs (being written; see crates/apns).
+
+fn main() {}
