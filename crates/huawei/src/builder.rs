@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
+use crate::ServiceAccountKey;
 use crate::auth::cache::TokenCache;
 use crate::auth::jwt::JwtSource;
 use crate::auth::oauth::{OAuthSource, TOKEN_PATH};
 use crate::auth::{Secret, TokenSource};
 use crate::provider::{HuaweiProvider, Inner};
 use crate::request::MessageOptions;
-use crate::ServiceAccountKey;
 
 /// Huawei's OAuth server (§1a).
 pub const DEFAULT_OAUTH_BASE_URL: &str = "https://oauth-login.cloud.huawei.com";
@@ -81,15 +81,21 @@ impl IntentTarget {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        let scheme_ok = self.scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        let scheme_ok = self
+            .scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
             && self
                 .scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        let path_ok = !self.host_and_path.is_empty()
-            && !self.host_and_path.contains(['#', ';', ' ']);
+        let path_ok =
+            !self.host_and_path.is_empty() && !self.host_and_path.contains(['#', ';', ' ']);
         let package_ok = self.package.as_ref().is_none_or(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
         });
         if scheme_ok && path_ok && package_ok {
             Ok(())
@@ -103,7 +109,10 @@ impl IntentTarget {
         &self,
         extras: impl Iterator<Item = (&'static str, std::borrow::Cow<'a, str>)>,
     ) -> String {
-        let mut uri = format!("intent://{}#Intent;scheme={};", self.host_and_path, self.scheme);
+        let mut uri = format!(
+            "intent://{}#Intent;scheme={};",
+            self.host_and_path, self.scheme
+        );
         if let Some(package) = &self.package {
             uri.push_str("package=");
             uri.push_str(package);
@@ -299,8 +308,14 @@ impl HuaweiProviderBuilder {
             return Err(Error::config("timeout must be positive"));
         }
         self.intent.validate()?;
-        if self.category.as_deref().is_some_and(|c| c.trim().is_empty())
-            || self.badge_class.as_deref().is_some_and(|c| c.trim().is_empty())
+        if self
+            .category
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+            || self
+                .badge_class
+                .as_deref()
+                .is_some_and(|c| c.trim().is_empty())
         {
             return Err(Error::config("category and badge class must not be empty"));
         }
@@ -312,10 +327,15 @@ impl HuaweiProviderBuilder {
             .build()
             .map_err(|e| Error::http(e.to_string()))?;
 
-        let project_of_key = self.service_account.as_ref().map(|k| k.project_id().to_owned());
+        let project_of_key = self
+            .service_account
+            .as_ref()
+            .map(|k| k.project_id().to_owned());
         let path = match (&self.app_id, &self.project_id, &project_of_key) {
             (Some(_), Some(_), _) => {
-                return Err(Error::config("set either app_id (v1) or project_id (v2), not both"));
+                return Err(Error::config(
+                    "set either app_id (v1) or project_id (v2), not both",
+                ));
             }
             (Some(app), None, _) => format!("/v1/{}/messages:send", id(app, "app_id")?),
             (None, Some(project), key) => {
@@ -326,7 +346,9 @@ impl HuaweiProviderBuilder {
                 }
                 format!("/v2/{}/messages:send", id(project, "project_id")?)
             }
-            (None, None, Some(project)) => format!("/v2/{}/messages:send", id(project, "project_id")?),
+            (None, None, Some(project)) => {
+                format!("/v2/{}/messages:send", id(project, "project_id")?)
+            }
             (None, None, None) => {
                 return Err(Error::config("set app_id (v1) or project_id (v2)"));
             }
@@ -334,7 +356,9 @@ impl HuaweiProviderBuilder {
 
         let source: Box<dyn TokenSource> = match (self.oauth, &self.service_account) {
             (Some(_), Some(_)) => {
-                return Err(Error::config("set either OAuth credentials or a service account"));
+                return Err(Error::config(
+                    "set either OAuth credentials or a service account",
+                ));
             }
             (None, None) => {
                 return Err(Error::config(
@@ -346,12 +370,16 @@ impl HuaweiProviderBuilder {
                 let client_id = match (client_id, &self.app_id) {
                     (Some(client), Some(app)) if client != *app => {
                         // Huawei answers 80200001 to a token of another client on a v1 URL.
-                        return Err(Error::config("on v1 the OAuth client id must be the app id"));
+                        return Err(Error::config(
+                            "on v1 the OAuth client id must be the app id",
+                        ));
                     }
                     (Some(client), _) => client,
                     (None, Some(app)) => app.clone(),
                     (None, None) => {
-                        return Err(Error::config("client_secret needs app_id; use oauth_client"));
+                        return Err(Error::config(
+                            "client_secret needs app_id; use oauth_client",
+                        ));
                     }
                 };
                 if secret.expose().is_empty() {
@@ -383,7 +411,9 @@ impl HuaweiProviderBuilder {
         let url = url.trim().trim_end_matches('/');
         let plain = url.starts_with("http://");
         if !(url.starts_with("https://") || plain) || url.len() <= "https://".len() {
-            return Err(Error::config(format!("{what} must be an http(s) URL: {url:?}")));
+            return Err(Error::config(format!(
+                "{what} must be an http(s) URL: {url:?}"
+            )));
         }
         if plain && !self.allow_plain_http {
             return Err(Error::config(format!(

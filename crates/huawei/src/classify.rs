@@ -157,12 +157,12 @@ pub fn classify(
         ResultCode::NotAllowed | ResultCode::NoHighLevelPermission => {
             all(Outcome::Misconfigured { reason: reason() })
         }
-        ResultCode::TooManyTopicTasks | ResultCode::OAuthUnreachable | ResultCode::InternalError => {
-            all(Outcome::Retry {
-                after,
-                reason: reason(),
-            })
-        }
+        ResultCode::TooManyTopicTasks
+        | ResultCode::OAuthUnreachable
+        | ResultCode::InternalError => all(Outcome::Retry {
+            after,
+            reason: reason(),
+        }),
         ResultCode::Unknown(_) => all(by_status(status, after, Some(reason()))),
     };
     Classified {

@@ -43,7 +43,10 @@ fn partial_success_snake_shape_marks_exactly_the_listed_tokens() {
 fn partial_success_camel_shape_applies_the_reasons() {
     let body = br#"{"code":"80100000","msg":"{\"failure\":3,\"illegalTokens\":{\"tokenFormatError\":[\"IQAAAACy0aaaTOKEN-A\"],\"noRight\":[\"IQAAAACy0bbbTOKEN-B\"],\"appinfoError\":[\"IQAAAACy0cccTOKEN-C\"]}}","requestId":"r3"}"#;
     let c = classify(200, None, body, &[A, B, C, "D"]);
-    assert_eq!(labels(&c), ["invalid_token", "stale", "misconfigured", "delivered"]);
+    assert_eq!(
+        labels(&c),
+        ["invalid_token", "stale", "misconfigured", "delivered"]
+    );
     assert_eq!(c.outcomes[1].reason().unwrap().detail(), Some("noRight"));
     assert!(!c.outcomes[1].should_drop_token());
     assert!(!c.outcomes[1].is_retryable());
@@ -67,7 +70,11 @@ fn unparseable_partial_detail_is_unknown_for_every_token_never_retry_never_prune
         let body = format!(r#"{{"code":"80100000","msg":{msg}}}"#);
         let c = classify(200, None, body.as_bytes(), &[A, B]);
         assert_eq!(labels(&c), ["unknown", "unknown"], "{msg}");
-        assert!(c.outcomes.iter().all(|o| !o.is_retryable() && !o.should_drop_token()));
+        assert!(
+            c.outcomes
+                .iter()
+                .all(|o| !o.is_retryable() && !o.should_drop_token())
+        );
         assert_eq!(code_of(&c.outcomes[0]), "80100000");
     }
 }
@@ -102,7 +109,10 @@ fn all_invalid_with_camel_detail_uses_the_reasons() {
     assert_eq!(labels(&classify(200, None, body, &[C])), ["stale"]);
     // A listed token missing from an all-invalid answer is not guessed at.
     let body = br#"{"code":"80300007","msg":"{\"illegalTokens\":{\"noRight\":[\"IQAAAACy0cccTOKEN-C\"]}}"}"#;
-    assert_eq!(labels(&classify(200, None, body, &[A, C])), ["unknown", "stale"]);
+    assert_eq!(
+        labels(&classify(200, None, body, &[A, C])),
+        ["unknown", "stale"]
+    );
 }
 
 #[test]
@@ -117,7 +127,12 @@ fn no_right_on_every_token_of_a_large_batch_is_misconfigured() {
 
 #[test]
 fn auth_codes_are_auth_and_ask_for_a_new_credential_with_401_or_200() {
-    for (status, code) in [(401, "80200001"), (200, "80200003"), (401, "80200003"), (401, "80200005")] {
+    for (status, code) in [
+        (401, "80200001"),
+        (200, "80200003"),
+        (401, "80200003"),
+        (401, "80200005"),
+    ] {
         let body = format!(r#"{{"code":"{code}","msg":"Oauth Token expired"}}"#);
         let c = classify(status, None, body.as_bytes(), &[A]);
         assert_eq!(labels(&c), ["auth"]);
@@ -132,7 +147,10 @@ fn auth_codes_are_auth_and_ask_for_a_new_credential_with_401_or_200() {
 
 #[test]
 fn bad_request_codes_are_rejected_with_the_code() {
-    for code in ["80100001", "80100002", "80100003", "80100004", "80100013", "80100016", "80100018", "80300008", "80300010"] {
+    for code in [
+        "80100001", "80100002", "80100003", "80100004", "80100013", "80100016", "80100018",
+        "80300008", "80300010",
+    ] {
         let body = format!(r#"{{"code":"{code}","msg":"x"}}"#);
         let c = classify(400, None, body.as_bytes(), &[A, B]);
         assert_eq!(labels(&c), ["rejected", "rejected"], "{code}");
@@ -145,7 +163,10 @@ fn bad_request_codes_are_rejected_with_the_code() {
 fn configuration_codes_are_misconfigured() {
     for code in ["80300002", "80300011"] {
         let body = format!(r#"{{"code":"{code}","msg":"x"}}"#);
-        assert_eq!(labels(&classify(200, None, body.as_bytes(), &[A])), ["misconfigured"]);
+        assert_eq!(
+            labels(&classify(200, None, body.as_bytes(), &[A])),
+            ["misconfigured"]
+        );
     }
 }
 
@@ -174,7 +195,12 @@ fn retry_codes_and_statuses_are_retry() {
 #[test]
 fn unknown_codes_are_preserved_and_the_status_decides() {
     let body = br#"{"code":"80300036","msg":"new"}"#;
-    for (status, label) in [(200, "unknown"), (500, "retry"), (401, "auth"), (400, "rejected")] {
+    for (status, label) in [
+        (200, "unknown"),
+        (500, "retry"),
+        (401, "auth"),
+        (400, "rejected"),
+    ] {
         let c = classify(status, None, body, &[A]);
         assert_eq!(labels(&c), [label], "{status}");
         assert_eq!(code_of(&c.outcomes[0]), "80300036");
@@ -184,11 +210,24 @@ fn unknown_codes_are_preserved_and_the_status_decides() {
 
 #[test]
 fn without_a_push_kit_body_the_status_decides() {
-    for (status, label) in [(404, "misconfigured"), (400, "rejected"), (413, "rejected"), (200, "unknown"), (403, "auth")] {
-        assert_eq!(labels(&classify(status, None, b"not json", &[A])), [label], "{status}");
+    for (status, label) in [
+        (404, "misconfigured"),
+        (400, "rejected"),
+        (413, "rejected"),
+        (200, "unknown"),
+        (403, "auth"),
+    ] {
+        assert_eq!(
+            labels(&classify(status, None, b"not json", &[A])),
+            [label],
+            "{status}"
+        );
     }
     // JSON without a code is not a Push Kit answer either.
-    assert_eq!(labels(&classify(502, None, br#"{"error":"bad gateway"}"#, &[A])), ["retry"]);
+    assert_eq!(
+        labels(&classify(502, None, br#"{"error":"bad gateway"}"#, &[A])),
+        ["retry"]
+    );
 }
 
 #[test]

@@ -74,13 +74,20 @@ impl HuaweiProvider {
         self.inner.auth.fetches()
     }
 
-    async fn post(&self, bearer: &Bearer, body: Bytes) -> Result<(u16, Option<String>, Bytes), Outcome> {
+    async fn post(
+        &self,
+        bearer: &Bearer,
+        body: Bytes,
+    ) -> Result<(u16, Option<String>, Bytes), Outcome> {
         let response = self
             .inner
             .http
             .post(&self.inner.send_url)
             .header(reqwest::header::AUTHORIZATION, (**bearer).clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json;charset=utf-8")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json;charset=utf-8",
+            )
             .body(body)
             .send()
             .await
@@ -161,6 +168,7 @@ impl PushProvider for HuaweiProvider {
                 request_id = classified.request_id.as_deref().unwrap_or(""),
                 tokens = tokens.len(),
                 shortened = prepared.shortened,
+                message_bytes = prepared.size_without_tokens(),
                 "huawei: sent"
             );
             return classified.outcomes;

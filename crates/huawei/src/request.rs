@@ -113,7 +113,10 @@ impl Prepared {
     }
 
     /// The complete body for `tokens`.
-    pub fn with_tokens<'t>(&self, tokens: impl ExactSizeIterator<Item = &'t str> + Clone) -> Vec<u8> {
+    pub fn with_tokens<'t>(
+        &self,
+        tokens: impl ExactSizeIterator<Item = &'t str> + Clone,
+    ) -> Vec<u8> {
         let extra: usize = tokens.clone().map(|t| t.len() + 3).sum();
         let mut body = Vec::with_capacity(self.head.len() + extra + TAIL.len());
         body.extend_from_slice(&self.head);

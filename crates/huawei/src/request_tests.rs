@@ -27,7 +27,8 @@ fn group() -> Notification {
     n.body = "Ann: Look [图片]".to_owned();
     n.badge = Some(3);
     n.ttl = Some(Duration::from_secs(86_400));
-    n.android_sound = Some(AndroidSound::parse("android.resource://com.example.im/raw/ring").unwrap());
+    n.android_sound =
+        Some(AndroidSound::parse("android.resource://com.example.im/raw/ring").unwrap());
     n.notify_mode = NotifyMode::Custom;
     n.app_data.conversation_id = "g1".to_owned();
     n.app_data.conversation_type = ConversationType::Group;
@@ -39,7 +40,11 @@ fn group() -> Notification {
 
 #[test]
 fn c2c_normal_default_sound_is_exactly_this() {
-    let got = body(&sample_notification(), &options(), &["IQAAAACy0aaaTOKEN-A", "IQAAAACy0bbbTOKEN-B"]);
+    let got = body(
+        &sample_notification(),
+        &options(),
+        &["IQAAAACy0aaaTOKEN-A", "IQAAAACy0bbbTOKEN-B"],
+    );
     let want = json!({"validate_only": false, "message": {
         "data": "{\"conversation_id\":\"alice\",\"conversation_type\":\"c2c\",\"sender_id\":\"alice\"}",
         "android": {"category": "IM", "notification": {
@@ -75,8 +80,14 @@ S.group_name=Climbers%20%26%20co;end";
 fn field_order_and_explicit_false_are_on_the_wire() {
     let prepared = prepare(&sample_notification(), &options()).unwrap();
     let text = String::from_utf8(prepared.with_tokens(["A"].into_iter())).unwrap();
-    assert!(text.starts_with(r#"{"validate_only":false,"message":{"data":"#), "{text}");
-    assert!(text.ends_with(r#""foreground_show":false}},"token":["A"]}}"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"validate_only":false,"message":{"data":"#),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(r#""foreground_show":false}},"token":["A"]}}"#),
+        "{text}"
+    );
     assert!(text.contains(r#""default_sound":true"#));
 }
 
@@ -84,13 +95,24 @@ fn field_order_and_explicit_false_are_on_the_wire() {
 fn badge_needs_a_class_and_is_capped_at_99() {
     let mut n = sample_notification();
     n.badge = Some(250);
-    assert!(body(&n, &options(), &["A"])["message"]["android"]["notification"].get("badge").is_none());
+    assert!(
+        body(&n, &options(), &["A"])["message"]["android"]["notification"]
+            .get("badge")
+            .is_none()
+    );
     let mut options = options();
     options.badge_class = Some("a.B".to_owned());
     let got = body(&n, &options, &["A"]);
-    assert_eq!(got["message"]["android"]["notification"]["badge"], json!({"set_num": 99, "class": "a.B"}));
+    assert_eq!(
+        got["message"]["android"]["notification"]["badge"],
+        json!({"set_num": 99, "class": "a.B"})
+    );
     n.badge = None;
-    assert!(body(&n, &options, &["A"])["message"]["android"]["notification"].get("badge").is_none());
+    assert!(
+        body(&n, &options, &["A"])["message"]["android"]["notification"]
+            .get("badge")
+            .is_none()
+    );
 }
 
 #[test]
@@ -109,14 +131,21 @@ fn ttl_is_whole_seconds_rounded_up_and_capped_at_15_days() {
 fn no_category_leaves_the_key_out() {
     let mut options = options();
     options.category = None;
-    assert!(body(&sample_notification(), &options, &["A"])["message"]["android"].get("category").is_none());
+    assert!(
+        body(&sample_notification(), &options, &["A"])["message"]["android"]
+            .get("category")
+            .is_none()
+    );
 }
 
 #[test]
 fn android_title_wins_over_the_default_title() {
     let mut n = sample_notification();
     n.android_title = Some("Android".to_owned());
-    assert_eq!(body(&n, &options(), &["A"])["message"]["android"]["notification"]["title"], "Android");
+    assert_eq!(
+        body(&n, &options(), &["A"])["message"]["android"]["notification"]["title"],
+        "Android"
+    );
 }
 
 #[test]
@@ -126,12 +155,22 @@ fn a_long_body_is_shortened_to_exactly_fit_4096_bytes_without_tokens() {
     let prepared = prepare(&n, &options()).unwrap();
     assert!(prepared.shortened);
     assert!(prepared.size_without_tokens() <= MAX_MESSAGE_BYTES);
-    assert!(prepared.size_without_tokens() > MAX_MESSAGE_BYTES - 8, "not over-shortened");
-    let tokens: Vec<String> = (0..1000).map(|i| format!("IQAAAACy0kYkAABwsc{i:0112}")).collect();
+    assert!(
+        prepared.size_without_tokens() > MAX_MESSAGE_BYTES - 8,
+        "not over-shortened"
+    );
+    let tokens: Vec<String> = (0..1000)
+        .map(|i| format!("IQAAAACy0kYkAABwsc{i:0112}"))
+        .collect();
     let full = prepared.with_tokens(tokens.iter().map(String::as_str));
     let json: Value = serde_json::from_slice(&full).unwrap();
     assert_eq!(json["message"]["token"].as_array().unwrap().len(), 1000);
-    assert!(json["message"]["android"]["notification"]["body"].as_str().unwrap().ends_with('…'));
+    assert!(
+        json["message"]["android"]["notification"]["body"]
+            .as_str()
+            .unwrap()
+            .ends_with('…')
+    );
     // The same message with `"token":[]` is what Huawei measures.
     let empty: Vec<u8> = prepared.with_tokens(std::iter::empty());
     assert_eq!(empty.len(), prepared.size_without_tokens());
@@ -163,5 +202,8 @@ fn intent_extras_are_uri_encoded_like_android() {
         .unwrap()
         .to_owned();
     assert!(intent.starts_with("intent://open#Intent;scheme=pushway;launchFlags=0x4000000;"));
-    assert!(intent.ends_with(";S.ext=%7B%22k%22%3A%22v%20w%22%3B%C3%A9%7D;end"), "{intent}");
+    assert!(
+        intent.ends_with(";S.ext=%7B%22k%22%3A%22v%20w%22%3B%C3%A9%7D;end"),
+        "{intent}"
+    );
 }

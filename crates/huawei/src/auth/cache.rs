@@ -114,7 +114,10 @@ impl TokenCache {
     /// credential cause one fetch: after the first invalidation the cache holds another one.
     pub fn invalidate(&self, used: &Bearer) {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(&c.bearer, used)) {
+        if current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(&c.bearer, used))
+        {
             *current = None;
         }
     }
@@ -123,8 +126,8 @@ impl TokenCache {
         let started = Instant::now();
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self.source.fetch().await.and_then(|fresh| {
-            let mut header = HeaderValue::try_from(format!("Bearer {}", fresh.token))
-                .map_err(|_| {
+            let mut header =
+                HeaderValue::try_from(format!("Bearer {}", fresh.token)).map_err(|_| {
                     AuthFailure::Refused(
                         Reason::new("oauth_bad_token")
                             .with_detail("the issued token is not a valid header value"),
@@ -302,6 +305,10 @@ mod tests {
         fail.store(true, Ordering::SeqCst);
         assert_eq!(text(&cache.bearer().await.unwrap()), "Bearer t1");
         assert_eq!(text(&cache.bearer().await.unwrap()), "Bearer t1");
-        assert_eq!(calls.load(Ordering::SeqCst), 2, "the failure is held, not retried at once");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "the failure is held, not retried at once"
+        );
     }
 }

@@ -86,10 +86,11 @@ pub(crate) fn token_answer(
     body: &[u8],
 ) -> Result<Fresh, AuthFailure> {
     if status == 200 {
-        let granted: Granted = serde_json::from_slice(body).map_err(|_| AuthFailure::Unavailable {
-            reason: Reason::new("oauth_bad_answer").with_detail("token answer is not JSON"),
-            after: None,
-        })?;
+        let granted: Granted =
+            serde_json::from_slice(body).map_err(|_| AuthFailure::Unavailable {
+                reason: Reason::new("oauth_bad_answer").with_detail("token answer is not JSON"),
+                after: None,
+            })?;
         // `expires_in` is a number in the docs; accept a numeric string too.
         let secs = match &granted.expires_in {
             Value::Number(n) => n.as_u64(),
@@ -140,7 +141,8 @@ mod tests {
 
     #[test]
     fn a_wrong_secret_is_refused_with_its_sub_code() {
-        let body = br#"{"error":1101,"sub_error":12304,"error_description":"invalid client_secret"}"#;
+        let body =
+            br#"{"error":1101,"sub_error":12304,"error_description":"invalid client_secret"}"#;
         let Err(AuthFailure::Refused(reason)) = token_answer(400, None, body) else {
             panic!("refused expected");
         };

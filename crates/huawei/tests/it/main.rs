@@ -1,0 +1,8 @@
+//! Integration tests of pushway-huawei against the Huawei simulator of pushway-mock.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod body;
+mod outcomes;
+mod router;
+mod support;
