@@ -15,7 +15,7 @@ use pushway_mock::Recording;
 use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator};
 use pushway_mock::huawei::{ErrorStatus, HuaweiSimulator, IllegalTokensShape, ServiceAccount};
 use pushway_mock::xiaomi::XiaomiSimulator;
-use serde_json::json;
+use serde::Serialize;
 
 /// A simulator to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,20 +152,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
     if wants(Simulator::Apns) {
         let sim = start_apns(&args).await?;
-        let mut line = json!({
-            "simulator": "apns",
-            "addr": sim.addr().to_string(),
-            "base_url": sim.base_url(),
-            "tls": !args.apns_h2c,
-        });
-        if let Some(pem) = sim.ca_cert_pem() {
-            if let Some(path) = &args.apns_ca_out {
-                std::fs::write(path, &pem)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            }
-            line["ca_cert_pem"] = json!(pem);
+        let pem = sim.ca_cert_pem();
+        if let (Some(pem), Some(path)) = (&pem, &args.apns_ca_out) {
+            std::fs::write(path, pem)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
-        print_line(&line)?;
+        print_line(&Line::new("apns", sim.addr(), sim.base_url()).tls(!args.apns_h2c, pem))?;
         running.push(Box::new(sim));
     }
     if wants(Simulator::Xiaomi) {
@@ -180,20 +172,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
             builder = builder.package(package);
         }
         let sim = builder.start().await?;
-        print_line(&json!({
-            "simulator": "xiaomi",
-            "addr": sim.addr().to_string(),
-            "base_url": sim.base_url(),
-        }))?;
+        print_line(&Line::new("xiaomi", sim.addr(), sim.base_url()))?;
         running.push(Box::new(sim));
     }
     if wants(Simulator::Huawei) {
         let sim = start_huawei(&args).await?;
-        print_line(&json!({
-            "simulator": "huawei",
-            "addr": sim.addr().to_string(),
-            "base_url": sim.base_url(),
-        }))?;
+        print_line(&Line::new("huawei", sim.addr(), sim.base_url()))?;
         running.push(Box::new(sim));
     }
 
@@ -286,8 +270,40 @@ fn service_account(
     })
 }
 
-fn print_line(line: &serde_json::Value) -> std::io::Result<()> {
+/// The JSON line printed for a started simulator, keys in this order.
+#[derive(Debug, Serialize)]
+struct Line {
+    simulator: &'static str,
+    addr: String,
+    base_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_cert_pem: Option<String>,
+}
+
+impl Line {
+    fn new(simulator: &'static str, addr: SocketAddr, base_url: String) -> Self {
+        Line {
+            simulator,
+            addr: addr.to_string(),
+            base_url,
+            tls: None,
+            ca_cert_pem: None,
+        }
+    }
+
+    fn tls(mut self, tls: bool, ca_cert_pem: Option<String>) -> Self {
+        self.tls = Some(tls);
+        self.ca_cert_pem = ca_cert_pem;
+        self
+    }
+}
+
+fn print_line(line: &Line) -> Result<(), Box<dyn Error>> {
+    let text = serde_json::to_string(line)?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()
+    writeln!(stdout, "{text}")?;
+    stdout.flush()?;
+    Ok(())
 }

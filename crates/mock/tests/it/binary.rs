@@ -26,7 +26,8 @@ async fn start(args: &[&str], n: usize) -> (tokio::process::Child, Vec<Value>) {
             .expect("a line within a minute")
             .expect("read")
             .expect("a line before EOF");
-        out.push(serde_json::from_str(&line).expect("a JSON line"));
+        out.push(serde_json::from_str::<Value>(&line).expect("a JSON line"));
+        assert!(line.starts_with("{\"simulator\":"), "{line}");
     }
     (child, out)
 }
