@@ -90,9 +90,20 @@ impl Hub {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        let hub = hub.clone();
-                        let tls = tls.clone();
-                        tokio::spawn(async move { hub.serve_tcp(stream, tls).await });
+                        // Pushes and acks are small: latency matters more than packet count.
+                        let _ = stream.set_nodelay(true);
+                        // Two task types, so a plain connection's task does not carry the
+                        // (much larger) TLS state: a task is as big as its largest branch.
+                        match &tls {
+                            None => {
+                                tokio::spawn(session::serve(hub.inner.clone(), stream));
+                            }
+                            Some(acceptor) => {
+                                tokio::spawn(
+                                    hub.clone().serve_tls_stream(stream, acceptor.clone()),
+                                );
+                            }
+                        }
                     }
                     Err(error) => {
                         // Usually out of file descriptors: back off instead of spinning.
@@ -109,19 +120,12 @@ impl Hub {
         })
     }
 
-    async fn serve_tcp(&self, stream: TcpStream, tls: Option<TlsAcceptor>) {
-        // Pushes and acks are small and latency matters more than packet count.
-        let _ = stream.set_nodelay(true);
-        match tls {
-            None => self.serve_connection(stream).await,
-            Some(acceptor) => {
-                let timeout = self.inner.config.auth_timeout;
-                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => self.serve_connection(stream).await,
-                    Ok(Err(error)) => tracing::debug!(%error, "daemon TLS handshake failed"),
-                    Err(_) => tracing::debug!("daemon TLS handshake timed out"),
-                }
-            }
+    async fn serve_tls_stream(self, stream: TcpStream, acceptor: TlsAcceptor) {
+        let timeout = self.inner.config.auth_timeout;
+        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => self.serve_connection(stream).await,
+            Ok(Err(error)) => tracing::debug!(%error, "daemon TLS handshake failed"),
+            Err(_) => tracing::debug!("daemon TLS handshake timed out"),
         }
     }
 }

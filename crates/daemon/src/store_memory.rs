@@ -58,7 +58,13 @@ impl QueueStore for MemoryStore {
         let mut shard = self.shard(device);
         // Sequence numbers are taken under the shard lock so a device's queue stays sorted.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let queue = shard.entry(device.to_owned()).or_default();
+        // Look up before inserting, so the common case does not allocate the key.
+        if !shard.contains_key(device) {
+            shard.insert(device.to_owned(), VecDeque::new());
+        }
+        let Some(queue) = shard.get_mut(device) else {
+            return Err(StoreError::new("the device queue vanished under its lock"));
+        };
         queue.push_back(StoredPush {
             seq,
             id: push.id.to_owned(),
