@@ -6,8 +6,8 @@ use std::time::Duration;
 use pushway_core::PushProvider;
 
 use crate::{
-    ApnsEnvEvidence, Bulkhead, ConcurrencyConfig, ConfigError, Hygiene, HygieneConfig, RateLimit,
-    RateLimitConfig, RateLimiter, Retry, RetryBudget, RetryConfig, Timeout, TokenSink,
+    ApnsEnvEvidence, Bulkhead, ConcurrencyConfig, ConfigError, Hygiene, HygieneConfig, Quarantine,
+    RateLimit, RateLimitConfig, RateLimiter, Retry, RetryBudget, RetryConfig, Timeout, TokenSink,
 };
 
 /// The delivery discipline of one provider. `Default` is a sensible start; set a
@@ -46,7 +46,8 @@ impl Default for DeliveryConfig {
 /// State that must be shared beyond one stack is passed in: the retry budget (to bound the
 /// retries of several providers together), the rate limiter (one per vendor credential, see
 /// [`RateLimiters`](crate::RateLimiters)) and the APNs environment evidence (shared by the
-/// production and sandbox stacks). Without them, the stack gets its own.
+/// production and sandbox stacks), and the hygiene layer's [`Quarantine`] (so the operator's
+/// code can reach the held deletions). Without them, the stack gets its own.
 #[must_use]
 pub struct DeliveryBuilder {
     config: DeliveryConfig,
@@ -54,6 +55,7 @@ pub struct DeliveryBuilder {
     budget: Option<RetryBudget>,
     limiter: Option<RateLimiter>,
     evidence: Option<ApnsEnvEvidence>,
+    quarantine: Option<Quarantine>,
 }
 
 impl DeliveryBuilder {
@@ -65,6 +67,7 @@ impl DeliveryBuilder {
             budget: None,
             limiter: None,
             evidence: None,
+            quarantine: None,
         }
     }
 
@@ -87,6 +90,13 @@ impl DeliveryBuilder {
         self
     }
 
+    /// Keeps the hygiene layer's held deletions, verdict windows and alarm times in
+    /// `quarantine`: keep a clone to inspect or take the held deletions.
+    pub fn quarantine(mut self, quarantine: Quarantine) -> Self {
+        self.quarantine = Some(quarantine);
+        self
+    }
+
     /// Wraps `provider`.
     pub fn build(
         self,
@@ -105,12 +115,15 @@ impl DeliveryBuilder {
         if let Some(concurrency) = config.concurrency {
             stack = Arc::new(Bulkhead::new(stack, concurrency)?);
         }
-        stack = Arc::new(Hygiene::new(
-            stack,
-            config.hygiene,
-            self.sink,
-            self.evidence.unwrap_or_default(),
-        )?);
+        stack = Arc::new(
+            Hygiene::new(
+                stack,
+                config.hygiene,
+                self.sink,
+                self.evidence.unwrap_or_default(),
+            )?
+            .with_quarantine(self.quarantine.unwrap_or_default()),
+        );
         if let Some(retry) = config.retry {
             stack = Arc::new(Retry::new(stack, retry, self.budget.unwrap_or_default())?);
         }

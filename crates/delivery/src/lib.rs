@@ -10,7 +10,7 @@
 //! | layer | what it does | when it gives up |
 //! |---|---|---|
 //! | [`Retry`] | resends only the tokens that got `Retry`, after their `retry_after` or an exponential backoff with jitter; per-token attempt cap; bounded by a shared [`RetryBudget`] (≈ 20% extra load) | cap reached, budget refused (`Retry`/`throttled`), or a `retry_after` longer than it waits out |
-//! | [`Hygiene`] | dead tokens to the embedder's [`TokenSink`] exactly once; APNs environment rule; mass-invalid batches held with a [`ConfigAlarm`] | — |
+//! | [`Hygiene`] | dead tokens to the embedder's [`TokenSink`] exactly once; APNs environment rule; deletions held in a [`Quarantine`] with a [`ConfigAlarm`] (deduplicated per credential) when one request, or a credential's recent requests, come back (nearly) all invalid | — |
 //! | [`Bulkhead`] | at most N attempts in flight per provider | no slot within `max_wait` → `Retry`/`throttled` |
 //! | [`RateLimit`] | a token bucket per vendor credential ([`RateLimiter`]), shared by every clone and task; waits for its turn | turn further than `max_wait` → `Retry`/`throttled` with `after` |
 //! | [`Timeout`] | a deadline per attempt | deadline passed → `Retry`/`timeout` |
@@ -78,6 +78,7 @@ mod bulkhead;
 mod error;
 mod hygiene;
 mod jitter;
+mod quarantine;
 mod rate_limit;
 mod retry;
 mod sink;
@@ -87,7 +88,10 @@ pub use budget::RetryBudget;
 pub use builder::{DeliveryBuilder, DeliveryConfig};
 pub use bulkhead::{Bulkhead, ConcurrencyConfig};
 pub use error::ConfigError;
-pub use hygiene::{APNS_BAD_DEVICE_TOKEN, ApnsEnvEvidence, Hygiene, HygieneConfig};
+pub use hygiene::{
+    APNS_BAD_DEVICE_TOKEN, ApnsEnvEvidence, Hygiene, HygieneConfig, MAX_MIN_VERDICTS,
+};
+pub use quarantine::{MAX_TRACKED_CREDENTIALS, Quarantine};
 pub use rate_limit::{
     RateLimit, RateLimitConfig, RateLimiter, RateLimiters, RateUnit, XIAOMI_MIN_APP_QPS,
 };

@@ -3,7 +3,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use pushway_core::{DeviceToken, Reason};
+use pushway_core::{ChannelKey, DeviceToken, Reason};
 
 /// A token a vendor reported dead, to delete from the device registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,9 @@ pub struct DeadToken {
 #[non_exhaustive]
 pub enum AlarmKind {
     /// One request marked all or nearly all of a large batch invalid (Xiaomi 20301 for a wrong
-    /// package name or region, Huawei 80300007 for another app's tokens): the deletions are held.
+    /// package name or region, Huawei 80300007 for another app's tokens), or a credential's
+    /// recent requests did together (APNs `DeviceTokenNotForTopic` for a wrong topic, one token
+    /// per request): the deletions are held in the [`Quarantine`](crate::Quarantine).
     MassInvalid,
     /// The provider itself classified tokens as [`Misconfigured`](pushway_core::Outcome::Misconfigured).
     VendorMisconfigured,
@@ -44,18 +46,29 @@ impl AlarmKind {
 
 /// An operator should look at a provider's configuration; the tokens listed were **not**
 /// reported dead and are kept.
+///
+/// Alarms are deduplicated: at most one per credential ([`channel`](Self::channel)) and
+/// [`kind`](Self::kind) per [`HygieneConfig::alarm_interval`](crate::HygieneConfig::alarm_interval);
+/// the next one raised says how many were [`suppressed`](Self::suppressed) in between.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigAlarm {
     /// What kind of alarm.
     pub kind: AlarmKind,
     /// The provider's name.
     pub provider: String,
+    /// The credential concerned (the held tokens' kind and credential).
+    pub channel: ChannelKey,
     /// The vendor's reason (of the first token concerned).
     pub reason: Reason,
     /// How many tokens the request carried.
     pub batch_size: usize,
-    /// The tokens whose deletion is held (to release once the configuration is confirmed).
+    /// The tokens of this request concerned: kept, not deleted. For [`AlarmKind::MassInvalid`]
+    /// every held deletion of the credential, including those of requests whose alarm was
+    /// suppressed, is in the [`Quarantine`](crate::Quarantine).
     pub held: Vec<DeviceToken>,
+    /// Alarms of this kind for this credential not raised since the previous one (deduplicated).
+    pub suppressed: u64,
 }
 
 /// The embedder's side of token hygiene: deletes dead tokens, raises configuration alarms.

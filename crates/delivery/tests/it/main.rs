@@ -7,6 +7,7 @@
 mod builder;
 mod bulkhead;
 mod hygiene;
+mod mass_invalid;
 mod rate_limit;
 mod retry;
 mod simulator;
