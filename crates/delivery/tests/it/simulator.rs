@@ -1,106 +1,41 @@
-//! The layers against the Xiaomi simulator's fault injection, over real loopback HTTP.
+//! The layers against the Xiaomi simulator's fault injection, through the real
+//! [`XiaomiProvider`] over loopback HTTP.
 //!
-//! `pushway-xiaomi` is not written yet, so [`WireXiaomi`] below is a deliberately small sender:
-//! the form fields the simulator checks and a coarse classification (protocols/xiaomi.md §6.2).
 //! These tests run on the real clock (paused time would fire timeouts while a socket waits), with
-//! millisecond backoffs, and assert request counts only.
+//! millisecond backoffs, and assert request counts only. Xiaomi's rate-limit codes carry a
+//! `retry_after` of 1 s, which the retry layer waits out: a test with them takes about a second.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use pushway_core::testing::sample_notification;
-use pushway_core::{DeviceToken, Notification, Outcome, PushProvider, Reason, async_trait};
-use pushway_delivery::{AlarmKind, DeliveryBuilder, DeliveryConfig, RecordingSink, RetryConfig};
+use pushway_core::{ChannelKey, Outcome, TokenKind};
+use pushway_delivery::{
+    AlarmKind, DeliveryBuilder, DeliveryConfig, Quarantine, RecordingSink, RetryConfig,
+};
 use pushway_mock::fault::Trigger;
 use pushway_mock::xiaomi::{XiaomiFault, XiaomiSimulator};
+use pushway_xiaomi::{XiaomiProvider, XiaomiProviderBuilder};
 
 use crate::support::xiaomis;
 
 const SECRET: &str = "TESTSECRET0123456789==";
 const PACKAGE: &str = "com.example.chat";
+const CHANNEL: &str = "108790";
 
-/// One attempt per `send`: a POST of the batch to `/v3/message/regid`.
-struct WireXiaomi {
-    client: reqwest::Client,
-    url: String,
-    package: &'static str,
+fn xiaomi_builder(sim: &XiaomiSimulator, package: &str) -> XiaomiProviderBuilder {
+    XiaomiProvider::builder()
+        .app_secret(SECRET)
+        .package(package)
+        .channel_id(CHANNEL)
+        .base_url(sim.base_url())
+        .allow_plain_http(true)
+        .timeout(Duration::from_secs(5))
 }
 
-impl WireXiaomi {
-    fn new(sim: &XiaomiSimulator, package: &'static str) -> Arc<Self> {
-        Arc::new(WireXiaomi {
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap(),
-            url: format!("{}/v3/message/regid", sim.base_url()),
-            package,
-        })
-    }
-}
-
-#[async_trait]
-impl PushProvider for WireXiaomi {
-    fn name(&self) -> &str {
-        "wire-xiaomi"
-    }
-
-    fn max_batch_size(&self) -> usize {
-        1000
-    }
-
-    async fn send(&self, n: &Notification, tokens: &[DeviceToken]) -> Vec<Outcome> {
-        let regids: Vec<&str> = tokens.iter().map(|t| t.token.as_str()).collect();
-        let form = [
-            ("restricted_package_name", self.package),
-            ("registration_id", &regids.join(",")),
-            ("pass_through", "0"),
-            ("title", &n.title),
-            ("description", &n.body),
-            ("extra.notify_effect", "1"),
-        ];
-        let answer = self
-            .client
-            .post(&self.url)
-            .header("Authorization", format!("key={SECRET}"))
-            .form(&form)
-            .send()
-            .await;
-        let all = |o: Outcome| vec![o; tokens.len()];
-        let Ok(answer) = answer else {
-            return all(Outcome::retry(Reason::CONNECTION));
-        };
-        if answer.status().is_server_error() {
-            return all(Outcome::retry(answer.status().as_u16().to_string()));
-        }
-        let Ok(body) = answer.json::<serde_json::Value>().await else {
-            return all(Outcome::retry("not_json"));
-        };
-        let code = body["code"].as_i64().unwrap_or(-1);
-        match code {
-            0 => {
-                let bad = body["data"]["bad_regids"].as_str().unwrap_or("");
-                let bad: Vec<&str> = bad.split(',').filter(|s| !s.is_empty()).collect();
-                tokens
-                    .iter()
-                    .map(|t| match bad.contains(&t.token.as_str()) {
-                        true => Outcome::InvalidToken {
-                            reason: Reason::new("bad_regids"),
-                            since: None,
-                        },
-                        false => Outcome::DELIVERED,
-                    })
-                    .collect()
-            }
-            10027 => all(Outcome::retry("10027")),
-            20301 => all(Outcome::InvalidToken {
-                reason: Reason::new("20301"),
-                since: None,
-            }),
-            other => all(Outcome::rejected(other.to_string())),
-        }
-    }
+fn xiaomi(sim: &XiaomiSimulator, package: &str) -> Arc<XiaomiProvider> {
+    Arc::new(xiaomi_builder(sim, package).build().unwrap())
 }
 
 fn fast_config() -> DeliveryConfig {
@@ -126,7 +61,7 @@ async fn twenty_percent_injected_faults_all_end_delivered_within_the_budget() {
     sim.inject(Trigger::ratio(1, 9), XiaomiFault::Status(503));
     let sink = Arc::new(RecordingSink::new());
     let provider = DeliveryBuilder::new(fast_config(), sink.clone())
-        .build(WireXiaomi::new(&sim, PACKAGE))
+        .build(xiaomi(&sim, PACKAGE))
         .unwrap();
 
     let tokens = xiaomis(N);
@@ -162,7 +97,7 @@ async fn a_wrong_package_name_holds_the_deletions_and_raises_an_alarm() {
         .unwrap();
     let sink = Arc::new(RecordingSink::new());
     let provider = DeliveryBuilder::new(fast_config(), sink.clone())
-        .build(WireXiaomi::new(&sim, "com.example.wrong"))
+        .build(xiaomi(&sim, "com.example.wrong"))
         .unwrap();
 
     let outcomes = provider.send(&sample_notification(), &xiaomis(50)).await;
@@ -172,12 +107,50 @@ async fn a_wrong_package_name_holds_the_deletions_and_raises_an_alarm() {
         "a wrong setting must not wipe the registry"
     );
     assert!(outcomes.iter().all(|o| o.as_str() == "misconfigured"));
+    // pushway-xiaomi's own safeguard already calls a whole refused batch of 50 misconfigured.
     let alarms = sink.alarms();
     assert_eq!(alarms.len(), 1);
-    assert_eq!(alarms[0].kind, AlarmKind::MassInvalid);
+    assert_eq!(alarms[0].kind, AlarmKind::VendorMisconfigured);
     assert_eq!(alarms[0].reason.code(), "20301");
     assert_eq!(alarms[0].held.len(), 50);
     assert_eq!(sim.request_count(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_wrong_package_in_small_batches_deletes_only_the_prefix() {
+    // xiaomi.md: "most sends of an app return 20301" is a wrong package or region. With the
+    // provider's own safeguard out of the way, the hygiene layer's rate rule alone holds the
+    // deletions after fewer than 50 single-regid requests.
+    let sim = XiaomiSimulator::builder()
+        .app_secret(SECRET)
+        .package(PACKAGE)
+        .start()
+        .await
+        .unwrap();
+    let provider = xiaomi_builder(&sim, "com.example.wrong")
+        .misconfiguration_safeguard(usize::MAX, u32::MAX)
+        .build()
+        .unwrap();
+    let sink = Arc::new(RecordingSink::new());
+    let quarantine = Quarantine::new();
+    let provider = DeliveryBuilder::new(fast_config(), sink.clone())
+        .quarantine(quarantine.clone())
+        .build(Arc::new(provider))
+        .unwrap();
+
+    let n = sample_notification();
+    for token in xiaomis(80) {
+        provider.send(&n, &[token]).await;
+    }
+
+    assert_eq!(sim.request_count(), 80);
+    assert_eq!(sink.dead().len(), 49);
+    let key = ChannelKey::new(TokenKind::Xiaomi, "app");
+    assert_eq!(quarantine.held_count(&key), 31);
+    let alarms = sink.alarms();
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0].kind, AlarmKind::MassInvalid);
+    assert_eq!(alarms[0].reason.code(), "20301");
 }
 
 #[tokio::test]
@@ -193,7 +166,7 @@ async fn unregistered_regids_reach_the_sink_once() {
     sim.inject(Trigger::Times(1), XiaomiFault::RateLimited);
     let sink = Arc::new(RecordingSink::new());
     let provider = DeliveryBuilder::new(fast_config(), sink.clone())
-        .build(WireXiaomi::new(&sim, PACKAGE))
+        .build(xiaomi(&sim, PACKAGE))
         .unwrap();
 
     let outcomes = provider.send(&sample_notification(), &xiaomis(10)).await;
