@@ -6,6 +6,7 @@
 
 mod builder;
 mod bulkhead;
+mod huawei;
 mod hygiene;
 mod mass_invalid;
 mod rate_limit;

@@ -38,7 +38,7 @@ fn xiaomi(sim: &XiaomiSimulator, package: &str) -> Arc<XiaomiProvider> {
     Arc::new(xiaomi_builder(sim, package).build().unwrap())
 }
 
-fn fast_config() -> DeliveryConfig {
+pub fn fast_config() -> DeliveryConfig {
     let mut retry = RetryConfig::default();
     retry.max_attempts = 5;
     retry.base_delay = Duration::from_millis(1);
