@@ -3,7 +3,8 @@
 #   sim   = pushway-mock's APNs simulator (every request fully checked: JWT, headers, token; recording off)
 #   bare  = a bare hyper HTTP/2 server that reads the body and answers 200 (crates/mock/examples/apns_bare_h2.rs)
 #   nghttpd = nghttp2's C server, for scale (answers an empty file with 200)
-# in h2c and TLS, with 1 and 4 connections, -m100 streams each, N requests of a 300-byte POST body.
+# in h2c and TLS, with 1 and 4 connections, -m100 streams each, N requests of a 300-byte POST body
+# carrying the headers pushway's sender sends (bearer JWT, topic, push type, priority, its own apns-id).
 # Rounds alternate the servers (bare, sim, nghttpd); the report gives medians and sim/bare ratios, plus
 # the server's CPU per request (utime+stime from /proc/<pid>/stat) and h2load's own CPU.
 # Loopback only; every run is bounded by -n and `timeout`; every server started is killed by PID.
@@ -78,7 +79,7 @@ run() {
   /usr/bin/time -f '%U %S' -o "$WORK/time" timeout "$RUN_TIMEOUT" h2load -c"$conns" -m100 -n"$N" \
     -d "$WORK/payload.json" \
     -H "authorization: bearer $JWT" -H 'apns-topic: com.example.app' -H 'apns-push-type: alert' \
-    -H 'apns-priority: 10' "$scheme://127.0.0.1:$PORT/3/device/$TOKEN" > "$WORK/out" 2>&1 || true
+    -H 'apns-priority: 10' -H 'apns-id: 3f2b6c1e-8d4a-4e7b-9c0d-1a2b3c4d5e6f' "$scheme://127.0.0.1:$PORT/3/device/$TOKEN" > "$WORK/out" 2>&1 || true
   after=$(cpu_ticks "$SPID")
   python3 - "$WORK/out" "$WORK/time" "$name" "$mode" "$conns" "$N" "$before" "$after" >> "$WORK/results" <<'PY'
 import json, re, sys, os

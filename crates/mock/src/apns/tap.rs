@@ -104,11 +104,43 @@ struct Cutter {
     skipping: bool,
     /// Payload of a SETTINGS frame being rewritten.
     settings: Option<Vec<u8>>,
+    /// Bytes of the current header already passed on by the fast path.
+    emitted: usize,
 }
 
 impl Cutter {
     fn at_boundary(&self) -> bool {
         self.preface == 0 && self.header_len == 0 && self.remaining == 0
+    }
+
+    /// The fast path: follows frame boundaries over bytes passed on unchanged. `on_header` sees
+    /// each completed header (type, flags).
+    fn track(&mut self, mut buf: &[u8], mut on_header: impl FnMut(u8, u8)) {
+        while !buf.is_empty() {
+            if self.preface > 0 || self.remaining > 0 {
+                let left = if self.preface > 0 {
+                    &mut self.preface
+                } else {
+                    &mut self.remaining
+                };
+                let n = (*left).min(buf.len());
+                *left -= n;
+                buf = &buf[n..];
+                continue;
+            }
+            let n = (HEADER_LEN - self.header_len).min(buf.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&buf[..n]);
+            self.header_len += n;
+            self.emitted = self.header_len;
+            buf = &buf[n..];
+            if self.header_len == HEADER_LEN {
+                let (len, kind, flags) = parse_header(&self.header);
+                self.header_len = 0;
+                self.emitted = 0;
+                self.remaining = len;
+                on_header(kind, flags);
+            }
+        }
     }
 }
 
@@ -185,7 +217,8 @@ impl<T> Tap<T> {
                     w.skipping = false;
                     if let Some(mut payload) = w.settings.take() {
                         rewrite_max_streams(&mut payload, self.initial_max_streams.take());
-                        self.out.extend_from_slice(&w.header);
+                        self.out.extend_from_slice(&w.header[w.emitted..]);
+                        w.emitted = 0;
                         self.out.extend_from_slice(&payload);
                     }
                 }
@@ -212,7 +245,8 @@ impl<T> Tap<T> {
                     continue;
                 }
             }
-            self.out.extend_from_slice(&w.header);
+            self.out.extend_from_slice(&w.header[w.emitted..]);
+            w.emitted = 0;
         }
         self.inject(waker);
     }
@@ -253,7 +287,8 @@ impl<T> Tap<T> {
                 r.skipping = len > 0;
                 continue;
             }
-            self.ready.extend_from_slice(&r.header);
+            self.ready.extend_from_slice(&r.header[r.emitted..]);
+            r.emitted = 0;
         }
     }
 }
@@ -308,6 +343,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Tap<T> {
                 return Poll::Ready(Err(e));
             }
         }
+        // Fast path: nothing of ours to filter out, so read straight into `buf` and only follow
+        // the frame boundaries. (An ACK being read now answers a SETTINGS of h2's: ACKs come back
+        // in order, and none of ours is outstanding.)
+        if this.ready_pos >= this.ready.len() && !this.eof && !this.owners.contains(&Owner::Us) {
+            let before = buf.filled().len();
+            std::task::ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+            let owners = &mut this.owners;
+            this.read.track(&buf.filled()[before..], |kind, flags| {
+                if kind == SETTINGS && flags & ACK != 0 {
+                    owners.pop_front();
+                }
+            });
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if this.ready_pos < this.ready.len() {
                 let n = (this.ready.len() - this.ready_pos).min(buf.remaining());
@@ -351,6 +400,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tap<T> {
                 }
                 _ => {}
             }
+        }
+        // Fast path: nothing to inject, drop or rewrite, so write `buf` through and only follow
+        // the frame boundaries.
+        if this.out_pos >= this.out.len()
+            && !this.control.pending.load(Ordering::Acquire)
+            && !this.suppress_goaway
+            && this.initial_max_streams.is_none()
+            && this.write.settings.is_none()
+            && !this.write.skipping
+        {
+            let n = std::task::ready!(Pin::new(&mut this.io).poll_write(cx, buf))?;
+            let owners = &mut this.owners;
+            this.write.track(&buf[..n], |kind, flags| {
+                if kind == SETTINGS && flags & ACK == 0 {
+                    owners.push_back(Owner::H2);
+                }
+            });
+            return Poll::Ready(Ok(n));
         }
         this.cut_outgoing(buf, cx.waker());
         if let Poll::Ready(Err(e)) = this.drain(cx) {
