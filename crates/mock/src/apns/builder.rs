@@ -23,6 +23,7 @@ pub struct ApnsSimulatorBuilder {
     keys: Vec<Result<ApnsKey, ApnsError>>,
     max_concurrent_streams: u32,
     token_start: bool,
+    reject_penalty: bool,
     recording: Recording,
     opts: Options,
 }
@@ -35,6 +36,7 @@ impl Default for ApnsSimulatorBuilder {
             keys: Vec::new(),
             max_concurrent_streams: 1000,
             token_start: false,
+            reject_penalty: false,
             recording: Recording::default(),
             opts: Options {
                 environment: ApnsEnvironment::Development,
@@ -108,6 +110,14 @@ impl ApnsSimulatorBuilder {
         self
     }
 
+    /// The observed penalty (§4): after a rejected push (4xx) the connection advertises one stream
+    /// with a new SETTINGS frame, and the full limit again after an accepted push. Streams opened
+    /// over the advertised limit are refused with `REFUSED_STREAM`.
+    pub fn reject_penalty(mut self, on: bool) -> Self {
+        self.reject_penalty = on;
+        self
+    }
+
     /// How many requests to keep (`Recording::Off` for benchmarks).
     pub fn recording(mut self, recording: Recording) -> Self {
         self.recording = recording;
@@ -173,6 +183,7 @@ impl ApnsSimulatorBuilder {
         let config = Arc::new(ConnConfig {
             max_concurrent_streams: self.max_concurrent_streams,
             token_start: self.token_start,
+            reject_penalty: self.reject_penalty,
         });
         let (acceptor, cert_pem) = match tls {
             Some(t) => (Some(t.acceptor), Some(t.cert_pem)),

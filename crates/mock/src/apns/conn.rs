@@ -38,6 +38,9 @@ pub(crate) struct ConnConfig {
     pub max_concurrent_streams: u32,
     /// Advertise 1 stream until the first 200, then `max_concurrent_streams` (§2.1, [A1]).
     pub token_start: bool,
+    /// Advertise 1 stream after a rejected push, back to `max_concurrent_streams` after an
+    /// accepted one (§4 *Penalties*, observed in pushy issue #476).
+    pub reject_penalty: bool,
 }
 
 type Delayed = Pin<Box<dyn Future<Output = Answer> + Send>>;
@@ -270,11 +273,17 @@ impl Conn {
     /// Sends an answer; in "token start" mode the first 200 raises the stream limit.
     fn send(&mut self, answer: Answer) {
         self.active = self.active.saturating_sub(1);
-        let ok = answer.status == 200;
+        let status = answer.status;
         answer.send();
-        if ok && self.config.token_start && self.advertised == 1 {
-            self.advertised = self.config.max_concurrent_streams;
-            self.control.advertise_max_streams(self.advertised);
+        let max = self.config.max_concurrent_streams;
+        let limited = self.config.token_start || self.config.reject_penalty;
+        if status == 200 && limited && self.advertised == 1 && max != 1 {
+            self.advertised = max;
+            self.control.advertise_max_streams(max);
+        } else if (400..500).contains(&status) && self.config.reject_penalty && self.advertised != 1
+        {
+            self.advertised = 1;
+            self.control.advertise_max_streams(1);
         }
     }
 

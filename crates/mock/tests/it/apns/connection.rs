@@ -271,3 +271,25 @@ async fn streams_over_the_advertised_limit_are_refused() {
     let f1 = r.conn.until(|f| f.stream == 1).await;
     assert_eq!(f1.kind, raw::HEADERS);
 }
+
+#[tokio::test]
+async fn the_reject_penalty_drops_the_limit_to_one_and_an_accepted_push_restores_it() {
+    let s = start(|b| b.reject_penalty(true)).await;
+    let mut r = Raw::open(&s).await;
+    assert_eq!(r.settings().await[1], (3, 1000));
+    r.push_empty(1).await;
+    let limit = r
+        .conn
+        .until(|f| f.kind == raw::SETTINGS && f.flags & raw::ACK == 0)
+        .await;
+    assert_eq!(limit.settings(), [(3, 1)]);
+    r.push(3).await;
+    let back = r
+        .conn
+        .until(|f| f.kind == raw::SETTINGS && f.flags & raw::ACK == 0)
+        .await;
+    assert_eq!(back.settings(), [(3, 1000)]);
+    // Both ACKs were taken out before h2 saw them: the connection still works.
+    r.push(5).await;
+    assert_eq!(r.conn.until(|f| f.stream == 5).await.kind, raw::HEADERS);
+}
