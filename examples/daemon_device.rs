@@ -4,12 +4,12 @@
 //! or replaced by another connection of the same device), or after `SECONDS` (default 60).
 //!
 //! ```sh
-//! cargo run -p pushway-daemon --example daemon_device -- ws://127.0.0.1:7700/ TOKEN [SECONDS]
+//! cargo run --example daemon_device -- ws://127.0.0.1:7700/ TOKEN [SECONDS]
 //! ```
 
 use std::time::Duration;
 
-use pushway_daemon::client::{DeviceClient, Event};
+use pushway::daemon::client::{DeviceClient, Event};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

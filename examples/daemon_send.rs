@@ -4,8 +4,8 @@
 //! it receives the queued ones in order).
 //!
 //! ```sh
-//! cargo run -p pushway-daemon --example daemon_send -- [ADDR] [DEVICE_ID] [COUNT]
-//! cargo run -p pushway-daemon --example daemon_device -- ws://ADDR/ TOKEN
+//! cargo run --example daemon_send -- [ADDR] [DEVICE_ID] [COUNT]
+//! cargo run --example daemon_device -- ws://ADDR/ TOKEN
 //! ```
 //!
 //! The HS256 secret below is a demo value: a real server reads its secret from its
@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
-use pushway_core::testing::sample_notification;
-use pushway_core::{DeviceToken, PushProvider, TokenKind};
-use pushway_daemon::{DeviceAuth, Hub};
+use pushway::core::testing::sample_notification;
+use pushway::core::{DeviceToken, PushProvider, TokenKind};
+use pushway::daemon::{DeviceAuth, Hub};
 
 const DEMO_SECRET: &[u8] = b"pushway demo secret - not for production!";
 
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on {}", server.url());
     println!("device token for {device_id}:\n{token}");
     println!(
-        "run: cargo run -p pushway-daemon --example daemon_device -- {} {token}",
+        "run: cargo run --example daemon_device -- {} {token}",
         server.url()
     );
 
