@@ -192,12 +192,15 @@ impl PushProvider for XiaomiProvider {
             ));
             return vec![Outcome::rejected(reason); tokens.len()];
         }
-        let malformed_count = tokens.iter().filter(|t| malformed(&t.token)).count();
-        let regids: Vec<&str> = tokens
-            .iter()
-            .map(|t| t.token.as_str())
-            .filter(|r| !malformed(r))
-            .collect();
+        let mut regids: Vec<&str> = Vec::with_capacity(tokens.len());
+        let mut any_malformed = false;
+        for token in tokens {
+            if malformed(&token.token) {
+                any_malformed = true;
+            } else {
+                regids.push(&token.token);
+            }
+        }
         let sent = if regids.is_empty() {
             Vec::new()
         } else {
@@ -206,7 +209,7 @@ impl PushProvider for XiaomiProvider {
                 Err(outcome) => vec![outcome; regids.len()],
             }
         };
-        if malformed_count == 0 {
+        if !any_malformed {
             return sent;
         }
         // Put the malformed regids' outcomes back in their places.

@@ -106,11 +106,20 @@ pub(crate) fn build(
     let title = fit_text(notification.android_title(), Budget::Utf16(TITLE_MAX_UTF16));
     let description = fit_text(&notification.body, Budget::Utf16(DESCRIPTION_MAX_UTF16));
 
-    let regid_bytes: usize = regids.iter().map(|r| r.len() + 1).sum();
-    let capacity = regid_bytes * 5 / 4 + payload.len() * 2 + 512;
-    let mut form = form_urlencoded::Serializer::new(String::with_capacity(capacity));
+    let regid_bytes: usize = regids.iter().map(|r| r.len() + 3).sum();
+    let capacity = regid_bytes * 9 / 8 + payload.len() * 2 + 512;
+    let mut body = String::with_capacity(capacity);
+    let mut form = form_urlencoded::Serializer::for_suffix(&mut body, 0);
     form.append_pair("restricted_package_name", &config.package);
-    form.append_pair("registration_id", &regids.join(","));
+    form.finish();
+    body.push_str("&registration_id=");
+    for (i, regid) in regids.iter().enumerate() {
+        if i > 0 {
+            body.push_str("%2C");
+        }
+        form_encode_into(regid, &mut body);
+    }
+    let mut form = form_urlencoded::Serializer::for_suffix(&mut body, 0);
     form.append_pair("pass_through", "0");
     let notify_type = match notification.android_sound {
         Some(_) => NOTIFY_TYPE_CUSTOM_SOUND,
@@ -151,9 +160,37 @@ pub(crate) fn build(
         }
         form.append_pair("extra.callback.type", &config.receipt_types.to_string());
     }
-    Ok(XiaomiRequest {
-        body: form.finish(),
-    })
+    form.finish();
+    Ok(XiaomiRequest { body })
+}
+
+/// Form-encodes `value` onto `out` exactly as `form_urlencoded::byte_serialize` does (ASCII
+/// letters, digits and `*-._` kept, space as `+`, every other byte `%XX`), table-driven: the
+/// regid list is nearly all of the body and the iterator-based serializer costs several
+/// nanoseconds a byte there. Tested byte-identical to `form_urlencoded` in this module.
+fn form_encode_into(value: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    const KEEP: [bool; 256] = {
+        let mut keep = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            keep[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_');
+            b += 1;
+        }
+        keep
+    };
+    for &byte in value.as_bytes() {
+        if KEEP[usize::from(byte)] {
+            out.push(char::from(byte));
+        } else if byte == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
 }
 
 /// `intent:#Intent;component=<pkg>/<activity>;S.<key>=<value>;…;end`, the form of Android's
@@ -234,6 +271,29 @@ fn template_param(template: &Template, notification: &Notification) -> String {
 mod tests {
     use super::*;
     use pushway_core::testing::sample_notification;
+
+    #[test]
+    fn form_encode_into_is_byte_identical_to_form_urlencoded() {
+        let mut samples: Vec<String> = (0u8..=127).map(|b| char::from(b).to_string()).collect();
+        samples.extend(
+            [
+                "ab+cd/ef==",
+                "a b&c=d%e,f",
+                "é漢😀\u{7f}~!'()",
+                "",
+                "*-._AZaz09",
+            ]
+            .map(String::from),
+        );
+        let all_ascii: String = (0u8..=127).map(char::from).collect();
+        samples.push(all_ascii);
+        for sample in samples {
+            let mut ours = String::new();
+            form_encode_into(&sample, &mut ours);
+            let theirs: String = form_urlencoded::byte_serialize(sample.as_bytes()).collect();
+            assert_eq!(ours, theirs, "{sample:?}");
+        }
+    }
 
     #[test]
     fn android_uri_encode_matches_android_rules() {
