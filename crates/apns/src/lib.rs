@@ -17,10 +17,9 @@
 //! resend inside the provider is the one after `403 ExpiredProviderToken` (see [`ApnsProvider`]).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), pushway_core::Error> {
+//! # async fn demo(notification: pushway_core::Notification) -> Result<(), pushway_core::Error> {
 //! use pushway_apns::ApnsProvider;
 //! use pushway_core::{DeviceToken, PushProvider, TokenKind};
-//! # let notification: pushway_core::Notification = todo!();
 //! let provider = ApnsProvider::builder()
 //!     .key_pem(std::fs::read("AuthKey_K7Q2M9X4PL.p8").unwrap())
 //!     .key_id("K7Q2M9X4PL")

@@ -22,7 +22,7 @@ use crate::classify::classify;
 use crate::jwt::{Clock, ProviderToken, TokenCache};
 use crate::pool::Pool;
 use crate::reason::ApnsReason;
-use crate::request::{ApnsRequest, RequestTarget, build_request};
+use crate::request::{ApnsRequest, BuildError, RequestTarget, build_request};
 
 /// Sends notifications to iPhones through APNs. Build it with [`ApnsProvider::builder`].
 ///
@@ -79,25 +79,28 @@ impl ApnsProvider {
                 )),
             };
         }
-        let request = match build_request(
-            notification,
-            &device.token,
-            &self.target,
-            self.clock.now(),
-        ) {
+        let now = self.clock.now();
+        let request = match build_request(notification, &device.token, &self.target, now) {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(token = %device.redacted(), error = %e, "APNs request not built");
                 return e.outcome();
             }
         };
-        match tokio::time::timeout(self.request_timeout, self.attempt(&request)).await {
+        // A resend (rare) rebuilds the same request rather than every send keeping a copy.
+        let rebuild = || build_request(notification, &device.token, &self.target, now);
+        match tokio::time::timeout(self.request_timeout, self.attempt(request, &rebuild)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::retry(Reason::TIMEOUT),
         }
     }
 
-    async fn attempt(&self, request: &ApnsRequest) -> Outcome {
+    async fn attempt(
+        &self,
+        request: ApnsRequest,
+        rebuild: &(dyn Fn() -> Result<ApnsRequest, BuildError> + Sync),
+    ) -> Outcome {
+        let mut request = Some(request);
         let mut token = match self.tokens.current() {
             Ok(t) => t,
             Err(e) => {
@@ -110,7 +113,7 @@ impl ApnsProvider {
         // The same slot for the resend: it was retired, so the resend goes on a new connection.
         let slot = self.pool.pick();
         loop {
-            let (conn, end) = match self.stream(slot, request, &token).await {
+            let (conn, end) = match self.stream(slot, request.take(), rebuild, &token).await {
                 Ok(pair) => pair,
                 Err(outcome) => return outcome,
             };
@@ -149,7 +152,8 @@ impl ApnsProvider {
     async fn stream(
         &self,
         slot: usize,
-        request: &ApnsRequest,
+        mut request: Option<ApnsRequest>,
+        rebuild: &(dyn Fn() -> Result<ApnsRequest, BuildError> + Sync),
         token: &ProviderToken,
     ) -> Result<(Arc<crate::connection::Conn>, StreamEnd), Outcome> {
         let mut fresh = false;
@@ -162,10 +166,14 @@ impl ApnsProvider {
                     ));
                 }
             };
-            let mut http = request.to_http();
+            let request = match request.take() {
+                Some(r) => r,
+                None => rebuild().map_err(|e| e.outcome())?,
+            };
+            let (mut http, body) = request.into_http();
             http.headers_mut()
                 .insert(http::header::AUTHORIZATION, token.header.clone());
-            match exchange(conn.sender(), http, request.body.clone()).await {
+            match exchange(conn.sender(), http, body).await {
                 StreamEnd::NotSent(e) if !fresh => {
                     tracing::debug!(conn = conn.id, error = %e, "APNs connection unusable, reconnecting");
                     self.pool.retire(slot, &conn);

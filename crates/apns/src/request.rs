@@ -127,6 +127,15 @@ impl ApnsRequest {
         request
     }
 
+    /// Like [`to_http`](Self::to_http), consuming the request (no copy of the headers).
+    pub fn into_http(self) -> (Request<()>, Bytes) {
+        let mut request = Request::new(());
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        (request, self.body)
+    }
+
     /// The `apns-id` sent.
     pub fn apns_id(&self) -> Option<&str> {
         self.headers.get(&APNS_ID).and_then(|v| v.to_str().ok())
@@ -216,6 +225,16 @@ fn apns_id_header(id: &Uuid) -> HeaderValue {
 /// `NSData`'s description); anything else is refused, which also keeps the path unambiguous.
 /// Apple says not to assume a length, so none is checked.
 fn normalize_token(token: &str) -> Result<String, BuildError> {
+    let bytes = token.as_bytes();
+    // The usual case, already lower-case hex: one check, one copy.
+    if !bytes.is_empty()
+        && bytes.len() % 2 == 0
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        return Ok(token.to_owned());
+    }
     let mut out = String::with_capacity(token.len());
     for c in token.chars() {
         match c {
