@@ -2,7 +2,7 @@
 //!
 //! Sources: the official error-code page and the official Java SDK's `ErrorCode` class, as
 //! collected in protocols/xiaomi.md §6. One table ([`XiaomiCode::class`]) maps every code to a
-//! [`CodeClass`]; [`crate::classify`] turns classes into outcomes.
+//! [`CodeClass`]; [`crate::classify()`] turns classes into outcomes.
 
 use std::fmt;
 use std::str::FromStr;

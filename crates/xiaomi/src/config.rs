@@ -65,7 +65,7 @@ impl fmt::Debug for AppSecret {
 ///
 /// Parameter values may use the placeholders `{title}`, `{body}`, `{sender_id}` and
 /// `{conversation_id}`, filled from each notification; a filled value is cut to
-/// [`TEMPLATE_PARAM_MAX_UTF16`](crate::TEMPLATE_PARAM_MAX_UTF16) units.
+/// [`TEMPLATE_PARAM_MAX_UTF16`](crate::request::TEMPLATE_PARAM_MAX_UTF16) units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     pub(crate) id: String,
