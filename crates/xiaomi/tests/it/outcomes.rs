@@ -344,3 +344,15 @@ async fn malformed_regids_are_rejected_in_place_and_the_rest_sent() {
         "good1,good2"
     );
 }
+
+#[tokio::test]
+async fn empty_and_oversized_batches_make_no_request() {
+    let sim = sim().await;
+    let provider = provider(&sim);
+    assert!(provider.send(&c2c(), &[]).await.is_empty());
+    let outcomes = provider.send(&c2c(), &tokens(&regids(1001))).await;
+    assert_eq!(outcomes.len(), 1001);
+    assert!(outcomes.iter().all(|o| o.as_str() == "rejected"));
+    assert_eq!(sim.request_count(), 0);
+    assert_eq!(provider.max_batch_size(), 1000);
+}
