@@ -233,6 +233,11 @@ async fn memory() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let future_bytes = {
+        let t = DeviceToken::new(TokenKind::ApnsProduction, "bench", "f".repeat(64));
+        let fut = provider.send_one(&note, &t);
+        std::mem::size_of_val(&fut)
+    };
     let before = rss_bytes();
     let tasks: Vec<_> = (0..k)
         .map(|i| {
@@ -253,6 +258,7 @@ async fn memory() {
             "rss_before": before,
             "rss_during": during,
             "bytes_per_inflight_send": (during.saturating_sub(before)) as f64 / k as f64,
+            "send_future_bytes": future_bytes,
         })
     );
     for t in tasks {

@@ -79,6 +79,12 @@ impl Pool {
         if let Some(conn) = self.live(slot) {
             return Ok(conn);
         }
+        // Boxed: the connect future (TCP, TLS, HTTP/2 handshake) is large and rarely needed, and
+        // inlined it would make every in-flight send carry its size.
+        Box::pin(self.connect_slot(slot)).await
+    }
+
+    async fn connect_slot(&self, slot: usize) -> Result<Arc<Conn>, ConnectError> {
         let mut backoff = self.slots[slot].connecting.lock().await;
         if let Some(conn) = self.live(slot) {
             return Ok(conn);

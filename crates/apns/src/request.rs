@@ -228,7 +228,7 @@ fn normalize_token(token: &str) -> Result<String, BuildError> {
     let bytes = token.as_bytes();
     // The usual case, already lower-case hex: one check, one copy.
     if !bytes.is_empty()
-        && bytes.len() % 2 == 0
+        && bytes.len().is_multiple_of(2)
         && bytes
             .iter()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
@@ -243,7 +243,7 @@ fn normalize_token(token: &str) -> Result<String, BuildError> {
             _ => return Err(BuildError::MalformedDeviceToken),
         }
     }
-    if out.is_empty() || out.len() % 2 != 0 {
+    if out.is_empty() || !out.len().is_multiple_of(2) {
         return Err(BuildError::MalformedDeviceToken);
     }
     Ok(out)
