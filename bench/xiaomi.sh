@@ -69,10 +69,11 @@ const push = (list) => new Promise((resolve) => client.push({ ...msg, list, slee
 JS
 
 SIM_LOG="$SCRATCH/sim.log"
+rm -f "$SIM_LOG"
 "$BIN/bench_simulator" --threads 1 >"$SIM_LOG" &
 SIM_PID=$!
 trap 'kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q listening "$SIM_LOG" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs listening "$SIM_LOG" && break; sleep 0.1; done
 BASE=$(sed -n 's/^listening //p' "$SIM_LOG")
 [ -n "$BASE" ] || { echo "simulator did not start" >&2; exit 1; }
 echo "simulator $BASE (pid $SIM_PID)"
@@ -88,7 +89,7 @@ prepare() { # $1 batch
   local answer
   answer=$(curl -s -m 5 -H 'Authorization: key=secret' \
     -H 'Content-Type: application/x-www-form-urlencoded;charset=UTF-8' \
-    --data-binary "@$SCRATCH/body_$1.form" "$BASE/v3/message/regid")
+    --data-binary "@$SCRATCH/body_$1.form" "$BASE/v3/message/regid") || answer="curl failed"
   case "$answer" in *'"code":0'*) ;; *) echo "body refused: $answer" >&2; exit 1 ;; esac
 }
 

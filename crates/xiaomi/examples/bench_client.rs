@@ -146,6 +146,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n as f64 / seconds,
             cpu * 1e6 / n as f64
         );
+        // Skip freeing a million tokens: it is not sending, and it pollutes profiles.
+        std::process::exit(0);
     });
     Ok(())
 }

@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use crate::classify::{Safeguard, Verdict, classify};
 use crate::config::{AppSecret, Config, XiaomiProviderBuilder};
-use crate::request::{self, XiaomiRequest};
+use crate::request::{self, MALFORMED_REGID, NotBuilt, XiaomiRequest};
 
 /// Most regids in one request (official SDK doc text, protocols/xiaomi.md §4.1).
 pub const MAX_BATCH_SIZE: usize = 1000;
@@ -78,7 +78,10 @@ impl XiaomiProvider {
         notification: &Notification,
         regids: &[&str],
     ) -> Result<XiaomiRequest, Outcome> {
-        request::build(&self.config, notification, regids)
+        request::build(&self.config, notification, regids).map_err(|e| match e {
+            NotBuilt::Outcome(outcome) => outcome,
+            NotBuilt::MalformedRegid => malformed_outcome(),
+        })
     }
 
     /// The safeguard in force for the next answer.
@@ -174,6 +177,47 @@ fn malformed(regid: &str) -> bool {
     regid.is_empty() || regid.contains(',')
 }
 
+fn malformed_outcome() -> Outcome {
+    Outcome::rejected(Reason::new(MALFORMED_REGID).with_detail("empty or contains ','"))
+}
+
+impl XiaomiProvider {
+    /// The rare path: sends the well-formed regids, and gives the malformed ones `Rejected` in
+    /// their places.
+    async fn send_well_formed(
+        &self,
+        notification: &Notification,
+        tokens: &[DeviceToken],
+    ) -> Vec<Outcome> {
+        let regids: Vec<&str> = tokens
+            .iter()
+            .map(|t| t.token.as_str())
+            .filter(|r| !malformed(r))
+            .collect();
+        let sent = if regids.is_empty() {
+            Vec::new()
+        } else {
+            match self.build_request(notification, &regids) {
+                Ok(request) => self.post(request.into_body(), &regids).await,
+                Err(outcome) => vec![outcome; regids.len()],
+            }
+        };
+        let mut sent = sent.into_iter();
+        tokens
+            .iter()
+            .map(|t| {
+                if malformed(&t.token) {
+                    malformed_outcome()
+                } else {
+                    sent.next().unwrap_or_else(|| {
+                        Outcome::rejected(Reason::new(Reason::PROVIDER_CONTRACT))
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
 #[async_trait]
 impl PushProvider for XiaomiProvider {
     fn name(&self) -> &str {
@@ -185,6 +229,9 @@ impl PushProvider for XiaomiProvider {
     }
 
     async fn send(&self, notification: &Notification, tokens: &[DeviceToken]) -> Vec<Outcome> {
+        if tokens.is_empty() {
+            return Vec::new();
+        }
         if tokens.len() > MAX_BATCH_SIZE {
             let reason = Reason::new(Reason::PROVIDER_CONTRACT).with_detail(format!(
                 "{} tokens in one batch, at most {MAX_BATCH_SIZE}",
@@ -192,41 +239,11 @@ impl PushProvider for XiaomiProvider {
             ));
             return vec![Outcome::rejected(reason); tokens.len()];
         }
-        let mut regids: Vec<&str> = Vec::with_capacity(tokens.len());
-        let mut any_malformed = false;
-        for token in tokens {
-            if malformed(&token.token) {
-                any_malformed = true;
-            } else {
-                regids.push(&token.token);
-            }
+        let regids: Vec<&str> = tokens.iter().map(|t| t.token.as_str()).collect();
+        match request::build(&self.config, notification, &regids) {
+            Ok(request) => self.post(request.into_body(), &regids).await,
+            Err(NotBuilt::Outcome(outcome)) => vec![outcome; tokens.len()],
+            Err(NotBuilt::MalformedRegid) => self.send_well_formed(notification, tokens).await,
         }
-        let sent = if regids.is_empty() {
-            Vec::new()
-        } else {
-            match self.build_request(notification, &regids) {
-                Ok(request) => self.post(request.into_body(), &regids).await,
-                Err(outcome) => vec![outcome; regids.len()],
-            }
-        };
-        if !any_malformed {
-            return sent;
-        }
-        // Put the malformed regids' outcomes back in their places.
-        let mut sent = sent.into_iter();
-        tokens
-            .iter()
-            .map(|t| {
-                if malformed(&t.token) {
-                    Outcome::rejected(
-                        Reason::new("malformed_regid").with_detail("empty or contains ','"),
-                    )
-                } else {
-                    sent.next().unwrap_or_else(|| {
-                        Outcome::rejected(Reason::new(Reason::PROVIDER_CONTRACT))
-                    })
-                }
-            })
-            .collect()
     }
 }

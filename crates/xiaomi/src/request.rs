@@ -83,21 +83,39 @@ pub fn notify_id(notification: &Notification) -> u32 {
     hash & 0x7fff_ffff
 }
 
-/// Builds the form for `notification` to `regids`, or the outcome every regid gets when it
-/// cannot be sent (payload too large, no activity configured for a Custom notification).
+/// Why a request was not built.
+#[derive(Debug)]
+pub(crate) enum NotBuilt {
+    /// A regid is empty or contains the list separator `,` (found while encoding, so the hot
+    /// path scans each regid once).
+    MalformedRegid,
+    /// Every regid gets this outcome (payload too large, no activity for a Custom notification).
+    Outcome(Outcome),
+}
+
+impl From<Outcome> for NotBuilt {
+    fn from(outcome: Outcome) -> Self {
+        NotBuilt::Outcome(outcome)
+    }
+}
+
+/// Reason code of a regid that is empty or contains `,`.
+pub const MALFORMED_REGID: &str = "malformed_regid";
+
+/// Builds the form for `notification` to `regids`.
 pub(crate) fn build(
     config: &Config,
     notification: &Notification,
     regids: &[&str],
-) -> Result<XiaomiRequest, Outcome> {
+) -> Result<XiaomiRequest, NotBuilt> {
     let payload = notification.app_data.to_json();
     if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Outcome::rejected(
+        return Err(NotBuilt::Outcome(Outcome::rejected(
             Reason::new(Reason::PAYLOAD_TOO_LARGE).with_detail(format!(
                 "app data of {} bytes exceeds Xiaomi's payload limit of {MAX_PAYLOAD_BYTES}",
                 payload.len()
             )),
-        ));
+        )));
     }
     let intent_uri = match notification.notify_mode {
         NotifyMode::Normal => None,
@@ -113,11 +131,15 @@ pub(crate) fn build(
     form.append_pair("restricted_package_name", &config.package);
     form.finish();
     body.push_str("&registration_id=");
+    let mut malformed = false;
     for (i, regid) in regids.iter().enumerate() {
         if i > 0 {
             body.push_str("%2C");
         }
-        form_encode_into(regid, &mut body);
+        malformed |= regid.is_empty() | form_encode_into(regid, &mut body);
+    }
+    if malformed {
+        return Err(NotBuilt::MalformedRegid);
     }
     let mut form = form_urlencoded::Serializer::for_suffix(&mut body, 0);
     form.append_pair("pass_through", "0");
@@ -168,7 +190,8 @@ pub(crate) fn build(
 /// letters, digits and `*-._` kept, space as `+`, every other byte `%XX`), table-driven: the
 /// regid list is nearly all of the body and the iterator-based serializer costs several
 /// nanoseconds a byte there. Tested byte-identical to `form_urlencoded` in this module.
-fn form_encode_into(value: &str, out: &mut String) {
+/// Returns whether `value` contains a `,`.
+fn form_encode_into(value: &str, out: &mut String) -> bool {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     const KEEP: [bool; 256] = {
         let mut keep = [false; 256];
@@ -180,17 +203,32 @@ fn form_encode_into(value: &str, out: &mut String) {
         }
         keep
     };
-    for &byte in value.as_bytes() {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    let mut comma = false;
+    for (i, &byte) in bytes.iter().enumerate() {
         if KEEP[usize::from(byte)] {
-            out.push(char::from(byte));
-        } else if byte == b' ' {
+            continue;
+        }
+        // A non-empty run holds only kept ASCII bytes, so it starts and ends on char
+        // boundaries (after a multi-byte lead byte comes a continuation byte, never kept).
+        if let Some(run) = value.get(start..i) {
+            out.push_str(run);
+        }
+        comma |= byte == b',';
+        if byte == b' ' {
             out.push('+');
         } else {
             out.push('%');
             out.push(char::from(HEX[usize::from(byte >> 4)]));
             out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
+        start = i + 1;
     }
+    if let Some(run) = value.get(start..) {
+        out.push_str(run);
+    }
+    comma
 }
 
 /// `intent:#Intent;component=<pkg>/<activity>;S.<key>=<value>;…;end`, the form of Android's
@@ -289,7 +327,8 @@ mod tests {
         samples.push(all_ascii);
         for sample in samples {
             let mut ours = String::new();
-            form_encode_into(&sample, &mut ours);
+            let comma = form_encode_into(&sample, &mut ours);
+            assert_eq!(comma, sample.contains(','));
             let theirs: String = form_urlencoded::byte_serialize(sample.as_bytes()).collect();
             assert_eq!(ours, theirs, "{sample:?}");
         }
