@@ -190,3 +190,42 @@ fn plain_http_needs_the_insecure_option() {
         .build();
     assert!(no_key.unwrap_err().is_config());
 }
+
+#[tokio::test]
+async fn reject_penalty_refusals_come_back_as_retry_and_nothing_is_lost() {
+    // APNs was seen to drop its stream limit to one after a rejected push and refuse the streams
+    // over it (pushy issue #476); the simulator plays that.
+    let env = start(
+        false,
+        |b| b.reject_penalty(true).max_concurrent_streams(50),
+        |b| b,
+    )
+    .await;
+    for i in (0..200).step_by(10) {
+        env.sim
+            .script()
+            .unregister_token(&token(i), 1_767_222_000_000);
+    }
+    let outcomes = env.burst(&c2c(), 200).await;
+    let record = env.sim.requests();
+    let accepted: BTreeSet<String> = record
+        .iter()
+        .filter(|r| r.status() == Some(200))
+        .map(|r| r.header("apns-id").unwrap().to_owned())
+        .collect();
+    let mut delivered = 0;
+    for (i, o) in outcomes.iter().enumerate() {
+        let id = pushway_apns::request::apns_id("m-9001", &token(i)).to_string();
+        match o {
+            Outcome::Delivered { .. } => {
+                assert!(accepted.contains(&id), "{i}");
+                delivered += 1;
+            }
+            Outcome::InvalidToken { .. } => assert_eq!(i % 10, 0, "{i}"),
+            Outcome::Retry { .. } => assert!(!accepted.contains(&id), "{i}"),
+            other => panic!("send {i}: {other:?}"),
+        }
+    }
+    assert_eq!(delivered, accepted.len());
+    assert!(delivered > 0);
+}
