@@ -64,9 +64,19 @@ const push = (list) => new Promise((resolve) => client.push({ ...msg, list, slee
   const secs = Number(process.hrtime.bigint() - t0) / 1e9, c = process.cpuUsage(c0);
   const cpu = (c.user + c.system) / 1e6;
   console.log(JSON.stringify({ tool: 'push-xiaomi 0.1.6', n: N, batch: B, delivered: ok, failed, seconds: +secs.toFixed(3),
-    per_s: +(N / secs).toFixed(0), cpu_s: +cpu.toFixed(2), cpu_us_per_token: +(cpu * 1e6 / N).toFixed(3) }));
+    per_s: +(N / secs).toFixed(0), cpu_s: +cpu.toFixed(2), cpu_us_per_token: +(cpu * 1e6 / N).toFixed(3),
+    process_cpu_s: +((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2) }));
 })().catch((e) => { console.error(e); process.exit(2); });
 JS
+
+# wrk's POST script (as shared/bench-peers/wrk_post.lua): BODY, CT, AUTH from the environment.
+cat > "$SCRATCH/wrk_post.lua" <<'LUA'
+local f = assert(io.open(os.getenv("BODY"), "rb")); local b = f:read("*a"); f:close()
+wrk.method = "POST"
+wrk.body = b
+wrk.headers["Content-Type"] = os.getenv("CT") or "application/json"
+if os.getenv("AUTH") then wrk.headers["Authorization"] = os.getenv("AUTH") end
+LUA
 
 SIM_LOG="$SCRATCH/sim.log"
 rm -f "$SIM_LOG"
@@ -111,7 +121,7 @@ wall = float(t1) - float(t0)
 server = (int(s1) - int(s0)) / 100
 busy = (int(b1) - int(b0)) / 100
 r.update(label=label, batch=int(batch), server_cpu_s=round(server, 2),
-         other_cpu_share=round(max(0.0, busy - server - r["cpu_s"]) / wall, 3))
+         other_cpu_share=round(max(0.0, busy - server - r.get("process_cpu_s", r["cpu_s"])) / wall, 3))
 print(json.dumps(r))
 PY
   tail -1 "$RESULTS"
@@ -122,7 +132,7 @@ wrk_client() { # $1 batch
   local out time_file="$SCRATCH/wrk.time"
   out=$(BODY="$SCRATCH/body_$1.form" CT='application/x-www-form-urlencoded;charset=UTF-8' \
     AUTH='key=secret' /usr/bin/time -f '%U %S' -o "$time_file" \
-    wrk -t1 -c"$WINDOW" -d"${WRK_SECONDS}s" -s /work/shared/bench-peers/wrk_post.lua \
+    wrk -t1 -c"$WINDOW" -d"${WRK_SECONDS}s" -s "$SCRATCH/wrk_post.lua" \
     "$BASE/v3/message/regid")
   python3 - "$1" "$out" "$(cat "$time_file")" <<'PY'
 import json, re, sys
