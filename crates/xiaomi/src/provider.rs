@@ -139,10 +139,15 @@ impl XiaomiProvider {
         let verdict = classify(status, &headers, &body);
         let outcomes = verdict.outcomes(regids, self.safeguard());
         self.track(&verdict, &outcomes);
-        if let Verdict::AllInvalid { .. } | Verdict::Batch(_) = &verdict
-            && let Some(outcome) = outcomes.first()
-        {
-            tracing::warn!(provider = "xiaomi", status, outcome = %outcome, tokens = regids.len(), "batch not delivered");
+        // Configuration faults need an operator; the rest is routine and left to metrics.
+        match outcomes.first() {
+            Some(outcome @ (Outcome::Misconfigured { .. } | Outcome::Auth { .. })) => {
+                tracing::warn!(provider = "xiaomi", status, %outcome, tokens = regids.len(), "configuration fault");
+            }
+            Some(outcome) if !outcome.is_delivered() => {
+                tracing::debug!(provider = "xiaomi", status, %outcome, tokens = regids.len(), "batch not delivered");
+            }
+            _ => {}
         }
         outcomes
     }
