@@ -6,7 +6,7 @@
 //! | [`ApnsProvider`] | the [`PushProvider`](pushway_core::PushProvider), built by [`ApnsProvider::builder`] |
 //! | [`build_request`] | pure: notification + device token → path, `apns-*` headers, JSON body |
 //! | [`build_payload`] | pure: the JSON payload, shortened to 4096 bytes |
-//! | [`classify`] | pure: status, headers, body → [`Outcome`](pushway_core::Outcome) |
+//! | [`classify()`] | pure: status, headers, body → [`Outcome`](pushway_core::Outcome) |
 //! | [`ApnsReason`] | APNs's reason strings, with `Unknown` for new ones |
 //! | [`Clock`] | where time comes from (tests move it by hand) |
 //!
