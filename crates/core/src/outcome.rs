@@ -57,9 +57,10 @@ pub enum Outcome {
         /// The vendor's or pushway's reason.
         reason: Reason,
     },
-    /// The vendor refused every token of a large batch in a way that points at our configuration
-    /// (a wrong package name, region or app id) rather than at the tokens: the tokens are kept
-    /// and an operator should look.
+    /// The vendor's answer points at our configuration (a wrong package name, region, app id or
+    /// APNs environment) rather than at the token: for example every token of a large batch
+    /// refused at once, or a streak of whole-batch refusals with no success in between. The
+    /// tokens are kept and an operator should look.
     Misconfigured {
         /// The vendor's reason.
         reason: Reason,
