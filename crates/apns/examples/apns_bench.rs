@@ -100,6 +100,42 @@ fn main() {
         println!("{}", String::from_utf8(json).unwrap());
         return;
     }
+    if flag("--build-only") {
+        // CPU of the pure part alone: build_request for the bench notification.
+        let note = notification(300);
+        let target = pushway_apns::RequestTarget {
+            scheme: http::uri::Scheme::HTTPS,
+            authority: http::uri::Authority::from_static("api.push.apple.com"),
+            topic: http::HeaderValue::from_static("com.example.app"),
+            collapse_id: pushway_apns::CollapseId::None,
+        };
+        let token = "4a1f8c3e9b0d27e65c4f18a2d3b7e90c5f6a1b2c3d4e5f60718293a4b5c6d7e8";
+        let rounds = 200_000u32;
+        let t0 = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            let r =
+                pushway_apns::build_request(&note, token, &target, std::time::SystemTime::now())
+                    .unwrap();
+            bytes += r.body.len();
+        }
+        let ns = t0.elapsed().as_nanos() as f64 / f64::from(rounds);
+        let t1 = Instant::now();
+        for _ in 0..rounds {
+            bytes += build_payload(&note).unwrap().json.len();
+        }
+        let payload_ns = t1.elapsed().as_nanos() as f64 / f64::from(rounds);
+        let t2 = Instant::now();
+        for _ in 0..rounds {
+            bytes += pushway_apns::request::apns_id(&note.message_id, token).as_bytes()[0] as usize;
+        }
+        let id_ns = t2.elapsed().as_nanos() as f64 / f64::from(rounds);
+        println!(
+            "{}",
+            serde_json::json!({"build_request_ns": ns.round(), "payload_ns": payload_ns.round(), "apns_id_ns": id_ns.round(), "bytes": bytes % 7})
+        );
+        return;
+    }
     if flag("--blackhole") {
         runtime.block_on(blackhole());
     } else if flag("--memory") {

@@ -19,8 +19,6 @@
 //! (a huge ext).
 
 use pushway_core::{IosSound, Notification, PayloadTooLarge, fit_payload};
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 
 /// The largest APNs body for an alert, in bytes, inclusive (4097 bytes get `413`).
 pub const MAX_PAYLOAD: usize = 4096;
@@ -45,79 +43,56 @@ pub fn build_payload(notification: &Notification) -> Result<Payload, PayloadTooL
     })
 }
 
-/// The payload with `body` as the alert body, not size-checked.
+/// The payload with `body` as the alert body, not size-checked. Written by hand (this runs once
+/// per send): the bytes are exactly serde_json's compact output, strings escaped by serde_json
+/// whenever they hold a byte it would escape.
 fn encode(n: &Notification, body: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + n.title.len() + body.len());
-    // Serialising strings and numbers into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, &Root { n, body });
+    let mut out = Vec::with_capacity(200 + n.title.len() + body.len());
+    out.extend_from_slice(br#"{"aps":{"alert":{"#);
+    if !n.title.is_empty() {
+        out.extend_from_slice(br#""title":"#);
+        string(&mut out, &n.title);
+        out.push(b',');
+    }
+    out.extend_from_slice(br#""body":"#);
+    string(&mut out, body);
+    out.push(b'}');
+    if let Some(badge) = n.badge {
+        out.extend_from_slice(br#","badge":"#);
+        out.extend_from_slice(badge.to_string().as_bytes());
+    }
+    match &n.ios_sound {
+        IosSound::Default => out.extend_from_slice(br#","sound":"default""#),
+        IosSound::File(name) => {
+            out.extend_from_slice(br#","sound":"#);
+            string(&mut out, name);
+        }
+        // No key at all: the only way to ask APNs for silence.
+        IosSound::NoSoundNoVibration => {}
+    }
+    out.extend_from_slice(br#","thread-id":"#);
+    string(&mut out, &n.app_data.conversation_id);
+    out.push(b'}');
+    for (key, value) in n.app_data.pairs() {
+        out.push(b',');
+        string(&mut out, key);
+        out.push(b':');
+        string(&mut out, &value);
+    }
+    out.push(b'}');
     out
 }
 
-struct Root<'a> {
-    n: &'a Notification,
-    body: &'a str,
-}
-
-struct Aps<'a> {
-    n: &'a Notification,
-    body: &'a str,
-}
-
-struct Alert<'a> {
-    title: &'a str,
-    body: &'a str,
-}
-
-impl Serialize for Root<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry(
-            "aps",
-            &Aps {
-                n: self.n,
-                body: self.body,
-            },
-        )?;
-        for (key, value) in self.n.app_data.pairs() {
-            map.serialize_entry(key, &value)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Aps<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = self.n;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry(
-            "alert",
-            &Alert {
-                title: &n.title,
-                body: self.body,
-            },
-        )?;
-        if let Some(badge) = n.badge {
-            map.serialize_entry("badge", &badge)?;
-        }
-        match &n.ios_sound {
-            IosSound::Default => map.serialize_entry("sound", "default")?,
-            IosSound::File(name) => map.serialize_entry("sound", name)?,
-            // No key at all: the only way to ask APNs for silence.
-            IosSound::NoSoundNoVibration => {}
-        }
-        map.serialize_entry("thread-id", &n.app_data.conversation_id)?;
-        map.end()
-    }
-}
-
-impl Serialize for Alert<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        if !self.title.is_empty() {
-            map.serialize_entry("title", self.title)?;
-        }
-        map.serialize_entry("body", self.body)?;
-        map.end()
+/// A JSON string: copied as is when no byte needs escaping (the usual case), else escaped by
+/// serde_json (control characters, `"` and `\`; non-ASCII stays raw UTF-8).
+fn string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
     }
 }
 
@@ -209,6 +184,28 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
         assert!(v["aps"]["alert"]["body"].as_str().unwrap().ends_with('…'));
         assert!(!build_payload(&notification()).unwrap().shortened);
+    }
+
+    #[test]
+    fn hand_written_json_equals_serde_json() {
+        let mut n = notification();
+        n.title = "t\u{1}\"\\/é".into();
+        n.body = "tab\there 🇨🇳 \u{7f}".into();
+        n.ios_sound = IosSound::File("a\"b.caf".into());
+        n.app_data.ext = Some(Ext::from("{\"k\":\"v\"}\n"));
+        let ours: serde_json::Value = serde_json::from_str(&text(&n)).unwrap();
+        // Re-serialised compactly by serde_json, key order kept (preserve_order is off, so
+        // compare as values and compare bytes against serde_json's own writing of each string).
+        assert_eq!(ours["aps"]["alert"]["title"], n.title);
+        assert_eq!(ours["aps"]["alert"]["body"], n.body);
+        assert_eq!(ours["aps"]["sound"], "a\"b.caf");
+        assert_eq!(ours["ext"], "{\"k\":\"v\"}\n");
+        let mut escaped = Vec::new();
+        string(&mut escaped, &n.title);
+        assert_eq!(escaped, serde_json::to_vec(&n.title).unwrap());
+        let mut plain = Vec::new();
+        string(&mut plain, "plain é 表情");
+        assert_eq!(plain, serde_json::to_vec("plain é 表情").unwrap());
     }
 
     #[test]
