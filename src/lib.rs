@@ -9,9 +9,9 @@
 //! This facade re-exports the workspace's crates: [`core`] always, and each channel crate behind
 //! a feature of the same name (all on by default once they exist).
 
-pub use pushway_core as core;
 #[cfg(feature = "apns")]
 pub use pushway_apns as apns;
+pub use pushway_core as core;
 #[cfg(feature = "daemon")]
 pub use pushway_daemon as daemon;
 #[cfg(feature = "delivery")]

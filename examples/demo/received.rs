@@ -138,8 +138,8 @@ pub fn daemon(push: Option<&pushway::daemon::client::Push>, outcome: String) -> 
 /// Prints the rows as a table, one block per channel (app data is too wide for one line).
 pub fn print_table(rows: &[Row]) {
     println!(
-        "   {:<7} │ {:<24} │ {:<44} │ {:<13} │ {}",
-        "channel", "title", "body", "badge", "outcome"
+        "   {:<7} │ {:<24} │ {:<44} │ {:<13} │ outcome",
+        "channel", "title", "body", "badge"
     );
     println!("   {}", "─".repeat(115));
     for row in rows {
