@@ -238,7 +238,12 @@ fn mix(mut z: u64) -> u64 {
 fn apns_id_header(id: &Uuid) -> HeaderValue {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let text = id.hyphenated().encode_lower(&mut buf);
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let mut value = HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""));
+    // Unique per request: "never indexed", so `h2`'s HPACK encoder does not insert every id
+    // into its dynamic table (where each would evict the headers that do repeat, FIFO, and be
+    // re-inserted ~50 requests later). Measured: fewer instructions per send (callgrind).
+    value.set_sensitive(true);
+    value
 }
 
 /// Lower-case hex with spaces and `<>` removed (tokens are sometimes stored as printed by
