@@ -8,8 +8,10 @@
 //! valid request (protocols/apns.md §2.1, §5).
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,7 +91,7 @@ impl Connector {
             .initial_max_send_streams(1)
             // Responses are small; this only bounds what a misbehaving server can make us buffer.
             .max_header_list_size(64 * 1024)
-            .handshake::<_, Bytes>(io)
+            .handshake::<_, Bytes>(Unvectored(io))
             .await
             .map_err(io::Error::other)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -110,6 +112,49 @@ impl Connector {
         });
         tracing::debug!(conn = id, "APNs connection open");
         Ok(Arc::new(Conn { id, send, closed }))
+    }
+}
+
+/// The transport as `h2` sees it: the same stream, reporting no vectored writes.
+///
+/// `h2` copies a DATA frame into its 16 KiB write buffer only when the payload is under a
+/// threshold, 256 bytes over an I/O with vectored writes (TCP and rustls both say they have
+/// them), else 1024 bytes; a larger payload is kept aside and the buffer must be written out
+/// before the next frame. With 256 every notification (payloads are a few hundred bytes) cost
+/// a write system call of its own (and, over TLS, a TLS record of its own); with 1024 the
+/// frames of all the sends ready at once go out in one write. Measured with `strace -c`: one
+/// `writev` per notification before, one per batch of sends after.
+struct Unvectored<T>(T);
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Unvectored<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Unvectored<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        false
     }
 }
 
