@@ -83,6 +83,19 @@ pub enum ServerFrame {
     },
 }
 
+/// The id of an `ack` in its canonical form, `{"type":"ack","id":"<id>"}` with an id that has
+/// no escapes, read without a JSON parser or an allocation; `None` for anything else (which then
+/// goes through [`DeviceFrame`]'s full, strict parse). Every ack costs one of these, so it is
+/// the hot path of a connection's input.
+pub(crate) fn fast_ack_id(text: &str) -> Option<&str> {
+    let id = text
+        .strip_prefix(r#"{"type":"ack","id":""#)?
+        .strip_suffix(r#""}"#)?;
+    // A quote or backslash means escapes (or a different shape): leave it to serde. Control
+    // characters are invalid in JSON strings, so serde must reject those.
+    (!id.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)).then_some(id)
+}
+
 /// Encodes a push frame once, to be sent as is to every device of a batch.
 pub(crate) fn encode_push(id: &str, notification: &Notification) -> Result<String, String> {
     #[derive(Serialize)]
@@ -232,6 +245,31 @@ mod tests {
         assert!(serde_json::from_str::<DeviceFrame>(r#"{"type":"ack"}"#).is_err());
         assert!(serde_json::from_str::<DeviceFrame>(r#"{"type":"push","id":"x"}"#).is_err());
         assert!(serde_json::from_str::<DeviceFrame>(r#"{"type":"ack","id":"m1","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn fast_ack_agrees_with_the_full_parse() {
+        assert_eq!(fast_ack_id(r#"{"type":"ack","id":"m1"}"#), Some("m1"));
+        assert_eq!(fast_ack_id(r#"{"type":"ack","id":""}"#), Some(""));
+        for other in [
+            r#"{"type":"ack","id":"m\"1"}"#,
+            r#"{"type":"ack","id":"m\\1"}"#,
+            r#"{"type":"ack","id":"m1","x":1}"#,
+            r#"{"type":"ack","id":"a","id":"b"}"#,
+            r#"{"type":"ack","id":"m1"} "#,
+            r#"{"id":"m1","type":"ack"}"#,
+            "{\"type\":\"ack\",\"id\":\"a\u{1}\"}",
+        ] {
+            assert_eq!(fast_ack_id(other), None, "{other}");
+        }
+        // Whatever the fast path accepts, the full parse reads the same way.
+        let text = r#"{"type":"ack","id":"é-42"}"#;
+        assert_eq!(
+            serde_json::from_str::<DeviceFrame>(text).unwrap(),
+            DeviceFrame::Ack {
+                id: fast_ack_id(text).unwrap().to_owned()
+            }
+        );
     }
 
     #[test]

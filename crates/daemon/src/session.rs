@@ -18,7 +18,7 @@ use crate::config::{CLOSE_TIMEOUT, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::hub::{Conn, Inner};
 use crate::protocol::{
     CloseReason, DeviceFrame, MAX_DEVICE_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, PROTOCOL_VERSION,
-    ServerFrame,
+    ServerFrame, fast_ack_id,
 };
 
 /// How a session ended.
@@ -251,17 +251,15 @@ where
                 ));
             }
         };
+        // Acks are almost all of a connection's input: their canonical form is read without a
+        // JSON parser; anything else takes the strict parse below.
+        if let Some(id) = fast_ack_id(&text) {
+            self.on_ack(id).await;
+            return Ok(());
+        }
         match serde_json::from_str::<DeviceFrame>(&text) {
             Ok(DeviceFrame::Ack { id }) => {
-                if let Some(count) = self.unacked.remove(&id) {
-                    self.in_flight -= count as usize;
-                }
-                // The device can only ack its own queue: `device` comes from its token.
-                if let Err(error) = self.inner.store.remove(self.device, &id).await {
-                    // The push stays queued and is replayed; the device de-duplicates it.
-                    tracing::warn!(%error, "daemon queue store failed to remove an acked push");
-                }
-                self.conn.acked(&id);
+                self.on_ack(&id).await;
                 Ok(())
             }
             Ok(DeviceFrame::Ping) => {
@@ -274,6 +272,20 @@ where
             )),
             Err(e) => Err(End::Close(CloseReason::ProtocolError, Some(e.to_string()))),
         }
+    }
+}
+
+impl<S> Session<'_, S> {
+    async fn on_ack(&mut self, id: &str) {
+        if let Some(count) = self.unacked.remove(id) {
+            self.in_flight -= count as usize;
+        }
+        // The device can only ack its own queue: `device` comes from its token.
+        if let Err(error) = self.inner.store.remove(self.device, id).await {
+            // The push stays queued and is replayed; the device de-duplicates it.
+            tracing::warn!(%error, "daemon queue store failed to remove an acked push");
+        }
+        self.conn.acked(id);
     }
 }
 
