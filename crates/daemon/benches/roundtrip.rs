@@ -237,28 +237,38 @@ async fn connect_devices(
     let url = url.to_owned();
     // Connected on the device runtime, so their sockets are driven by its threads.
     let devices = rt.spawn(async move {
-        let ready = futures_util::stream::iter(tokens)
+        let connected: Vec<Device> = futures_util::stream::iter(tokens)
             .map(|token| {
                 let url = url.clone();
                 async move {
                     if full_client {
-                        let connection =
+                        Device::Full(
                             Connection::connect(&url, &token, &ConnectOptions::default())
                                 .await
-                                .unwrap();
-                        tokio::spawn(full_device(connection))
+                                .unwrap(),
+                        )
                     } else {
-                        let ws = connect_raw(&url, &token).await;
-                        tokio::spawn(id_only_device(ws))
+                        Device::IdOnly(connect_raw(&url, &token).await)
                     }
                 }
             })
             .buffer_unordered(100)
-            .collect::<Vec<_>>()
+            .collect()
             .await;
-        ready
+        connected
+            .into_iter()
+            .map(|device| match device {
+                Device::Full(connection) => tokio::spawn(full_device(connection)),
+                Device::IdOnly(ws) => tokio::spawn(id_only_device(ws)),
+            })
+            .collect::<Vec<_>>()
     });
     devices.await.unwrap()
+}
+
+enum Device {
+    Full(Connection),
+    IdOnly(RawWs),
 }
 
 /// The real client: parses every push in full, one ack per write.

@@ -51,7 +51,51 @@ pub(crate) struct Conn {
     pub(crate) kick: Notify,
     kick_reason: AtomicU16,
     /// Senders waiting for the ack of a push id; `None` once the connection has ended.
-    waiters: Mutex<Option<HashMap<String, Vec<oneshot::Sender<()>>>>>,
+    waiters: Mutex<Option<HashMap<String, Waiters>>>,
+}
+
+/// The senders waiting for one push id: almost always one, kept without a `Vec` allocation.
+enum Waiters {
+    One(oneshot::Sender<()>),
+    Many(Vec<oneshot::Sender<()>>),
+}
+
+impl Waiters {
+    fn push(&mut self, tx: oneshot::Sender<()>) {
+        match self {
+            Waiters::Many(list) => list.push(tx),
+            Waiters::One(_) => {
+                let Waiters::One(first) = std::mem::replace(self, Waiters::Many(Vec::new())) else {
+                    return;
+                };
+                *self = Waiters::Many(vec![first, tx]);
+            }
+        }
+    }
+
+    /// Drops the senders whose receiver is gone; whether any is left.
+    fn retain_open(&mut self) -> bool {
+        match self {
+            Waiters::One(tx) => !tx.is_closed(),
+            Waiters::Many(list) => {
+                list.retain(|tx| !tx.is_closed());
+                !list.is_empty()
+            }
+        }
+    }
+
+    fn send(self) {
+        match self {
+            Waiters::One(tx) => {
+                let _ = tx.send(());
+            }
+            Waiters::Many(list) => {
+                for tx in list {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
 }
 
 impl Conn {
@@ -70,7 +114,11 @@ impl Conn {
     pub(crate) fn wait_for_ack(&self, id: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         if let Some(waiters) = lock(&self.waiters).as_mut() {
-            waiters.entry(id.to_owned()).or_default().push(tx);
+            if let Some(list) = waiters.get_mut(id) {
+                list.push(tx);
+            } else {
+                waiters.insert(id.to_owned(), Waiters::One(tx));
+            }
         }
         rx
     }
@@ -81,11 +129,10 @@ impl Conn {
         let Some(waiters) = guard.as_mut() else {
             return;
         };
-        if let Some(list) = waiters.get_mut(id) {
-            list.retain(|tx| !tx.is_closed());
-            if list.is_empty() {
-                waiters.remove(id);
-            }
+        if let Some(list) = waiters.get_mut(id)
+            && !list.retain_open()
+        {
+            waiters.remove(id);
         }
     }
 
@@ -97,8 +144,8 @@ impl Conn {
 
     pub(crate) fn acked(&self, id: &str) {
         let list = lock(&self.waiters).as_mut().and_then(|w| w.remove(id));
-        for tx in list.into_iter().flatten() {
-            let _ = tx.send(());
+        if let Some(list) = list {
+            list.send();
         }
     }
 }
