@@ -55,7 +55,8 @@ struct ErrorBody<'a> {
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Classified {
     if status == StatusCode::OK {
         let vendor_id = headers
-            .get("apns-id")
+            // The static name: no parsing of "apns-id" on every success.
+            .get(&crate::request::APNS_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         return Classified {

@@ -59,7 +59,7 @@ fn encode(n: &Notification, body: &str) -> Vec<u8> {
     out.push(b'}');
     if let Some(badge) = n.badge {
         out.extend_from_slice(br#","badge":"#);
-        out.extend_from_slice(badge.to_string().as_bytes());
+        decimal(&mut out, badge);
     }
     match &n.ios_sound {
         IosSound::Default => out.extend_from_slice(br#","sound":"default""#),
@@ -86,7 +86,11 @@ fn encode(n: &Notification, body: &str) -> Vec<u8> {
 /// A JSON string: copied as is when no byte needs escaping (the usual case), else escaped by
 /// serde_json (control characters, `"` and `\`; non-ASCII stays raw UTF-8).
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold without early exit, so the check compiles to SIMD (the body is most of the bytes).
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -94,6 +98,21 @@ fn string(out: &mut Vec<u8>, s: &str) {
         // Writing a string into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
+}
+
+/// `n` in decimal, as serde_json writes it (without `to_string`'s allocation).
+fn decimal(out: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -131,6 +150,15 @@ mod tests {
 
     fn text(n: &Notification) -> String {
         String::from_utf8(build_payload(n).unwrap().json).unwrap()
+    }
+
+    #[test]
+    fn badge_digits_are_to_strings() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, 4_294_967_295] {
+            let mut out = Vec::new();
+            decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 
     #[test]
