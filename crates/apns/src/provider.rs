@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use h2::RecvStream;
+use h2::client::ResponseFuture;
+use h2::{RecvStream, SendStream};
 use http::Response;
 use pushway_core::{ApnsEnv, DeviceToken, Notification, Outcome, PushProvider, Reason, TokenKind};
 
@@ -89,18 +90,20 @@ impl ApnsProvider {
         };
         // A resend (rare) rebuilds the same request rather than every send keeping a copy.
         let rebuild = || build_request(notification, &device.token, &self.target, now);
-        match tokio::time::timeout(self.request_timeout, self.attempt(request, &rebuild)).await {
+        match tokio::time::timeout(self.request_timeout, self.attempt(Some(request), &rebuild))
+            .await
+        {
             Ok(outcome) => outcome,
             Err(_) => Outcome::retry(Reason::TIMEOUT),
         }
     }
 
+    /// `request`: the first attempt's request; a resend rebuilds it.
     async fn attempt(
         &self,
-        request: ApnsRequest,
+        mut request: Option<ApnsRequest>,
         rebuild: &(dyn Fn() -> Result<ApnsRequest, BuildError> + Sync),
     ) -> Outcome {
-        let mut request = Some(request);
         let mut token = match self.tokens.current() {
             Ok(t) => t,
             Err(e) => {
@@ -113,7 +116,7 @@ impl ApnsProvider {
         // The same slot for the resend: it was retired, so the resend goes on a new connection.
         let slot = self.pool.pick();
         loop {
-            let (conn, end) = match self.stream(slot, request.take(), rebuild, &token).await {
+            let (conn, end) = match self.stream(slot, &mut request, rebuild, &token).await {
                 Ok(pair) => pair,
                 Err(outcome) => return outcome,
             };
@@ -149,10 +152,14 @@ impl ApnsProvider {
     /// Opens one stream on the slot's connection and waits for its answer. A request refused
     /// before anything was written (the connection had already received a GOAWAY or died) is
     /// tried once on a fresh connection of the slot: that is choosing a connection, not a resend.
+    ///
+    /// `request` is taken (by reference, like the request the exchange starts synchronously, so
+    /// the send future does not carry a copy of each per await level: it is in flight by the
+    /// thousand).
     async fn stream(
         &self,
         slot: usize,
-        mut request: Option<ApnsRequest>,
+        request: &mut Option<ApnsRequest>,
         rebuild: &(dyn Fn() -> Result<ApnsRequest, BuildError> + Sync),
         token: &ProviderToken,
     ) -> Result<(Arc<crate::connection::Conn>, StreamEnd), Outcome> {
@@ -173,7 +180,11 @@ impl ApnsProvider {
             let (mut http, body) = request.into_http();
             http.headers_mut()
                 .insert(http::header::AUTHORIZATION, token.header.clone());
-            match exchange(conn.sender(), http, body).await {
+            let end = match start(conn.sender(), http, body) {
+                Ok((response, stream)) => answer(response, stream).await,
+                Err(end) => end,
+            };
+            match end {
                 StreamEnd::NotSent(e) if !fresh => {
                     tracing::debug!(conn = conn.id, error = %e, "APNs connection unusable, reconnecting");
                     self.pool.retire(slot, &conn);
@@ -185,20 +196,22 @@ impl ApnsProvider {
     }
 }
 
-/// Sends the headers and body on a new stream and reads the answer.
-async fn exchange(
+/// Opens a new stream with the headers and body (nothing here waits: `h2` queues both).
+fn start(
     mut sender: h2::client::SendRequest<Bytes>,
     request: http::Request<()>,
     body: Bytes,
-) -> StreamEnd {
-    let (response, mut stream) = match sender.send_request(request, false) {
-        Ok(pair) => pair,
-        Err(e) => return StreamEnd::NotSent(e),
-    };
+) -> Result<(ResponseFuture, SendStream<Bytes>), StreamEnd> {
+    let (response, mut stream) = sender
+        .send_request(request, false)
+        .map_err(StreamEnd::NotSent)?;
     // The body is at most 4 KiB: `h2` buffers it and sends it as flow control allows.
-    if let Err(e) = stream.send_data(body, true) {
-        return StreamEnd::Failed(e);
-    }
+    stream.send_data(body, true).map_err(StreamEnd::Failed)?;
+    Ok((response, stream))
+}
+
+/// Waits for the answer of a stream [`start`] opened; its send half is kept until then.
+async fn answer(response: ResponseFuture, _stream: SendStream<Bytes>) -> StreamEnd {
     let response = match response.await {
         Ok(r) => r,
         Err(e) => return StreamEnd::Failed(e),
