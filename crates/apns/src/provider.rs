@@ -180,9 +180,16 @@ impl ApnsProvider {
             let (mut http, body) = request.into_http();
             http.headers_mut()
                 .insert(http::header::AUTHORIZATION, token.header.clone());
-            let end = match start(conn.sender(), http, body) {
-                Ok((response, stream)) => answer(response, stream).await,
-                Err(end) => end,
+            // Nothing here waits (`h2` queues the headers and body): opened here rather than
+            // in `answer`, so `answer`'s future does not carry the request.
+            let opened = conn.sender().send_request(http, false);
+            let end = match opened {
+                Err(e) => StreamEnd::NotSent(e),
+                // The body is at most 4 KiB: `h2` buffers it and sends it as flow control allows.
+                Ok((response, mut stream)) => match stream.send_data(body, true) {
+                    Err(e) => StreamEnd::Failed(e),
+                    Ok(()) => answer(response, stream).await,
+                },
             };
             match end {
                 StreamEnd::NotSent(e) if !fresh => {
@@ -196,21 +203,7 @@ impl ApnsProvider {
     }
 }
 
-/// Opens a new stream with the headers and body (nothing here waits: `h2` queues both).
-fn start(
-    mut sender: h2::client::SendRequest<Bytes>,
-    request: http::Request<()>,
-    body: Bytes,
-) -> Result<(ResponseFuture, SendStream<Bytes>), StreamEnd> {
-    let (response, mut stream) = sender
-        .send_request(request, false)
-        .map_err(StreamEnd::NotSent)?;
-    // The body is at most 4 KiB: `h2` buffers it and sends it as flow control allows.
-    stream.send_data(body, true).map_err(StreamEnd::Failed)?;
-    Ok((response, stream))
-}
-
-/// Waits for the answer of a stream [`start`] opened; its send half is kept until then.
+/// Waits for the answer of a stream just opened; its send half is kept until then.
 async fn answer(response: ResponseFuture, _stream: SendStream<Bytes>) -> StreamEnd {
     let response = match response.await {
         Ok(r) => r,
