@@ -38,9 +38,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &[u8] = b"benchmark-only secret, 32 bytes!";
 const DEVICES: usize = 1_000;
+/// `BENCH_ROUNDS` overrides it (a short run under callgrind).
 const ROUNDS: usize = 200;
 const CONCURRENT_BATCHES: usize = 8;
 const STEADY_RATE_PER_MS: usize = 10;
+/// `BENCH_STEADY_SECONDS` overrides it; 0 skips the latency phase.
 const STEADY_SECONDS: u64 = 5;
 const SERVER_THREAD: &str = "srv";
 const DEVICE_THREAD: &str = "dev";
@@ -94,8 +96,22 @@ impl std::ops::Sub for Cpu {
     }
 }
 
+fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 async fn run(devices_rt: Handle) {
-    let hub = Hub::builder(DeviceAuth::hs256(SECRET).unwrap()).build();
+    let rounds: usize = env_or("BENCH_ROUNDS", ROUNDS);
+    let steady_seconds: u64 = env_or("BENCH_STEADY_SECONDS", STEADY_SECONDS);
+    // Long auth and ack timeouts: under valgrind everything is slow. On the happy path they cost
+    // the same as short ones.
+    let hub = Hub::builder(DeviceAuth::hs256(SECRET).unwrap())
+        .auth_timeout(Duration::from_secs(300))
+        .ack_timeout(Duration::from_secs(300))
+        .build();
     let server = hub.bind("127.0.0.1:0").await.unwrap();
     let url = server.url();
     let full_client = std::env::var_os("BENCH_FULL_CLIENT").is_some_and(|v| v == "1");
@@ -113,7 +129,7 @@ async fn run(devices_rt: Handle) {
     // 1. Throughput.
     let cpu0 = cpu_seconds();
     let start = Instant::now();
-    futures_util::stream::iter(0..ROUNDS)
+    futures_util::stream::iter(0..rounds)
         .map(|round| {
             let provider = provider.clone();
             let tokens = tokens.clone();
@@ -124,10 +140,10 @@ async fn run(devices_rt: Handle) {
         .await;
     let elapsed = start.elapsed();
     let cpu = cpu_seconds() - cpu0;
-    let total = (ROUNDS * DEVICES) as f64;
+    let total = (rounds * DEVICES) as f64;
     println!(
         "throughput: {} round trips to {DEVICES} devices in {:.2} s = {:.0}/s; process CPU {:.2} s = {:.1} µs per round trip (server + devices)",
-        ROUNDS * DEVICES,
+        rounds * DEVICES,
         elapsed.as_secs_f64(),
         total / elapsed.as_secs_f64(),
         cpu.process,
@@ -144,12 +160,20 @@ async fn run(devices_rt: Handle) {
         load_average(),
     );
 
+    if steady_seconds == 0 {
+        for device in devices {
+            device.abort();
+        }
+        server.shutdown().await;
+        return;
+    }
+
     // 2. Latency at a steady rate.
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sends = Vec::new();
     let cpu0 = cpu_seconds();
-    let end = Instant::now() + Duration::from_secs(STEADY_SECONDS);
+    let end = Instant::now() + Duration::from_secs(steady_seconds);
     let mut n = 0usize;
     while Instant::now() < end {
         let scheduled = tick.tick().await.into_std();
@@ -185,7 +209,7 @@ async fn run(devices_rt: Handle) {
     from_schedule.sort();
     let q = |l: &[Duration], p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
     println!(
-        "latency at {}/s for {STEADY_SECONDS} s: {} pushes, p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}; not delivered: {not_delivered}",
+        "latency at {}/s for {steady_seconds} s: {} pushes, p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}; not delivered: {not_delivered}",
         STEADY_RATE_PER_MS * 1000,
         latencies.len(),
         q(&latencies, 0.50),
@@ -199,8 +223,8 @@ async fn run(devices_rt: Handle) {
         q(&from_schedule, 0.99),
         q(&from_schedule, 0.999),
         from_schedule[from_schedule.len() - 1],
-        cpu.server * 100.0 / STEADY_SECONDS as f64,
-        cpu.devices * 100.0 / STEADY_SECONDS as f64,
+        cpu.server * 100.0 / steady_seconds as f64,
+        cpu.devices * 100.0 / steady_seconds as f64,
         load_average(),
     );
     println!("hub stats: {:?}", hub.stats());
@@ -282,16 +306,30 @@ async fn full_device(mut connection: Connection) {
 
 type RawWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
+/// Connects, retrying a few times (a slow run, e.g. under valgrind, can miss the handshake).
 async fn connect_raw(url: &str, token: &str) -> RawWs {
+    for _ in 0..4 {
+        if let Ok(ws) = try_connect_raw(url, token).await {
+            return ws;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    try_connect_raw(url, token).await.unwrap()
+}
+
+async fn try_connect_raw(
+    url: &str,
+    token: &str,
+) -> Result<RawWs, tokio_tungstenite::tungstenite::Error> {
     let addr = url.trim_start_matches("ws://");
     let addr = &addr[..addr.find('/').unwrap_or(addr.len())];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await?;
     let hello = format!(r#"{{"type":"hello","v":1,"token":"{token}"}}"#);
-    ws.send(Message::text(hello)).await.unwrap();
+    ws.send(Message::text(hello)).await?;
     match ws.next().await {
-        Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"welcome""#) => ws,
+        Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"welcome""#) => Ok(ws),
         other => panic!("expected welcome, got {other:?}"),
     }
 }
