@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""bench/run.sh's helper: parses the output of the benches run.sh runs itself, and writes
+BENCHMARKS.md from the JSON lines every section appended to the results file.
+
+  report.py parse KIND OUT TIME B0 B1 T0 T1   -> JSON rows on stdout (render, idle_rss, roundtrip, router)
+  report.py write RESULTS META OUT.md          -> BENCHMARKS.md
+
+Every figure in BENCHMARKS.md is a median over the kept runs of the rounds (a run where everything
+else used > 15% of a core was run once more; the rerun is kept). Nothing here invents a figure: a
+section with no rows says so.
+"""
+
+import json
+import os
+import re
+import statistics
+import sys
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def others_share(b0, b1, t0, t1, measured_s):
+    wall = max(float(t1) - float(t0), 1e-3)
+    return round(max(0.0, (int(b1) - int(b0)) / HZ - measured_s) / wall, 3)
+
+
+def to_ns(value, unit):
+    unit = unit.replace("µ", "u").replace("μ", "u")
+    return float(value) * {"ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+
+
+def duration_ms(text):
+    """A Rust `Duration` Debug string (`812.5µs`, `1.2ms`, `2s`) in milliseconds."""
+    m = re.fullmatch(r"([\d.]+)(ns|µs|us|ms|s)", text.strip())
+    if not m:
+        return None
+    return to_ns(m.group(1), m.group(2)) / 1e6
+
+
+def parse(kind, out, timefile, b0, b1, t0, t1):
+    text = open(out, encoding="utf-8", errors="replace").read()
+    u, s = (float(x) for x in open(timefile).read().split()[-2:])
+    process = u + s
+    base = {"process_cpu_s": round(process, 3), "others_share": others_share(b0, b1, t0, t1, process),
+            "wall_s": round(float(t1) - float(t0), 2)}
+    rows = []
+    if kind == "render":
+        for name, lo, lu, mid, mu in re.findall(
+                r"(render/\S+)\s+time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+)", text):
+            ns = to_ns(mid, mu)
+            rows.append(dict(base, bench=name, ns_per_iter=round(ns, 2), per_s=round(1e9 / ns)))
+    elif kind == "idle_rss":
+        found = re.findall(r"(\d+) authenticated idle connections: server RSS (\d+) KiB, (\d+) bytes", text)
+        if found:
+            n, rss, per = found[-1]
+            rows.append(dict(base, bench="idle_rss", connections=int(n), server_rss_kib=int(rss),
+                             bytes_per_connection=int(per)))
+    elif kind == "roundtrip":
+        row = dict(base, bench="roundtrip")
+        m = re.search(r"throughput: (\d+) round trips to (\d+) devices in ([\d.]+) s = (\d+)/s; "
+                      r"process CPU ([\d.]+) s = ([\d.]+) µs per round trip", text)
+        if m:
+            row.update(round_trips=int(m.group(1)), devices=int(m.group(2)), per_s=int(m.group(4)),
+                       cpu_us_per_round_trip=float(m.group(6)))
+        m = re.search(r"latency at (\d+)/s for (\d+) s: (\d+) pushes, p50 (\S+), p99 (\S+), p99\.9 (\S+), "
+                      r"max (\S+); not delivered: (\d+)", text)
+        if m:
+            row.update(steady_rate=int(m.group(1)), pushes=int(m.group(3)), p50_ms=duration_ms(m.group(4)),
+                       p99_ms=duration_ms(m.group(5)), p999_ms=duration_ms(m.group(6).rstrip(",")),
+                       max_ms=duration_ms(m.group(7).rstrip(";")), not_delivered=int(m.group(8)))
+        if "per_s" in row or "p99_ms" in row:
+            rows.append(row)
+    elif kind == "router":
+        for line in text.splitlines():
+            if line.startswith("{") and '"router_e2e"' in line:
+                rows.append(dict(base, **json.loads(line)))
+    if not rows:
+        rows.append(dict(base, error=text[-600:]))
+    for row in rows:
+        print(json.dumps(row))
+
+
+# ---------------------------------------------------------------- report
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(x, digits=None):
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return x
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
+    return f"{x:,.{digits}f}"
+
+
+class Table:
+    """Rows of: figure, measured, target, ratio, pass/fail, others."""
+
+    def __init__(self):
+        self.rows = []
+        self.failed = 0
+        self.passed = 0
+
+    def add(self, figure, value, unit="", at_least=None, at_most=None, others=None, note=""):
+        target, ratio, verdict = "—", "—", "—"
+        if value is None:
+            verdict = "**missing**"
+            self.failed += 1
+        elif at_least is not None:
+            target = f"≥ {fmt(at_least)}{unit}"
+            ratio = f"{value / at_least:.2f}×"
+            ok = value >= at_least
+            verdict = "pass" if ok else "**FAIL**"
+            self.passed += ok
+            self.failed += not ok
+        elif at_most is not None:
+            target = f"≤ {fmt(at_most)}{unit}"
+            ratio = f"{value / at_most:.2f}×"
+            ok = value <= at_most
+            verdict = "pass" if ok else "**FAIL**"
+            self.passed += ok
+            self.failed += not ok
+        shown = "—" if value is None else f"{fmt(value)}{unit}"
+        self.rows.append((figure, shown, target, ratio, verdict, others_text(others), note))
+
+    def check(self, figure, ok, shown, others=None, note=""):
+        """A yes/no requirement (such as: every outcome delivered)."""
+        self.passed += ok
+        self.failed += not ok
+        self.rows.append((figure, shown, "all", "—", "pass" if ok else "**FAIL**", others_text(others), note))
+
+    def markdown(self):
+        lines = ["| figure | measured (median) | target | ratio to target | verdict | others' CPU (max of runs) | notes |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            lines.append("| " + " | ".join(r) + " |")
+        return "\n".join(lines)
+
+
+def others_text(rows):
+    if not rows:
+        return "—"
+    shares = [r.get("others_share") for r in rows if r.get("others_share") is not None]
+    reran = sum(1 for r in rows if r.get("attempt", 1) > 1)
+    if not shares:
+        return "—"
+    text = f"{max(shares):.0%}"
+    if reran:
+        text += f" ({reran} rerun{'s' if reran > 1 else ''})"
+    return text
+
+
+def pick(rows, **kw):
+    return [r for r in rows if all(r.get(k) == v for k, v in kw.items())]
+
+
+def section_render(rows, out):
+    t = Table()
+    render = pick(rows, bench="render/group_text_3_elements")
+    floor = pick(rows, bench="render/floor_clone_strings")
+    r = med(x.get("per_s") for x in render)
+    f = med(x.get("per_s") for x in floor)
+    t.add("renders/s, one core (group text message, 3 elements)", r, "/s", at_least=1_000_000, others=render,
+          note=f"{fmt(med(x['ns_per_iter'] for x in render), 1)} ns per render; {len(render)} round(s)")
+    t.add("limit: clone the notification's strings only", f, "/s", others=floor,
+          note=f"render costs {f / r:.1f}× the floor" if r and f else "")
+    out.append(t)
+
+
+def section_apns_sim(rows, out):
+    t = Table()
+    for mode in ("h2c", "tls"):
+        for conns in (1, 4):
+            def m(server, key):
+                return med(r[key] for r in pick(rows, server=server, mode=mode, conns=conns))
+            sim, bare, ngh = m("sim", "req_s"), m("bare", "req_s"), m("nghttpd", "req_s")
+            runs = pick(rows, mode=mode, conns=conns)
+            bad = sum(1 for r in runs if r["2xx"] != r["n"])
+            t.add(f"{mode} -c{conns}: simulator ÷ bare hyper (req/s)", sim / bare if sim and bare else None, "×",
+                  at_least=0.8, others=runs,
+                  note=f"sim {fmt(sim)}/s, bare {fmt(bare)}/s, nghttpd {fmt(ngh)}/s; "
+                       f"sim CPU {fmt(m('sim', 'server_cpu_us_per_req'))} µs/req"
+                       + (f"; {bad} runs not all 2xx" if bad else ""))
+    out.append(t)
+
+
+def section_apns(rows, out):
+    t = Table()
+    runs = [r for r in rows if r.get("client") in ("h2load", "pushway-apns", "node-apn")]
+    for mode in ("tls", "h2c"):
+        h = med(r["per_s"] for r in pick(runs, client="h2load", mode=mode))
+        nd = med(r["per_s"] for r in pick(runs, client="node-apn", mode=mode))
+        nd_cpu = med(r.get("process_cpu_us") for r in pick(runs, client="node-apn", mode=mode))
+        for w in (100, 1000):
+            p_rows = pick(runs, client="pushway-apns", mode=mode, inflight=w)
+            p = med(r["per_s"] for r in p_rows)
+            cpu = med(r.get("phase_cpu_us") for r in p_rows)
+            cpu_proc = med(r.get("process_cpu_us") for r in p_rows)
+            fails = sum(1 for r in p_rows if r["ok"] < r["n"])
+            both = pick(runs, mode=mode)
+            t.add(f"{mode}, {w} in flight: provider ÷ h2load -c1 -m100 (notif/s)",
+                  p / h if p and h else None, "×", at_least=0.5, others=both,
+                  note=f"provider {fmt(p)}/s, h2load {fmt(h)}/s" + (f"; {fails} runs with failures" if fails else ""))
+            t.add(f"{mode}, {w} in flight: provider client CPU per notification", cpu, " µs", at_most=10,
+                  others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included)")
+            if nd:
+                t.add(f"{mode}, {w} in flight: provider ÷ @parse/node-apn (notif/s)", p / nd if p else None, "×",
+                      at_least=5, others=pick(runs, client="node-apn", mode=mode),
+                      note=f"node-apn {fmt(nd)}/s, {fmt(nd_cpu)} µs CPU/notification (whole process)")
+    for r in rows:
+        if r.get("client") == "memory":
+            t.add(f"memory per in-flight send ({r['inflight']} in flight)", r["bytes_per_inflight_send"], " B",
+                  note="against a server that never answers")
+    out.append(t)
+
+
+def section_vendor(rows, out, peer_name):
+    t = Table()
+    for batch in sorted({r.get("batch", 1000) for r in rows}, reverse=True):
+        rs = [r for r in rows if r.get("batch", 1000) == batch]
+        m = {label: {k: med(r.get(k) for r in pick(rs, label=label))
+                     for k in ("per_s", "cpu_us_per_token")} for label in ("limit", "pushway", "peer")}
+        p, lim, peer = m["pushway"]["per_s"], m["limit"]["per_s"], m["peer"]["per_s"]
+        fails = sum(1 for r in rs if r.get("failed") or r.get("non_2xx"))
+        note_fail = f"; {fails} runs with failures" if fails else ""
+        label = f"{batch:,}-token requests" if batch > 1 else "single-token requests"
+        if batch > 1:
+            t.add(f"{label}: pushway ÷ wrk limit (tokens/s)", p / lim if p and lim else None, "×", at_least=0.5,
+                  others=rs, note=f"pushway {fmt(p)}/s, wrk {fmt(lim)}/s{note_fail}")
+            t.add(f"{label}: pushway client CPU per token", m["pushway"]["cpu_us_per_token"], " µs", at_most=0.5,
+                  others=pick(rs, label="pushway"),
+                  note=f"wrk {fmt(m['limit']['cpu_us_per_token'], 3)} µs, {peer_name} "
+                       f"{fmt(m['peer']['cpu_us_per_token'], 3)} µs")
+            t.add(f"{label}: pushway ÷ {peer_name} (tokens/s)", p / peer if p and peer else None, "×", at_least=2,
+                  others=pick(rs, label="peer"), note=f"{peer_name} {fmt(peer)}/s")
+        else:
+            t.add(f"{label}: pushway ÷ wrk limit (requests/s, no target)", p / lim if p and lim else None, "×",
+                  others=rs, note=f"pushway {fmt(p)}/s ({fmt(m['pushway']['cpu_us_per_token'])} µs CPU each), "
+                                  f"wrk {fmt(lim)}/s, {peer_name} {fmt(peer)}/s{note_fail}")
+    out.append(t)
+
+
+def section_daemon(rows, out):
+    t = Table()
+    rss = pick(rows, bench="idle_rss")
+    rt = pick(rows, bench="roundtrip")
+    per = med(r.get("bytes_per_connection") for r in rss)
+    conns = med(r.get("connections") for r in rss)
+    t.add(f"server memory per idle connection ({fmt(conns)} connections)", per / 1024 if per else None, " KiB",
+          at_most=16, others=rss)
+    t.add("push→ack round trips to 1,000 devices", med(r.get("per_s") for r in rt), "/s", at_least=100_000,
+          others=rt, note=f"{fmt(med(r.get('cpu_us_per_round_trip') for r in rt))} µs process CPU per round trip "
+                          "(server and devices in one process)")
+    nd = sum(r.get("not_delivered", 0) for r in rt)
+    t.add("p99 push→ack at a steady 10,000/s", med(r.get("p99_ms") for r in rt), " ms", at_most=5, others=rt,
+          note=f"p50 {fmt(med(r.get('p50_ms') for r in rt), 2)} ms, p99.9 {fmt(med(r.get('p999_ms') for r in rt), 2)} ms"
+               + (f"; {nd} not delivered" if nd else ""))
+    out.append(t)
+
+
+def section_router(rows, out):
+    t = Table()
+    for mode in ("per-recipient", "by-badge"):
+        rs = pick(rows, mode=mode)
+        if not rs:
+            continue
+        ok = all(r.get("ok") for r in rs)
+        n = int(med(r.get("notifications") for r in rs) or 0)
+        d = int(med(r.get("dispatches") for r in rs) or 0)
+        outcomes = {}
+        for ch, counts in rs[-1].get("outcomes", {}).items():
+            outcomes[ch] = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        p50 = med(r.get("dispatch_report_ms", {}).get("p50") for r in rs)
+        p99 = med(r.get("dispatch_report_ms", {}).get("p99") for r in rs)
+        t.add(f"{mode}: first dispatch → last outcome ({n:,} notifications, {d:,} dispatches)",
+              med(r.get("seconds") for r in rs), " s", others=rs,
+              note=f"each dispatch's report after p50 {fmt(p50)} ms, p99 {fmt(p99)} ms")
+        t.add(f"{mode}: notifications/s", med(r.get("per_s") for r in rs), "/s", others=rs)
+        t.add(f"{mode}: client CPU per notification", med(r.get("client_cpu_us_per_notification") for r in rs),
+              " µs", others=rs, note=f"simulators {fmt(med(r.get('simulators_cpu_s') for r in rs), 2)} s CPU; "
+                                     f"render {fmt(med(r.get('render_us_per_recipient') for r in rs), 2)} µs/recipient")
+        t.check(f"{mode}: every outcome delivered or queued", ok,
+                "yes" if ok else "no", others=rs,
+                note="; ".join(f"{k}: {v}" for k, v in outcomes.items()) + ("" if ok else " — some run failed"))
+    out.append(t)
+
+
+SECTIONS = {
+    "render": ("Render micro-benchmark", section_render, """\
+`cargo bench -p pushway-core --bench render` (criterion; the bench executable run directly, once per round):
+the median time of one `render()` of a group text message with three elements, and of a limit case that only
+clones the strings a notification is made of. Renders/s = 1 s ÷ median time; criterion runs on one thread."""),
+    "apns_sim": ("APNs simulator vs a bare HTTP/2 server", section_apns_sim, """\
+`bench/apns_sim.sh`: h2load (`-m100`, 300-byte POST with pushway's headers) against pushway-mock's APNs
+simulator (every request checked: JWT, headers, token; recording off), a bare hyper HTTP/2 server that reads
+the body and answers 200, and nghttpd (C) for scale; h2c and TLS, 1 and 4 connections. Rounds alternate the
+servers (bare, simulator, nghttpd). Server CPU from `/proc/<pid>/stat`."""),
+    "apns": ("APNs provider", section_apns, """\
+`bench/apns.sh`: against one simulator process (recording off) and one ~300-byte payload (the provider's own,
+fed byte for byte to the others), per round: h2load `-c1 -m100` (the limit), pushway-apns on one connection
+with 100 and 1,000 sends in flight (`crates/apns/examples/apns_bench.rs`), and `@parse/node-apn` 8 (TLS, 1,000
+in flight). Client CPU per notification = user+sys of the sending process over its timed phase ÷ notifications
+(the whole process is in the notes). Memory per in-flight send against a server that never answers."""),
+    "xiaomi": ("Xiaomi MiPush provider", section_vendor, """\
+`bench/xiaomi.sh`: against one simulator process, 1,000-token requests: wrk (one connection per in-flight
+request) posting the identical body the provider sends, pushway-xiaomi (`bench_client`, 16 in flight) and npm
+`push-xiaomi` 0.1.6. Tokens/s; client CPU per token over the sending phase (wrk: the whole process). Plus
+single-token requests (no target)."""),
+    "huawei": ("Huawei Push Kit provider", section_vendor, """\
+`bench/huawei.sh`: against `pushway-mock huawei` (recording off), 1,000-token requests: wrk posting the
+identical body (written by the provider's `build_request`), pushway-huawei (`crates/huawei/benches/throughput.rs`
+`send`, 4 in flight) and PyPI `hpa` 1.0 (Huawei's Push Kit demo, packaged). Tokens/s; client CPU per token over
+the sending phase."""),
+    "daemon": ("Daemon channel", section_daemon, """\
+`cargo bench -p pushway-daemon --bench idle_rss` (a hub in a child process; 10,000 authenticated idle device
+connections opened in steps; RSS growth ÷ connections) and `--bench roundtrip` (hub + 1,000 connected devices in
+one process on 2 worker threads: 200 notifications × 1,000 devices, 8 sends in flight, every outcome must be
+Delivered; then a steady 10,000 pushes/s for 5 s, time of each send to Delivered). Each bench executable is run
+directly, once per round."""),
+    "router": ("Router end to end", section_router, """\
+`target/release/examples/router_e2e` (`examples/router_e2e.rs`): one group message to 10,000 recipients (fewer in
+quick mode), one device each, spread evenly over APNs (TLS), Xiaomi, Huawei and the daemon channel. The three simulators run in a
+separate process (`pushway-mock all --recording off`) so this process's CPU is pushway's; the daemon hub runs
+in-process with a connected `DeviceClient` per daemon recipient (2,500) (real WebSocket connections that ack each push; their CPU counts
+as client CPU, so it is an upper bound). Every provider is wrapped in the delivery layers. Each recipient's
+notification is rendered for them (badge = unread count, 1–99), then dispatched through one `Router`, all at
+once. `per-recipient`: one `dispatch` per recipient; `by-badge`: recipients with equal rendered notifications
+share one dispatch, which the router batches per channel. Time from the first dispatch to the last outcome;
+every outcome must be delivered or queued (the program fails otherwise). No target was set: the figures are
+reported, the pass/fail is on the outcomes."""),
+}
+PEERS = {"xiaomi": "push-xiaomi", "huawei": "hpa"}
+
+
+def write(results, meta_path, out_path):
+    rows = [json.loads(l) for l in open(results) if l.strip()] if os.path.exists(results) else []
+    meta = json.load(open(meta_path))
+    lines = ["# pushway benchmarks", ""]
+    lines.append(f"Written by `bench/run.sh{(' ' + meta['args']) if meta['args'] else ''}` on {meta['date']}. "
+                 "Machines are shared and noisy: what counts is the ratios measured in one run and the client "
+                 "CPU per notification (see `shared/BENCHMARKING.md`).")
+    lines += ["", "## Machine", ""]
+    for k in ("cpu", "nproc", "memory", "kernel", "rustc"):
+        lines.append(f"- {k}: {meta.get(k, '?')}")
+    lines.append(f"- load average (1/5/15 min) before the run: {meta.get('load_before', '?')}; after: "
+                 f"{meta.get('load_after', '?')}")
+    lines += ["", "## Method", "",
+              f"- Rounds: {meta['rounds']} per comparison, in order limit tool, pushway, peer; every figure is the "
+              "median of the rounds." + (" **Quick mode: 1 round, smaller N — a smoke test, not a result.**"
+                                         if meta.get("quick") else ""),
+              "- Loopback only; every server a script starts is stopped by PID; every step is bounded by count and "
+              "`timeout`.",
+              "- Others' CPU: for each run, the machine's busy time (`/proc/stat`) minus the CPU of the measured "
+              "processes (client and server), as a share of one core. A run where others used more than 15% of a "
+              "core was run once more and the rerun kept (at most one rerun per run); the table shows the largest "
+              "share among the kept runs of each figure and how many were reruns.",
+              "- Ratio to target = measured ÷ target (for a ceiling such as CPU per notification, below 1× passes).",
+              "- Client CPU per notification is reported beside throughput: it still means something when the "
+              "server saturates."]
+    if meta.get("notes"):
+        lines += [f"- {n}" for n in meta["notes"]]
+    total_fail = total_pass = 0
+    summary = []
+    for key in meta["sections"]:
+        title, fn, method = SECTIONS[key]
+        rs = [r for r in rows if r.get("section") == key]
+        lines += ["", f"## {title}", "", method, ""]
+        status = meta.get("status", {}).get(key)
+        if status:
+            lines += [f"Section status: {status}", ""]
+        if not rs:
+            lines.append("**Not measured in this run** (no results; see the section status).")
+            summary.append((title, "missing"))
+            continue
+        out = []
+        if key in PEERS:
+            fn(rs, out, PEERS[key])
+        else:
+            fn(rs, out)
+        for t in out:
+            lines.append(t.markdown())
+            total_fail += t.failed
+            total_pass += t.passed
+            summary.append((title, f"{t.passed} pass, {t.failed} fail"))
+        loads = meta.get("loads", {}).get(key)
+        if loads:
+            lines += ["", f"Load average at the start of the section: {loads}."]
+    skipped = [SECTIONS[k][0] for k in SECTIONS if k not in meta["sections"]]
+    lines += ["", "## Summary", ""]
+    for title, s in summary:
+        lines.append(f"- {title}: {s}")
+    if skipped:
+        lines.append(f"- Not run (not selected): {', '.join(skipped)}")
+    lines.append(f"- Targets: {total_pass} met, {total_fail} missed or missing.")
+    lines += ["", f"Raw rows (JSON lines): `{os.path.relpath(results)}` (not committed).", ""]
+    open(out_path, "w").write("\n".join(lines))
+    print(f"wrote {out_path}: {total_pass} targets met, {total_fail} missed or missing")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "parse":
+        parse(*sys.argv[2:9])
+    elif sys.argv[1] == "write":
+        write(*sys.argv[2:5])
+    else:
+        sys.exit("usage: report.py parse|write ...")

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The benchmark suite: one command that installs what is missing, builds release once, runs every
+# comparison in rounds and writes BENCHMARKS.md (method: shared/BENCHMARKING.md).
+#
+#   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
+#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei daemon router)
+#   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
+#   options: --rounds N, --out FILE, --no-install, --no-build
+#
+# Sections: render (criterion), apns_sim (bench/apns_sim.sh), apns (bench/apns.sh), xiaomi
+# (bench/xiaomi.sh), huawei (bench/huawei.sh), daemon (pushway-daemon's idle_rss and roundtrip
+# benches), router (examples/router_e2e.rs). Each appends JSON lines to one results file
+# (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
+# per figure, medians of the rounds, and the CPU others used during each run (a run where others
+# used > 15% of a core is run once more, at most once: bench/lib.sh).
+#
+# Installs (when missing): apt packages nghttp2-client nghttp2-server wrk; the npm peers and a
+# Python venv for hpa under bench-out/ (git-ignored; the section scripts install them there).
+# Loopback only; every command runs under `timeout` in its own process group, which is killed by
+# its id if this script exits early; the section scripts stop their own servers by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+ALL=(render apns_sim apns xiaomi huawei daemon router)
+QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 SECTIONS=() ARGS="$*"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; shift ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --no-install) INSTALL=0; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *)
+      case " ${ALL[*]} " in *" $1 "*) SECTIONS+=("$1") ;; *) echo "unknown section $1 (one of: ${ALL[*]})" >&2; exit 2 ;; esac
+      shift ;;
+  esac
+done
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=("${ALL[@]}")
+if [ -z "$ROUNDS" ]; then if [ "$QUICK" = 1 ]; then ROUNDS=1; else ROUNDS=3; fi; fi
+if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.md; else OUT=BENCHMARKS.md; fi; fi
+
+# Sizes: full (shared/BENCHMARKING.md) or quick.
+if [ "$QUICK" = 1 ]; then
+  SIM_N=20000 APNS_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000
+  CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
+else
+  SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
+  IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000}
+  CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
+fi
+
+SCRATCH=${PUSHWAY_BENCH_DIR:-$repo/bench-out}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+export BENCH_TMP="$SCRATCH/tmp-$STAMP"
+export BENCH_RESULTS="$SCRATCH/results-$STAMP.jsonl"
+LOGS="$SCRATCH/logs-$STAMP"
+mkdir -p "$BENCH_TMP" "$LOGS"
+: >"$BENCH_RESULTS"
+declare -A STATUS=() LOADS=()
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+CURRENT=""
+cleanup() {
+  if [ -n "$CURRENT" ]; then
+    kill -TERM -- "-$CURRENT" 2>/dev/null || kill -TERM "$CURRENT" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bounded SECONDS LOG CMD...: runs CMD under `timeout` (its own process group) with output to LOG;
+# returns CMD's status.
+bounded() {
+  local seconds=$1 log=$2 status=0; shift 2
+  timeout --kill-after=10 "$seconds" "$@" >"$log" 2>&1 &
+  CURRENT=$!
+  wait "$CURRENT" || status=$?
+  CURRENT=""
+  return "$status"
+}
+
+# section_script NAME SECONDS CMD...: runs a section script; its kept runs land in BENCH_RESULTS.
+section_script() {
+  local name=$1 seconds=$2 status=0; shift 2
+  local log="$LOGS/$name.log"
+  echo "   log: $log"
+  BENCH_SECTION=$name bounded "$seconds" "$log" "$@" || status=$?
+  sed -n '/^medians\|^-- \|^mode \|^tls\|^h2c\|^pushway\|^peer\|^limit\|^runs \|^kept \|^memory\|^WARNING/p' "$log" | tail -n 30 || true
+  if [ "$status" = 0 ]; then STATUS[$name]="complete"; else STATUS[$name]="**script failed (exit $status)**; partial results; log $log"; fi
+}
+
+# measured SECTION KIND ROUND SECONDS CMD...: one run of a bench run.sh parses itself (report.py
+# parse KIND); run once more if others used > 15% of a core.
+measured() {
+  local section=$1 kind=$2 round=$3 seconds=$4; shift 4
+  local attempt b0 b1 t0 t1 status log
+  for attempt in 1 2; do
+    log="$LOGS/$section-$kind-$round-$attempt.log"
+    status=0
+    b0=$(bench_busy); t0=$(bench_now)
+    bounded "$seconds" "$log" /usr/bin/time -f '%U %S' -o "$BENCH_TMP/time" "$@" || status=$?
+    b1=$(bench_busy); t1=$(bench_now)
+    [ -s "$BENCH_TMP/time" ] || echo "0 0" >"$BENCH_TMP/time"
+    if [ "$status" != 0 ]; then
+      echo "   $kind round $round: exit $status (log $log)"
+      tail -n 5 "$log" | sed 's/^/     /'
+      STATUS[$section]="**a run failed (exit $status)**; log $log"
+    fi
+    python3 bench/report.py parse "$kind" "$log" "$BENCH_TMP/time" "$b0" "$b1" "$t0" "$t1" >"$BENCH_TMP/rows"
+    BENCH_SECTION=$section bench_keep "$BENCH_TMP/rows" "$attempt" "$BENCH_TMP/$section.jsonl" "$round" \
+      | python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l); keep = ("bench","mode","per_s","ns_per_iter","bytes_per_connection","p99_ms","seconds","ok","others_share","error")
+    print("   " + json.dumps({k: d[k] for k in keep if k in d}, ensure_ascii=False)[:400])' && break
+  done
+}
+
+# ------------------------------------------------------------------------------------------ setup
+echo "== pushway benchmarks: sections ${SECTIONS[*]}; $ROUNDS round(s)$([ "$QUICK" = 1 ] && echo ', quick')"
+echo "   results: $BENCH_RESULTS"
+wants() { case " ${SECTIONS[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if [ "$INSTALL" = 1 ]; then
+  missing=()
+  if wants apns_sim || wants apns; then
+    command -v h2load >/dev/null || missing+=(nghttp2-client)
+    command -v nghttpd >/dev/null || missing+=(nghttp2-server)
+  fi
+  if wants xiaomi || wants huawei; then command -v wrk >/dev/null || missing+=(wrk); fi
+  if { wants apns || wants xiaomi; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+fi
+
+BIN=target/release/examples
+declare -A BENCH_BIN=()
+if [ "$BUILD" = 1 ]; then
+  echo "== building (release, once)"
+  cargo build --release -q -p pushway-mock -p pushway-apns -p pushway-xiaomi --bins --examples
+  cargo build --release -q --example router_e2e
+fi
+# The criterion/bench executables (built by `cargo bench --no-run`, or found fresh when --no-build).
+while IFS=' ' read -r name exe; do BENCH_BIN[$name]=$exe; done < <(
+  cargo bench -q --no-run --message-format=json -p pushway-core -p pushway-daemon -p pushway-huawei --benches 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "bench" in m["target"]["kind"]:
+        print(m["target"]["name"], m["executable"])')
+for b in render idle_rss roundtrip throughput; do
+  [ -x "${BENCH_BIN[$b]:-}" ] || { echo "bench executable $b not built" >&2; exit 1; }
+done
+
+# ----------------------------------------------------------------------------------------- sections
+run_render() {
+  for round in $(seq "$ROUNDS"); do
+    measured render render "$round" 300 "${BENCH_BIN[render]}" --bench "${CRITERION[@]}"
+  done
+  STATUS[render]=${STATUS[render]:-complete}
+}
+
+run_apns_sim() {
+  section_script apns_sim 1200 env SKIP_BUILD=1 N="$SIM_N" ROUNDS="$ROUNDS" bench/apns_sim.sh
+}
+
+run_apns() {
+  section_script apns 1200 env SKIP_BUILD=1 N="$APNS_N" ROUNDS="$ROUNDS" PEERS="$SCRATCH/peers-apns" bench/apns.sh
+}
+
+run_xiaomi() {
+  section_script xiaomi 1200 env SKIP_BUILD=1 PUSHWAY_BENCH_DIR="$SCRATCH/xiaomi" \
+    bench/xiaomi.sh --rounds "$ROUNDS" --n "$VENDOR_N" --wrk-seconds "$WRK_SECONDS" "${XIAOMI_SINGLE[@]}"
+}
+
+run_huawei() {
+  section_script huawei 1200 env SKIP_BUILD=1 HUAWEI_BENCH_BIN="${BENCH_BIN[throughput]}" \
+    PUSHWAY_BENCH_DIR="$SCRATCH/huawei" PUSHWAY_HPA_VENV="$SCRATCH/hpa-venv" \
+    bench/huawei.sh --rounds "$ROUNDS" --n "$VENDOR_N" --wrk-seconds "$WRK_SECONDS"
+}
+
+run_daemon() {
+  for round in $(seq "$ROUNDS"); do
+    measured daemon idle_rss "$round" 300 "${BENCH_BIN[idle_rss]}" --bench "$IDLE_CONNS"
+    measured daemon roundtrip "$round" 300 "${BENCH_BIN[roundtrip]}" --bench
+  done
+  STATUS[daemon]=${STATUS[daemon]:-complete}
+}
+
+run_router() {
+  for round in $(seq "$ROUNDS"); do
+    measured router router "$round" 300 "$BIN/router_e2e" --recipients "$RECIPIENTS" \
+      --mock-bin target/release/pushway-mock
+  done
+  STATUS[router]=${STATUS[router]:-complete}
+}
+
+for section in "${SECTIONS[@]}"; do
+  LOADS[$section]=$(cut -d' ' -f1-3 /proc/loadavg)
+  started=$(date +%s)
+  echo "== $section (load ${LOADS[$section]})"
+  "run_$section"
+  echo "   $section: $(( $(date +%s) - started )) s"
+done
+
+# ------------------------------------------------------------------------------------------- report
+META="$SCRATCH/meta-$STAMP.json"
+status_json=$(for k in "${!STATUS[@]}"; do printf '%s\t%s\n' "$k" "${STATUS[$k]}"; done)
+loads_json=$(for k in "${!LOADS[@]}"; do printf '%s\t%s\n' "$k" "${LOADS[$k]}"; done)
+python3 - "$META" "$ARGS" "$ROUNDS" "$QUICK" "$LOAD_BEFORE" "${SECTIONS[*]}" "$status_json" "$loads_json" <<'PY'
+import json, os, platform, re, subprocess, sys
+meta_path, args, rounds, quick, load_before, sections, status, loads = sys.argv[1:]
+cpuinfo = open("/proc/cpuinfo").read()
+model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
+mem = re.search(r"MemTotal:\s*(\d+) kB", open("/proc/meminfo").read())
+pairs = lambda text: dict(l.split("\t", 1) for l in text.splitlines() if "\t" in l)
+meta = {
+    "args": args, "rounds": int(rounds), "quick": quick == "1",
+    "date": subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip(),
+    "cpu": model.group(1).strip() if model else "?", "nproc": os.cpu_count(),
+    "memory": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "?",
+    "kernel": platform.release(),
+    "rustc": subprocess.run(["rustc", "-V"], capture_output=True, text=True).stdout.strip(),
+    "load_before": load_before, "load_after": " ".join(open("/proc/loadavg").read().split()[:3]),
+    "sections": sections.split(), "status": pairs(status), "loads": pairs(loads),
+    "notes": [n for n in os.environ.get("BENCH_NOTES", "").split("|") if n],
+}
+json.dump(meta, open(meta_path, "w"), indent=1)
+PY
+python3 bench/report.py write "$BENCH_RESULTS" "$META" "$OUT"
+rm -rf "$BENCH_TMP"
+echo "== done: $OUT (logs: $LOGS)"
