@@ -65,6 +65,9 @@ def parse(kind, out, timefile, b0, b1, t0, t1):
         if m:
             row.update(round_trips=int(m.group(1)), devices=int(m.group(2)), per_s=int(m.group(4)),
                        cpu_us_per_round_trip=float(m.group(6)))
+        m = re.search(r"cpu per round trip: server ([\d.]+) µs .*?devices ([\d.]+) µs", text)
+        if m:
+            row.update(server_cpu_us_per_round_trip=float(m.group(1)), devices_cpu_us_per_round_trip=float(m.group(2)))
         m = re.search(r"latency at (\d+)/s for (\d+) s: (\d+) pushes, p50 (\S+), p99 (\S+), p99\.9 (\S+), "
                       r"max (\S+); not delivered: (\d+)", text)
         if m:
@@ -258,7 +261,9 @@ def section_daemon(rows, out):
           at_most=16, others=rss)
     t.add("push→ack round trips to 1,000 devices", med(r.get("per_s") for r in rt), "/s", at_least=100_000,
           others=rt, note=f"{fmt(med(r.get('cpu_us_per_round_trip') for r in rt))} µs process CPU per round trip "
-                          "(server and devices in one process)")
+                          f"(server and devices in one process; server "
+                          f"{fmt(med(r.get('server_cpu_us_per_round_trip') for r in rt))} µs, devices "
+                          f"{fmt(med(r.get('devices_cpu_us_per_round_trip') for r in rt))} µs)")
     nd = sum(r.get("not_delivered", 0) for r in rt)
     t.add("p99 push→ack at a steady 10,000/s", med(r.get("p99_ms") for r in rt), " ms", at_most=5, others=rt,
           note=f"p50 {fmt(med(r.get('p50_ms') for r in rt), 2)} ms, p99.9 {fmt(med(r.get('p999_ms') for r in rt), 2)} ms"
