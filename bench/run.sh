@@ -5,7 +5,8 @@
 #   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
 #   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei daemon router)
 #   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
-#   options: --rounds N, --out FILE, --no-install, --no-build
+#   options: --rounds N, --out FILE, --no-install, --no-build,
+#            --wait-idle (wait up to 10 minutes for the 1-minute load average to fall below 0.5)
 #
 # Sections: render (criterion), apns_sim (bench/apns_sim.sh), apns (bench/apns.sh), xiaomi
 # (bench/xiaomi.sh), huawei (bench/huawei.sh), daemon (pushway-daemon's idle_rss and roundtrip
@@ -25,7 +26,7 @@ repo=$(pwd)
 source bench/lib.sh
 
 ALL=(render apns_sim apns xiaomi huawei daemon router)
-QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 SECTIONS=() ARGS="$*"
+QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 WAIT_IDLE=0 SECTIONS=() ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
     --no-build) BUILD=0; shift ;;
+    --wait-idle) WAIT_IDLE=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *)
@@ -157,6 +159,17 @@ for l in sys.stdin:
 for b in render idle_rss roundtrip throughput; do
   [ -x "${BENCH_BIN[$b]:-}" ] || { echo "bench executable $b not built" >&2; exit 1; }
 done
+
+if [ "$WAIT_IDLE" = 1 ]; then
+  waited=0
+  while awk '{exit !($1 >= 0.5)}' /proc/loadavg && [ "$waited" -lt 600 ]; do
+    [ "$waited" = 0 ] && echo "== waiting (up to 10 min) for the load average to fall below 0.5: $(cut -d' ' -f1-3 /proc/loadavg)"
+    sleep 15; waited=$((waited + 15))
+  done
+  BENCH_NOTES="${BENCH_NOTES:+$BENCH_NOTES|}Waited ${waited} s (at most 600) for the 1-minute load average to fall below 0.5; it was $(cut -d' ' -f1-3 /proc/loadavg) when the sections started."
+  export BENCH_NOTES
+fi
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ----------------------------------------------------------------------------------------- sections
 run_render() {
