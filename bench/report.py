@@ -397,7 +397,8 @@ def write(results, meta_path, out_path):
             summary.append((title, f"{t.passed} pass, {t.failed} fail"))
         loads = meta.get("loads", {}).get(key)
         if loads:
-            lines += ["", f"Load average at the start of the section: {loads}."]
+            lines += ["", f"Load average (1/5/15 min) at the start of the section: {loads} (it includes this suite's own "
+                      "earlier sections; others' CPU per run is in the table)."]
     skipped = [SECTIONS[k][0] for k in SECTIONS if k not in meta["sections"]]
     lines += ["", "## Summary", ""]
     for title, s in summary:
