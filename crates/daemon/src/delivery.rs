@@ -2,29 +2,45 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use pushway_core::{Outcome, Reason};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
-use crate::hub::Inner;
+use crate::hub::{Conn, Inner};
 use crate::queue::NewPush;
 
 /// The reason code of a `Retry` when the queue store failed.
 pub const REASON_STORE: &str = "queue_store";
 
+/// A push after its append: settled already, or waiting for its device's ack.
+pub(crate) enum Enqueued {
+    /// The outcome is known (offline, or the store failed).
+    Done(Outcome),
+    /// Queued and its connection woken: the ack is awaited on `ack`.
+    Waiting {
+        conn: Arc<Conn>,
+        ack: oneshot::Receiver<()>,
+    },
+}
+
 impl Inner {
-    /// Appends the push to the device's queue (the single source of truth), wakes its
-    /// connection if there is one, and waits up to the ack timeout for the ack.
+    /// Appends the push to the device's queue (the single source of truth) and wakes its
+    /// connection if there is one; the caller then waits for the ack with
+    /// [`Inner::wait_for_acks`], under one deadline for the whole batch (one timer per send,
+    /// not one per push).
     ///
-    /// `Delivered` when acked in time; `Queued` when the device is offline, the ack did not come
-    /// in time, or the connection ended first (the push is still queued and replayed on the next
-    /// connection); `Retry` when the store failed, so nothing was kept.
-    pub(crate) async fn deliver(
+    /// `Queued` when the device is offline; `Retry` when the store failed, so nothing was kept.
+    pub(crate) async fn enqueue(
         &self,
         device: &str,
         id: &str,
         frame: &Arc<str>,
         expires_at_ms: u64,
-    ) -> Outcome {
+    ) -> Enqueued {
         let conn = self.connection(device);
         // Wait for the ack before the push is visible to the connection, so a fast ack cannot
         // be missed.
@@ -55,27 +71,78 @@ impl Inner {
                     conn.forget_waiter(id);
                 }
                 tracing::warn!(%error, "daemon queue store failed");
-                return Outcome::Retry {
+                return Enqueued::Done(Outcome::Retry {
                     after: None,
                     reason: Reason::new(REASON_STORE).with_detail(error.to_string()),
-                };
+                });
             }
         }
         let (Some(conn), Some(ack)) = (conn, ack) else {
-            return self.queued();
+            return Enqueued::Done(self.queued());
         };
         conn.wake.notify_one();
-        match tokio::time::timeout(self.config.ack_timeout, ack).await {
-            Ok(Ok(())) => {
-                self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                Outcome::DELIVERED
-            }
-            // Timed out, or the connection ended (its waiters were dropped): still queued.
-            Ok(Err(_)) | Err(_) => {
-                conn.forget_waiter(id);
-                self.queued()
+        Enqueued::Waiting { conn, ack }
+    }
+
+    /// Waits for the acks of the `Waiting` pushes (all of push id `id`) up to the ack timeout,
+    /// counted from now, and returns every outcome in order.
+    ///
+    /// `Delivered` when acked in time; `Queued` when the ack did not come in time or the
+    /// connection ended first (the push is still queued and replayed on the next connection).
+    pub(crate) async fn wait_for_acks(&self, id: &str, enqueued: Vec<Enqueued>) -> Vec<Outcome> {
+        let now = Instant::now();
+        // As `tokio::time::timeout` does for a timeout too long to represent.
+        let deadline = now
+            .checked_add(self.config.ack_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        let mut outcomes = Vec::with_capacity(enqueued.len());
+        let mut conns = Vec::new();
+        let mut waiting = FuturesUnordered::new();
+        for (index, push) in enqueued.into_iter().enumerate() {
+            match push {
+                Enqueued::Done(outcome) => outcomes.push(Some(outcome)),
+                Enqueued::Waiting { conn, ack } => {
+                    outcomes.push(None);
+                    conns.push((index, conn));
+                    waiting.push(async move { (index, ack.await) });
+                }
             }
         }
+        if !waiting.is_empty() {
+            let sleep = tokio::time::sleep_until(deadline);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    biased;
+                    next = waiting.next() => match next {
+                        Some((index, Ok(()))) => {
+                            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                            outcomes[index] = Some(Outcome::DELIVERED);
+                        }
+                        // The connection ended (its waiters were dropped): still queued.
+                        Some((index, Err(_))) => outcomes[index] = Some(self.queued()),
+                        None => break,
+                    },
+                    () = &mut sleep => break,
+                }
+            }
+        }
+        // The receivers of the pushes still waiting are dropped before their waiters are
+        // forgotten, so `forget_waiter` sees them closed.
+        drop(waiting);
+        for (index, conn) in conns {
+            if outcomes[index].is_none() {
+                // Timed out: still queued.
+                outcomes[index] = Some(self.queued());
+            }
+            if let Some(Outcome::Queued) = outcomes[index] {
+                conn.forget_waiter(id);
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or(Outcome::Queued))
+            .collect()
     }
 
     fn queued(&self) -> Outcome {

@@ -1,11 +1,11 @@
 //! The hub: device id → live connection, the queue, and the settings every connection shares.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pushway_core::{DeviceToken, Presence, TokenKind};
+use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, oneshot};
 
 use crate::auth::DeviceAuth;
@@ -28,7 +28,8 @@ pub(crate) struct Inner {
     pub(crate) auth: DeviceAuth,
     pub(crate) store: Arc<dyn QueueStore>,
     pub(crate) clock: Arc<dyn Clock>,
-    conns: Mutex<HashMap<String, Arc<Conn>>>,
+    /// FxHash: keys are device ids from tokens this hub signed and verified, not free input.
+    conns: Mutex<FxHashMap<String, Arc<Conn>>>,
     next_conn_id: AtomicU64,
     pub(crate) counters: Counters,
 }
@@ -51,7 +52,7 @@ pub(crate) struct Conn {
     pub(crate) kick: Notify,
     kick_reason: AtomicU16,
     /// Senders waiting for the ack of a push id; `None` once the connection has ended.
-    waiters: Mutex<Option<HashMap<String, Waiters>>>,
+    waiters: Mutex<Option<FxHashMap<String, Waiters>>>,
 }
 
 /// The senders waiting for one push id: almost always one, kept without a `Vec` allocation.
@@ -233,7 +234,7 @@ impl Inner {
             wake: Notify::new(),
             kick: Notify::new(),
             kick_reason: AtomicU16::new(0),
-            waiters: Mutex::new(Some(HashMap::new())),
+            waiters: Mutex::new(Some(FxHashMap::default())),
         });
         let previous = lock(&self.conns).insert(device.to_owned(), conn.clone());
         if let Some(previous) = previous {
@@ -353,7 +354,7 @@ impl HubBuilder {
                 auth: self.auth,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                conns: Mutex::new(HashMap::new()),
+                conns: Mutex::new(FxHashMap::default()),
                 next_conn_id: AtomicU64::new(1),
                 counters: Counters::default(),
             }),

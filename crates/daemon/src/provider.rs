@@ -7,6 +7,7 @@ use pushway_core::{
     DeviceToken, Notification, Outcome, Presence, PushProvider, Reason, TokenKind, async_trait,
 };
 
+use crate::delivery::Enqueued;
 use crate::hub::Hub;
 use crate::protocol::{MAX_PUSH_FRAME_BYTES, MAX_PUSH_ID_BYTES, encode_push};
 
@@ -109,22 +110,24 @@ impl PushProvider for DaemonProvider {
         };
         let expires_at_ms = self.expires_at_ms(notification);
         let inner = &self.hub.inner;
-        join_all(tokens.iter().map(|token| {
+        let enqueued = join_all(tokens.iter().map(|token| {
             let frame = &frame;
             async move {
                 if token.kind != TokenKind::Daemon {
-                    return Outcome::rejected(REASON_WRONG_CHANNEL);
+                    return Enqueued::Done(Outcome::rejected(REASON_WRONG_CHANNEL));
                 }
                 if token.token.is_empty() {
-                    return Outcome::InvalidToken {
+                    return Enqueued::Done(Outcome::InvalidToken {
                         reason: Reason::new(REASON_EMPTY_DEVICE_ID),
                         since: None,
-                    };
+                    });
                 }
-                inner.deliver(&token.token, id, frame, expires_at_ms).await
+                inner.enqueue(&token.token, id, frame, expires_at_ms).await
             }
         }))
-        .await
+        .await;
+        // One ack deadline for the whole batch: one timer per send, not one per push.
+        inner.wait_for_acks(id, enqueued).await
     }
 }
 

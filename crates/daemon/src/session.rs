@@ -1,10 +1,10 @@
 //! One device connection on the server: handshake, `hello`, then the send/ack/heartbeat loop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures_util::{SinkExt, StreamExt};
+use rustc_hash::FxHashMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_tungstenite::WebSocketStream;
@@ -79,7 +79,7 @@ where
                 conn: &conn,
                 ws: &mut ws,
                 cursor: 0,
-                unacked: HashMap::new(),
+                unacked: FxHashMap::default(),
                 in_flight: 0,
                 need_fetch: true,
                 last_heard: Instant::now(),
@@ -151,7 +151,7 @@ struct Session<'a, S> {
     /// The sequence number of the last push sent on this connection.
     cursor: u64,
     /// Pushes sent and not yet acked, by id (an id may be queued twice).
-    unacked: HashMap<String, u32>,
+    unacked: FxHashMap<String, u32>,
     in_flight: usize,
     /// The queue may hold pushes after `cursor`.
     need_fetch: bool,
