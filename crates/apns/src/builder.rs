@@ -10,6 +10,7 @@ use pushway_core::{ApnsEnv, Error};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 
 use crate::connection::{Connector, KeepAlive};
+use crate::request::FixedHead;
 use crate::jwt::{Clock, DEFAULT_REFRESH, SystemClock, TokenCache};
 use crate::pool::Pool;
 use crate::provider::ApnsProvider;
@@ -271,13 +272,15 @@ impl ApnsProviderBuilder {
             tls,
             keep_alive: self.keep_alive,
         };
+        let target = RequestTarget {
+            scheme,
+            authority,
+            topic,
+            collapse_id: self.collapse_id,
+        };
         Ok(ApnsProvider {
-            target: RequestTarget {
-                scheme,
-                authority,
-                topic,
-                collapse_id: self.collapse_id,
-            },
+            fixed: FixedHead::new(&target),
+            target,
             environment: self.environment,
             tokens,
             pool: Pool::new(connector, self.connections, self.connect_timeout),

@@ -42,8 +42,11 @@ impl Clock for SystemClock {
 
 /// One signed provider token.
 pub(crate) struct ProviderToken {
-    /// `bearer <jwt>`, marked sensitive.
+    /// `bearer <jwt>`, marked sensitive (the transport sends `block`; the tests read this).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub header: HeaderValue,
+    /// The same as an HPACK field, "never indexed" (see [`crate::hpack`]), made once per token.
+    pub block: Vec<u8>,
     pub generation: u64,
     issued: SystemTime,
 }
@@ -197,8 +200,11 @@ fn sign(
     let mut value =
         HeaderValue::try_from(format!("bearer {jwt}")).map_err(|e| SignError(e.to_string()))?;
     value.set_sensitive(true);
+    let mut block = Vec::with_capacity(value.len() + 4);
+    crate::hpack::never_indexed(&mut block, crate::hpack::AUTHORIZATION, value.as_bytes());
     Ok(ProviderToken {
         header: value,
+        block,
         generation,
         issued: now,
     })

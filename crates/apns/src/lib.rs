@@ -10,10 +10,11 @@
 //! | [`ApnsReason`] | APNs's reason strings, with `Unknown` for new ones |
 //! | [`Clock`] | where time comes from (tests move it by hand) |
 //!
-//! The transport is `h2` used directly over long-lived connections: headers that never change
-//! (topic, push type, priority) and the provider token are prepared once; one stream per
-//! notification; the server's stream limit honoured; keep-alive PINGs; reconnect on GOAWAY or
-//! loss. Sends cut off by a dying connection come back as `Retry`, never as delivered. The only
+//! The transport is pushway's own HTTP/2 client side over long-lived connections (see the
+//! `wire` module for why not `h2`): the HPACK fields that never change (method, authority,
+//! topic, push type, priority) and the provider token are encoded once; one stream per
+//! notification; the server's stream limit and flow control honoured; keep-alive PINGs;
+//! reconnect on GOAWAY or loss. Sends cut off by a dying connection come back as `Retry`, never as delivered. The only
 //! resend inside the provider is the one after `403 ExpiredProviderToken` (see [`ApnsProvider`]).
 //!
 //! ```no_run
@@ -35,12 +36,14 @@
 mod builder;
 pub mod classify;
 mod connection;
+mod hpack;
 pub mod jwt;
 pub mod payload;
 mod pool;
 mod provider;
 pub mod reason;
 pub mod request;
+mod wire;
 
 pub use builder::{ApnsProviderBuilder, PRODUCTION_URL, SANDBOX_URL};
 pub use classify::{Classified, classify};

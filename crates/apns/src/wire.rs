@@ -1,0 +1,934 @@
+//! The HTTP/2 client side of one APNs connection (RFC 9113), made for what a provider does:
+//! many small POSTs in flight, each answered by a short response.
+//!
+//! Why not `h2`: with `h2` the client spent ~50k instructions per notification (callgrind),
+//! more than the 10 µs budget, and most of it in work a provider does not need — HPACK
+//! encoding with Huffman coding of the provider token, path and `apns-id` on every request
+//! (`h2` never indexes `authorization` or `:path`), header maps built and parsed again, and a
+//! stream state machine for full duplex. Here a request arrives as a ready HPACK block
+//! ([`crate::hpack`]) and its body, and is copied into the connection's write buffer under one
+//! lock; one task per connection reads and writes the socket.
+//!
+//! What the protocol asks of a client, and where it is done:
+//! - connection preface and SETTINGS, ACKs of the server's SETTINGS ([`State::on_settings`]);
+//! - the server's `SETTINGS_MAX_CONCURRENT_STREAMS` is never exceeded, and until its first
+//!   SETTINGS frame only one stream is opened (a token connection allows one until its first
+//!   valid request, protocols/apns.md §2.1, §5); streams over the limit wait, in order;
+//! - flow control both ways: bodies go out as the stream and connection windows allow
+//!   ([`State::send_body`]); received DATA is given back with WINDOW_UPDATE;
+//! - header blocks split over CONTINUATION frames both ways, padding and priority fields read;
+//! - PING answered, and sent as keep-alive: unanswered within the timeout = dead connection;
+//! - GOAWAY: streams above its last-stream-id were not processed ([`StreamError::Refused`]),
+//!   the others are answered or lost with the connection; no new stream after it;
+//! - RST_STREAM: REFUSED_STREAM = not processed; a send given up (timeout) resets its stream
+//!   (CANCEL), so an unanswered stream does not hold a slot forever;
+//! - protocol violations by the server end the connection with GOAWAY and the matching code.
+//!
+//! Nothing is resent here: every stream ends with the server's answer or a [`StreamError`],
+//! and the caller decides.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::hash::BuildHasherDefault;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use http::{HeaderMap, StatusCode};
+use rustc_hash::FxHasher;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use crate::hpack::{Decoder, ResponseHead};
+
+type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// Frame types (RFC 9113 §6).
+const DATA: u8 = 0x0;
+const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
+const SETTINGS: u8 = 0x4;
+const PUSH_PROMISE: u8 = 0x5;
+const PING: u8 = 0x6;
+const GOAWAY: u8 = 0x7;
+const WINDOW_UPDATE: u8 = 0x8;
+const CONTINUATION: u8 = 0x9;
+
+// Flags.
+const END_STREAM: u8 = 0x1;
+const ACK: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const PADDED: u8 = 0x8;
+const PRIORITY_FLAG: u8 = 0x20;
+
+// Error codes (RFC 9113 §7).
+const NO_ERROR: u32 = 0x0;
+const PROTOCOL_ERROR: u32 = 0x1;
+const FLOW_CONTROL_ERROR: u32 = 0x3;
+const FRAME_SIZE_ERROR: u32 = 0x6;
+const REFUSED_STREAM: u32 = 0x7;
+const CANCEL: u32 = 0x8;
+const COMPRESSION_ERROR: u32 = 0x9;
+
+// Settings.
+const SETTINGS_ENABLE_PUSH: u16 = 0x2;
+const SETTINGS_MAX_CONCURRENT_STREAMS: u16 = 0x3;
+const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
+const SETTINGS_MAX_FRAME_SIZE: u16 = 0x5;
+const SETTINGS_MAX_HEADER_LIST_SIZE: u16 = 0x6;
+
+/// The largest frame we accept (we do not raise SETTINGS_MAX_FRAME_SIZE from its default).
+const MAX_FRAME: usize = 16_384;
+/// The largest response header block we take (also sent as SETTINGS_MAX_HEADER_LIST_SIZE).
+const MAX_HEADER_BLOCK: usize = 64 * 1024;
+/// Our receive windows, per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection.
+/// Responses are a few hundred bytes at most; this only bounds what the server may send ahead.
+const RECV_WINDOW: u32 = 1 << 20;
+/// A response body larger than this is cut (error bodies are tiny JSON objects).
+const MAX_BODY: usize = 64 * 1024;
+const MAX_WINDOW: i64 = (1 << 31) - 1;
+const LAST_STREAM_ID: u32 = (1 << 31) - 1;
+
+static NEXT_PING: AtomicU64 = AtomicU64::new(1);
+
+/// The server's answer to one stream.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A stream that ended without an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StreamError {
+    /// Nothing was written: the connection was closing or gone (another connection may take it).
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// The server did not process it: RST_STREAM REFUSED_STREAM, or above a GOAWAY's
+    /// last-stream-id (RFC 9113 §8.7).
+    #[error("not processed: {0}")]
+    Refused(String),
+    /// RST_STREAM with another code: processed or not, unknown.
+    #[error("stream reset by the server: error code {0:#x}")]
+    Reset(u32),
+    /// The connection ended before the answer: processed or not, unknown.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// The answer was not a valid HTTP response.
+    #[error("malformed response: {0}")]
+    Malformed(&'static str),
+}
+
+type Reply = oneshot::Sender<Result<Answer, StreamError>>;
+
+struct Shared {
+    state: Mutex<State>,
+    /// The connection task, woken when there is something to write or the handle is gone.
+    io: AtomicWaker,
+}
+
+/// A request waiting for a stream slot (the server's limit is reached, or its SETTINGS have
+/// not come yet).
+struct Waiting {
+    id: u32,
+    block: Vec<u8>,
+    body: Bytes,
+    reply: Reply,
+}
+
+struct Stream {
+    reply: Option<Reply>,
+    /// Stream-level send window.
+    window: i64,
+    /// The part of the body not yet sent (flow control).
+    unsent: Bytes,
+    head: Option<ResponseHead>,
+    body: Vec<u8>,
+}
+
+struct State {
+    /// Why the connection ended; nothing more is sent.
+    ended: Option<String>,
+    /// GOAWAY received: its last-stream-id.
+    goaway: Option<u32>,
+    /// The handle was dropped: finish the open streams, then close.
+    released: bool,
+    settings_seen: bool,
+    next_id: u32,
+    max_streams: usize,
+    conn_window: i64,
+    initial_window: i64,
+    max_frame: usize,
+    streams: FxHashMap<u32, Stream>,
+    waiting: VecDeque<Waiting>,
+    /// Streams whose body waits for window, in order.
+    blocked: VecDeque<u32>,
+    /// Bytes to write, appended by senders and by the reader (ACKs, WINDOW_UPDATEs).
+    out: Vec<u8>,
+    /// Header block being assembled from HEADERS + CONTINUATION: stream, END_STREAM, bytes.
+    partial: Option<(u32, bool, Vec<u8>)>,
+    decoder: Decoder,
+    /// Connection-level bytes received and not yet given back.
+    unreturned: u32,
+    /// Keep-alive: the payload of the PING in flight.
+    ping: Option<[u8; 8]>,
+}
+
+/// The handle of a connection: opens streams. Dropping it lets the connection finish its open
+/// streams and close.
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+}
+
+/// How one connection keeps itself alive.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepAlive {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// Starts the client side of an HTTP/2 connection over `io` (TLS with ALPN `h2` done, or
+/// h2c with prior knowledge): queues the preface and SETTINGS and spawns the task that drives
+/// the socket. Returns at once; streams opened before the server's SETTINGS wait for them
+/// (one is opened meanwhile).
+pub(crate) fn start<T>(io: T, keep_alive: Option<KeepAlive>, conn_id: u64) -> Connection
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut out = Vec::with_capacity(16 * 1024);
+    out.extend_from_slice(PREFACE);
+    let settings: [(u16, u32); 3] = [
+        (SETTINGS_ENABLE_PUSH, 0),
+        (SETTINGS_INITIAL_WINDOW_SIZE, RECV_WINDOW),
+        (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK as u32),
+    ];
+    frame_head(&mut out, settings.len() * 6, SETTINGS, 0, 0);
+    for (id, value) in settings {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+    // The connection window starts at 65,535 whatever SETTINGS say: raise it to RECV_WINDOW.
+    window_update(&mut out, 0, RECV_WINDOW - 65_535);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            ended: None,
+            goaway: None,
+            released: false,
+            settings_seen: false,
+            next_id: 1,
+            max_streams: 1,
+            conn_window: 65_535,
+            initial_window: 65_535,
+            max_frame: MAX_FRAME,
+            streams: FxHashMap::default(),
+            waiting: VecDeque::new(),
+            blocked: VecDeque::new(),
+            out,
+            partial: None,
+            decoder: Decoder::new(),
+            unreturned: 0,
+            ping: None,
+        }),
+        io: AtomicWaker::new(),
+    });
+    let driver = Driver {
+        io,
+        shared: shared.clone(),
+        rbuf: vec![0; 64 * 1024],
+        rstart: 0,
+        rend: 0,
+        wbuf: Vec::with_capacity(16 * 1024),
+        wpos: 0,
+        flush: false,
+        keep_alive: keep_alive.map(|k| (k, Box::pin(tokio::time::sleep(k.interval)))),
+        ping_sent: None,
+    };
+    tokio::spawn(async move {
+        let mut driver = driver;
+        let reason = poll_fn(|cx| driver.poll(cx)).await;
+        tracing::debug!(conn = conn_id, reason = %reason, "APNs connection ended");
+    });
+    Connection { shared }
+}
+
+impl Connection {
+    /// Whether a new stream may still go on this connection.
+    pub fn usable(&self) -> bool {
+        let state = self.shared.lock();
+        state.ended.is_none() && state.goaway.is_none() && state.next_id < LAST_STREAM_ID
+    }
+
+    /// Opens a stream with the HPACK header `block` and `body` (both sent with END_STREAM at
+    /// the end), or queues it if the server's stream limit is reached. Nothing waits here.
+    pub fn send(&self, block: Vec<u8>, body: Bytes) -> Result<Pending, StreamError> {
+        let (reply, answer) = oneshot::channel();
+        let id = {
+            let mut state = self.shared.lock();
+            if let Some(why) = &state.ended {
+                return Err(StreamError::NotSent(why.clone()));
+            }
+            if state.goaway.is_some() {
+                return Err(StreamError::NotSent("the server sent GOAWAY".into()));
+            }
+            if state.next_id >= LAST_STREAM_ID {
+                return Err(StreamError::NotSent("stream ids used up".into()));
+            }
+            let id = state.next_id;
+            state.next_id += 2;
+            let waiting = Waiting {
+                id,
+                block,
+                body,
+                reply,
+            };
+            if state.waiting.is_empty() && state.streams.len() < state.max_streams {
+                state.open(waiting);
+            } else {
+                state.waiting.push_back(waiting);
+            }
+            id
+        };
+        self.shared.io.wake();
+        Ok(Pending {
+            shared: self.shared.clone(),
+            id,
+            answer,
+            done: false,
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.shared.lock().released = true;
+        self.shared.io.wake();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One stream's answer to come. Dropped before it came (a timeout), it resets the stream.
+pub(crate) struct Pending {
+    shared: Arc<Shared>,
+    id: u32,
+    answer: oneshot::Receiver<Result<Answer, StreamError>>,
+    done: bool,
+}
+
+impl Pending {
+    pub async fn answer(mut self) -> Result<Answer, StreamError> {
+        let result = (&mut self.answer)
+            .await
+            .unwrap_or_else(|_| Err(StreamError::Lost("connection task gone".into())));
+        self.done = true;
+        result
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.shared.lock();
+        if state.streams.remove(&self.id).is_some() {
+            if state.ended.is_none() {
+                rst_stream(&mut state.out, self.id, CANCEL);
+                state.open_waiting();
+            }
+        } else if let Some(i) = state.waiting.iter().position(|w| w.id == self.id) {
+            state.waiting.remove(i);
+        }
+        drop(state);
+        self.shared.io.wake();
+    }
+}
+
+fn frame_head(out: &mut Vec<u8>, len: usize, kind: u8, flags: u8, stream: u32) {
+    let len = len as u32;
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.push(kind);
+    out.push(flags);
+    out.extend_from_slice(&stream.to_be_bytes());
+}
+
+fn window_update(out: &mut Vec<u8>, stream: u32, increment: u32) {
+    frame_head(out, 4, WINDOW_UPDATE, 0, stream);
+    out.extend_from_slice(&increment.to_be_bytes());
+}
+
+fn rst_stream(out: &mut Vec<u8>, stream: u32, code: u32) {
+    frame_head(out, 4, RST_STREAM, 0, stream);
+    out.extend_from_slice(&code.to_be_bytes());
+}
+
+fn goaway(out: &mut Vec<u8>, code: u32) {
+    frame_head(out, 8, GOAWAY, 0, 0);
+    // We accept no server-initiated streams: the last one we processed is 0.
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&code.to_be_bytes());
+}
+
+/// A connection error: the GOAWAY code to send and why.
+struct ConnError(u32, String);
+
+impl State {
+    /// Writes the HEADERS (+ CONTINUATION) frames of a stream and as much body as the windows
+    /// allow.
+    fn open(&mut self, w: Waiting) {
+        let end_stream = if w.body.is_empty() { END_STREAM } else { 0 };
+        let mut block: &[u8] = &w.block;
+        let mut kind = HEADERS;
+        loop {
+            let n = block.len().min(self.max_frame);
+            let last = n == block.len();
+            let flags = if kind == HEADERS { end_stream } else { 0 } | if last { END_HEADERS } else { 0 };
+            frame_head(&mut self.out, n, kind, flags, w.id);
+            self.out.extend_from_slice(&block[..n]);
+            block = &block[n..];
+            kind = CONTINUATION;
+            if last {
+                break;
+            }
+        }
+        let stream = Stream {
+            reply: Some(w.reply),
+            window: self.initial_window,
+            unsent: w.body,
+            head: None,
+            body: Vec::new(),
+        };
+        self.streams.insert(w.id, stream);
+        if end_stream == 0 && !self.send_body(w.id) {
+            self.blocked.push_back(w.id);
+        }
+    }
+
+    /// Sends what the windows allow of a stream's body; true when all of it is sent.
+    fn send_body(&mut self, id: u32) -> bool {
+        let max_frame = self.max_frame;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return true;
+        };
+        while !stream.unsent.is_empty() {
+            let room = stream.window.min(self.conn_window);
+            if room <= 0 {
+                return false;
+            }
+            let n = stream.unsent.len().min(room as usize).min(max_frame);
+            let chunk = stream.unsent.split_to(n);
+            let flags = if stream.unsent.is_empty() { END_STREAM } else { 0 };
+            frame_head(&mut self.out, n, DATA, flags, id);
+            self.out.extend_from_slice(&chunk);
+            stream.window -= n as i64;
+            self.conn_window -= n as i64;
+        }
+        true
+    }
+
+    /// Sends the bodies that waited for window, in order, as far as the windows allow.
+    fn send_blocked(&mut self) {
+        while let Some(&id) = self.blocked.front() {
+            if !self.send_body(id) {
+                return;
+            }
+            self.blocked.pop_front();
+        }
+    }
+
+    /// Opens waiting streams while the server's limit allows.
+    fn open_waiting(&mut self) {
+        while self.streams.len() < self.max_streams && self.ended.is_none() && self.goaway.is_none() {
+            let Some(w) = self.waiting.pop_front() else {
+                return;
+            };
+            if w.reply.is_closed() {
+                continue;
+            }
+            self.open(w);
+        }
+    }
+
+    /// Ends a stream with its answer or error and frees its slot.
+    fn finish(&mut self, id: u32, result: Result<Answer, StreamError>) {
+        if let Some(mut stream) = self.streams.remove(&id) {
+            if let Some(reply) = stream.reply.take() {
+                let _ = reply.send(result);
+            }
+            self.open_waiting();
+        }
+    }
+
+    /// The connection is over: every stream and waiting request gets an error.
+    fn end(&mut self, why: String) {
+        if self.ended.is_some() {
+            return;
+        }
+        for (_, mut stream) in self.streams.drain() {
+            if let Some(reply) = stream.reply.take() {
+                let _ = reply.send(Err(StreamError::Lost(why.clone())));
+            }
+        }
+        for w in self.waiting.drain(..) {
+            let _ = w.reply.send(Err(StreamError::NotSent(why.clone())));
+        }
+        self.blocked.clear();
+        self.ended = Some(why);
+    }
+
+    /// Handles one frame from the server.
+    fn on_frame(&mut self, kind: u8, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
+        if let Some((partial_id, _, _)) = &self.partial
+            && (kind != CONTINUATION || id != *partial_id)
+        {
+            return Err(ConnError(PROTOCOL_ERROR, "header block interrupted".into()));
+        }
+        match kind {
+            DATA => self.on_data(flags, id, payload),
+            HEADERS => {
+                if id == 0 {
+                    return Err(ConnError(PROTOCOL_ERROR, "HEADERS on stream 0".into()));
+                }
+                let mut fragment = unpad(flags, payload)?;
+                if flags & PRIORITY_FLAG != 0 {
+                    fragment = fragment
+                        .get(5..)
+                        .ok_or_else(|| ConnError(FRAME_SIZE_ERROR, "short HEADERS".into()))?;
+                }
+                self.partial = Some((id, flags & END_STREAM != 0, fragment.to_vec()));
+                if flags & END_HEADERS != 0 {
+                    self.on_header_block()
+                } else {
+                    Ok(())
+                }
+            }
+            CONTINUATION => {
+                let Some((_, _, block)) = &mut self.partial else {
+                    return Err(ConnError(PROTOCOL_ERROR, "CONTINUATION without HEADERS".into()));
+                };
+                block.extend_from_slice(payload);
+                if block.len() > MAX_HEADER_BLOCK {
+                    return Err(ConnError(PROTOCOL_ERROR, "response header block too large".into()));
+                }
+                if flags & END_HEADERS != 0 {
+                    self.on_header_block()
+                } else {
+                    Ok(())
+                }
+            }
+            RST_STREAM => {
+                if payload.len() != 4 {
+                    return Err(ConnError(FRAME_SIZE_ERROR, "RST_STREAM of wrong size".into()));
+                }
+                let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                let error = if code == REFUSED_STREAM {
+                    StreamError::Refused("REFUSED_STREAM".into())
+                } else {
+                    StreamError::Reset(code)
+                };
+                self.finish(id, Err(error));
+                Ok(())
+            }
+            SETTINGS => self.on_settings(flags, id, payload),
+            PING => {
+                if payload.len() != 8 || id != 0 {
+                    return Err(ConnError(FRAME_SIZE_ERROR, "bad PING".into()));
+                }
+                if flags & ACK != 0 {
+                    if self.ping.as_ref().is_some_and(|p| p[..] == *payload) {
+                        self.ping = None;
+                    }
+                } else {
+                    frame_head(&mut self.out, 8, PING, ACK, 0);
+                    self.out.extend_from_slice(payload);
+                }
+                Ok(())
+            }
+            GOAWAY => {
+                if payload.len() < 8 {
+                    return Err(ConnError(FRAME_SIZE_ERROR, "short GOAWAY".into()));
+                }
+                let last = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+                    & LAST_STREAM_ID;
+                let code = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
+                let detail = String::from_utf8_lossy(&payload[8..]);
+                tracing::debug!(last_stream = last, code, detail = %detail, "APNs sent GOAWAY");
+                let why = if detail.is_empty() {
+                    format!("GOAWAY (error code {code:#x})")
+                } else {
+                    format!("GOAWAY (error code {code:#x}): {detail}")
+                };
+                self.goaway = Some(self.goaway.map_or(last, |g| g.min(last)));
+                let cut: Vec<u32> = self.streams.keys().copied().filter(|&s| s > last).collect();
+                for s in cut {
+                    self.finish(s, Err(StreamError::Refused(why.clone())));
+                }
+                for w in self.waiting.drain(..) {
+                    let _ = w.reply.send(Err(StreamError::NotSent(why.clone())));
+                }
+                Ok(())
+            }
+            WINDOW_UPDATE => {
+                if payload.len() != 4 {
+                    return Err(ConnError(FRAME_SIZE_ERROR, "WINDOW_UPDATE of wrong size".into()));
+                }
+                let inc = i64::from(
+                    u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) & LAST_STREAM_ID,
+                );
+                if id == 0 {
+                    if inc == 0 {
+                        return Err(ConnError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0".into()));
+                    }
+                    self.conn_window += inc;
+                    if self.conn_window > MAX_WINDOW {
+                        return Err(ConnError(FLOW_CONTROL_ERROR, "connection window overflow".into()));
+                    }
+                } else if let Some(stream) = self.streams.get_mut(&id) {
+                    stream.window += inc;
+                    if inc == 0 || stream.window > MAX_WINDOW {
+                        rst_stream(&mut self.out, id, if inc == 0 { PROTOCOL_ERROR } else { FLOW_CONTROL_ERROR });
+                        self.finish(id, Err(StreamError::Malformed("bad WINDOW_UPDATE")));
+                    }
+                }
+                self.send_blocked();
+                Ok(())
+            }
+            PUSH_PROMISE => Err(ConnError(PROTOCOL_ERROR, "PUSH_PROMISE with push disabled".into())),
+            // PRIORITY (deprecated) and unknown frame types are ignored (RFC 9113 §5.5).
+            _ => Ok(()),
+        }
+    }
+
+    fn on_data(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
+        if id == 0 {
+            return Err(ConnError(PROTOCOL_ERROR, "DATA on stream 0".into()));
+        }
+        // Flow control counts the whole payload, padding included.
+        self.unreturned += payload.len() as u32;
+        if self.unreturned >= RECV_WINDOW / 2 {
+            window_update(&mut self.out, 0, self.unreturned);
+            self.unreturned = 0;
+        }
+        let data = unpad(flags, payload)?;
+        if let Some(stream) = self.streams.get_mut(&id) {
+            if stream.head.is_none() {
+                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
+                self.finish(id, Err(StreamError::Malformed("DATA before HEADERS")));
+                return Ok(());
+            }
+            let room = MAX_BODY.saturating_sub(stream.body.len());
+            stream.body.extend_from_slice(&data[..data.len().min(room)]);
+            if flags & END_STREAM != 0 {
+                self.complete(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header_block(&mut self) -> Result<(), ConnError> {
+        let Some((id, end_stream, mut block)) = self.partial.take() else {
+            return Ok(());
+        };
+        let head = self
+            .decoder
+            .decode(&mut block)
+            .map_err(|e| ConnError(COMPRESSION_ERROR, e.to_string()))?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            // A stream we gave up (reset) or never had: the block only fed the decoder.
+            return Ok(());
+        };
+        match (&stream.head, head.status) {
+            // An informational answer (1xx): the real one follows.
+            (None, Some(s)) if s.is_informational() => {
+                if end_stream {
+                    self.finish(id, Err(StreamError::Malformed("1xx with END_STREAM")));
+                }
+                return Ok(());
+            }
+            (None, Some(_)) => stream.head = Some(head),
+            (None, None) => {
+                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
+                self.finish(id, Err(StreamError::Malformed("response without :status")));
+                return Ok(());
+            }
+            // Trailers: nothing APNs sends; ignored.
+            (Some(_), _) => {}
+        }
+        if end_stream {
+            self.complete(id);
+        }
+        Ok(())
+    }
+
+    /// The server ended the stream: hand over its answer.
+    fn complete(&mut self, id: u32) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let Some(head) = stream.head.take() else {
+            return;
+        };
+        let body = std::mem::take(&mut stream.body);
+        let mut headers = HeaderMap::with_capacity(head.fields.len());
+        for (name, value) in head.fields {
+            headers.append(name, value);
+        }
+        let answer = Answer {
+            status: head.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            headers,
+            body: Bytes::from(body),
+        };
+        // The body may still be going out (a server may answer early): stop sending it.
+        if !stream.unsent.is_empty() {
+            rst_stream(&mut self.out, id, NO_ERROR);
+            self.blocked.retain(|&b| b != id);
+        }
+        self.finish(id, Ok(answer));
+    }
+
+    fn on_settings(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
+        if id != 0 {
+            return Err(ConnError(PROTOCOL_ERROR, "SETTINGS on a stream".into()));
+        }
+        if flags & ACK != 0 {
+            return Ok(());
+        }
+        if !payload.len().is_multiple_of(6) {
+            return Err(ConnError(FRAME_SIZE_ERROR, "SETTINGS of wrong size".into()));
+        }
+        if !self.settings_seen {
+            // No SETTINGS_MAX_CONCURRENT_STREAMS in the first SETTINGS means no limit.
+            self.settings_seen = true;
+            self.max_streams = usize::MAX;
+        }
+        for entry in payload.chunks_exact(6) {
+            let key = u16::from_be_bytes([entry[0], entry[1]]);
+            let value = u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]);
+            match key {
+                SETTINGS_MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
+                SETTINGS_INITIAL_WINDOW_SIZE => {
+                    if i64::from(value) > MAX_WINDOW {
+                        return Err(ConnError(FLOW_CONTROL_ERROR, "initial window too large".into()));
+                    }
+                    let delta = i64::from(value) - self.initial_window;
+                    self.initial_window = i64::from(value);
+                    for stream in self.streams.values_mut() {
+                        stream.window += delta;
+                    }
+                }
+                SETTINGS_MAX_FRAME_SIZE => {
+                    if !(16_384..=16_777_215).contains(&value) {
+                        return Err(ConnError(PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE".into()));
+                    }
+                    self.max_frame = value as usize;
+                }
+                // HEADER_TABLE_SIZE: our requests never use the dynamic table. The rest do not
+                // concern a client that sends small requests.
+                _ => {}
+            }
+        }
+        frame_head(&mut self.out, 0, SETTINGS, ACK, 0);
+        self.send_blocked();
+        self.open_waiting();
+        Ok(())
+    }
+}
+
+/// The payload of a frame that may be PADDED, without its padding.
+fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
+    if flags & PADDED == 0 {
+        return Ok(payload);
+    }
+    let pad = usize::from(*payload.first().ok_or_else(|| ConnError(PROTOCOL_ERROR, "empty padded frame".into()))?);
+    if pad >= payload.len() {
+        return Err(ConnError(PROTOCOL_ERROR, "padding longer than the frame".into()));
+    }
+    Ok(&payload[1..payload.len() - pad])
+}
+
+/// The connection task: reads frames, writes what is queued, keeps the connection alive.
+struct Driver<T> {
+    io: T,
+    shared: Arc<Shared>,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    flush: bool,
+    keep_alive: Option<(KeepAlive, Pin<Box<Sleep>>)>,
+    /// When the last keep-alive PING was sent.
+    ping_sent: Option<Instant>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
+    /// Runs until the connection ends; returns why.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<String> {
+        loop {
+            let mut progress = false;
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Err(why)) => return Poll::Ready(self.end(why)),
+                Poll::Pending => {}
+            }
+            match self.poll_write(cx) {
+                Poll::Ready(Ok(wrote)) => progress |= wrote,
+                Poll::Ready(Err(why)) => return Poll::Ready(self.end(why)),
+                Poll::Pending => {}
+            }
+            if let Err(why) = self.poll_keep_alive(cx) {
+                return Poll::Ready(self.end(why));
+            }
+            self.shared.io.register(cx.waker());
+            let state = self.shared.lock();
+            let written = state.out.is_empty() && self.wpos == self.wbuf.len() && !self.flush;
+            if let Some(why) = &state.ended {
+                // Ended by a protocol error: leave once its GOAWAY is written.
+                if written {
+                    return Poll::Ready(why.clone());
+                }
+            } else if state.streams.is_empty() && state.waiting.is_empty() {
+                if state.released && written {
+                    return Poll::Ready("closed: no longer used".into());
+                }
+                if state.goaway.is_some() {
+                    drop(state);
+                    return Poll::Ready(self.end("the server sent GOAWAY".into()));
+                }
+            }
+            if !progress && (state.out.is_empty() || self.wpos < self.wbuf.len()) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn end(&mut self, why: String) -> String {
+        self.shared.lock().end(why.clone());
+        why
+    }
+
+    /// Reads what is there and handles every complete frame. `Ready(Ok)` = read something.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        } else if self.rbuf.len() - self.rend < MAX_FRAME + 9 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        let mut buf = ReadBuf::new(&mut self.rbuf[self.rend..]);
+        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("read failed: {e}"))),
+            Poll::Ready(Ok(())) => {}
+        }
+        let n = buf.filled().len();
+        if n == 0 {
+            return Poll::Ready(Err("the server closed the connection".into()));
+        }
+        self.rend += n;
+        let mut state = self.shared.lock();
+        if state.ended.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        while self.rend - self.rstart >= 9 {
+            let h = &self.rbuf[self.rstart..self.rstart + 9];
+            let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+            if len > MAX_FRAME {
+                let why = format!("frame of {len} bytes over the 16,384 allowed");
+                goaway(&mut state.out, FRAME_SIZE_ERROR);
+                state.end(why);
+                return Poll::Ready(Ok(()));
+            }
+            if self.rend - self.rstart < 9 + len {
+                break;
+            }
+            let (kind, flags) = (h[3], h[4]);
+            let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & LAST_STREAM_ID;
+            let payload = &self.rbuf[self.rstart + 9..self.rstart + 9 + len];
+            self.rstart += 9 + len;
+            if let Err(ConnError(code, why)) = state.on_frame(kind, flags, id, payload) {
+                goaway(&mut state.out, code);
+                state.end(format!("protocol error from the server: {why}"));
+                return Poll::Ready(Ok(()));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes what is queued. `Ready(Ok(true))` = wrote everything that was queued.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, String>> {
+        let mut wrote = false;
+        loop {
+            if self.wpos == self.wbuf.len() {
+                let mut state = self.shared.lock();
+                if state.out.is_empty() {
+                    break;
+                }
+                self.wbuf.clear();
+                self.wpos = 0;
+                std::mem::swap(&mut self.wbuf, &mut state.out);
+            }
+            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err("write returned 0".into())),
+                Poll::Ready(Ok(n)) => {
+                    self.wpos += n;
+                    self.flush = true;
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write failed: {e}"))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.flush {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flush = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("flush failed: {e}"))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(wrote))
+    }
+
+    /// Sends a PING every interval; one unanswered within the timeout ends the connection.
+    fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
+        let Some((k, sleep)) = &mut self.keep_alive else {
+            return Ok(());
+        };
+        while sleep.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let mut state = self.shared.lock();
+            match (state.ping.is_some(), self.ping_sent) {
+                (true, Some(sent)) if now >= sent + k.timeout => {
+                    return Err("keep-alive PING unanswered".into());
+                }
+                (true, Some(sent)) => sleep.as_mut().reset(sent + k.timeout),
+                (false, Some(sent)) if now < sent + k.interval => {
+                    sleep.as_mut().reset(sent + k.interval);
+                }
+                _ => {
+                    let payload = NEXT_PING.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+                    frame_head(&mut state.out, 8, PING, 0, 0);
+                    state.out.extend_from_slice(&payload);
+                    state.ping = Some(payload);
+                    self.ping_sent = Some(now);
+                    sleep.as_mut().reset(now + k.timeout.min(k.interval));
+                }
+            }
+        }
+        Ok(())
+    }
+}
