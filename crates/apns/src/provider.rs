@@ -19,7 +19,7 @@ use pushway_core::{ApnsEnv, DeviceToken, Notification, Outcome, PushProvider, Re
 use crate::classify::classify;
 use crate::connection::Conn;
 use crate::jwt::{Clock, ProviderToken, TokenCache};
-use crate::pool::Pool;
+use crate::pool::{ConnectError, Pool};
 use crate::reason::ApnsReason;
 use crate::request::{FixedHead, RequestParts, RequestTarget, build_parts};
 use crate::wire::{Answer, StreamError};
@@ -116,7 +116,15 @@ impl ApnsProvider {
             if classified.recycle_connection {
                 self.pool.retire(slot, &conn);
             }
-            if classified.reason == Some(ApnsReason::ExpiredProviderToken) && !refreshed {
+            let expired_first = classified.reason == Some(ApnsReason::ExpiredProviderToken) && !refreshed;
+            if let Outcome::Auth { reason } = &classified.outcome {
+                if !expired_first {
+                    self.pool.hold_after_auth(slot, reason.code());
+                }
+            } else {
+                self.pool.token_accepted(slot);
+            }
+            if expired_first {
                 // The one resend the contract allows: a new token (made once, whoever asks
                 // first), then the same request on a new connection.
                 refreshed = true;
@@ -148,6 +156,13 @@ impl ApnsProvider {
         loop {
             let conn = match self.pool.get(slot).await {
                 Ok(c) => c,
+                Err(ConnectError::AuthHeld(reason, left)) => {
+                    return Err(Outcome::Auth {
+                        reason: Reason::new(reason).with_detail(format!(
+                            "not sent: APNs refused the provider token; reconnecting in {left:.1?}"
+                        )),
+                    });
+                }
                 Err(e) => {
                     return Err(Outcome::retry(
                         Reason::new(Reason::CONNECTION).with_detail(e.to_string()),

@@ -46,6 +46,15 @@ async fn every_scripted_reason_maps_to_its_outcome() {
         if *reason == ApnsReason::ExpiredProviderToken {
             continue; // the provider resends once: see jwt.rs
         }
+        // A refused token holds the provider's reconnects (see the tests below): those
+        // reasons each get a provider of their own.
+        let own;
+        let env = if expected(reason.as_str()) == "auth" {
+            own = h2c().await;
+            &own
+        } else {
+            &env
+        };
         env.sim.script().clear_faults();
         env.sim
             .script()
@@ -138,15 +147,45 @@ async fn a_key_the_server_does_not_know_is_auth() {
     let out = provider.send(&c2c(), &[device(TOKEN)]).await;
     assert_eq!(out[0].as_str(), "auth", "{out:?}");
     assert_eq!(out[0].reason().unwrap().code(), "InvalidProviderToken");
+    // A refused key does not reconnect per send: the next sends are Auth without a request
+    // (and without a connection) until the hold ends.
+    for _ in 0..20 {
+        let out = provider.send(&c2c(), &[device(TOKEN)]).await;
+        assert_eq!(out[0].as_str(), "auth", "{out:?}");
+        assert_eq!(out[0].reason().unwrap().code(), "InvalidProviderToken");
+        assert!(out[0].reason().unwrap().detail().unwrap().starts_with("not sent"));
+    }
+    assert_eq!(env.sim.request_count(), 1);
+    let connections: std::collections::BTreeSet<u64> =
+        env.sim.requests().iter().map(|r| r.connection_id).collect();
+    assert_eq!(connections.len(), 1);
+}
+
+#[tokio::test]
+async fn after_the_hold_a_working_token_sends_again() {
+    let env = h2c().await;
+    env.sim.script().add_fault(
+        Trigger::Times(1),
+        ApnsFault::Reason(ApnsReason::InvalidProviderToken),
+    );
+    assert_eq!(env.send(&c2c()).await.as_str(), "auth");
+    assert_eq!(env.send(&c2c()).await.as_str(), "auth");
+    assert_eq!(env.sim.request_count(), 1, "held: no second request");
+    // The first hold is one second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(env.send(&c2c()).await.is_delivered());
+    assert!(env.send(&c2c()).await.is_delivered());
+    assert_eq!(env.sim.request_count(), 3);
 }
 
 #[tokio::test]
 async fn wrong_environment_key_in_both_spellings_is_auth() {
-    let env = h2c().await;
     for reason in [
         ApnsReason::BadEnvironmentKeyInToken,
         ApnsReason::BadEnvironmentKeyIdInToken,
     ] {
+        // A provider of its own each: after a refused token the provider holds reconnects.
+        let env = h2c().await;
         env.sim
             .script()
             .add_fault(Trigger::Times(1), ApnsFault::Reason(reason));
