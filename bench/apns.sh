@@ -2,6 +2,7 @@
 # Benchmark of pushway-apns (issue 4), per shared/BENCHMARKING.md: in one run, against one APNs
 # simulator process (pushway-mock's apns_sim example, recording off) and one ~300-byte payload
 # (the provider's own payload for the bench notification, fed byte for byte to the others):
+#   (the simulator plays the production environment, as the provider sends production tokens)
 #   h2load   -c1 -m100          the limit tool
 #   provider pushway-apns, one connection, 100 and 1000 sends in flight (crates/apns/examples/apns_bench.rs)
 #   node-apn @parse/node-apn 8, one connection, 1000 in flight, TLS (bench/apns_node_apn.js)
@@ -56,7 +57,7 @@ start() {
   [ "$1" = tls ] && tlsflag=--tls
   PORT=$(free_port)
   : > "$WORK/sim.line"
-  "$BIN/apns_sim" --port "$PORT" --dir "$WORK" $tlsflag > "$WORK/sim.line" & SPID=$!
+  "$BIN/apns_sim" --port "$PORT" --dir "$WORK" --production $tlsflag > "$WORK/sim.line" & SPID=$!
   PIDS+=("$SPID")
   for _ in $(seq 100); do [ -s "$WORK/sim.line" ] && break; sleep 0.1; done
   JWT=$(field jwt); KEY=$(field key_path); KID=$(field key_id); TEAM=$(field team_id); TOPIC=$(field topic)

@@ -13,6 +13,8 @@
 
 use http::{HeaderName, HeaderValue, StatusCode};
 
+use crate::request::APNS_ID;
+
 /// Static table indices (RFC 7541 Appendix A).
 pub(crate) const AUTHORITY: usize = 1;
 pub(crate) const METHOD_POST: usize = 3;
@@ -214,50 +216,75 @@ impl Huffman {
     /// Appends the decoding of `src` to `out` (RFC 7541 §5.2: EOS inside, or padding that is
     /// longer than 7 bits or not all ones, is an error).
     fn decode(&self, src: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        // Bits not yet decoded, left-aligned in `acc`.
-        let (mut acc, mut bits, mut i) = (0u64, 0u32, 0usize);
-        loop {
-            while bits <= 56 && i < src.len() {
-                acc |= u64::from(src[i]) << (56 - bits);
-                bits += 8;
-                i += 1;
-            }
-            if bits == 0 {
-                return Ok(());
-            }
-            let fast = self.fast[(acc >> 56) as usize];
-            let (symbol, len) = if fast != 0 && u32::from(fast >> 9) <= bits {
-                (fast & 0x1ff, u32::from(fast >> 9))
-            } else {
-                let mut found = None;
-                for len in 9..=bits.min(30) {
-                    let code = (acc >> (64 - len)) as u32;
-                    let l = len as usize;
-                    if code.wrapping_sub(self.first[l]) < self.count[l] {
-                        let k = usize::from(self.start[l]) + (code - self.first[l]) as usize;
-                        found = Some((self.symbols[k], len));
-                        break;
-                    }
+        // The shortest code is 5 bits.
+        out.reserve(src.len() * 8 / 5);
+        // `bits` undecoded bits, right-aligned in `acc` (at most 37: 29 left over + 8).
+        let (mut acc, mut bits) = (0u64, 0u32);
+        for &byte in src {
+            acc = acc << 8 | u64::from(byte);
+            bits += 8;
+            while bits >= 8 {
+                let fast = self.fast[((acc >> (bits - 8)) & 0xff) as usize];
+                let (symbol, len) = if fast != 0 {
+                    (fast & 0x1ff, u32::from(fast >> 9))
+                } else if bits >= 30 {
+                    self.long(acc, bits)?
+                } else {
+                    break; // a code longer than 8 bits: read on
+                };
+                if symbol == 256 {
+                    return Err(DecodeError("EOS in a Huffman string"));
                 }
-                match found {
-                    Some(f) => f,
-                    None => {
-                        // What is left must be padding: at most 7 bits, all ones.
-                        let ones = (1u64 << bits) - 1;
-                        if bits <= 7 && acc >> (64 - bits) == ones {
-                            return Ok(());
-                        }
-                        return Err(DecodeError("bad Huffman padding"));
-                    }
-                }
-            };
-            if symbol == 256 {
-                return Err(DecodeError("EOS in a Huffman string"));
+                out.push(symbol as u8);
+                bits -= len;
             }
-            out.push(symbol as u8);
-            acc <<= len;
-            bits -= len;
+            acc &= (1u64 << bits) - 1;
         }
+        // The end: fewer than 8 bits, or an unfinished long code. Codes of 5 to 7 bits may
+        // remain (peek with the padding's ones); then what is left must be the padding.
+        while bits >= 5 {
+            let pad = 8u32.saturating_sub(bits);
+            let top = if bits >= 8 {
+                (acc >> (bits - 8)) & 0xff
+            } else {
+                (acc << pad | ((1 << pad) - 1)) & 0xff
+            };
+            let fast = self.fast[top as usize];
+            let len = u32::from(fast >> 9);
+            if fast != 0 && len <= bits {
+                out.push((fast & 0x1ff) as u8);
+                bits -= len;
+                acc &= (1u64 << bits) - 1;
+            } else if bits >= 9 {
+                let (symbol, len) = self.long(acc, bits)?;
+                if symbol == 256 {
+                    return Err(DecodeError("EOS in a Huffman string"));
+                }
+                out.push(symbol as u8);
+                bits -= len;
+                acc &= (1u64 << bits) - 1;
+            } else {
+                break;
+            }
+        }
+        if bits <= 7 && acc == (1u64 << bits) - 1 {
+            Ok(())
+        } else {
+            Err(DecodeError("bad Huffman padding"))
+        }
+    }
+
+    /// A code of 9 to 30 bits at the top of the `bits` right-aligned bits of `acc`.
+    fn long(&self, acc: u64, bits: u32) -> Result<(u16, u32), DecodeError> {
+        for len in 9..=bits.min(30) {
+            let code = ((acc >> (bits - len)) & ((1u64 << len) - 1)) as u32;
+            let l = len as usize;
+            if code.wrapping_sub(self.first[l]) < self.count[l] {
+                let k = usize::from(self.start[l]) + (code - self.first[l]) as usize;
+                return Ok((self.symbols[k], len));
+            }
+        }
+        Err(DecodeError("bad Huffman code"))
     }
 }
 
@@ -350,10 +377,15 @@ impl Decoder {
                 head.status = StatusCode::from_bytes(value.as_bytes()).ok();
             } else if name_bytes.first() != Some(&b':') {
                 // Other pseudo-headers mean nothing in a response: ignored.
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(name_bytes),
-                    HeaderValue::from_bytes(value.as_bytes()),
-                ) {
+                let name = match name_bytes {
+                    b"apns-id" => Ok(APNS_ID.clone()),
+                    _ => HeaderName::from_bytes(name_bytes),
+                };
+                let value = match &value {
+                    Text::Shared(b) => HeaderValue::from_maybe_shared(b.clone()),
+                    _ => HeaderValue::from_bytes(value.as_bytes()),
+                };
+                if let (Ok(n), Ok(v)) = (name, value) {
                     head.fields.push((n, v));
                 }
             }
@@ -568,6 +600,22 @@ mod tests {
             out.clear();
             HUFFMAN.decode(&huffman_encode(text), &mut out).unwrap();
             assert_eq!(out, text);
+        }
+        // Random strings round trip; random bytes decode or fail, never panic.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5000 {
+            let len = (next() % 48) as usize;
+            let text: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            out.clear();
+            HUFFMAN.decode(&huffman_encode(&text), &mut out).unwrap();
+            assert_eq!(out, text);
+            let _ = HUFFMAN.decode(&text, &mut Vec::new());
         }
     }
 

@@ -12,7 +12,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::join_all;
 use pushway_core::{ApnsEnv, DeviceToken, Notification, Outcome, PushProvider, Reason, TokenKind};
 
@@ -74,21 +73,20 @@ impl ApnsProvider {
             };
         }
         let now = self.clock.now();
-        let mut parts = match build_parts(notification, &device.token, &self.target, now) {
+        let parts = match build_parts(notification, &device.token, &self.target, now) {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(token = %device.redacted(), error = %e, "APNs request not built");
                 return e.outcome();
             }
         };
-        let body = Bytes::from(std::mem::take(&mut parts.body));
-        match tokio::time::timeout(self.request_timeout, self.attempt(&parts, &body)).await {
+        match tokio::time::timeout(self.request_timeout, self.attempt(&parts)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::retry(Reason::TIMEOUT),
         }
     }
 
-    async fn attempt(&self, parts: &RequestParts, body: &Bytes) -> Outcome {
+    async fn attempt(&self, parts: &RequestParts) -> Outcome {
         let mut token = match self.tokens.current() {
             Ok(t) => t,
             Err(e) => {
@@ -101,7 +99,7 @@ impl ApnsProvider {
         // The same slot for the resend: it was retired, so the resend goes on a new connection.
         let slot = self.pool.pick();
         loop {
-            let (conn, answer) = match self.stream(slot, parts, body, &token).await {
+            let (conn, answer) = match self.stream(slot, parts, &token).await {
                 Ok(pair) => pair,
                 Err(outcome) => return outcome,
             };
@@ -149,7 +147,6 @@ impl ApnsProvider {
         &self,
         slot: usize,
         parts: &RequestParts,
-        body: &Bytes,
         token: &ProviderToken,
     ) -> Result<(Arc<Conn>, Result<Answer, StreamError>), Outcome> {
         let mut fresh = false;
@@ -169,8 +166,8 @@ impl ApnsProvider {
                     ));
                 }
             };
-            let block = parts.encode_head(&self.fixed, &token.block);
-            let answer = match conn.wire.send(block, body.clone()) {
+            let head = |out: &mut Vec<u8>| parts.encode_head(&self.fixed, &token.block, out);
+            let answer = match conn.wire.send(&head, &parts.body) {
                 Ok(pending) => pending.answer().await,
                 Err(e) => Err(e),
             };

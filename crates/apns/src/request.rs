@@ -270,14 +270,15 @@ impl FixedHead {
 }
 
 impl RequestParts {
-    /// The request's complete HPACK header block: the fixed fields, the path, the per-request
-    /// `apns-*` fields and `authorization` (`token_block`, encoded once per provider token).
-    pub fn encode_head(&self, fixed: &FixedHead, token_block: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
+    /// Appends the request's complete HPACK header block to `out`: the fixed fields, the path,
+    /// the per-request `apns-*` fields and `authorization` (`token_block`, encoded once per
+    /// provider token).
+    pub fn encode_head(&self, fixed: &FixedHead, token_block: &[u8], out: &mut Vec<u8>) {
+        out.reserve(
             fixed.pseudo.len() + fixed.regular.len() + token_block.len() + self.path.len() + 120,
         );
         out.extend_from_slice(&fixed.pseudo);
-        hpack::literal(&mut out, hpack::PATH, self.path.as_bytes());
+        hpack::literal(out, hpack::PATH, self.path.as_bytes());
         out.extend_from_slice(&fixed.regular);
         if let Some(expiration) = self.expiration {
             let mut digits = [0u8; 20];
@@ -291,14 +292,13 @@ impl RequestParts {
                     break;
                 }
             }
-            hpack::literal_named(&mut out, APNS_EXPIRATION.as_str().as_bytes(), &digits[i..]);
+            hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), &digits[i..]);
         }
         if let Some(collapse) = &self.collapse {
-            hpack::literal_named(&mut out, APNS_COLLAPSE_ID.as_str().as_bytes(), collapse.as_bytes());
+            hpack::literal_named(out, APNS_COLLAPSE_ID.as_str().as_bytes(), collapse.as_bytes());
         }
-        hpack::literal_named(&mut out, APNS_ID.as_str().as_bytes(), &self.apns_id);
+        hpack::literal_named(out, APNS_ID.as_str().as_bytes(), &self.apns_id);
         out.extend_from_slice(token_block);
-        out
     }
 }
 

@@ -240,6 +240,7 @@ where
         io: AtomicWaker::new(),
     });
     let driver = Driver {
+        yielded: false,
         io,
         shared: shared.clone(),
         rbuf: vec![0; 64 * 1024],
@@ -253,7 +254,13 @@ where
     };
     tokio::spawn(async move {
         let mut driver = driver;
-        let reason = poll_fn(|cx| driver.poll(cx)).await;
+        let reason = loop {
+            match poll_fn(|cx| driver.poll(cx)).await {
+                Step::Ended(why) => break why,
+                // Let the sends that are ready run before writing, so one write carries them all.
+                Step::Yield => tokio::task::yield_now().await,
+            }
+        };
         tracing::debug!(conn = conn_id, reason = %reason, "APNs connection ended");
     });
     Connection { shared }
@@ -268,7 +275,7 @@ impl Connection {
 
     /// Opens a stream with the HPACK header `block` and `body` (both sent with END_STREAM at
     /// the end), or queues it if the server's stream limit is reached. Nothing waits here.
-    pub fn send(&self, block: Vec<u8>, body: Bytes) -> Result<Pending, StreamError> {
+    pub fn send(&self, head: &dyn Fn(&mut Vec<u8>), body: &[u8]) -> Result<Pending, StreamError> {
         let (reply, answer) = oneshot::channel();
         let id = {
             let mut state = self.shared.lock();
@@ -283,16 +290,18 @@ impl Connection {
             }
             let id = state.next_id;
             state.next_id += 2;
-            let waiting = Waiting {
-                id,
-                block,
-                body,
-                reply,
-            };
             if state.waiting.is_empty() && state.streams.len() < state.max_streams {
-                state.open(waiting);
+                // The usual case: the frames go straight into the write buffer.
+                state.open(id, reply, head, body);
             } else {
-                state.waiting.push_back(waiting);
+                let mut block = Vec::new();
+                head(&mut block);
+                state.waiting.push_back(Waiting {
+                    id,
+                    block,
+                    body: Bytes::copy_from_slice(body),
+                    reply,
+                });
             }
             id
         };
@@ -386,56 +395,87 @@ struct ConnError(u32, String);
 
 impl State {
     /// Writes the HEADERS (+ CONTINUATION) frames of a stream and as much body as the windows
-    /// allow.
-    fn open(&mut self, w: Waiting) {
-        let end_stream = if w.body.is_empty() { END_STREAM } else { 0 };
-        let mut block: &[u8] = &w.block;
-        let mut kind = HEADERS;
-        loop {
-            let n = block.len().min(self.max_frame);
-            let last = n == block.len();
-            let flags = if kind == HEADERS { end_stream } else { 0 } | if last { END_HEADERS } else { 0 };
-            frame_head(&mut self.out, n, kind, flags, w.id);
-            self.out.extend_from_slice(&block[..n]);
-            block = &block[n..];
-            kind = CONTINUATION;
-            if last {
-                break;
+    /// allow; the rest of the body waits for WINDOW_UPDATE.
+    fn open(&mut self, id: u32, reply: Reply, head: &dyn Fn(&mut Vec<u8>), body: &[u8]) {
+        let end_stream = if body.is_empty() { END_STREAM } else { 0 };
+        // The block is encoded in place, after a frame header whose length is filled in after.
+        let start = self.out.len();
+        frame_head(&mut self.out, 0, HEADERS, end_stream | END_HEADERS, id);
+        head(&mut self.out);
+        let len = self.out.len() - start - 9;
+        if len <= self.max_frame {
+            self.out[start..start + 3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        } else {
+            // Larger than a frame (never for APNs's requests): HEADERS + CONTINUATION.
+            let block = self.out.split_off(start + 9);
+            self.out.truncate(start);
+            let mut rest: &[u8] = &block;
+            let mut kind = HEADERS;
+            loop {
+                let n = rest.len().min(self.max_frame);
+                let last = n == rest.len();
+                let flags = if kind == HEADERS { end_stream } else { 0 } | if last { END_HEADERS } else { 0 };
+                frame_head(&mut self.out, n, kind, flags, id);
+                self.out.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                kind = CONTINUATION;
+                if last {
+                    break;
+                }
             }
         }
+        let mut window = self.initial_window;
+        let sent = self.data_frames(id, &mut window, body);
+        let unsent = if sent < body.len() {
+            self.blocked.push_back(id);
+            Bytes::copy_from_slice(&body[sent..])
+        } else {
+            Bytes::new()
+        };
         let stream = Stream {
-            reply: Some(w.reply),
-            window: self.initial_window,
-            unsent: w.body,
+            reply: Some(reply),
+            window,
+            unsent,
             head: None,
             body: Vec::new(),
         };
-        self.streams.insert(w.id, stream);
-        if end_stream == 0 && !self.send_body(w.id) {
-            self.blocked.push_back(w.id);
-        }
+        self.streams.insert(id, stream);
     }
 
-    /// Sends what the windows allow of a stream's body; true when all of it is sent.
+    /// Writes DATA frames of `body` while the stream's and the connection's windows allow;
+    /// returns how many bytes went. The last frame of the body carries END_STREAM.
+    fn data_frames(&mut self, id: u32, window: &mut i64, body: &[u8]) -> usize {
+        let mut sent = 0;
+        while sent < body.len() {
+            let room = (*window).min(self.conn_window);
+            if room <= 0 {
+                break;
+            }
+            let n = (body.len() - sent).min(room as usize).min(self.max_frame);
+            let flags = if sent + n == body.len() { END_STREAM } else { 0 };
+            frame_head(&mut self.out, n, DATA, flags, id);
+            self.out.extend_from_slice(&body[sent..sent + n]);
+            sent += n;
+            *window -= n as i64;
+            self.conn_window -= n as i64;
+        }
+        sent
+    }
+
+    /// Sends what the windows allow of a waiting body; true when all of it is sent.
     fn send_body(&mut self, id: u32) -> bool {
-        let max_frame = self.max_frame;
         let Some(stream) = self.streams.get_mut(&id) else {
             return true;
         };
-        while !stream.unsent.is_empty() {
-            let room = stream.window.min(self.conn_window);
-            if room <= 0 {
-                return false;
-            }
-            let n = stream.unsent.len().min(room as usize).min(max_frame);
-            let chunk = stream.unsent.split_to(n);
-            let flags = if stream.unsent.is_empty() { END_STREAM } else { 0 };
-            frame_head(&mut self.out, n, DATA, flags, id);
-            self.out.extend_from_slice(&chunk);
-            stream.window -= n as i64;
-            self.conn_window -= n as i64;
-        }
-        true
+        let unsent = std::mem::take(&mut stream.unsent);
+        let mut window = stream.window;
+        let sent = self.data_frames(id, &mut window, &unsent);
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return true;
+        };
+        stream.window = window;
+        stream.unsent = unsent.slice(sent..);
+        stream.unsent.is_empty()
     }
 
     /// Sends the bodies that waited for window, in order, as far as the windows allow.
@@ -457,7 +497,7 @@ impl State {
             if w.reply.is_closed() {
                 continue;
             }
-            self.open(w);
+            self.open(w.id, w.reply, &|out| out.extend_from_slice(&w.block), &w.body);
         }
     }
 
@@ -758,8 +798,17 @@ fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
     Ok(&payload[1..payload.len() - pad])
 }
 
+/// What the connection task does next.
+enum Step {
+    Ended(String),
+    /// Yield to the runtime once before writing.
+    Yield,
+}
+
 /// The connection task: reads frames, writes what is queued, keeps the connection alive.
 struct Driver<T> {
+    /// Yielded since the last write.
+    yielded: bool,
     io: T,
     shared: Arc<Shared>,
     rbuf: Vec<u8>,
@@ -775,21 +824,28 @@ struct Driver<T> {
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// Runs until the connection ends; returns why.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<String> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
         loop {
             let mut progress = false;
             match self.poll_read(cx) {
                 Poll::Ready(Ok(())) => progress = true,
-                Poll::Ready(Err(why)) => return Poll::Ready(self.end(why)),
+                Poll::Ready(Err(why)) => return Poll::Ready(Step::Ended(self.end(why))),
                 Poll::Pending => {}
             }
+            if !self.yielded && self.wpos == self.wbuf.len() && !self.shared.lock().out.is_empty() {
+                self.yielded = true;
+                return Poll::Ready(Step::Yield);
+            }
             match self.poll_write(cx) {
-                Poll::Ready(Ok(wrote)) => progress |= wrote,
-                Poll::Ready(Err(why)) => return Poll::Ready(self.end(why)),
+                Poll::Ready(Ok(wrote)) => {
+                    progress |= wrote;
+                    self.yielded &= !wrote;
+                }
+                Poll::Ready(Err(why)) => return Poll::Ready(Step::Ended(self.end(why))),
                 Poll::Pending => {}
             }
             if let Err(why) = self.poll_keep_alive(cx) {
-                return Poll::Ready(self.end(why));
+                return Poll::Ready(Step::Ended(self.end(why)));
             }
             self.shared.io.register(cx.waker());
             let state = self.shared.lock();
@@ -797,15 +853,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             if let Some(why) = &state.ended {
                 // Ended by a protocol error: leave once its GOAWAY is written.
                 if written {
-                    return Poll::Ready(why.clone());
+                    return Poll::Ready(Step::Ended(why.clone()));
                 }
             } else if state.streams.is_empty() && state.waiting.is_empty() {
                 if state.released && written {
-                    return Poll::Ready("closed: no longer used".into());
+                    return Poll::Ready(Step::Ended("closed: no longer used".into()));
                 }
                 if state.goaway.is_some() {
                     drop(state);
-                    return Poll::Ready(self.end("the server sent GOAWAY".into()));
+                    return Poll::Ready(Step::Ended(self.end("the server sent GOAWAY".into())));
                 }
             }
             if !progress && (state.out.is_empty() || self.wpos < self.wbuf.len()) {
@@ -1019,23 +1075,24 @@ mod tests {
         (conn, peer)
     }
 
-    fn block(path: &str) -> Vec<u8> {
-        let mut b = Vec::new();
-        crate::hpack::indexed(&mut b, crate::hpack::METHOD_POST);
-        crate::hpack::literal(&mut b, crate::hpack::PATH, path.as_bytes());
-        b
+    /// A header block: `:method POST`, `:path <path>`.
+    fn block(path: &str) -> impl Fn(&mut Vec<u8>) + '_ {
+        move |b: &mut Vec<u8>| {
+            crate::hpack::indexed(b, crate::hpack::METHOD_POST);
+            crate::hpack::literal(b, crate::hpack::PATH, path.as_bytes());
+        }
     }
 
-    fn body(n: usize) -> Bytes {
-        Bytes::from(vec![b'x'; n])
+    fn body(n: usize) -> Vec<u8> {
+        vec![b'x'; n]
     }
 
     #[tokio::test]
     async fn one_stream_until_settings_then_the_servers_limit() {
         let (conn, mut peer) = connect(None).await;
-        let a = conn.send(block("/a"), body(10)).unwrap();
-        let b = conn.send(block("/b"), body(10)).unwrap();
-        let c = conn.send(block("/c"), body(10)).unwrap();
+        let a = conn.send(&block("/a"), &body(10)).unwrap();
+        let b = conn.send(&block("/b"), &body(10)).unwrap();
+        let c = conn.send(&block("/c"), &body(10)).unwrap();
         assert_eq!(peer.request().await.0, 1);
         peer.settings(&[(SETTINGS_MAX_CONCURRENT_STREAMS, 2)]).await;
         assert_eq!(peer.frame().await, (SETTINGS, ACK, 0, vec![]));
@@ -1058,7 +1115,7 @@ mod tests {
         let (conn, mut peer) = connect(None).await;
         peer.settings(&[(SETTINGS_INITIAL_WINDOW_SIZE, 100)]).await;
         assert_eq!(peer.frame().await.0, SETTINGS);
-        let p = conn.send(block("/a"), body(250)).unwrap();
+        let p = conn.send(&block("/a"), &body(250)).unwrap();
         assert_eq!(peer.frame().await.0, HEADERS);
         assert_eq!(peer.frame().await, (DATA, 0, 1, vec![b'x'; 100]));
         peer.send(WINDOW_UPDATE, 0, 1, &100u32.to_be_bytes()).await;
@@ -1072,7 +1129,7 @@ mod tests {
     #[tokio::test]
     async fn padded_headers_continuation_and_padded_data_make_one_answer() {
         let (conn, mut peer) = connect(None).await;
-        let p = conn.send(block("/a"), body(5)).unwrap();
+        let p = conn.send(&block("/a"), &body(5)).unwrap();
         peer.request().await;
         let mut block = vec![0x8c]; // :status 400
         crate::hpack::literal_named(&mut block, b"apns-id", b"abc");
@@ -1100,8 +1157,8 @@ mod tests {
         let (conn, mut peer) = connect(None).await;
         peer.settings(&[]).await;
         peer.frame().await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
-        let b = conn.send(block("/b"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
+        let b = conn.send(&block("/b"), &body(5)).unwrap();
         peer.request().await;
         peer.request().await;
         let mut payload = 1u32.to_be_bytes().to_vec();
@@ -1111,7 +1168,7 @@ mod tests {
         let refused = b.answer().await.unwrap_err();
         assert!(matches!(&refused, StreamError::Refused(why) if why.contains("shutting down")), "{refused:?}");
         assert!(!conn.usable());
-        assert!(matches!(conn.send(block("/c"), body(5)), Err(StreamError::NotSent(_))));
+        assert!(matches!(conn.send(&block("/c"), &body(5)), Err(StreamError::NotSent(_))));
         peer.ok(1, "i").await;
         assert_eq!(a.answer().await.unwrap().status, StatusCode::OK);
     }
@@ -1121,8 +1178,8 @@ mod tests {
         let (conn, mut peer) = connect(None).await;
         peer.settings(&[]).await;
         peer.frame().await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
-        let b = conn.send(block("/b"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
+        let b = conn.send(&block("/b"), &body(5)).unwrap();
         peer.request().await;
         peer.request().await;
         peer.send(RST_STREAM, 0, 1, &REFUSED_STREAM.to_be_bytes()).await;
@@ -1144,8 +1201,8 @@ mod tests {
         let (conn, mut peer) = connect(None).await;
         peer.settings(&[(SETTINGS_MAX_CONCURRENT_STREAMS, 1)]).await;
         peer.frame().await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
-        let b = conn.send(block("/b"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
+        let b = conn.send(&block("/b"), &body(5)).unwrap();
         assert_eq!(peer.request().await.0, 1);
         drop(a);
         assert_eq!(peer.frame().await, (RST_STREAM, 0, 1, CANCEL.to_be_bytes().to_vec()));
@@ -1159,7 +1216,7 @@ mod tests {
     #[tokio::test]
     async fn a_protocol_violation_ends_the_connection_with_goaway() {
         let (conn, mut peer) = connect(None).await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
         peer.request().await;
         peer.send(PUSH_PROMISE, END_HEADERS, 1, &[0, 0, 0, 2]).await;
         let (kind, _, _, payload) = peer.frame().await;
@@ -1185,7 +1242,7 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         let (conn, mut peer) = connect(Some(k)).await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
         peer.request().await;
         // The first PING comes after the interval and is answered; the second is not.
         let (kind, flags, _, payload) = peer.frame().await;
@@ -1201,8 +1258,8 @@ mod tests {
     #[tokio::test]
     async fn the_server_closing_loses_open_streams_and_fails_waiting_ones_as_not_sent() {
         let (conn, mut peer) = connect(None).await;
-        let a = conn.send(block("/a"), body(5)).unwrap();
-        let b = conn.send(block("/b"), body(5)).unwrap();
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
+        let b = conn.send(&block("/b"), &body(5)).unwrap();
         peer.request().await;
         drop(peer);
         assert!(matches!(a.answer().await, Err(StreamError::Lost(_))));

@@ -1,14 +1,15 @@
 //! Runs the APNs simulator for benchmarks and third-party client checks.
 //!
-//! `cargo run --release -p pushway-mock --example apns_sim -- [--tls] [--port N] [--record]`
+//! `cargo run --release -p pushway-mock --example apns_sim -- [--tls] [--port N] [--record] [--production]`
 //! prints one JSON line — the address, the base URL, a valid provider token, the team, key id and
 //! topic, the path of the PKCS#8 test key it wrote, and the certificate path in TLS mode — then
-//! serves until killed. Recording is off unless `--record` is given.
+//! serves until killed. Recording is off unless `--record` is given. It plays the development
+//! environment (answers carry `apns-unique-id`) unless `--production` is given.
 
 use std::time::Duration;
 
 use pushway_mock::Recording;
-use pushway_mock::apns::{ApnsSimulator, TestKey};
+use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator, TestKey};
 
 const TEAM: &str = "TEAM123456";
 const KID: &str = "TEST123456";
@@ -40,6 +41,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .key(TEAM, KID, key.public_key_pem())
         .topic(TOPIC)
         .recording(recording)
+        .environment(if flag("--production") {
+            ApnsEnvironment::Production
+        } else {
+            ApnsEnvironment::Development
+        })
         .start()
         .await?;
     let cert_path = match sim.ca_cert_pem() {
