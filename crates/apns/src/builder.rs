@@ -10,10 +10,10 @@ use pushway_core::{ApnsEnv, Error};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 
 use crate::connection::{Connector, KeepAlive};
-use crate::request::FixedHead;
 use crate::jwt::{Clock, DEFAULT_REFRESH, SystemClock, TokenCache};
 use crate::pool::Pool;
 use crate::provider::ApnsProvider;
+use crate::request::FixedHead;
 use crate::request::{CollapseId, RequestTarget};
 
 /// The production host (App Store, TestFlight and ad-hoc builds).

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use pushway_core::{Outcome, Reason};
 use serde::Deserialize;
 
@@ -54,16 +54,8 @@ struct ErrorBody<'a> {
 /// none). A missing, empty or non-JSON body (a proxy) is classified by status alone.
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Classified {
     if status == StatusCode::OK {
-        let vendor_id = headers
-            // The static name: no parsing of "apns-id" on every success.
-            .get(&crate::request::APNS_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        return Classified {
-            outcome: Outcome::Delivered { vendor_id },
-            reason: None,
-            recycle_connection: false,
-        };
+        // The static name: no parsing of "apns-id" on every success.
+        return delivered(headers.get(&crate::request::APNS_ID));
     }
     let parsed: Option<ErrorBody<'_>> = serde_json::from_slice(body).ok();
     let reason = parsed
@@ -126,6 +118,18 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Classif
         outcome,
         reason,
         recycle_connection: recycle,
+    }
+}
+
+/// A 200: delivered, with the `apns-id` APNs echoed (the transport calls this directly, without
+/// building a header map for every success).
+pub(crate) fn delivered(apns_id: Option<&HeaderValue>) -> Classified {
+    Classified {
+        outcome: Outcome::Delivered {
+            vendor_id: apns_id.and_then(|v| v.to_str().ok()).map(str::to_owned),
+        },
+        reason: None,
+        recycle_connection: false,
     }
 }
 

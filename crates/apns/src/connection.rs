@@ -7,15 +7,15 @@
 //! connection allows one until its first valid request (protocols/apns.md §2.1, §5).
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-pub(crate) use crate::wire::KeepAlive;
 use crate::wire::Connection;
+pub(crate) use crate::wire::KeepAlive;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -73,7 +73,9 @@ pub(crate) fn never_indexed(out: &mut Vec<u8>, name_index: usize, value: &[u8]) 
 #[derive(Debug, Default)]
 pub(crate) struct ResponseHead {
     pub status: Option<StatusCode>,
-    /// Every regular field (`apns-id`, and on errors `content-type` and the like).
+    /// `apns-id`, kept apart: a success has nothing else worth reading.
+    pub apns_id: Option<HeaderValue>,
+    /// Every other regular field (on errors `content-type` and the like).
     pub fields: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -151,15 +153,16 @@ const STATIC: [(&str, &str); 61] = [
 /// code is canonical (codes of one length are consecutive, in symbol order, and each length
 /// starts where the previous one ends, shifted), so the lengths define the codes.
 const HUFFMAN_LENGTHS: [u8; 257] = [
-    13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
-    6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 8, 15, 6, 12, 10,
-    13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19, 13, 14, 6,
-    15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6, 6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15, 11, 14, 13, 28,
-    20, 22, 20, 20, 22, 22, 22, 23, 22, 23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23, 23, 23, 23, 21, 22, 23, 22, 23, 23, 24,
-    22, 21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23, 21, 21, 22, 21, 23, 22, 23, 23, 20, 22, 22, 22, 23, 22, 22, 23,
-    26, 26, 20, 19, 22, 23, 22, 25, 26, 26, 26, 27, 27, 26, 24, 25, 19, 21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27,
-    20, 24, 20, 21, 22, 21, 21, 23, 22, 22, 25, 25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26,
-    30,
+    13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28,
+    28, 28, 28, 28, 28, 28, 28, 28, 6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5,
+    5, 6, 6, 6, 6, 6, 6, 6, 7, 8, 15, 6, 12, 10, 13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19, 13, 14, 6, 15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6,
+    6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15, 11, 14, 13, 28, 20, 22, 20, 20, 22, 22, 22, 23, 22,
+    23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23, 23, 23, 23, 21, 22, 23, 22, 23, 23, 24, 22,
+    21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23, 21, 21, 22, 21, 23, 22, 23, 23, 20,
+    22, 22, 22, 23, 22, 22, 23, 26, 26, 20, 19, 22, 23, 22, 25, 26, 26, 26, 27, 27, 26, 24, 25, 19,
+    21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27, 20, 24, 20, 21, 22, 21, 21, 23, 22,
+    22, 25, 25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26, 30,
 ];
 
 /// Huffman decoding tables, built once from [`HUFFMAN_LENGTHS`].
@@ -354,7 +357,9 @@ impl Decoder {
                 }
                 let size = int_at(block, &mut pos, 5)?;
                 if size > MAX_TABLE {
-                    return Err(DecodeError("table size update over SETTINGS_HEADER_TABLE_SIZE"));
+                    return Err(DecodeError(
+                        "table size update over SETTINGS_HEADER_TABLE_SIZE",
+                    ));
                 }
                 self.max_size = size;
                 self.evict(0);
@@ -377,15 +382,13 @@ impl Decoder {
                 head.status = StatusCode::from_bytes(value.as_bytes()).ok();
             } else if name_bytes.first() != Some(&b':') {
                 // Other pseudo-headers mean nothing in a response: ignored.
-                let name = match name_bytes {
-                    b"apns-id" => Ok(APNS_ID.clone()),
-                    _ => HeaderName::from_bytes(name_bytes),
-                };
-                let value = match &value {
+                let v = match &value {
                     Text::Shared(b) => HeaderValue::from_maybe_shared(b.clone()),
                     _ => HeaderValue::from_bytes(value.as_bytes()),
                 };
-                if let (Ok(n), Ok(v)) = (name, value) {
+                if name_bytes == APNS_ID.as_str().as_bytes() {
+                    head.apns_id = v.ok();
+                } else if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name_bytes), v) {
                     head.fields.push((n, v));
                 }
             }
@@ -442,7 +445,8 @@ impl Decoder {
         }
         self.scratch.clear();
         HUFFMAN.decode(raw, &mut self.scratch)?;
-        Ok(Text::Shared(bytes::Bytes::copy_from_slice(&self.scratch)))
+        // An exact-size copy, so `Bytes` takes it without another allocation.
+        Ok(Text::Shared(bytes::Bytes::from(self.scratch.to_vec())))
     }
 }
 
@@ -526,8 +530,10 @@ mod tests {
                 .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
                 .collect()
         };
-        let first = hex("4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504
-             0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3");
+        let first = hex(
+            "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504
+             0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+        );
         let head = d.decode(&first).unwrap();
         assert_eq!(head.status, Some(StatusCode::FOUND));
         let get = |h: &ResponseHead, n: &str| {
@@ -585,13 +591,23 @@ mod tests {
         // C.4.1: "www.example.com".
         assert_eq!(
             huffman_encode(b"www.example.com"),
-            [0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff]
+            [
+                0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff
+            ]
         );
         // C.4.2: "no-cache".
-        assert_eq!(huffman_encode(b"no-cache"), [0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf]);
+        assert_eq!(
+            huffman_encode(b"no-cache"),
+            [0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf]
+        );
         let mut out = Vec::new();
         HUFFMAN
-            .decode(&[0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff], &mut out)
+            .decode(
+                &[
+                    0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+                ],
+                &mut out,
+            )
             .unwrap();
         assert_eq!(out, b"www.example.com");
         // Every byte value, short and long codes alike, and an apns-id.
@@ -629,24 +645,33 @@ mod tests {
         // A whole byte of ones is padding longer than 7 bits.
         assert!(HUFFMAN.decode(&[0x07, 0xff], &mut Vec::new()).is_err());
         // EOS (30 ones) inside the string.
-        assert!(HUFFMAN.decode(&[0xff, 0xff, 0xff, 0xfc], &mut Vec::new()).is_err());
+        assert!(
+            HUFFMAN
+                .decode(&[0xff, 0xff, 0xff, 0xfc], &mut Vec::new())
+                .is_err()
+        );
     }
 
     #[test]
     fn literal_forms_indexing_and_size_updates() {
         let mut d = Decoder::new();
-        // Literal with incremental indexing, new name "apns-id" (raw), then indexed (62).
+        // Literals with incremental indexing, new names (raw), then indexed (63, 62).
         let mut block = vec![0x40];
         string(&mut block, b"apns-id");
         string(&mut block, b"abc");
+        block.push(0x40);
+        string(&mut block, b"x-other");
+        string(&mut block, b"v");
         block.push(0x88); // :status 200
         let head = d.decode(&block).unwrap();
         assert_eq!(head.status, Some(StatusCode::OK));
+        assert_eq!(head.apns_id.unwrap(), "abc");
         assert_eq!(head.fields.len(), 1);
-        let head = d.decode(&[0xbe, 0x8d]).unwrap();
+        let head = d.decode(&[0xbf, 0xbe, 0x8d]).unwrap();
         assert_eq!(head.status, Some(StatusCode::NOT_FOUND));
-        assert_eq!(head.fields[0].0, "apns-id");
-        assert_eq!(head.fields[0].1, "abc");
+        assert_eq!(head.apns_id.unwrap(), "abc");
+        assert_eq!(head.fields[0].0, "x-other");
+        assert_eq!(head.fields[0].1, "v");
         // A size update to 0 empties the dynamic table: index 62 is gone.
         assert!(d.decode(&[0x20, 0xbe]).is_err());
         let mut d = Decoder::new();

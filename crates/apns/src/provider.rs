@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use pushway_core::{ApnsEnv, DeviceToken, Notification, Outcome, PushProvider, Reason, TokenKind};
 
-use crate::classify::classify;
+use crate::classify::{classify, delivered};
 use crate::connection::Conn;
 use crate::jwt::{Clock, ProviderToken, TokenCache};
 use crate::pool::{ConnectError, Pool};
@@ -110,11 +110,16 @@ impl ApnsProvider {
                     return stream_error(&e);
                 }
             };
-            let classified = classify(answer.status, &answer.headers, &answer.body);
+            let classified = if answer.status == http::StatusCode::OK {
+                delivered(answer.apns_id.as_ref())
+            } else {
+                classify(answer.status, &answer.headers, &answer.body)
+            };
             if classified.recycle_connection {
                 self.pool.retire(slot, &conn);
             }
-            let expired_first = classified.reason == Some(ApnsReason::ExpiredProviderToken) && !refreshed;
+            let expired_first =
+                classified.reason == Some(ApnsReason::ExpiredProviderToken) && !refreshed;
             if let Outcome::Auth { reason } = &classified.outcome {
                 if !expired_first {
                     self.pool.hold_after_auth(slot, reason.code());

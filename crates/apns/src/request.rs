@@ -170,7 +170,8 @@ pub fn build_request(
     if let Some(collapse) = parts.collapse {
         headers.insert(APNS_COLLAPSE_ID.clone(), collapse);
     }
-    let id = HeaderValue::from_bytes(&parts.apns_id).map_err(|_| BuildError::MalformedDeviceToken)?;
+    let id =
+        HeaderValue::from_bytes(&parts.apns_id).map_err(|_| BuildError::MalformedDeviceToken)?;
     headers.insert(APNS_ID.clone(), id);
     Ok(ApnsRequest {
         uri,
@@ -260,11 +261,27 @@ impl FixedHead {
             hpack::SCHEME_HTTPS
         };
         hpack::indexed(&mut pseudo, scheme);
-        hpack::literal(&mut pseudo, hpack::AUTHORITY, target.authority.as_str().as_bytes());
+        hpack::literal(
+            &mut pseudo,
+            hpack::AUTHORITY,
+            target.authority.as_str().as_bytes(),
+        );
         let mut regular = Vec::with_capacity(64 + target.topic.len());
-        hpack::literal_named(&mut regular, APNS_TOPIC.as_str().as_bytes(), target.topic.as_bytes());
-        hpack::literal_named(&mut regular, APNS_PUSH_TYPE.as_str().as_bytes(), ALERT.as_bytes());
-        hpack::literal_named(&mut regular, APNS_PRIORITY.as_str().as_bytes(), PRIORITY_NOW.as_bytes());
+        hpack::literal_named(
+            &mut regular,
+            APNS_TOPIC.as_str().as_bytes(),
+            target.topic.as_bytes(),
+        );
+        hpack::literal_named(
+            &mut regular,
+            APNS_PUSH_TYPE.as_str().as_bytes(),
+            ALERT.as_bytes(),
+        );
+        hpack::literal_named(
+            &mut regular,
+            APNS_PRIORITY.as_str().as_bytes(),
+            PRIORITY_NOW.as_bytes(),
+        );
         FixedHead { pseudo, regular }
     }
 }
@@ -295,7 +312,11 @@ impl RequestParts {
             hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), &digits[i..]);
         }
         if let Some(collapse) = &self.collapse {
-            hpack::literal_named(out, APNS_COLLAPSE_ID.as_str().as_bytes(), collapse.as_bytes());
+            hpack::literal_named(
+                out,
+                APNS_COLLAPSE_ID.as_str().as_bytes(),
+                collapse.as_bytes(),
+            );
         }
         hpack::literal_named(out, APNS_ID.as_str().as_bytes(), &self.apns_id);
         out.extend_from_slice(token_block);
@@ -346,9 +367,9 @@ fn normalize_token(token: &str, out: &mut String) -> Result<(), BuildError> {
     // The usual case, already lower-case hex: one check, one copy.
     if !bytes.is_empty()
         && bytes.len().is_multiple_of(2)
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        && bytes.iter().fold(true, |ok, b| {
+            ok & (b.is_ascii_digit() | (b'a'..=b'f').contains(b))
+        })
     {
         out.push_str(token);
         return Ok(());

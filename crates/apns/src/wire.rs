@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use rustc_hash::FxHasher;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
@@ -102,6 +102,8 @@ static NEXT_PING: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
+    /// `apns-id`, also in `headers` unless the status is 200 (a success needs nothing else).
+    pub apns_id: Option<HeaderValue>,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -414,7 +416,8 @@ impl State {
             loop {
                 let n = rest.len().min(self.max_frame);
                 let last = n == rest.len();
-                let flags = if kind == HEADERS { end_stream } else { 0 } | if last { END_HEADERS } else { 0 };
+                let flags = if kind == HEADERS { end_stream } else { 0 }
+                    | if last { END_HEADERS } else { 0 };
                 frame_head(&mut self.out, n, kind, flags, id);
                 self.out.extend_from_slice(&rest[..n]);
                 rest = &rest[n..];
@@ -452,7 +455,11 @@ impl State {
                 break;
             }
             let n = (body.len() - sent).min(room as usize).min(self.max_frame);
-            let flags = if sent + n == body.len() { END_STREAM } else { 0 };
+            let flags = if sent + n == body.len() {
+                END_STREAM
+            } else {
+                0
+            };
             frame_head(&mut self.out, n, DATA, flags, id);
             self.out.extend_from_slice(&body[sent..sent + n]);
             sent += n;
@@ -490,14 +497,20 @@ impl State {
 
     /// Opens waiting streams while the server's limit allows.
     fn open_waiting(&mut self) {
-        while self.streams.len() < self.max_streams && self.ended.is_none() && self.goaway.is_none() {
+        while self.streams.len() < self.max_streams && self.ended.is_none() && self.goaway.is_none()
+        {
             let Some(w) = self.waiting.pop_front() else {
                 return;
             };
             if w.reply.is_closed() {
                 continue;
             }
-            self.open(w.id, w.reply, &|out| out.extend_from_slice(&w.block), &w.body);
+            self.open(
+                w.id,
+                w.reply,
+                &|out| out.extend_from_slice(&w.block),
+                &w.body,
+            );
         }
     }
 
@@ -556,11 +569,17 @@ impl State {
             }
             CONTINUATION => {
                 let Some((_, _, block)) = &mut self.partial else {
-                    return Err(ConnError(PROTOCOL_ERROR, "CONTINUATION without HEADERS".into()));
+                    return Err(ConnError(
+                        PROTOCOL_ERROR,
+                        "CONTINUATION without HEADERS".into(),
+                    ));
                 };
                 block.extend_from_slice(payload);
                 if block.len() > MAX_HEADER_BLOCK {
-                    return Err(ConnError(PROTOCOL_ERROR, "response header block too large".into()));
+                    return Err(ConnError(
+                        PROTOCOL_ERROR,
+                        "response header block too large".into(),
+                    ));
                 }
                 if flags & END_HEADERS != 0 {
                     self.on_header_block()
@@ -570,7 +589,10 @@ impl State {
             }
             RST_STREAM => {
                 if payload.len() != 4 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "RST_STREAM of wrong size".into()));
+                    return Err(ConnError(
+                        FRAME_SIZE_ERROR,
+                        "RST_STREAM of wrong size".into(),
+                    ));
                 }
                 let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
                 let error = if code == REFUSED_STREAM {
@@ -622,10 +644,14 @@ impl State {
             }
             WINDOW_UPDATE => {
                 if payload.len() != 4 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "WINDOW_UPDATE of wrong size".into()));
+                    return Err(ConnError(
+                        FRAME_SIZE_ERROR,
+                        "WINDOW_UPDATE of wrong size".into(),
+                    ));
                 }
                 let inc = i64::from(
-                    u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) & LAST_STREAM_ID,
+                    u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+                        & LAST_STREAM_ID,
                 );
                 if id == 0 {
                     if inc == 0 {
@@ -633,19 +659,33 @@ impl State {
                     }
                     self.conn_window += inc;
                     if self.conn_window > MAX_WINDOW {
-                        return Err(ConnError(FLOW_CONTROL_ERROR, "connection window overflow".into()));
+                        return Err(ConnError(
+                            FLOW_CONTROL_ERROR,
+                            "connection window overflow".into(),
+                        ));
                     }
                 } else if let Some(stream) = self.streams.get_mut(&id) {
                     stream.window += inc;
                     if inc == 0 || stream.window > MAX_WINDOW {
-                        rst_stream(&mut self.out, id, if inc == 0 { PROTOCOL_ERROR } else { FLOW_CONTROL_ERROR });
+                        rst_stream(
+                            &mut self.out,
+                            id,
+                            if inc == 0 {
+                                PROTOCOL_ERROR
+                            } else {
+                                FLOW_CONTROL_ERROR
+                            },
+                        );
                         self.finish(id, Err(StreamError::Malformed("bad WINDOW_UPDATE")));
                     }
                 }
                 self.send_blocked();
                 Ok(())
             }
-            PUSH_PROMISE => Err(ConnError(PROTOCOL_ERROR, "PUSH_PROMISE with push disabled".into())),
+            PUSH_PROMISE => Err(ConnError(
+                PROTOCOL_ERROR,
+                "PUSH_PROMISE with push disabled".into(),
+            )),
             // PRIORITY (deprecated) and unknown frame types are ignored (RFC 9113 §5.5).
             _ => Ok(()),
         }
@@ -721,12 +761,22 @@ impl State {
             return;
         };
         let body = std::mem::take(&mut stream.body);
-        let mut headers = HeaderMap::with_capacity(head.fields.len());
-        for (name, value) in head.fields {
-            headers.append(name, value);
+        let status = head.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut headers = HeaderMap::new();
+        if status != StatusCode::OK || !head.fields.is_empty() {
+            headers.reserve(head.fields.len() + 1);
+            for (name, value) in head.fields {
+                headers.append(name, value);
+            }
+            if status != StatusCode::OK
+                && let Some(id) = &head.apns_id
+            {
+                headers.append(crate::request::APNS_ID.clone(), id.clone());
+            }
         }
         let answer = Answer {
-            status: head.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status,
+            apns_id: head.apns_id,
             headers,
             body: Bytes::from(body),
         };
@@ -760,7 +810,10 @@ impl State {
                 SETTINGS_MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
                 SETTINGS_INITIAL_WINDOW_SIZE => {
                     if i64::from(value) > MAX_WINDOW {
-                        return Err(ConnError(FLOW_CONTROL_ERROR, "initial window too large".into()));
+                        return Err(ConnError(
+                            FLOW_CONTROL_ERROR,
+                            "initial window too large".into(),
+                        ));
                     }
                     let delta = i64::from(value) - self.initial_window;
                     self.initial_window = i64::from(value);
@@ -770,7 +823,10 @@ impl State {
                 }
                 SETTINGS_MAX_FRAME_SIZE => {
                     if !(16_384..=16_777_215).contains(&value) {
-                        return Err(ConnError(PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE".into()));
+                        return Err(ConnError(
+                            PROTOCOL_ERROR,
+                            "bad SETTINGS_MAX_FRAME_SIZE".into(),
+                        ));
                     }
                     self.max_frame = value as usize;
                 }
@@ -791,9 +847,16 @@ fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
     if flags & PADDED == 0 {
         return Ok(payload);
     }
-    let pad = usize::from(*payload.first().ok_or_else(|| ConnError(PROTOCOL_ERROR, "empty padded frame".into()))?);
+    let pad = usize::from(
+        *payload
+            .first()
+            .ok_or_else(|| ConnError(PROTOCOL_ERROR, "empty padded frame".into()))?,
+    );
     if pad >= payload.len() {
-        return Err(ConnError(PROTOCOL_ERROR, "padding longer than the frame".into()));
+        return Err(ConnError(
+            PROTOCOL_ERROR,
+            "padding longer than the frame".into(),
+        ));
     }
     Ok(&payload[1..payload.len() - pad])
 }
@@ -1032,7 +1095,8 @@ mod tests {
         async fn ok(&mut self, stream: u32, apns_id: &str) {
             let mut block = vec![0x88];
             crate::hpack::literal_named(&mut block, b"apns-id", apns_id.as_bytes());
-            self.send(HEADERS, END_HEADERS | END_STREAM, stream, &block).await;
+            self.send(HEADERS, END_HEADERS | END_STREAM, stream, &block)
+                .await;
         }
 
         /// Reads one request: HEADERS, then DATA frames up to END_STREAM; returns the body.
@@ -1071,7 +1135,15 @@ mod tests {
             )
         );
         let update = peer.frame().await;
-        assert_eq!(update, (WINDOW_UPDATE, 0, 0, (RECV_WINDOW - 65_535).to_be_bytes().to_vec()));
+        assert_eq!(
+            update,
+            (
+                WINDOW_UPDATE,
+                0,
+                0,
+                (RECV_WINDOW - 65_535).to_be_bytes().to_vec()
+            )
+        );
         (conn, peer)
     }
 
@@ -1105,7 +1177,7 @@ mod tests {
         for (p, id) in [(a, "id-1"), (b, "id-3"), (c, "id-5")] {
             let answer = p.answer().await.unwrap();
             assert_eq!(answer.status, StatusCode::OK);
-            assert_eq!(answer.headers["apns-id"], id);
+            assert_eq!(answer.apns_id.unwrap(), id);
             assert!(answer.body.is_empty());
         }
     }
@@ -1139,7 +1211,8 @@ mod tests {
         let mut payload = vec![2, 0, 0, 0, 0, 16];
         payload.extend_from_slice(first);
         payload.extend_from_slice(&[0, 0]);
-        peer.send(HEADERS, PADDED | PRIORITY_FLAG, 1, &payload).await;
+        peer.send(HEADERS, PADDED | PRIORITY_FLAG, 1, &payload)
+            .await;
         peer.send(CONTINUATION, END_HEADERS, 1, rest).await;
         let mut data = vec![3];
         data.extend_from_slice(br#"{"reason":"BadDeviceToken"}"#);
@@ -1166,9 +1239,15 @@ mod tests {
         payload.extend_from_slice(b"shutting down");
         peer.send(GOAWAY, 0, 0, &payload).await;
         let refused = b.answer().await.unwrap_err();
-        assert!(matches!(&refused, StreamError::Refused(why) if why.contains("shutting down")), "{refused:?}");
+        assert!(
+            matches!(&refused, StreamError::Refused(why) if why.contains("shutting down")),
+            "{refused:?}"
+        );
         assert!(!conn.usable());
-        assert!(matches!(conn.send(&block("/c"), &body(5)), Err(StreamError::NotSent(_))));
+        assert!(matches!(
+            conn.send(&block("/c"), &body(5)),
+            Err(StreamError::NotSent(_))
+        ));
         peer.ok(1, "i").await;
         assert_eq!(a.answer().await.unwrap().status, StatusCode::OK);
     }
@@ -1182,7 +1261,8 @@ mod tests {
         let b = conn.send(&block("/b"), &body(5)).unwrap();
         peer.request().await;
         peer.request().await;
-        peer.send(RST_STREAM, 0, 1, &REFUSED_STREAM.to_be_bytes()).await;
+        peer.send(RST_STREAM, 0, 1, &REFUSED_STREAM.to_be_bytes())
+            .await;
         peer.send(RST_STREAM, 0, 3, &0x2u32.to_be_bytes()).await;
         assert!(matches!(a.answer().await, Err(StreamError::Refused(_))));
         assert_eq!(b.answer().await.unwrap_err(), StreamError::Reset(0x2));
@@ -1205,12 +1285,15 @@ mod tests {
         let b = conn.send(&block("/b"), &body(5)).unwrap();
         assert_eq!(peer.request().await.0, 1);
         drop(a);
-        assert_eq!(peer.frame().await, (RST_STREAM, 0, 1, CANCEL.to_be_bytes().to_vec()));
+        assert_eq!(
+            peer.frame().await,
+            (RST_STREAM, 0, 1, CANCEL.to_be_bytes().to_vec())
+        );
         assert_eq!(peer.request().await.0, 3);
         // A late answer for the reset stream is decoded and dropped.
         peer.ok(1, "late").await;
         peer.ok(3, "i").await;
-        assert_eq!(b.answer().await.unwrap().headers["apns-id"], "i");
+        assert_eq!(b.answer().await.unwrap().apns_id.unwrap(), "i");
     }
 
     #[tokio::test]
@@ -1222,7 +1305,9 @@ mod tests {
         let (kind, _, _, payload) = peer.frame().await;
         assert_eq!(kind, GOAWAY);
         assert_eq!(payload[4..8], PROTOCOL_ERROR.to_be_bytes());
-        assert!(matches!(a.answer().await, Err(StreamError::Lost(why)) if why.contains("PUSH_PROMISE")));
+        assert!(
+            matches!(a.answer().await, Err(StreamError::Lost(why)) if why.contains("PUSH_PROMISE"))
+        );
         assert!(!conn.usable());
     }
 
@@ -1231,7 +1316,10 @@ mod tests {
         let (conn, mut peer) = connect(None).await;
         peer.send(DATA, 0, 1, &vec![0; MAX_FRAME + 1]).await;
         let (kind, _, _, payload) = peer.frame().await;
-        assert_eq!((kind, &payload[4..8]), (GOAWAY, &FRAME_SIZE_ERROR.to_be_bytes()[..]));
+        assert_eq!(
+            (kind, &payload[4..8]),
+            (GOAWAY, &FRAME_SIZE_ERROR.to_be_bytes()[..])
+        );
         assert!(!conn.usable());
     }
 

@@ -153,7 +153,14 @@ async fn a_key_the_server_does_not_know_is_auth() {
         let out = provider.send(&c2c(), &[device(TOKEN)]).await;
         assert_eq!(out[0].as_str(), "auth", "{out:?}");
         assert_eq!(out[0].reason().unwrap().code(), "InvalidProviderToken");
-        assert!(out[0].reason().unwrap().detail().unwrap().starts_with("not sent"));
+        assert!(
+            out[0]
+                .reason()
+                .unwrap()
+                .detail()
+                .unwrap()
+                .starts_with("not sent")
+        );
     }
     assert_eq!(env.sim.request_count(), 1);
     let connections: std::collections::BTreeSet<u64> =
