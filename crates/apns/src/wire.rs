@@ -95,6 +95,12 @@ const RECV_WINDOW: u32 = 1 << 20;
 const MAX_BODY: usize = 64 * 1024;
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const LAST_STREAM_ID: u32 = (1 << 31) - 1;
+/// Write holding (see `Driver::hold_writes`): only while this many streams await answers on
+/// the wire, for at most this long (the timer's granularity is a millisecond), and below this
+/// many queued bytes.
+const HOLD_MIN_ON_WIRE: usize = 32;
+const HOLD_MAX: Duration = Duration::from_millis(1);
+const HOLD_MAX_BYTES: usize = 32 * 1024;
 
 static NEXT_PING: AtomicU64 = AtomicU64::new(1);
 
@@ -175,6 +181,8 @@ struct State {
     blocked: VecDeque<u32>,
     /// Bytes to write, appended by senders and by the reader (ACKs, WINDOW_UPDATEs).
     out: Vec<u8>,
+    /// Streams opened whose frames are still in `out`.
+    opened_unwritten: usize,
     /// Header block being assembled from HEADERS + CONTINUATION: stream, END_STREAM, bytes.
     partial: Option<(u32, bool, Vec<u8>)>,
     decoder: Decoder,
@@ -234,6 +242,7 @@ where
             waiting: VecDeque::new(),
             blocked: VecDeque::new(),
             out,
+            opened_unwritten: 0,
             partial: None,
             decoder: Decoder::new(),
             unreturned: 0,
@@ -243,6 +252,8 @@ where
     });
     let driver = Driver {
         yielded: false,
+        holding: false,
+        hold: Box::pin(tokio::time::sleep(Duration::ZERO)),
         io,
         shared: shared.clone(),
         rbuf: vec![0; 64 * 1024],
@@ -443,6 +454,7 @@ impl State {
             body: Vec::new(),
         };
         self.streams.insert(id, stream);
+        self.opened_unwritten += 1;
     }
 
     /// Writes DATA frames of `body` while the stream's and the connection's windows allow;
@@ -872,6 +884,9 @@ enum Step {
 struct Driver<T> {
     /// Yielded since the last write.
     yielded: bool,
+    /// Writes are being held (see `hold_writes`) until `hold` fires at the latest.
+    holding: bool,
+    hold: Pin<Box<Sleep>>,
     io: T,
     shared: Arc<Shared>,
     rbuf: Vec<u8>,
@@ -899,7 +914,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 self.yielded = true;
                 return Poll::Ready(Step::Yield);
             }
-            match self.poll_write(cx) {
+            let hold = self.hold_writes(cx);
+            match if hold {
+                Poll::Ready(Ok(false))
+            } else {
+                self.poll_write(cx)
+            } {
                 Poll::Ready(Ok(wrote)) => {
                     progress |= wrote;
                     self.yielded &= !wrote;
@@ -927,10 +947,42 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     return Poll::Ready(Step::Ended(self.end("the server sent GOAWAY".into())));
                 }
             }
-            if !progress && (state.out.is_empty() || self.wpos < self.wbuf.len()) {
+            if !progress && (hold || state.out.is_empty() || self.wpos < self.wbuf.len()) {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Whether to keep queued frames a little longer before writing them.
+    ///
+    /// While many streams already await their answers on the wire, those answers will wake
+    /// this task soon; writing at that moment lets one write (one system call, one TLS record,
+    /// one wake-up of the server) carry every request queued meanwhile, instead of one write
+    /// per few requests. Held for at most [`HOLD_MAX`], below [`HOLD_MAX_BYTES`], and never
+    /// with fewer than [`HOLD_MIN_ON_WIRE`] streams on the wire, so a light load is written at
+    /// once. Measured on loopback with 100 sends in flight: a third of the client's CPU per
+    /// notification (the system time of the wake-ups), at the cost of up to about a millisecond
+    /// of latency under load (APNs itself answers in tens of milliseconds).
+    fn hold_writes(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.wpos < self.wbuf.len() {
+            return false;
+        }
+        let state = self.shared.lock();
+        let on_wire = state.streams.len().saturating_sub(state.opened_unwritten);
+        if state.out.is_empty()
+            || on_wire < HOLD_MIN_ON_WIRE
+            || state.out.len() >= HOLD_MAX_BYTES
+            || state.ended.is_some()
+        {
+            self.holding = false;
+            return false;
+        }
+        drop(state);
+        if !self.holding {
+            self.holding = true;
+            self.hold.as_mut().reset(Instant::now() + HOLD_MAX);
+        }
+        self.hold.as_mut().poll(cx).is_pending()
     }
 
     fn end(&mut self, why: String) -> String {
@@ -1000,6 +1052,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 self.wbuf.clear();
                 self.wpos = 0;
                 std::mem::swap(&mut self.wbuf, &mut state.out);
+                state.opened_unwritten = 0;
+                self.holding = false;
             }
             match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err("write returned 0".into())),
@@ -1341,6 +1395,40 @@ mod tests {
         let err = a.answer().await.unwrap_err();
         assert_eq!(err, StreamError::Lost("keep-alive PING unanswered".into()));
         assert!(!conn.usable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_load_a_write_waits_for_an_answer_or_a_millisecond() {
+        let (conn, mut peer) = connect(None).await;
+        peer.settings(&[]).await;
+        peer.frame().await;
+        // 32 streams on the wire.
+        let mut pending: Vec<Pending> = (0..HOLD_MIN_ON_WIRE)
+            .map(|_| conn.send(&block("/a"), &body(5)).unwrap())
+            .collect();
+        for i in 0..HOLD_MIN_ON_WIRE as u32 {
+            assert_eq!(peer.request().await.0, 1 + 2 * i);
+        }
+        // The next request is held until an answer comes...
+        pending.push(conn.send(&block("/b"), &body(5)).unwrap());
+        tokio::task::yield_now().await;
+        let t0 = Instant::now();
+        peer.ok(1, "i").await;
+        assert_eq!(peer.request().await.0, 65);
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        // ...or for a millisecond at most (still 32 on the wire, nothing answered).
+        pending.push(conn.send(&block("/c"), &body(5)).unwrap());
+        let t0 = Instant::now();
+        assert_eq!(peer.request().await.0, 67);
+        assert_eq!(t0.elapsed(), HOLD_MAX);
+        // With fewer than 32 on the wire, a request goes at once.
+        for id in (3..=33).step_by(2) {
+            peer.ok(id, "i").await;
+        }
+        let t0 = Instant::now();
+        pending.push(conn.send(&block("/d"), &body(5)).unwrap());
+        assert_eq!(peer.request().await.0, 69);
+        assert_eq!(t0.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test]
