@@ -200,6 +200,7 @@ def section_apns(rows, out):
     runs = [r for r in rows if r.get("client") in ("h2load", "pushway-apns", "node-apn")]
     for mode in ("tls", "h2c"):
         h = med(r["per_s"] for r in pick(runs, client="h2load", mode=mode))
+        h_cpu = med(r.get("process_cpu_us") for r in pick(runs, client="h2load", mode=mode))
         nd = med(r["per_s"] for r in pick(runs, client="node-apn", mode=mode))
         nd_cpu = med(r.get("process_cpu_us") for r in pick(runs, client="node-apn", mode=mode))
         for w in (100, 1000):
@@ -213,7 +214,8 @@ def section_apns(rows, out):
                   p / h if p and h else None, "×", at_least=0.5, others=both,
                   note=f"provider {fmt(p)}/s, h2load {fmt(h)}/s" + (f"; {fails} runs with failures" if fails else ""))
             t.add(f"{mode}, {w} in flight: provider client CPU per notification", cpu, " µs", at_most=10,
-                  others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included)")
+                  others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included); "
+                  f"h2load {fmt(h_cpu)} µs per request (whole process, same run)")
             if nd:
                 t.add(f"{mode}, {w} in flight: provider ÷ @parse/node-apn (notif/s)", p / nd if p else None, "×",
                       at_least=5, others=pick(runs, client="node-apn", mode=mode),
@@ -309,8 +311,8 @@ simulator (every request checked: JWT, headers, token; recording off), a bare hy
 the body and answers 200, and nghttpd (C) for scale; h2c and TLS, 1 and 4 connections. Rounds alternate the
 servers (bare, simulator, nghttpd). Server CPU from `/proc/<pid>/stat`."""),
     "apns": ("APNs provider", section_apns, """\
-`bench/apns.sh`: against one simulator process (recording off) and one ~300-byte payload (the provider's own,
-fed byte for byte to the others), per round: h2load `-c1 -m100` (the limit), pushway-apns on one connection
+`bench/apns.sh`: against one simulator process (recording off, playing production like the provider) and one
+~300-byte payload (the provider's own, fed byte for byte to the others), per round: h2load `-c1 -m100` (the limit), pushway-apns on one connection
 with 100 and 1,000 sends in flight (`crates/apns/examples/apns_bench.rs`), and `@parse/node-apn` 8 (TLS, 1,000
 in flight). Client CPU per notification = user+sys of the sending process over its timed phase ÷ notifications
 (the whole process is in the notes). Memory per in-flight send against a server that never answers."""),
