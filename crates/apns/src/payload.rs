@@ -110,8 +110,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// `n` in decimal, as serde_json writes it (without `to_string`'s allocation).
-fn decimal(out: &mut Vec<u8>, mut n: u32) {
-    let mut digits = [0u8; 10];
+pub(crate) fn decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
+    let mut n: u64 = n.into();
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -163,7 +164,7 @@ mod tests {
 
     #[test]
     fn badge_digits_are_to_strings() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, 4_294_967_295] {
+        for n in [0u64, 1, 9, 10, 99, 100, 12_345, 4_294_967_295, u64::MAX] {
             let mut out = Vec::new();
             decimal(&mut out, n);
             assert_eq!(out, n.to_string().into_bytes());

@@ -298,18 +298,9 @@ impl RequestParts {
         hpack::literal(out, hpack::PATH, self.path.as_bytes());
         out.extend_from_slice(&fixed.regular);
         if let Some(expiration) = self.expiration {
-            let mut digits = [0u8; 20];
-            let mut i = digits.len();
-            let mut v = expiration;
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), &digits[i..]);
+            let mut digits = Vec::with_capacity(20);
+            crate::payload::decimal(&mut digits, expiration);
+            hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), &digits);
         }
         if let Some(collapse) = &self.collapse {
             hpack::literal_named(

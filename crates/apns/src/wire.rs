@@ -1213,6 +1213,17 @@ mod tests {
         vec![b'x'; n]
     }
 
+    /// Past the server's (empty) SETTINGS and its ACK, streams 1 and 3 open and read.
+    async fn two_streams(conn: &Connection, peer: &mut Peer) -> (Pending, Pending) {
+        peer.settings(&[]).await;
+        peer.frame().await;
+        let a = conn.send(&block("/a"), &body(5)).unwrap();
+        let b = conn.send(&block("/b"), &body(5)).unwrap();
+        assert_eq!(peer.request().await.0, 1);
+        assert_eq!(peer.request().await.0, 3);
+        (a, b)
+    }
+
     #[tokio::test]
     async fn one_stream_until_settings_then_the_servers_limit() {
         let (conn, mut peer) = connect(None).await;
@@ -1282,12 +1293,7 @@ mod tests {
     #[tokio::test]
     async fn goaway_refuses_streams_above_its_last_id_and_the_rest_finish() {
         let (conn, mut peer) = connect(None).await;
-        peer.settings(&[]).await;
-        peer.frame().await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        let b = conn.send(&block("/b"), &body(5)).unwrap();
-        peer.request().await;
-        peer.request().await;
+        let (a, b) = two_streams(&conn, &mut peer).await;
         let mut payload = 1u32.to_be_bytes().to_vec();
         payload.extend_from_slice(&NO_ERROR.to_be_bytes());
         payload.extend_from_slice(b"shutting down");
@@ -1309,12 +1315,7 @@ mod tests {
     #[tokio::test]
     async fn rst_stream_refused_is_not_processed_other_codes_are_reset() {
         let (conn, mut peer) = connect(None).await;
-        peer.settings(&[]).await;
-        peer.frame().await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        let b = conn.send(&block("/b"), &body(5)).unwrap();
-        peer.request().await;
-        peer.request().await;
+        let (a, b) = two_streams(&conn, &mut peer).await;
         peer.send(RST_STREAM, 0, 1, &REFUSED_STREAM.to_be_bytes())
             .await;
         peer.send(RST_STREAM, 0, 3, &0x2u32.to_be_bytes()).await;
