@@ -14,7 +14,10 @@
 //! `wire` module for why not `h2`): the HPACK fields that never change (method, authority,
 //! topic, push type, priority) and the provider token are encoded once; one stream per
 //! notification; the server's stream limit and flow control honoured; keep-alive PINGs;
-//! reconnect on GOAWAY or loss. Sends cut off by a dying connection come back as `Retry`, never as delivered. The only
+//! reconnect on GOAWAY or loss. Under load (32 or more streams awaiting answers on a
+//! connection) a request may wait up to about a millisecond so that one write carries many;
+//! after APNs refuses the provider token, a connection slot waits (1 s, doubling to 60 s)
+//! before reconnecting, and sends meanwhile come back as `Auth` without a request. Sends cut off by a dying connection come back as `Retry`, never as delivered. The only
 //! resend inside the provider is the one after `403 ExpiredProviderToken` (see [`ApnsProvider`]).
 //!
 //! ```no_run

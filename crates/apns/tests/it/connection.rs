@@ -229,3 +229,33 @@ async fn reject_penalty_refusals_come_back_as_retry_and_nothing_is_lost() {
     assert_eq!(delivered, accepted.len());
     assert!(delivered > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_from_several_threads_share_one_connection_and_all_arrive() {
+    for tls in [false, true] {
+        let env = start(tls, |b| b, |b| b).await;
+        let n = std::sync::Arc::new(c2c());
+        // More than the simulator's 1,000 concurrent streams: some wait for a slot.
+        let tasks: Vec<_> = (0..2500)
+            .map(|i| {
+                let (provider, n) = (env.provider.clone(), n.clone());
+                tokio::spawn(async move { provider.send_one(&n, &device(&token(i))).await })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let id = pushway_apns::request::apns_id("m-9001", &token(i)).to_string();
+            assert_eq!(
+                task.await.unwrap(),
+                Outcome::Delivered {
+                    vendor_id: Some(id)
+                },
+                "tls={tls} send {i}"
+            );
+        }
+        let record = env.sim.requests();
+        assert_eq!(record.len(), 2500, "tls={tls}");
+        let connections: BTreeSet<u64> = record.iter().map(|r| r.connection_id).collect();
+        assert_eq!(connections.len(), 1, "tls={tls}");
+        assert!(record.iter().all(|r| r.outcome != ApnsOutcome::Refused));
+    }
+}
