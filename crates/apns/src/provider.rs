@@ -1,5 +1,6 @@
-//! [`ApnsProvider`]: the thin transport between the pure [`build_request`] and the pure
-//! [`classify`].
+//! [`ApnsProvider`]: the thin layer between the pure request building
+//! ([`crate::request::build_parts`], the parts [`crate::build_request`] also uses), the HTTP/2
+//! connection ([`crate::wire`]) and the pure [`classify`].
 //!
 //! One attempt per token, with one exception the [`PushProvider`] contract allows: after
 //! `403 ExpiredProviderToken` the provider token is replaced (once, by one caller) and the send is
