@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::wire::Connection;
-pub(crate) use crate::wire::KeepAlive;
+pub(crate) use crate::wire::{KeepAlive, Options};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -25,7 +25,7 @@ pub(crate) struct Connector {
     pub port: u16,
     /// `None` = h2c with prior knowledge (simulators only).
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
-    pub keep_alive: Option<KeepAlive>,
+    pub options: Options,
 }
 
 /// A live connection.
@@ -54,7 +54,7 @@ impl Connector {
         tcp.set_nodelay(true)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let wire = match &self.tls {
-            None => crate::wire::start(tcp, self.keep_alive, id),
+            None => crate::wire::start(tcp, self.options, id),
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await?;
                 if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
@@ -62,7 +62,7 @@ impl Connector {
                         "the server did not negotiate HTTP/2 (ALPN h2)",
                     ));
                 }
-                crate::wire::start(tls, self.keep_alive, id)
+                crate::wire::start(tls, self.options, id)
             }
         };
         tracing::debug!(conn = id, "APNs connection open");
