@@ -111,18 +111,32 @@ fn string(out: &mut Vec<u8>, s: &str) {
 
 /// `n` in decimal, as serde_json writes it (without `to_string`'s allocation).
 pub(crate) fn decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
-    let mut n: u64 = n.into();
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+    out.extend_from_slice(Decimal::new(n.into()).as_bytes());
+}
+
+/// The decimal digits of a number, on the stack.
+pub(crate) struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    pub fn new(mut n: u64) -> Decimal {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return Decimal { digits, start };
+            }
         }
     }
-    out.extend_from_slice(&digits[i..]);
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
 }
 
 #[cfg(test)]

@@ -298,9 +298,8 @@ impl RequestParts {
         hpack::literal(out, hpack::PATH, self.path.as_bytes());
         out.extend_from_slice(&fixed.regular);
         if let Some(expiration) = self.expiration {
-            let mut digits = Vec::with_capacity(20);
-            crate::payload::decimal(&mut digits, expiration);
-            hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), &digits);
+            let digits = crate::payload::Decimal::new(expiration);
+            hpack::literal_named(out, APNS_EXPIRATION.as_str().as_bytes(), digits.as_bytes());
         }
         if let Some(collapse) = &self.collapse {
             hpack::literal_named(
