@@ -16,6 +16,11 @@
 //!
 //! The signing key is never printed.
 
+#[path = "send_cli/mod.rs"]
+mod send_cli;
+
+use send_cli::setting;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -77,23 +82,12 @@ struct Args {
     timeout: u64,
 }
 
-fn setting(flag: Option<String>, env: &str) -> Option<String> {
-    flag.or_else(|| std::env::var(env).ok())
-        .filter(|v| !v.is_empty())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    send_cli::exit(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let env = if args.sandbox {
         ApnsEnv::Sandbox
     } else {
@@ -222,9 +216,5 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             println!("  body: {}", String::from_utf8_lossy(&request.request.body));
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(ok)
 }

@@ -18,13 +18,18 @@
 //!
 //! The client secret and the private key are never printed; tokens are shown shortened.
 
+#[path = "send_cli/mod.rs"]
+mod send_cli;
+
+use send_cli::{ModeArg, setting};
+
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use pushway::core::{
-    AndroidSound, AppData, ConversationType, DeviceToken, IosSound, Notification, NotifyMode,
-    PushProvider, TokenKind,
+    AndroidSound, AppData, ConversationType, DeviceToken, IosSound, Notification, PushProvider,
+    TokenKind,
 };
 use pushway::huawei::{HuaweiProvider, IntentTarget, ServiceAccountKey};
 use pushway_mock::huawei::HuaweiSimulator;
@@ -82,29 +87,12 @@ struct Args {
     timeout: u64,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ModeArg {
-    Normal,
-    Custom,
-}
-
-fn setting(flag: Option<String>, env: &str) -> Option<String> {
-    flag.or_else(|| std::env::var(env).ok())
-        .filter(|v| !v.is_empty())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    send_cli::exit(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut app_id = setting(args.app_id, "HUAWEI_APP_ID");
     let project_id = setting(args.project_id, "HUAWEI_PROJECT_ID");
     let mut secret = setting(args.client_secret, "HUAWEI_CLIENT_SECRET");
@@ -216,11 +204,7 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     let all_delivered = outcomes.iter().all(|o| o.is_delivered());
-    Ok(if all_delivered {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(all_delivered)
 }
 
 fn notification(
@@ -248,10 +232,7 @@ fn notification(
         android_sound,
         ios_sound: IosSound::Default,
         badge,
-        notify_mode: match mode {
-            ModeArg::Normal => NotifyMode::Normal,
-            ModeArg::Custom => NotifyMode::Custom,
-        },
+        notify_mode: mode.into(),
         app_data: AppData {
             conversation_id,
             conversation_type,

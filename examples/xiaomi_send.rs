@@ -15,13 +15,18 @@
 //!
 //! The AppSecret is never printed.
 
+#[path = "send_cli/mod.rs"]
+mod send_cli;
+
+use send_cli::{ModeArg, setting};
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use pushway::core::{
-    AndroidSound, AppData, ConversationType, DeviceToken, IosSound, Notification, NotifyMode,
-    PushProvider, TokenKind,
+    AndroidSound, AppData, ConversationType, DeviceToken, IosSound, Notification, PushProvider,
+    TokenKind,
 };
 use pushway::xiaomi::{Region, XiaomiProvider};
 use pushway_mock::xiaomi::XiaomiSimulator;
@@ -83,29 +88,12 @@ enum RegionArg {
     Singapore,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ModeArg {
-    Normal,
-    Custom,
-}
-
-fn setting(flag: Option<String>, env: &str) -> Option<String> {
-    flag.or_else(|| std::env::var(env).ok())
-        .filter(|v| !v.is_empty())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    send_cli::exit(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut secret = setting(args.app_secret, "XIAOMI_APP_SECRET");
     let mut package = setting(args.package, "XIAOMI_PACKAGE");
     let mut channel_id = setting(args.channel_id, "XIAOMI_CHANNEL_ID");
@@ -196,10 +184,7 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         android_sound,
         ios_sound: IosSound::Default,
         badge: None,
-        notify_mode: match args.notify_mode {
-            ModeArg::Normal => NotifyMode::Normal,
-            ModeArg::Custom => NotifyMode::Custom,
-        },
+        notify_mode: args.notify_mode.into(),
         app_data: AppData {
             conversation_id,
             conversation_type,
@@ -236,9 +221,5 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             println!("    xiaomi message id {id}");
         }
     }
-    Ok(if all_delivered {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(all_delivered)
 }
