@@ -42,8 +42,8 @@ impl Clock for SystemClock {
 
 /// One signed provider token.
 pub(crate) struct ProviderToken {
-    /// `bearer <jwt>`, marked sensitive (the transport sends `block`; the tests read this).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// `bearer <jwt>`, marked sensitive, for the tests (the transport sends `block`).
+    #[cfg(test)]
     pub header: HeaderValue,
     /// The same as an HPACK field, "never indexed" (see [`crate::hpack`]), made once per token.
     pub block: Vec<u8>,
@@ -203,6 +203,7 @@ fn sign(
     let mut block = Vec::with_capacity(value.len() + 4);
     crate::hpack::never_indexed(&mut block, crate::hpack::AUTHORIZATION, value.as_bytes());
     Ok(ProviderToken {
+        #[cfg(test)]
         header: value,
         block,
         generation,
