@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::{Row, Sqlite};
 
 use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
 
@@ -69,6 +71,73 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A pooled connection that goes back to the pool only after work that succeeded
+/// ([`Checkout::finish`] with `Ok`). Any other way out (an error, or the future dropped part way)
+/// closes it instead: after an error such as `SQLITE_FULL` at `COMMIT`, SQLite may leave the
+/// transaction open, or the connection may have fallen back to read-only, and a connection
+/// reused in that state reports later appends as stored although they never commit (and holds
+/// the write lock, so every other connection waits for `database is locked`). Closing it rolls
+/// back whatever it held; the pool opens a fresh one when needed.
+struct Checkout(Option<PoolConnection<Sqlite>>);
+
+impl Checkout {
+    async fn acquire(pool: &SqlitePool) -> Result<Checkout, StoreError> {
+        Ok(Checkout(Some(
+            pool.acquire().await.map_err(StoreError::new)?,
+        )))
+    }
+
+    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        match self.0.as_mut() {
+            Some(conn) => Ok(&mut **conn),
+            None => Err(StoreError::new("the connection was already given back")),
+        }
+    }
+
+    /// Gives the connection back to the pool when `result` is `Ok`, closes it otherwise.
+    fn finish<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        match result {
+            Ok(value) => {
+                drop(self.0.take());
+                Ok(value)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "daemon queue store: closing the connection after an error");
+                Err(StoreError::new(error))
+            }
+        }
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.0.take() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT` (the write lock taken up front, so two writers
+/// never deadlock upgrading a read lock), rolling back when any step fails.
+async fn in_transaction<T>(
+    conn: &mut SqliteConnection,
+    work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let result = match work(&mut *conn).await {
+        Ok(value) => sqlx::raw_sql("COMMIT")
+            .execute(&mut *conn)
+            .await
+            .map(|_| value),
+        Err(error) => Err(error),
+    };
+    if result.is_err() {
+        // Best effort: the caller closes the connection anyway, which also rolls back.
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+    }
+    result
+}
+
 #[async_trait]
 impl QueueStore for SqliteStore {
     async fn append(
@@ -77,34 +146,35 @@ impl QueueStore for SqliteStore {
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
-        let seq: i64 = sqlx::query(
-            "INSERT INTO daemon_queue (device, id, frame, expires_at_ms) VALUES (?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(device)
-        .bind(push.id)
-        .bind(&**push.frame)
-        .bind(to_i64(push.expires_at_ms))
-        .fetch_one(&mut *tx)
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(StoreError::new)?;
-        let dropped = sqlx::query(
-            "DELETE FROM daemon_queue WHERE seq IN (
-                SELECT seq FROM daemon_queue WHERE device = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2
-            )",
-        )
-        .bind(device)
-        .bind(i64::try_from(max_len).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::new)?
-        .rows_affected();
-        tx.commit().await.map_err(StoreError::new)?;
-        Ok(Appended {
-            seq: to_u64(seq),
-            dropped,
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = in_transaction(checkout.conn()?, async |conn| {
+            let seq: i64 = sqlx::query(
+                "INSERT INTO daemon_queue (device, id, frame, expires_at_ms) VALUES (?, ?, ?, ?) RETURNING seq",
+            )
+            .bind(device)
+            .bind(push.id)
+            .bind(&**push.frame)
+            .bind(to_i64(push.expires_at_ms))
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get(0))?;
+            let dropped = sqlx::query(
+                "DELETE FROM daemon_queue WHERE seq IN (
+                    SELECT seq FROM daemon_queue WHERE device = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2
+                )",
+            )
+            .bind(device)
+            .bind(i64::try_from(max_len).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(Appended {
+                seq: to_u64(seq),
+                dropped,
+            })
         })
+        .await;
+        checkout.finish(result)
     }
 
     async fn pending(
@@ -114,58 +184,62 @@ impl QueueStore for SqliteStore {
         now_ms: u64,
         limit: usize,
     ) -> Result<Pending, StoreError> {
-        let expired =
-            sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND expires_at_ms <= ?")
-                .bind(device)
-                .bind(to_i64(now_ms))
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::new)?
-                .rows_affected();
-        let rows = sqlx::query(
-            "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
-             WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(device)
-        .bind(to_i64(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::new)?;
-        let pushes = rows
-            .into_iter()
-            .map(|row| {
-                Ok(StoredPush {
-                    seq: to_u64(row.try_get("seq")?),
-                    id: row.try_get("id")?,
-                    frame: Arc::from(row.try_get::<String, _>("frame")?),
-                    expires_at_ms: to_u64(row.try_get("expires_at_ms")?),
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let conn = checkout.conn()?;
+        let result = async {
+            let expired =
+                sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND expires_at_ms <= ?")
+                    .bind(device)
+                    .bind(to_i64(now_ms))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            let rows = sqlx::query(
+                "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
+                 WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
+            )
+            .bind(device)
+            .bind(to_i64(after))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?;
+            let pushes = rows
+                .into_iter()
+                .map(|row| {
+                    Ok(StoredPush {
+                        seq: to_u64(row.try_get("seq")?),
+                        id: row.try_get("id")?,
+                        frame: Arc::from(row.try_get::<String, _>("frame")?),
+                        expires_at_ms: to_u64(row.try_get("expires_at_ms")?),
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(StoreError::new)?;
-        Ok(Pending { pushes, expired })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(Pending { pushes, expired })
+        }
+        .await;
+        checkout.finish(result)
     }
 
     async fn remove(&self, device: &str, id: &str) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND id = ?")
-                .bind(device)
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::new)?
-                .rows_affected(),
-        )
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND id = ?")
+            .bind(device)
+            .bind(id)
+            .execute(checkout.conn()?)
+            .await
+            .map(|done| done.rows_affected());
+        checkout.finish(result)
     }
 
     async fn len(&self, device: &str) -> Result<usize, StoreError> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM daemon_queue WHERE device = ?")
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query("SELECT COUNT(*) FROM daemon_queue WHERE device = ?")
             .bind(device)
-            .fetch_one(&self.pool)
+            .fetch_one(checkout.conn()?)
             .await
-            .and_then(|row| row.try_get(0))
-            .map_err(StoreError::new)?;
-        Ok(usize::try_from(count).unwrap_or(0))
+            .and_then(|row| row.try_get::<i64, _>(0));
+        checkout
+            .finish(result)
+            .map(|count| usize::try_from(count).unwrap_or(0))
     }
 }
