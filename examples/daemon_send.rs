@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = hub.bind(&addr).await?;
     let token = hub
         .auth()
-        .issue("demo-user", &device_id, Duration::from_secs(24 * 3600))?;
+        .issue("demo-user", &device_id, 0, Duration::from_secs(24 * 3600))?;
     println!("listening on {}", server.url());
     println!("device token for {device_id}:\n{token}");
     println!(
@@ -39,7 +39,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let provider = hub.provider();
-    let device = DeviceToken::new(TokenKind::Daemon, "daemon", &device_id);
+    let device = DeviceToken::new(
+        TokenKind::Daemon,
+        "daemon",
+        format!("demo-user/{device_id}"),
+    );
     for i in 1..=count {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut notification = sample_notification();

@@ -134,10 +134,15 @@ async fn main() -> Res<()> {
     let received = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut device_tasks = Vec::with_capacity(online.len());
+    // A daemon device's token string is its address, `<user>/<device>`.
+    let key = |address: &str| pushway::daemon::DeviceKey::parse(address);
+    let connected =
+        |address: &&str| key(address).is_some_and(|k| hub.is_connected(k.user(), k.device()));
     for id in online {
-        let token = hub
-            .auth()
-            .issue(&format!("user-{id}"), id, Duration::from_secs(3600))?;
+        let device = key(id).ok_or("not a daemon device address")?;
+        let token =
+            hub.auth()
+                .issue(device.user(), device.device(), 0, Duration::from_secs(3600))?;
         let mut client = DeviceClient::builder(server.url(), token).spawn();
         let received = received.clone();
         device_tasks.push(tokio::spawn(async move {
@@ -147,9 +152,9 @@ async fn main() -> Res<()> {
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !online.iter().all(|id| hub.is_connected(id)) {
+    while !online.iter().all(connected) {
         if Instant::now() > deadline {
-            let n = online.iter().filter(|id| hub.is_connected(id)).count();
+            let n = online.iter().filter(|id| connected(id)).count();
             return Err(format!("only {n} of {} daemon devices connected", online.len()).into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -409,7 +414,11 @@ fn device(i: usize) -> DeviceToken {
             "chat",
             format!("IQAAAACy0kYkAABwsc{i:0112x}"),
         ),
-        _ => DeviceToken::new(TokenKind::Daemon, "daemon", format!("member-{i}")),
+        _ => DeviceToken::new(
+            TokenKind::Daemon,
+            "daemon",
+            format!("user-member-{i}/member-{i}"),
+        ),
     }
 }
 

@@ -99,7 +99,7 @@ impl Channels {
         let daemon = hub.bind("127.0.0.1:0").await?;
         let device_token = hub
             .auth()
-            .issue("bob", DAEMON_DEVICE, Duration::from_secs(3600))?;
+            .issue("bob", DAEMON_DEVICE, 0, Duration::from_secs(3600))?;
         let mut client = DeviceClient::builder(daemon.url(), device_token).spawn();
         let daemon_provider = hub.provider();
         let (tx, daemon_received) = mpsc::channel(16);
@@ -207,7 +207,7 @@ impl Channels {
 /// Waits until the daemon device's connection is live, so the demo shows a live delivery.
 async fn wait_connected(provider: &pushway::daemon::DaemonProvider) -> Result<(), Box<dyn Error>> {
     use pushway::core::{DeviceToken, Presence};
-    let device = DeviceToken::new(TokenKind::Daemon, "daemon", DAEMON_DEVICE);
+    let device = DeviceToken::new(TokenKind::Daemon, "daemon", format!("bob/{DAEMON_DEVICE}"));
     for _ in 0..200 {
         if provider.is_connected(&device) {
             return Ok(());

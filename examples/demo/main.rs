@@ -111,6 +111,6 @@ fn devices() -> Vec<DeviceToken> {
         DeviceToken::new(TokenKind::ApnsSandbox, "chat", APNS_TOKEN),
         DeviceToken::new(TokenKind::Xiaomi, "chat", XIAOMI_REGID),
         DeviceToken::new(TokenKind::Huawei, "chat", HUAWEI_TOKEN),
-        DeviceToken::new(TokenKind::Daemon, "daemon", DAEMON_DEVICE),
+        DeviceToken::new(TokenKind::Daemon, "daemon", format!("bob/{DAEMON_DEVICE}")),
     ]
 }

@@ -81,7 +81,12 @@ async fn measure(pid: u32, addr: &str, total: usize) -> Result<(), String> {
         let opened: Vec<Connection> = futures_util::stream::iter(from..step)
             .map(|i| {
                 let token = auth
-                    .issue("bench", &format!("device-{i}"), Duration::from_secs(3600))
+                    .issue(
+                        "bench",
+                        &format!("device-{i}"),
+                        0,
+                        Duration::from_secs(3600),
+                    )
                     .unwrap();
                 let url = url.clone();
                 async move {

@@ -119,7 +119,7 @@ async fn run(devices_rt: Handle) {
     let provider = Arc::new(hub.provider());
     let tokens: Arc<Vec<DeviceToken>> = Arc::new(
         (0..DEVICES)
-            .map(|i| DeviceToken::new(TokenKind::Daemon, "daemon", format!("device-{i}")))
+            .map(|i| DeviceToken::new(TokenKind::Daemon, "daemon", format!("bench/device-{i}")))
             .collect(),
     );
 
@@ -254,7 +254,12 @@ async fn connect_devices(
     let tokens: Vec<String> = (0..DEVICES)
         .map(|i| {
             hub.auth()
-                .issue("bench", &format!("device-{i}"), Duration::from_secs(3600))
+                .issue(
+                    "bench",
+                    &format!("device-{i}"),
+                    0,
+                    Duration::from_secs(3600),
+                )
                 .unwrap()
         })
         .collect();

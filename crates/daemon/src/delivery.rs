@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::hub::{Conn, Inner};
+use crate::key::DeviceKey;
 use crate::queue::NewPush;
 
 /// The reason code of a `Retry` when the queue store failed.
@@ -36,7 +37,7 @@ impl Inner {
     /// `Queued` when the device is offline; `Retry` when the store failed, so nothing was kept.
     pub(crate) async fn enqueue(
         &self,
-        device: &str,
+        device: &DeviceKey,
         id: &str,
         frame: &Arc<str>,
         expires_at_ms: u64,

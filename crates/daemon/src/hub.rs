@@ -1,4 +1,5 @@
-//! The hub: device id → live connection, the queue, and the settings every connection shares.
+//! The hub: (user, device) → live connection, the queue, and the settings every connection
+//! shares.
 
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,9 +9,10 @@ use pushway_core::{DeviceToken, Presence, TokenKind};
 use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, oneshot};
 
-use crate::auth::DeviceAuth;
+use crate::auth::{DeviceAuth, KeyError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::key::DeviceKey;
 use crate::protocol::CloseReason;
 use crate::queue::{QueueStore, StoreError};
 use crate::store_memory::MemoryStore;
@@ -28,10 +30,21 @@ pub(crate) struct Inner {
     pub(crate) auth: DeviceAuth,
     pub(crate) store: Arc<dyn QueueStore>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// FxHash: keys are device ids from tokens this hub signed and verified, not free input.
-    conns: Mutex<FxHashMap<String, Arc<Conn>>>,
+    registry: Mutex<Registry>,
     next_conn_id: AtomicU64,
     pub(crate) counters: Counters,
+}
+
+/// The live connections and the revocations made by this process, under one lock so a
+/// revocation and a connection's registration cannot cross.
+#[derive(Default)]
+struct Registry {
+    /// FxHash: keys come from tokens this hub signed and verified, not free input.
+    conns: FxHashMap<DeviceKey, Arc<Conn>>,
+    /// The current token generation of each device revoked since the hub started: checked
+    /// again at registration, after the store's check at `hello`, so a connection that passed
+    /// that check just before a revocation cannot register after it.
+    generations: FxHashMap<DeviceKey, u64>,
 }
 
 #[derive(Default)]
@@ -41,11 +54,15 @@ pub(crate) struct Counters {
     pub(crate) dropped_overflow: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) replaced: AtomicU64,
+    pub(crate) superseded: AtomicU64,
 }
 
 /// One live connection, as the hub and the provider see it.
 pub(crate) struct Conn {
     pub(crate) id: u64,
+    /// How new its token is ([`DeviceClaims::rank`](crate::DeviceClaims)): a connection with an
+    /// older token may not replace this one.
+    rank: (u64, u64),
     /// New pushes are in the queue.
     pub(crate) wake: Notify,
     /// The hub wants this connection closed with `kick_reason`.
@@ -171,8 +188,11 @@ pub struct HubStats {
     pub dropped_overflow: u64,
     /// Queued pushes dropped because their TTL passed.
     pub expired: u64,
-    /// Connections closed because the same device connected again.
+    /// Connections closed because the same device connected again (with a token at least as
+    /// new).
     pub replaced: u64,
+    /// Connections refused because the same device is connected with a newer token.
+    pub superseded: u64,
 }
 
 impl Hub {
@@ -186,26 +206,69 @@ impl Hub {
         }
     }
 
-    /// Whether `device_id` has a live, authenticated connection now.
-    pub fn is_connected(&self, device_id: &str) -> bool {
-        lock(&self.inner.conns).contains_key(device_id)
+    /// Whether `device` of `user` has a live, authenticated connection now.
+    pub fn is_connected(&self, user: &str, device: &str) -> bool {
+        DeviceKey::new(user, device).is_some_and(|key| self.inner.connection(&key).is_some())
     }
 
-    /// How many pushes `device_id` has queued (sent-but-unacked ones included).
-    pub async fn queue_len(&self, device_id: &str) -> Result<usize, StoreError> {
-        self.inner.store.len(device_id).await
+    /// How many pushes `device` of `user` has queued (sent-but-unacked ones included).
+    pub async fn queue_len(&self, user: &str, device: &str) -> Result<usize, StoreError> {
+        self.inner.store.len(&store_key(user, device)?).await
+    }
+
+    /// The current token generation of `device` of `user` (0 until it is first revoked): the
+    /// one to issue its tokens with.
+    pub async fn token_generation(&self, user: &str, device: &str) -> Result<u64, StoreError> {
+        self.inner
+            .store
+            .token_generation(&store_key(user, device)?)
+            .await
+    }
+
+    /// Revokes every token issued so far to `device` of `user`: bumps its token generation (in
+    /// the store, so a persistent store keeps the revocation across restarts), and closes its
+    /// live connection with [`CloseReason::AuthRevoked`]. Returns the new generation; tokens
+    /// issued with it work.
+    pub async fn revoke_device(&self, user: &str, device: &str) -> Result<u64, StoreError> {
+        let key = store_key(user, device)?;
+        let generation = self.inner.store.bump_token_generation(&key).await?;
+        let mut registry = lock(&self.inner.registry);
+        let known = registry.generations.entry(key.clone()).or_insert(0);
+        *known = (*known).max(generation);
+        if let Some(conn) = registry.conns.get(&key)
+            && conn.rank.0 < generation
+        {
+            conn.kick(CloseReason::AuthRevoked);
+        }
+        Ok(generation)
+    }
+
+    /// Issues a token for `device` of `user` with its current token generation, valid for
+    /// `lifetime` (at most the auth's [`max_lifetime`](DeviceAuth::max_lifetime)).
+    pub async fn issue_token(
+        &self,
+        user: &str,
+        device: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, KeyError> {
+        let generation = self
+            .token_generation(user, device)
+            .await
+            .map_err(|e| KeyError(format!("cannot read the device's token generation: {e}")))?;
+        self.inner.auth.issue(user, device, generation, lifetime)
     }
 
     /// The counters.
     pub fn stats(&self) -> HubStats {
         let c = &self.inner.counters;
         HubStats {
-            connected: lock(&self.inner.conns).len(),
+            connected: lock(&self.inner.registry).conns.len(),
             delivered: c.delivered.load(Ordering::Relaxed),
             queued: c.queued.load(Ordering::Relaxed),
             dropped_overflow: c.dropped_overflow.load(Ordering::Relaxed),
             expired: c.expired.load(Ordering::Relaxed),
             replaced: c.replaced.load(Ordering::Relaxed),
+            superseded: c.superseded.load(Ordering::Relaxed),
         }
     }
 
@@ -216,46 +279,78 @@ impl Hub {
 
     /// Closes every connection with [`CloseReason::GoingAway`].
     pub fn disconnect_all(&self) {
-        for conn in lock(&self.inner.conns).values() {
+        for conn in lock(&self.inner.registry).conns.values() {
             conn.kick(CloseReason::GoingAway);
         }
     }
 }
 
+/// A key from a caller's ids; the store's error type, as the calls that take them return it.
+fn store_key(user: &str, device: &str) -> Result<DeviceKey, StoreError> {
+    DeviceKey::new(user, device).ok_or_else(|| {
+        StoreError::new("not a device: an empty user or device id, or a device id with '/'")
+    })
+}
+
 impl Inner {
-    pub(crate) fn connection(&self, device: &str) -> Option<Arc<Conn>> {
-        lock(&self.conns).get(device).cloned()
+    pub(crate) fn connection(&self, key: &DeviceKey) -> Option<Arc<Conn>> {
+        lock(&self.registry).conns.get(key).cloned()
     }
 
-    /// Makes a new connection the device's live one; the previous one is told to close.
-    pub(crate) fn register(&self, device: &str) -> Arc<Conn> {
+    /// Makes a new connection, authenticated with a token of `rank`, the device's live one;
+    /// the previous one is told to close. Refused when the live connection's token is newer
+    /// ([`CloseReason::Superseded`]: an old token, or a copy of one, cannot take the device
+    /// over from its owner), or the device was revoked since the token's generation.
+    pub(crate) fn register(
+        &self,
+        key: &DeviceKey,
+        rank: (u64, u64),
+    ) -> Result<Arc<Conn>, CloseReason> {
+        let mut registry = lock(&self.registry);
+        if registry
+            .generations
+            .get(key)
+            .is_some_and(|&current| rank.0 < current)
+        {
+            return Err(CloseReason::AuthRevoked);
+        }
+        if let Some(live) = registry.conns.get(key)
+            && live.rank > rank
+        {
+            self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+            return Err(CloseReason::Superseded);
+        }
         let conn = Arc::new(Conn {
             id: self.next_conn_id.fetch_add(1, Ordering::Relaxed),
+            rank,
             wake: Notify::new(),
             kick: Notify::new(),
             kick_reason: AtomicU16::new(0),
             waiters: Mutex::new(Some(FxHashMap::default())),
         });
-        let previous = lock(&self.conns).insert(device.to_owned(), conn.clone());
+        let previous = registry.conns.insert(key.clone(), conn.clone());
+        drop(registry);
         if let Some(previous) = previous {
             self.counters.replaced.fetch_add(1, Ordering::Relaxed);
             previous.kick(CloseReason::Replaced);
         }
-        conn
+        Ok(conn)
     }
 
     /// Removes the device's entry if it is still this connection.
-    pub(crate) fn unregister(&self, device: &str, conn: &Conn) {
-        let mut conns = lock(&self.conns);
-        if conns.get(device).is_some_and(|c| c.id == conn.id) {
-            conns.remove(device);
+    pub(crate) fn unregister(&self, key: &DeviceKey, conn: &Conn) {
+        let mut registry = lock(&self.registry);
+        if registry.conns.get(key).is_some_and(|c| c.id == conn.id) {
+            registry.conns.remove(key);
         }
     }
 }
 
 impl Presence for Hub {
     fn is_connected(&self, device: &DeviceToken) -> bool {
-        device.kind == TokenKind::Daemon && Hub::is_connected(self, &device.token)
+        device.kind == TokenKind::Daemon
+            && DeviceKey::parse(&device.token)
+                .is_some_and(|key| self.inner.connection(&key).is_some())
     }
 }
 
@@ -354,7 +449,7 @@ impl HubBuilder {
                 auth: self.auth,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                conns: Mutex::new(FxHashMap::default()),
+                registry: Mutex::new(Registry::default()),
                 next_conn_id: AtomicU64::new(1),
                 counters: Counters::default(),
             }),

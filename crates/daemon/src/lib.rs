@@ -4,8 +4,9 @@
 //!
 //! | piece | what it is |
 //! |---|---|
-//! | [`Hub`] | device id → live connection; serves `ws://` or `wss://` ([`Hub::serve`], [`Hub::serve_tls`]) |
-//! | [`DeviceAuth`] | the HS256 JWT a device presents in its `hello` |
+//! | [`Hub`] | (user, device) → live connection; serves `ws://` or `wss://` ([`Hub::serve`], [`Hub::serve_tls`]) |
+//! | [`DeviceKey`] | a user's device: the key of connections, queues and token generations; its address `<user>/<device>` is the device token |
+//! | [`DeviceAuth`] | the HS256 JWT a device presents in its `hello`; [`Hub::issue_token`], [`Hub::revoke_device`] |
 //! | [`DaemonProvider`] | a [`PushProvider`](pushway_core::PushProvider): `Delivered` when acked in time, else `Queued` |
 //! | [`QueueStore`] | per-device store-and-forward queues: [`MemoryStore`], [`SqliteStore`] |
 //! | [`client`] | the device side: connect, authenticate, receive, ack, reconnect, de-duplicate |
@@ -29,14 +30,14 @@
 //! let hub = Hub::builder(auth).build();
 //! let server = hub.bind("127.0.0.1:0").await.unwrap();
 //! let provider = hub.provider();
-//! let device = DeviceToken::new(TokenKind::Daemon, "daemon", "phone-1");
+//! let device = DeviceToken::new(TokenKind::Daemon, "daemon", "alice/phone-1");
 //!
 //! // Offline: the push waits in the device's queue.
 //! let outcomes = provider.send(&sample_notification(), &[device]).await;
 //! assert_eq!(outcomes, [Outcome::Queued]);
 //!
 //! // The device connects with a token the server issued, and receives it.
-//! let token = hub.auth().issue("alice", "phone-1", Duration::from_secs(3600)).unwrap();
+//! let token = hub.issue_token("alice", "phone-1", Duration::from_secs(3600)).await.unwrap();
 //! let mut client = DeviceClient::builder(server.url(), token).spawn();
 //! let push = client.next_push().await.unwrap();
 //! assert_eq!(push.notification.body, "hello");
@@ -50,6 +51,7 @@ mod clock;
 mod config;
 mod delivery;
 mod hub;
+mod key;
 pub mod protocol;
 mod provider;
 mod queue;
@@ -59,7 +61,8 @@ mod store_memory;
 mod store_sqlite;
 
 pub use auth::{
-    AUDIENCE, AuthError, DEFAULT_LEEWAY, DeviceAuth, DeviceClaims, KeyError, MIN_SECRET_BYTES,
+    AUDIENCE, AuthError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, DeviceClaims,
+    KeyError, MIN_SECRET_BYTES,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -68,9 +71,10 @@ pub use config::{
 };
 pub use delivery::REASON_STORE;
 pub use hub::{Hub, HubBuilder, HubStats};
+pub use key::{ADDRESS_SEPARATOR, DeviceKey};
 pub use protocol::{CloseReason, MAX_DEVICE_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, PROTOCOL_VERSION};
 pub use provider::{
-    DaemonProvider, REASON_EMPTY_DEVICE_ID, REASON_ID_TOO_LONG, REASON_WRONG_CHANNEL,
+    DaemonProvider, REASON_BAD_DEVICE_ADDRESS, REASON_ID_TOO_LONG, REASON_WRONG_CHANNEL,
 };
 pub use queue::{
     Appended, DEFAULT_QUEUE_MAX_LEN, DEFAULT_QUEUE_TTL, NewPush, Pending, QueueStore, StoreError,

@@ -124,6 +124,9 @@ pub enum CloseReason {
     GoingAway,
     /// 1009: a device frame was larger than [`MAX_DEVICE_FRAME_BYTES`].
     FrameTooLarge,
+    /// 1013: too many connections are waiting to authenticate; this one, the oldest, was shed.
+    /// Reconnect with backoff.
+    TryAgainLater,
     /// 4000: a frame was not valid JSON, not a known frame, binary, or out of place.
     ProtocolError,
     /// 4001: no `hello` with a token arrived in time.
@@ -140,14 +143,21 @@ pub enum CloseReason {
     IdleTimeout,
     /// 4007: the device did not read its frames in time (a stalled connection).
     TooSlow,
+    /// 4008: a connection of the same device authenticated with a newer token is live; this
+    /// one, with an older token (an earlier generation or `iat`), may not replace it.
+    Superseded,
+    /// 4009: the device's tokens were revoked; this token's generation is older than the
+    /// device's current one.
+    AuthRevoked,
 }
 
 impl CloseReason {
     /// Every reason, for documentation and tests.
-    pub const ALL: [CloseReason; 11] = [
+    pub const ALL: [CloseReason; 14] = [
         CloseReason::Normal,
         CloseReason::GoingAway,
         CloseReason::FrameTooLarge,
+        CloseReason::TryAgainLater,
         CloseReason::ProtocolError,
         CloseReason::AuthMissing,
         CloseReason::AuthInvalid,
@@ -156,6 +166,8 @@ impl CloseReason {
         CloseReason::Replaced,
         CloseReason::IdleTimeout,
         CloseReason::TooSlow,
+        CloseReason::Superseded,
+        CloseReason::AuthRevoked,
     ];
 
     /// The WebSocket close code.
@@ -164,6 +176,7 @@ impl CloseReason {
             CloseReason::Normal => 1000,
             CloseReason::GoingAway => 1001,
             CloseReason::FrameTooLarge => 1009,
+            CloseReason::TryAgainLater => 1013,
             CloseReason::ProtocolError => 4000,
             CloseReason::AuthMissing => 4001,
             CloseReason::AuthInvalid => 4002,
@@ -172,6 +185,8 @@ impl CloseReason {
             CloseReason::Replaced => 4005,
             CloseReason::IdleTimeout => 4006,
             CloseReason::TooSlow => 4007,
+            CloseReason::Superseded => 4008,
+            CloseReason::AuthRevoked => 4009,
         }
     }
 
@@ -181,6 +196,7 @@ impl CloseReason {
             CloseReason::Normal => "normal",
             CloseReason::GoingAway => "going_away",
             CloseReason::FrameTooLarge => "frame_too_large",
+            CloseReason::TryAgainLater => "try_again_later",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::AuthMissing => "auth_missing",
             CloseReason::AuthInvalid => "auth_invalid",
@@ -189,6 +205,8 @@ impl CloseReason {
             CloseReason::Replaced => "replaced",
             CloseReason::IdleTimeout => "idle_timeout",
             CloseReason::TooSlow => "too_slow",
+            CloseReason::Superseded => "superseded",
+            CloseReason::AuthRevoked => "auth_revoked",
         }
     }
 
@@ -207,6 +225,8 @@ impl CloseReason {
                 | CloseReason::AuthExpired
                 | CloseReason::UnsupportedVersion
                 | CloseReason::Replaced
+                | CloseReason::Superseded
+                | CloseReason::AuthRevoked
         )
     }
 }

@@ -9,18 +9,21 @@ use pushway_core::{
 
 use crate::delivery::Enqueued;
 use crate::hub::Hub;
+use crate::key::DeviceKey;
 use crate::protocol::{MAX_PUSH_FRAME_BYTES, MAX_PUSH_ID_BYTES, encode_push};
 
-/// The reason code of the `InvalidToken` outcome for an empty device id.
-pub const REASON_EMPTY_DEVICE_ID: &str = "empty_device_id";
+/// The reason code of the `InvalidToken` outcome for a token that is not a device address
+/// (`<user>/<device>`, see [`DeviceKey`]).
+pub const REASON_BAD_DEVICE_ADDRESS: &str = "bad_device_address";
 /// The reason code of the `Rejected` outcome for a token of another channel.
 pub const REASON_WRONG_CHANNEL: &str = "wrong_channel";
 /// The reason code of the `Rejected` outcome for a message id longer than
 /// [`MAX_PUSH_ID_BYTES`].
 pub const REASON_ID_TOO_LONG: &str = "push_id_too_long";
 
-/// Sends notifications to daemon-channel devices ([`TokenKind::Daemon`]; the token string is
-/// the device id) through a [`Hub`].
+/// Sends notifications to daemon-channel devices through a [`Hub`]. A device's token is a
+/// [`TokenKind::Daemon`] token whose string is its address, `<user>/<device>`
+/// ([`DeviceKey::address`]): queues are per user *and* device.
 ///
 /// Per token, in one attempt: the push is appended to the device's queue; if the device is
 /// connected, the provider waits up to the hub's ack timeout for its ack.
@@ -30,7 +33,7 @@ pub const REASON_ID_TOO_LONG: &str = "push_id_too_long";
 /// | connected, acked in time | `Delivered` |
 /// | not connected, or no ack in time, or the connection dropped | `Queued` (replayed on reconnect) |
 /// | the push frame is over [`MAX_PUSH_FRAME_BYTES`] | `Rejected` (`payload_too_large`) |
-/// | empty device id | `InvalidToken` (`empty_device_id`) |
+/// | the token is not `<user>/<device>` | `InvalidToken` (`bad_device_address`) |
 /// | the queue store failed | `Retry` (`queue_store`) |
 ///
 /// The push id is the notification's message id, so a notification sent twice (a retry) is
@@ -116,13 +119,13 @@ impl PushProvider for DaemonProvider {
                 if token.kind != TokenKind::Daemon {
                     return Enqueued::Done(Outcome::rejected(REASON_WRONG_CHANNEL));
                 }
-                if token.token.is_empty() {
+                let Some(key) = DeviceKey::parse(&token.token) else {
                     return Enqueued::Done(Outcome::InvalidToken {
-                        reason: Reason::new(REASON_EMPTY_DEVICE_ID),
+                        reason: Reason::new(REASON_BAD_DEVICE_ADDRESS),
                         since: None,
                     });
-                }
-                inner.enqueue(&token.token, id, frame, expires_at_ms).await
+                };
+                inner.enqueue(&key, id, frame, expires_at_ms).await
             }
         }))
         .await;

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::key::DeviceKey;
+
 /// The default most pushes kept per device; older ones are dropped (and counted) first.
 pub const DEFAULT_QUEUE_MAX_LEN: usize = 1000;
 
@@ -65,15 +67,16 @@ pub struct Pending {
     pub expired: u64,
 }
 
-/// Where queued pushes live. Implementations must keep each device's pushes in append order
-/// and must be safe to call from many connections at once.
+/// Where queued pushes live, and the devices' token generations. Implementations must keep
+/// each device's pushes in append order and must be safe to call from many connections at once.
+/// Everything is keyed by [`DeviceKey`] (user and device): two users' "phone-1" are two queues.
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
     /// Appends a push to `device`'s queue, then drops the device's oldest pushes until at most
     /// `max_len` remain.
     async fn append(
         &self,
-        device: &str,
+        device: &DeviceKey,
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError>;
@@ -82,17 +85,25 @@ pub trait QueueStore: Send + Sync + 'static {
     /// of its pushes with a sequence number above `after`, oldest first.
     async fn pending(
         &self,
-        device: &str,
+        device: &DeviceKey,
         after: u64,
         now_ms: u64,
         limit: usize,
     ) -> Result<Pending, StoreError>;
 
     /// Removes `device`'s pushes with this id; returns how many were removed.
-    async fn remove(&self, device: &str, id: &str) -> Result<u64, StoreError>;
+    async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError>;
 
     /// How many pushes `device` has queued (expired ones included until the next `pending`).
-    async fn len(&self, device: &str) -> Result<usize, StoreError>;
+    async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError>;
+
+    /// The device's current token generation (0 until first revoked): tokens of an older
+    /// generation are refused.
+    async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError>;
+
+    /// Bumps the device's token generation (revoking every token issued before) and returns
+    /// the new one. A store that survives a restart keeps it too.
+    async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError>;
 }
 
 /// A queue store failed (I/O, database).

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use crate::auth::{AuthError, DeviceClaims};
 use crate::config::{CLOSE_TIMEOUT, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::hub::{Conn, Inner};
+use crate::key::DeviceKey;
 use crate::protocol::{
     CloseReason, DeviceFrame, MAX_DEVICE_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, PROTOCOL_VERSION,
     ServerFrame, fast_ack_id,
@@ -64,11 +65,33 @@ where
         Err(End::Close(reason, detail)) => return close(&mut ws, reason, detail).await,
         Err(End::Gone) => return,
     };
-    let device = claims.dev;
-    let conn = inner.register(&device);
+    let Some(device) = claims.key() else {
+        return close(&mut ws, CloseReason::AuthInvalid, None).await;
+    };
+    // A token of an older generation than the device's current one was revoked.
+    match inner.store.token_generation(&device).await {
+        Ok(current) if claims.r#gen < current => {
+            return close(&mut ws, CloseReason::AuthRevoked, None).await;
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "daemon store failed reading a token generation");
+            let detail = Some("queue store unavailable".to_owned());
+            return close(&mut ws, CloseReason::GoingAway, detail).await;
+        }
+    }
+    let conn = match inner.register(&device, claims.rank()) {
+        Ok(conn) => conn,
+        Err(reason) => return close(&mut ws, reason, None).await,
+    };
+    tracing::debug!(
+        user = device.user(),
+        device = device.device(),
+        "daemon device authenticated"
+    );
     let welcome = ServerFrame::Welcome {
         v: PROTOCOL_VERSION,
-        device_id: device.clone(),
+        device_id: device.device().to_owned(),
         ping_interval_ms: u64::try_from(inner.config.ping_interval.as_millis()).unwrap_or(u64::MAX),
     };
     let end = match write_frames(&inner, &mut ws, [frame_text(&welcome)]).await {
@@ -145,7 +168,7 @@ where
 
 struct Session<'a, S> {
     inner: &'a Inner,
-    device: &'a str,
+    device: &'a DeviceKey,
     conn: &'a Conn,
     ws: &'a mut WebSocketStream<S>,
     /// The sequence number of the last push sent on this connection.

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use rustc_hash::FxHashMap;
 
+use crate::key::DeviceKey;
 use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
 
 /// Shards of the device map, so connections of different devices rarely share a lock.
@@ -16,8 +17,11 @@ const SHARDS: usize = 16;
 /// Queues in process memory: fast, lost on restart. Devices with an empty queue take no memory.
 #[derive(Debug)]
 pub struct MemoryStore {
-    shards: Vec<Mutex<FxHashMap<String, VecDeque<StoredPush>>>>,
+    shards: Vec<Mutex<FxHashMap<DeviceKey, VecDeque<StoredPush>>>>,
     next_seq: AtomicU64,
+    /// Token generations of the devices revoked at least once (forgotten on restart, like the
+    /// queues: revocation outlives a restart only with a persistent store).
+    generations: Mutex<FxHashMap<DeviceKey, u64>>,
 }
 
 impl Default for MemoryStore {
@@ -34,11 +38,15 @@ impl MemoryStore {
                 .map(|_| Mutex::new(FxHashMap::default()))
                 .collect(),
             next_seq: AtomicU64::new(1),
+            generations: Mutex::new(FxHashMap::default()),
         }
     }
 
-    fn shard(&self, device: &str) -> MutexGuard<'_, FxHashMap<String, VecDeque<StoredPush>>> {
-        // FxHash: device ids come from verified tokens, so flooding one shard is not a concern.
+    fn shard(
+        &self,
+        device: &DeviceKey,
+    ) -> MutexGuard<'_, FxHashMap<DeviceKey, VecDeque<StoredPush>>> {
+        // FxHash: keys come from verified tokens, so flooding one shard is not a concern.
         // Its high bits are the well-mixed ones.
         let hash = rustc_hash::FxBuildHasher.hash_one(device);
         let index = usize::try_from(hash >> 60).unwrap_or(0) % SHARDS;
@@ -54,7 +62,7 @@ impl MemoryStore {
 impl QueueStore for MemoryStore {
     async fn append(
         &self,
-        device: &str,
+        device: &DeviceKey,
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
@@ -63,7 +71,7 @@ impl QueueStore for MemoryStore {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         // Look up before inserting, so the common case does not allocate the key.
         if !shard.contains_key(device) {
-            shard.insert(device.to_owned(), VecDeque::new());
+            shard.insert(device.clone(), VecDeque::new());
         }
         let Some(queue) = shard.get_mut(device) else {
             return Err(StoreError::new("the device queue vanished under its lock"));
@@ -87,7 +95,7 @@ impl QueueStore for MemoryStore {
 
     async fn pending(
         &self,
-        device: &str,
+        device: &DeviceKey,
         after: u64,
         now_ms: u64,
         limit: usize,
@@ -107,7 +115,7 @@ impl QueueStore for MemoryStore {
         Ok(Pending { pushes, expired })
     }
 
-    async fn remove(&self, device: &str, id: &str) -> Result<u64, StoreError> {
+    async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
         let mut shard = self.shard(device);
         let Some(queue) = shard.get_mut(device) else {
             return Ok(0);
@@ -121,7 +129,25 @@ impl QueueStore for MemoryStore {
         Ok(removed)
     }
 
-    async fn len(&self, device: &str) -> Result<usize, StoreError> {
+    async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
         Ok(self.shard(device).get(device).map_or(0, VecDeque::len))
+    }
+
+    async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        let generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(generations.get(device).copied().unwrap_or(0))
+    }
+
+    async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let generation = generations.entry(device.clone()).or_insert(0);
+        *generation += 1;
+        Ok(*generation)
     }
 }

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite};
 
+use crate::key::DeviceKey;
 use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
 
 /// How long a query waits for the database lock or a pooled connection.
@@ -19,14 +20,31 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections in the pool. SQLite has one writer at a time; a few readers help `pending`.
 const POOL_SIZE: u32 = 4;
 
+/// Version 1: queues and token generations keyed by (user, device). Version 0 keyed queues by
+/// the device id alone, so its rows cannot be told apart between users: they are moved aside to
+/// `daemon_queue_unkeyed_v0`, kept for the operator and never delivered.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS daemon_queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user TEXT NOT NULL,
     device TEXT NOT NULL,
     id TEXT NOT NULL,
     frame TEXT NOT NULL,
     expires_at_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS daemon_queue_device_seq ON daemon_queue (device, seq);";
+CREATE INDEX IF NOT EXISTS daemon_queue_user_device_seq ON daemon_queue (user, device, seq);
+CREATE TABLE IF NOT EXISTS daemon_token_generation (
+    user TEXT NOT NULL,
+    device TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    PRIMARY KEY (user, device)
+);
+PRAGMA user_version = 1;";
+
+/// Moves a version-0 queue table (no `user` column) aside.
+const MIGRATE_V0: &str = "ALTER TABLE daemon_queue RENAME TO daemon_queue_unkeyed_v0;
+DROP INDEX IF EXISTS daemon_queue_device_seq;";
 
 /// Queues in a SQLite database file (WAL mode, `synchronous = FULL`): a push that was
 /// reported `Queued` survives a crash or restart of the server process.
@@ -50,10 +68,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::new)?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&pool)
-            .await
-            .map_err(StoreError::new)?;
+        migrate(&pool).await.map_err(StoreError::new)?;
         Ok(SqliteStore { pool })
     }
 
@@ -61,6 +76,30 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let version: i64 = sqlx::query("PRAGMA user_version")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    if version < SCHEMA_VERSION {
+        let unkeyed: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'daemon_queue'",
+        )
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+        if unkeyed > 0 {
+            tracing::warn!(
+                "daemon queue store: the queue table of schema version 0 is keyed by device id \
+                 alone; it is kept as daemon_queue_unkeyed_v0 and its pushes are not delivered"
+            );
+            sqlx::raw_sql(MIGRATE_V0).execute(pool).await?;
+        }
+    }
+    sqlx::raw_sql(SCHEMA).execute(pool).await?;
+    Ok(())
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -142,16 +181,17 @@ async fn in_transaction<T>(
 impl QueueStore for SqliteStore {
     async fn append(
         &self,
-        device: &str,
+        device: &DeviceKey,
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
         let mut checkout = Checkout::acquire(&self.pool).await?;
         let result = in_transaction(checkout.conn()?, async |conn| {
             let seq: i64 = sqlx::query(
-                "INSERT INTO daemon_queue (device, id, frame, expires_at_ms) VALUES (?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO daemon_queue (user, device, id, frame, expires_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING seq",
             )
-            .bind(device)
+            .bind(device.user())
+            .bind(device.device())
             .bind(push.id)
             .bind(&**push.frame)
             .bind(to_i64(push.expires_at_ms))
@@ -160,10 +200,12 @@ impl QueueStore for SqliteStore {
             .and_then(|row| row.try_get(0))?;
             let dropped = sqlx::query(
                 "DELETE FROM daemon_queue WHERE seq IN (
-                    SELECT seq FROM daemon_queue WHERE device = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2
+                    SELECT seq FROM daemon_queue WHERE user = ?1 AND device = ?2
+                    ORDER BY seq DESC LIMIT -1 OFFSET ?3
                 )",
             )
-            .bind(device)
+            .bind(device.user())
+            .bind(device.device())
             .bind(i64::try_from(max_len).unwrap_or(i64::MAX))
             .execute(&mut *conn)
             .await?
@@ -179,7 +221,7 @@ impl QueueStore for SqliteStore {
 
     async fn pending(
         &self,
-        device: &str,
+        device: &DeviceKey,
         after: u64,
         now_ms: u64,
         limit: usize,
@@ -187,18 +229,21 @@ impl QueueStore for SqliteStore {
         let mut checkout = Checkout::acquire(&self.pool).await?;
         let conn = checkout.conn()?;
         let result = async {
-            let expired =
-                sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND expires_at_ms <= ?")
-                    .bind(device)
-                    .bind(to_i64(now_ms))
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
+            let expired = sqlx::query(
+                "DELETE FROM daemon_queue WHERE user = ? AND device = ? AND expires_at_ms <= ?",
+            )
+            .bind(device.user())
+            .bind(device.device())
+            .bind(to_i64(now_ms))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
             let rows = sqlx::query(
                 "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
-                 WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
+                 WHERE user = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?",
             )
-            .bind(device)
+            .bind(device.user())
+            .bind(device.device())
             .bind(to_i64(after))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&mut *conn)
@@ -220,26 +265,110 @@ impl QueueStore for SqliteStore {
         checkout.finish(result)
     }
 
-    async fn remove(&self, device: &str, id: &str) -> Result<u64, StoreError> {
+    async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
         let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query("DELETE FROM daemon_queue WHERE device = ? AND id = ?")
-            .bind(device)
-            .bind(id)
-            .execute(checkout.conn()?)
-            .await
-            .map(|done| done.rows_affected());
+        let result =
+            sqlx::query("DELETE FROM daemon_queue WHERE user = ? AND device = ? AND id = ?")
+                .bind(device.user())
+                .bind(device.device())
+                .bind(id)
+                .execute(checkout.conn()?)
+                .await
+                .map(|done| done.rows_affected());
         checkout.finish(result)
     }
 
-    async fn len(&self, device: &str) -> Result<usize, StoreError> {
+    async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
         let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query("SELECT COUNT(*) FROM daemon_queue WHERE device = ?")
-            .bind(device)
+        let result = sqlx::query("SELECT COUNT(*) FROM daemon_queue WHERE user = ? AND device = ?")
+            .bind(device.user())
+            .bind(device.device())
             .fetch_one(checkout.conn()?)
             .await
             .and_then(|row| row.try_get::<i64, _>(0));
         checkout
             .finish(result)
             .map(|count| usize::try_from(count).unwrap_or(0))
+    }
+
+    async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query(
+            "SELECT generation FROM daemon_token_generation WHERE user = ? AND device = ?",
+        )
+        .bind(device.user())
+        .bind(device.device())
+        .fetch_optional(checkout.conn()?)
+        .await
+        .and_then(|row| row.map_or(Ok(0), |row| row.try_get::<i64, _>(0)));
+        checkout.finish(result).map(to_u64)
+    }
+
+    async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query(
+            "INSERT INTO daemon_token_generation (user, device, generation) VALUES (?, ?, 1)
+             ON CONFLICT (user, device) DO UPDATE SET generation = generation + 1
+             RETURNING generation",
+        )
+        .bind(device.user())
+        .bind(device.device())
+        .fetch_one(checkout.conn()?)
+        .await
+        .and_then(|row| row.try_get::<i64, _>(0));
+        checkout.finish(result).map(to_u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-0 database (queues keyed by device id alone) opens: its rows are moved aside,
+    /// never delivered to whichever user now has that device id.
+    #[tokio::test]
+    async fn a_version_0_queue_is_moved_aside_not_delivered() {
+        let path = std::env::temp_dir().join(format!(
+            "pushway-daemon-v0-{}-{:?}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE daemon_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    device TEXT NOT NULL, id TEXT NOT NULL, frame TEXT NOT NULL,
+                    expires_at_ms INTEGER NOT NULL);
+                 CREATE INDEX daemon_queue_device_seq ON daemon_queue (device, seq);
+                 INSERT INTO daemon_queue (device, id, frame, expires_at_ms)
+                    VALUES ('phone-1', 'm1', '{}', 9999999999999);",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let key = DeviceKey::new("alice", "phone-1").unwrap();
+        assert_eq!(store.len(&key).await.unwrap(), 0);
+        let kept: i64 = sqlx::query("SELECT COUNT(*) FROM daemon_queue_unkeyed_v0")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(kept, 1);
+        store.close().await;
+        // Opening again (version 1 now) changes nothing.
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.len(&key).await.unwrap(), 0);
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

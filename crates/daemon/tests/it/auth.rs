@@ -12,7 +12,7 @@ async fn a_token_signed_with_another_secret_is_closed_4002() {
     let t = TestHub::start(|b| b).await;
     let forged = DeviceAuth::hs256(b"another secret, also 32 bytes!!!")
         .unwrap()
-        .issue("u", "phone-1", Duration::from_secs(60))
+        .issue(USER, "phone-1", 0, Duration::from_secs(60))
         .unwrap();
     let mut ws = raw(&t.url()).await;
     send_text(
@@ -21,7 +21,7 @@ async fn a_token_signed_with_another_secret_is_closed_4002() {
     )
     .await;
     assert_closed_with(&mut ws, 4002, "auth_invalid").await;
-    assert!(!t.hub.is_connected("phone-1"));
+    assert!(!t.hub.is_connected(USER, "phone-1"));
 }
 
 #[tokio::test]
@@ -38,9 +38,11 @@ async fn an_expired_token_is_closed_4003_and_the_client_stops() {
     let expired = t
         .hub
         .auth()
-        .issue_until(
-            "u",
+        .issue_at(
+            USER,
             "phone-1",
+            0,
+            SystemTime::now() - Duration::from_secs(7200),
             SystemTime::now() - Duration::from_secs(3600),
         )
         .unwrap();

@@ -17,7 +17,7 @@ async fn the_client_reconnects_after_the_server_goes_away_and_gets_what_was_queu
     let addr = server.local_addr();
     let token = hub
         .auth()
-        .issue("u", "phone-1", Duration::from_secs(600))
+        .issue(USER, "phone-1", 0, Duration::from_secs(600))
         .unwrap();
     let mut client = DeviceClient::builder(server.url(), token)
         .backoff(Duration::from_millis(20), Duration::from_millis(100))
@@ -53,5 +53,5 @@ async fn the_client_reconnects_after_the_server_goes_away_and_gets_what_was_queu
         }
     };
     assert_eq!(push.id, "m1");
-    eventually(async || hub2.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || hub2.queue_len(USER, "phone-1").await.unwrap() == 0).await;
 }

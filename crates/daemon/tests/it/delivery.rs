@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pushway_core::{DeviceToken, Outcome, Presence, PushProvider, TokenKind};
 use pushway_daemon::client::{ConnectOptions, Connection, DeviceClient, Event};
-use pushway_daemon::{MAX_PUSH_FRAME_BYTES, REASON_EMPTY_DEVICE_ID, REASON_WRONG_CHANNEL};
+use pushway_daemon::{MAX_PUSH_FRAME_BYTES, REASON_BAD_DEVICE_ADDRESS, REASON_WRONG_CHANNEL};
 
 use crate::support::*;
 
@@ -27,7 +27,7 @@ async fn push_to_a_connected_device_is_acked_and_delivered() {
     let (push, _conn) = within(device_side).await.unwrap();
     assert_eq!(push.id, "m1");
     assert_eq!(push.notification, sent);
-    assert_eq!(t.hub.queue_len("phone-1").await.unwrap(), 0);
+    assert_eq!(t.hub.queue_len(USER, "phone-1").await.unwrap(), 0);
     let stats = t.hub.stats();
     assert_eq!((stats.delivered, stats.queued), (1, 0));
 }
@@ -42,7 +42,7 @@ async fn offline_pushes_are_queued_then_replayed_in_order_once_each() {
             .await;
         assert_eq!(outcomes, [Outcome::Queued]);
     }
-    assert_eq!(t.hub.queue_len("phone-1").await.unwrap(), 3);
+    assert_eq!(t.hub.queue_len(USER, "phone-1").await.unwrap(), 3);
 
     let mut client = DeviceClient::builder(t.url(), t.token("phone-1")).spawn();
     let mut received = Vec::new();
@@ -50,7 +50,7 @@ async fn offline_pushes_are_queued_then_replayed_in_order_once_each() {
         received.push(within(client.next_push()).await.unwrap().id);
     }
     assert_eq!(received, ["m1", "m2", "m3"]);
-    eventually(async || t.hub.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || t.hub.queue_len(USER, "phone-1").await.unwrap() == 0).await;
 
     // A live push afterwards arrives next: nothing was replayed twice in between.
     let outcomes = within(t.provider.send(&notification("m4"), &[device("phone-1")])).await;
@@ -69,7 +69,7 @@ async fn an_unacked_push_is_queued_after_the_ack_timeout_and_replayed_on_reconne
     assert_eq!(outcomes, [Outcome::Queued]);
     // It was sent once, and is still queued because it was never acked.
     assert_eq!(within(silent.next()).await.unwrap().id, "m1");
-    assert_eq!(t.hub.queue_len("phone-1").await.unwrap(), 1);
+    assert_eq!(t.hub.queue_len(USER, "phone-1").await.unwrap(), 1);
     silent.close().await;
 
     let mut again = Connection::connect(&t.url(), &t.token("phone-1"), &options)
@@ -78,7 +78,7 @@ async fn an_unacked_push_is_queued_after_the_ack_timeout_and_replayed_on_reconne
     let replayed = within(again.next()).await.unwrap();
     assert_eq!(replayed.id, "m1");
     again.ack(&replayed.id).await.unwrap();
-    eventually(async || t.hub.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || t.hub.queue_len(USER, "phone-1").await.unwrap() == 0).await;
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn a_mixed_batch_gets_one_outcome_per_token_in_order() {
     assert_eq!(outcomes[1], Outcome::rejected(REASON_WRONG_CHANNEL));
     assert_eq!(outcomes[2], Outcome::DELIVERED);
     assert!(
-        matches!(&outcomes[3], Outcome::InvalidToken { reason, .. } if reason.code() == REASON_EMPTY_DEVICE_ID)
+        matches!(&outcomes[3], Outcome::InvalidToken { reason, .. } if reason.code() == REASON_BAD_DEVICE_ADDRESS)
     );
     assert_eq!(within(client.next_push()).await.unwrap().id, "m1");
 }
@@ -141,7 +141,7 @@ async fn an_oversized_push_is_rejected_before_it_is_queued() {
             matches!(&outcome, Outcome::Rejected { reason } if reason.code() == "payload_too_large")
         );
     }
-    assert_eq!(t.hub.queue_len("a").await.unwrap(), 0);
+    assert_eq!(t.hub.queue_len(USER, "a").await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -153,7 +153,7 @@ async fn presence_follows_the_connection() {
         .await
         .unwrap();
     assert!(t.provider.is_connected(&token));
-    assert!(t.hub.is_connected("phone-1"));
+    assert!(t.hub.is_connected(USER, "phone-1"));
     // Another channel's token with the same string is not this device.
     assert!(
         !t.provider

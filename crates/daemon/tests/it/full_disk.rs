@@ -38,7 +38,7 @@ async fn send_all(
 /// Every push reported `Queued` is in the store, in order, and nothing else is.
 async fn assert_stored_exactly(store: &SqliteStore, queued: &[String]) {
     use pushway_daemon::QueueStore;
-    let pending = store.pending("phone-1", 0, 0, 10_000).await.unwrap();
+    let pending = store.pending(&key("phone-1"), 0, 0, 10_000).await.unwrap();
     let stored: Vec<String> = pending.pushes.iter().map(|p| p.id.clone()).collect();
     assert_eq!(
         stored, queued,

@@ -17,7 +17,7 @@ async fn a_device_that_never_answers_is_pinged_then_closed_4006() {
     let mut ws = raw_authenticated(&t.url(), &t.token("phone-1")).await;
     assert_eq!(next_frame(&mut ws).await, Some(ServerFrame::Ping));
     assert_closed_with(&mut ws, 4006, "idle_timeout").await;
-    eventually(async || !t.hub.is_connected("phone-1")).await;
+    eventually(async || !t.hub.is_connected(USER, "phone-1")).await;
 }
 
 #[tokio::test]
@@ -42,7 +42,7 @@ async fn a_client_that_answers_pings_stays_connected_past_many_idle_timeouts() {
     ));
     // Ten idle timeouts: a client that did not answer would have been closed several times.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(t.hub.is_connected("phone-1"));
+    assert!(t.hub.is_connected(USER, "phone-1"));
     let stats = t.hub.stats();
     assert_eq!((stats.connected, stats.replaced), (1, 0));
     // No disconnect event is waiting.

@@ -31,8 +31,8 @@ async fn a_token_for_device_a_never_yields_b_s_pushes() {
     // Acking b's push id from a's connection touches only a's own queue.
     send_text(&mut a, r#"{"type":"ack","id":"for-b"}"#).await;
     send_text(&mut a, r#"{"type":"ack","id":"for-a"}"#).await;
-    eventually(async || t.hub.queue_len("a").await.unwrap() == 0).await;
-    assert_eq!(t.hub.queue_len("b").await.unwrap(), 1);
+    eventually(async || t.hub.queue_len(USER, "a").await.unwrap() == 0).await;
+    assert_eq!(t.hub.queue_len(USER, "b").await.unwrap(), 1);
 
     // A live push for b while a is connected is queued for b, not sent to a.
     assert_eq!(
@@ -47,7 +47,7 @@ async fn a_token_for_device_a_never_yields_b_s_pushes() {
         Some(ServerFrame::Pong),
         "nothing else was sent to a"
     );
-    assert_eq!(t.hub.queue_len("b").await.unwrap(), 2);
+    assert_eq!(t.hub.queue_len(USER, "b").await.unwrap(), 2);
 
     let mut b = Connection::connect(&t.url(), &t.token("b"), &ConnectOptions::default())
         .await
@@ -75,7 +75,7 @@ async fn a_second_connection_replaces_the_first_which_is_closed_4005() {
     let outcomes = within(t.provider.send(&notification("m1"), &[device("phone-1")])).await;
     assert_eq!(outcomes, [Outcome::DELIVERED]);
     assert_eq!(within(device_side).await.unwrap().0, "m1");
-    assert!(t.hub.is_connected("phone-1"));
+    assert!(t.hub.is_connected(USER, "phone-1"));
     assert_eq!(t.hub.stats().connected, 1);
 }
 

@@ -9,6 +9,7 @@ mod delivery;
 mod frames;
 mod full_disk;
 mod heartbeat;
+mod identity;
 mod isolation;
 mod queue;
 mod restart;

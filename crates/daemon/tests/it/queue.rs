@@ -20,7 +20,7 @@ async fn a_full_queue_drops_the_oldest_and_counts_them() {
             [Outcome::Queued]
         );
     }
-    assert_eq!(t.hub.queue_len("phone-1").await.unwrap(), 3);
+    assert_eq!(t.hub.queue_len(USER, "phone-1").await.unwrap(), 3);
     assert_eq!(t.hub.stats().dropped_overflow, 2);
 
     let mut conn = Connection::connect(&t.url(), &t.token("phone-1"), &ConnectOptions::default())
@@ -34,7 +34,7 @@ async fn a_full_queue_drops_the_oldest_and_counts_them() {
     }
     assert_eq!(ids, ["m3", "m4", "m5"]);
     conn.ping().await.unwrap();
-    eventually(async || t.hub.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || t.hub.queue_len(USER, "phone-1").await.unwrap() == 0).await;
 }
 
 #[tokio::test]
@@ -55,7 +55,7 @@ async fn pushes_past_their_ttl_are_not_replayed_and_are_counted() {
         .send(&notification("m3"), &[device("phone-1")])
         .await;
     // Now 39 s: nothing has expired yet.
-    assert_eq!(t.hub.queue_len("phone-1").await.unwrap(), 3);
+    assert_eq!(t.hub.queue_len(USER, "phone-1").await.unwrap(), 3);
     // At 61 s m1 (60 s) and m2 (30 + 10 s) have expired; m3 (39 + 60 s) has not.
     clock.advance(Duration::from_secs(22));
 
@@ -65,6 +65,6 @@ async fn pushes_past_their_ttl_are_not_replayed_and_are_counted() {
     let push = within(conn.next()).await.unwrap();
     assert_eq!(push.id, "m3");
     conn.ack(&push.id).await.unwrap();
-    eventually(async || t.hub.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || t.hub.queue_len(USER, "phone-1").await.unwrap() == 0).await;
     assert_eq!(t.hub.stats().expired, 2);
 }

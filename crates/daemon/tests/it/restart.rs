@@ -20,7 +20,7 @@ pub fn temp_db(name: &str) -> PathBuf {
     ))
 }
 
-fn remove_db(path: &Path) {
+pub fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
@@ -38,7 +38,7 @@ async fn queued_pushes_survive_a_restart_with_the_sqlite_store() {
         // One push is sent and never acked (the device vanishes), two are queued offline.
         let token = hub
             .auth()
-            .issue("u", "phone-1", Duration::from_secs(60))
+            .issue(USER, "phone-1", 0, Duration::from_secs(60))
             .unwrap();
         let mut conn = Connection::connect(&server.url(), &token, &ConnectOptions::default())
             .await
@@ -67,10 +67,10 @@ async fn queued_pushes_survive_a_restart_with_the_sqlite_store() {
     let store = SqliteStore::open(&path).await.unwrap();
     let hub = Hub::builder(auth()).store(store.clone()).build();
     let server = hub.bind("127.0.0.1:0").await.unwrap();
-    assert_eq!(hub.queue_len("phone-1").await.unwrap(), 3);
+    assert_eq!(hub.queue_len(USER, "phone-1").await.unwrap(), 3);
     let token = hub
         .auth()
-        .issue("u", "phone-1", Duration::from_secs(60))
+        .issue(USER, "phone-1", 0, Duration::from_secs(60))
         .unwrap();
     let mut conn = Connection::connect(&server.url(), &token, &ConnectOptions::default())
         .await
@@ -82,7 +82,7 @@ async fn queued_pushes_survive_a_restart_with_the_sqlite_store() {
         ids.push(push.id);
     }
     assert_eq!(ids, ["m1", "m2", "m3"]);
-    eventually(async || hub.queue_len("phone-1").await.unwrap() == 0).await;
+    eventually(async || hub.queue_len(USER, "phone-1").await.unwrap() == 0).await;
     server.shutdown().await;
     store.close().await;
     remove_db(&path);

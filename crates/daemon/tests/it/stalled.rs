@@ -36,7 +36,7 @@ async fn a_stalled_device_does_not_delay_pushes_to_others() {
     .await;
     let _stalled = raw_authenticated_small_buffer(&t.url(), &t.token("stalled")).await;
     let flood = flood(&t, "stalled");
-    eventually(async || t.hub.queue_len("stalled").await.unwrap() == 300).await;
+    eventually(async || t.hub.queue_len(USER, "stalled").await.unwrap() == 300).await;
 
     let mut healthy =
         Connection::connect(&t.url(), &t.token("healthy"), &ConnectOptions::default())
@@ -55,7 +55,7 @@ async fn a_stalled_device_does_not_delay_pushes_to_others() {
     }
     within(device_side).await.unwrap();
     // All the while the stalled device was connected with its pushes unacked.
-    assert!(t.hub.is_connected("stalled"));
+    assert!(t.hub.is_connected(USER, "stalled"));
     assert!(flood.iter().all(|task| !task.is_finished()));
     for task in flood {
         task.abort();
@@ -73,9 +73,9 @@ async fn a_stalled_device_is_closed_after_the_write_timeout_and_keeps_its_queue(
     let _stalled = raw_authenticated_small_buffer(&t.url(), &t.token("stalled")).await;
     let flood = flood(&t, "stalled");
     // Closed as too slow: its waiting sends answer `Queued` at once, not after 60 s.
-    eventually(async || !t.hub.is_connected("stalled")).await;
+    eventually(async || !t.hub.is_connected(USER, "stalled")).await;
     for task in flood {
         assert_eq!(within(task).await.unwrap(), [Outcome::Queued]);
     }
-    assert_eq!(t.hub.queue_len("stalled").await.unwrap(), 300);
+    assert_eq!(t.hub.queue_len(USER, "stalled").await.unwrap(), 300);
 }

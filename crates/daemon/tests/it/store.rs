@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use pushway_daemon::{MemoryStore, NewPush, QueueStore, SqliteStore};
 
+use crate::support::key;
+
 fn push<'a>(id: &'a str, frame: &'a Arc<str>, expires_at_ms: u64) -> NewPush<'a> {
     NewPush {
         id,
@@ -16,63 +18,63 @@ async fn check_contract(store: &dyn QueueStore) {
     let frame: Arc<str> = Arc::from(r#"{"type":"push"}"#);
     let never = u64::MAX / 2;
     let a1 = store
-        .append("d", push("a1", &frame, never), 10)
+        .append(&key("d"), push("a1", &frame, never), 10)
         .await
         .unwrap();
     let b1 = store
-        .append("other", push("b1", &frame, never), 10)
+        .append(&key("other"), push("b1", &frame, never), 10)
         .await
         .unwrap();
     let a2 = store
-        .append("d", push("a2", &frame, 500), 10)
+        .append(&key("d"), push("a2", &frame, 500), 10)
         .await
         .unwrap();
     let a3 = store
-        .append("d", push("a3", &frame, never), 10)
+        .append(&key("d"), push("a3", &frame, never), 10)
         .await
         .unwrap();
     assert!(a1.seq < b1.seq && b1.seq < a2.seq && a2.seq < a3.seq);
     assert_eq!(a3.dropped, 0);
-    assert_eq!(store.len("d").await.unwrap(), 3);
+    assert_eq!(store.len(&key("d")).await.unwrap(), 3);
 
     // In order, per device, after the cursor, up to the limit.
-    let all = store.pending("d", 0, 100, 10).await.unwrap();
+    let all = store.pending(&key("d"), 0, 100, 10).await.unwrap();
     let ids: Vec<_> = all.pushes.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["a1", "a2", "a3"]);
     assert_eq!(&*all.pushes[0].frame, &*frame);
     assert_eq!(all.expired, 0);
-    let after_first = store.pending("d", a1.seq, 100, 1).await.unwrap();
+    let after_first = store.pending(&key("d"), a1.seq, 100, 1).await.unwrap();
     assert_eq!(after_first.pushes.len(), 1);
     assert_eq!(after_first.pushes[0].id, "a2");
 
     // Expired pushes are removed and counted when looking at the queue.
-    let later = store.pending("d", 0, 500, 10).await.unwrap();
+    let later = store.pending(&key("d"), 0, 500, 10).await.unwrap();
     let ids: Vec<_> = later.pushes.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["a1", "a3"]);
     assert_eq!(later.expired, 1);
-    assert_eq!(store.len("d").await.unwrap(), 2);
+    assert_eq!(store.len(&key("d")).await.unwrap(), 2);
 
     // Removal is by device and id.
-    assert_eq!(store.remove("other", "a1").await.unwrap(), 0);
-    assert_eq!(store.remove("d", "a1").await.unwrap(), 1);
-    assert_eq!(store.remove("d", "a1").await.unwrap(), 0);
-    assert_eq!(store.len("d").await.unwrap(), 1);
-    assert_eq!(store.len("other").await.unwrap(), 1);
+    assert_eq!(store.remove(&key("other"), "a1").await.unwrap(), 0);
+    assert_eq!(store.remove(&key("d"), "a1").await.unwrap(), 1);
+    assert_eq!(store.remove(&key("d"), "a1").await.unwrap(), 0);
+    assert_eq!(store.len(&key("d")).await.unwrap(), 1);
+    assert_eq!(store.len(&key("other")).await.unwrap(), 1);
 
     // The bound drops the oldest.
     for (i, id) in ["c1", "c2", "c3", "c4"].into_iter().enumerate() {
         let appended = store
-            .append("bounded", push(id, &frame, never), 2)
+            .append(&key("bounded"), push(id, &frame, never), 2)
             .await
             .unwrap();
         assert_eq!(appended.dropped, u64::from(i >= 2));
     }
-    let bounded = store.pending("bounded", 0, 0, 10).await.unwrap();
+    let bounded = store.pending(&key("bounded"), 0, 0, 10).await.unwrap();
     let ids: Vec<_> = bounded.pushes.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["c3", "c4"]);
     assert_eq!(
         store
-            .pending("nobody", 0, 0, 10)
+            .pending(&key("nobody"), 0, 0, 10)
             .await
             .unwrap()
             .pushes

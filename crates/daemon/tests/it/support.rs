@@ -7,10 +7,13 @@ use futures_util::{SinkExt, StreamExt};
 use pushway_core::testing::sample_notification;
 use pushway_core::{DeviceToken, Notification, TokenKind};
 use pushway_daemon::protocol::ServerFrame;
-use pushway_daemon::{DaemonProvider, DeviceAuth, Hub, HubBuilder, Server};
+use pushway_daemon::{DaemonProvider, DeviceAuth, DeviceKey, Hub, HubBuilder, Server};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The user every test device belongs to, unless a test says otherwise.
+pub const USER: &str = "user-1";
 
 /// A test-only HS256 secret.
 pub const SECRET: &[u8] = b"test-only secret, 32 bytes long!";
@@ -44,16 +47,33 @@ impl TestHub {
         self.server.url()
     }
 
+    /// A token for `device` of [`USER`], of generation 0.
     pub fn token(&self, device: &str) -> String {
+        self.token_of(USER, device)
+    }
+
+    /// A token for `device` of `user`, of generation 0.
+    pub fn token_of(&self, user: &str, device: &str) -> String {
         self.hub
             .auth()
-            .issue("user-1", device, Duration::from_secs(600))
+            .issue(user, device, 0, Duration::from_secs(600))
             .unwrap()
     }
 }
 
+/// The daemon device token (address) of `id` of [`USER`].
 pub fn device(id: &str) -> DeviceToken {
-    DeviceToken::new(TokenKind::Daemon, "daemon", id)
+    device_of(USER, id)
+}
+
+/// The daemon device token (address) of `device` of `user`.
+pub fn device_of(user: &str, device: &str) -> DeviceToken {
+    DeviceToken::new(TokenKind::Daemon, "daemon", format!("{user}/{device}"))
+}
+
+/// The queue key of `device` of [`USER`].
+pub fn key(device: &str) -> DeviceKey {
+    DeviceKey::new(USER, device).unwrap()
 }
 
 pub fn notification(id: &str) -> Notification {

@@ -52,16 +52,6 @@ impl TinyFs {
     pub fn free(&self) {
         std::fs::remove_file(self.dir.join("filler")).unwrap();
     }
-
-    /// Remounts it read-only (`true`) or read-write: a file root cannot write either way.
-    pub fn set_read_only(&self, read_only: bool) {
-        let mode = if read_only {
-            "remount,ro"
-        } else {
-            "remount,rw"
-        };
-        run_mount(&["-o", mode], &self.dir);
-    }
 }
 
 fn run_mount(args: &[&str], dir: &Path) {

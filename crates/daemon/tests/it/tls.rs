@@ -37,7 +37,7 @@ async fn a_device_receives_pushes_over_tls() {
     let url = format!("wss://localhost:{}/", server.local_addr().port());
     let token = hub
         .auth()
-        .issue("u", "phone-1", std::time::Duration::from_secs(60))
+        .issue(USER, "phone-1", 0, std::time::Duration::from_secs(60))
         .unwrap();
     let mut client = DeviceClient::builder(url, token)
         .tls(Arc::new(client_config))
