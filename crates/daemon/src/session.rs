@@ -63,7 +63,7 @@ where
     let claims = match authenticate(&inner, &mut ws).await {
         Ok(claims) => claims,
         Err(End::Close(reason, detail)) => return close(&mut ws, reason, detail).await,
-        Err(End::Gone) => return,
+        Err(End::Gone) => return close_gone(&mut ws).await,
     };
     let Some(device) = claims.key() else {
         return close(&mut ws, CloseReason::AuthInvalid, None).await;
@@ -117,10 +117,22 @@ where
     conn.abandon_waiters();
     match end {
         End::Close(reason, detail) => close(&mut ws, reason, detail).await,
-        End::Gone => {
-            let _ = timeout(CLOSE_TIMEOUT, ws.close(None)).await;
-        }
+        End::Gone => close_gone(&mut ws).await,
     }
+}
+
+/// The device closed, or the transport failed: nothing more to say, but a device's close frame
+/// is answered (tungstenite queued the reply when it read the frame; it must be flushed before
+/// the socket is dropped, or the device sees 1006 instead of its close completing).
+async fn close_gone<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        ws.flush().await?;
+        ws.close(None).await
+    })
+    .await;
 }
 
 async fn authenticate<S>(inner: &Inner, ws: &mut WebSocketStream<S>) -> Result<DeviceClaims, End>

@@ -5,6 +5,7 @@
 
 mod auth;
 mod client;
+mod closing;
 mod delivery;
 mod frames;
 mod full_disk;
