@@ -372,6 +372,18 @@ pub struct HubBuilder {
     clock: Option<Arc<dyn Clock>>,
 }
 
+impl std::fmt::Debug for HubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `auth` prints without its secret.
+        f.debug_struct("HubBuilder")
+            .field("auth", &self.auth)
+            .field("config", &self.config)
+            .field("custom_store", &self.store.is_some())
+            .field("custom_clock", &self.clock.is_some())
+            .finish()
+    }
+}
+
 impl HubBuilder {
     /// How long a connected device has to ack a push before the push counts as `Queued`.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {

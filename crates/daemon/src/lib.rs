@@ -19,6 +19,12 @@
 //! [`HubBuilder::max_in_flight`] unacked pushes; a device that stops reading is closed after the
 //! write timeout, and delays nobody else.
 //!
+//! Secrets — the HS256 secret, device tokens — never appear in `Debug` output or logs. The
+//! WebSocket library underneath logs every message whole at TRACE through the `log` facade, and
+//! a device's `hello` carries its token, so this crate caps `log` at DEBUG at compile time (its
+//! `max_level_debug` feature): in a build that links it, `log`'s TRACE records are compiled out
+//! (`tracing`'s are not affected).
+//!
 //! ```
 //! use std::time::Duration;
 //! use pushway_core::{DeviceToken, Outcome, PushProvider, TokenKind, testing::sample_notification};

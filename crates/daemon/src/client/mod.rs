@@ -118,7 +118,7 @@ impl Drop for DeviceClient {
 }
 
 /// Builds a [`DeviceClient`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct DeviceClientBuilder {
     url: String,
@@ -127,6 +127,23 @@ pub struct DeviceClientBuilder {
     min_backoff: Duration,
     max_backoff: Duration,
     dedup_capacity: usize,
+}
+
+impl std::fmt::Debug for DeviceClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a bearer credential: never printed.
+        f.debug_struct("DeviceClientBuilder")
+            .field("url", &self.url)
+            .field(
+                "token",
+                &format_args!("<redacted, {} bytes>", self.token.len()),
+            )
+            .field("options", &self.options)
+            .field("min_backoff", &self.min_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("dedup_capacity", &self.dedup_capacity)
+            .finish()
+    }
 }
 
 impl DeviceClientBuilder {

@@ -14,6 +14,7 @@ mod identity;
 mod isolation;
 mod queue;
 mod restart;
+mod secrets;
 mod stalled;
 mod store;
 mod support;
