@@ -18,6 +18,9 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`MAX_PUSH_FRAME_BYTES`](crate::MAX_PUSH_FRAME_BYTES) it bounds a connection's write buffer;
 /// further pushes wait in the device's queue.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// The default most connections waiting to say `hello` (TCP, TLS and WebSocket handshakes
+/// included); beyond it the oldest is shed. Keep it well below the process's file limit.
+pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 512;
 /// How long a close handshake may take.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The server's WebSocket read buffer per connection: device frames are small, and this is
@@ -34,6 +37,7 @@ pub(crate) struct Config {
     pub(crate) auth_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_unauthenticated: usize,
     pub(crate) queue_max_len: usize,
     pub(crate) queue_ttl: Duration,
 }
@@ -47,6 +51,7 @@ impl Default for Config {
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
             queue_max_len: DEFAULT_QUEUE_MAX_LEN,
             queue_ttl: DEFAULT_QUEUE_TTL,
         }

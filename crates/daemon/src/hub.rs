@@ -13,6 +13,7 @@ use crate::auth::{DeviceAuth, KeyError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::key::DeviceKey;
+use crate::pending::Pending;
 use crate::protocol::CloseReason;
 use crate::queue::{QueueStore, StoreError};
 use crate::store_memory::MemoryStore;
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     registry: Mutex<Registry>,
     next_conn_id: AtomicU64,
     pub(crate) counters: Counters,
+    /// Connections that have not said `hello` yet.
+    pub(crate) pending: Pending,
 }
 
 /// The live connections and the revocations made by this process, under one lock so a
@@ -193,6 +196,11 @@ pub struct HubStats {
     pub replaced: u64,
     /// Connections refused because the same device is connected with a newer token.
     pub superseded: u64,
+    /// Connections waiting to say `hello` now (handshakes included).
+    pub awaiting_hello: usize,
+    /// Connections closed before `hello` because too many were waiting
+    /// ([`HubBuilder::max_unauthenticated`]).
+    pub shed: u64,
 }
 
 impl Hub {
@@ -269,6 +277,8 @@ impl Hub {
             expired: c.expired.load(Ordering::Relaxed),
             replaced: c.replaced.load(Ordering::Relaxed),
             superseded: c.superseded.load(Ordering::Relaxed),
+            awaiting_hello: self.inner.pending.len(),
+            shed: self.inner.pending.shed.load(Ordering::Relaxed),
         }
     }
 
@@ -423,6 +433,15 @@ impl HubBuilder {
         self
     }
 
+    /// The most connections waiting to say `hello`, their TCP, TLS and WebSocket handshakes
+    /// included (at least 1). A new connection beyond it sheds the oldest waiting one, closed
+    /// with [`CloseReason::TryAgainLater`] (or dropped if still in a handshake): idle sockets
+    /// cannot hold the process's file descriptors away from real devices.
+    pub fn max_unauthenticated(mut self, max: usize) -> Self {
+        self.config.max_unauthenticated = max.max(1);
+        self
+    }
+
     /// The most pushes queued per device; beyond it the oldest are dropped and counted.
     pub fn queue_max_len(mut self, max: usize) -> Self {
         self.config.queue_max_len = max.max(1);
@@ -464,6 +483,7 @@ impl HubBuilder {
                 registry: Mutex::new(Registry::default()),
                 next_conn_id: AtomicU64::new(1),
                 counters: Counters::default(),
+                pending: Pending::default(),
             }),
         }
     }

@@ -58,6 +58,7 @@ mod config;
 mod delivery;
 mod hub;
 mod key;
+mod pending;
 pub mod protocol;
 mod provider;
 mod queue;
@@ -73,7 +74,7 @@ pub use auth::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_AUTH_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_PING_INTERVAL, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_MAX_UNAUTHENTICATED, DEFAULT_PING_INTERVAL, DEFAULT_WRITE_TIMEOUT,
 };
 pub use delivery::REASON_STORE;
 pub use hub::{Hub, HubBuilder, HubStats};

@@ -13,6 +13,17 @@ use tokio_rustls::TlsAcceptor;
 use crate::hub::Hub;
 use crate::session;
 
+/// How long the accept loop pauses after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long the accept loop pauses after shedding a connection to free a file descriptor.
+const SHED_PAUSE: Duration = Duration::from_millis(1);
+
+/// EMFILE (the process's file limit) or ENFILE (the system's).
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(23 | 24))
+}
+
 /// How long [`Server::shutdown`] waits for connections to close.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
@@ -106,9 +117,16 @@ impl Hub {
                         }
                     }
                     Err(error) => {
-                        // Usually out of file descriptors: back off instead of spinning.
-                        tracing::warn!(%error, "daemon accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Usually out of file descriptors (EMFILE, ENFILE): the connection
+                        // stays in the backlog and accept would fail again at once, so back off
+                        // instead of spinning, and free a descriptor by shedding the oldest
+                        // connection still waiting to authenticate.
+                        let shed = is_out_of_descriptors(&error) && hub.inner.pending.shed_oldest();
+                        tracing::warn!(%error, shed, "daemon accept failed");
+                        // After a shed, only long enough for that connection's task to drop
+                        // its socket; each retry sheds at most one, so this cannot spin.
+                        let pause = if shed { SHED_PAUSE } else { ACCEPT_BACKOFF };
+                        tokio::time::sleep(pause).await;
                     }
                 }
             }
@@ -121,9 +139,18 @@ impl Hub {
     }
 
     async fn serve_tls_stream(self, stream: TcpStream, acceptor: TlsAcceptor) {
-        let timeout = self.inner.config.auth_timeout;
-        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => self.serve_connection(stream).await,
+        let inner = &self.inner;
+        // The TLS handshake counts as waiting to authenticate: its place is taken first.
+        let waiting = inner.pending.enter(inner.config.max_unauthenticated);
+        let shed = waiting.shed.clone();
+        let handshake = tokio::time::timeout(inner.config.auth_timeout, acceptor.accept(stream));
+        let accepted = tokio::select! {
+            biased;
+            () = shed.notified() => return,
+            accepted = handshake => accepted,
+        };
+        match accepted {
+            Ok(Ok(stream)) => session::serve_entered(inner, stream, waiting).await,
             Ok(Err(error)) => tracing::debug!(%error, "daemon TLS handshake failed"),
             Err(_) => tracing::debug!("daemon TLS handshake timed out"),
         }

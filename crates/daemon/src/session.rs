@@ -17,6 +17,7 @@ use crate::auth::{AuthError, DeviceClaims};
 use crate::config::{CLOSE_TIMEOUT, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::hub::{Conn, Inner};
 use crate::key::DeviceKey;
+use crate::pending::PendingGuard;
 use crate::protocol::{
     CloseReason, DeviceFrame, MAX_DEVICE_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, PROTOCOL_VERSION,
     ServerFrame, fast_ack_id,
@@ -46,12 +47,27 @@ pub(crate) async fn serve<S>(inner: Arc<Inner>, stream: S)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let waiting = inner.pending.enter(inner.config.max_unauthenticated);
+    serve_entered(&inner, stream, waiting).await;
+}
+
+/// Serves a stream that already has its place among the connections awaiting `hello`
+/// (`waiting`, left once the device authenticated); shed, it goes at once.
+pub(crate) async fn serve_entered<S>(inner: &Inner, stream: S, waiting: PendingGuard<'_>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let config = ws_config(inner.config.max_in_flight);
-    let accepted = timeout(
-        inner.config.auth_timeout,
-        tokio_tungstenite::accept_async_with_config(stream, Some(config)),
-    )
-    .await;
+    let shed = waiting.shed.clone();
+    let accepted = tokio::select! {
+        biased;
+        // Still in the WebSocket handshake: no close code can be sent yet.
+        () = shed.notified() => return,
+        accepted = timeout(
+            inner.config.auth_timeout,
+            tokio_tungstenite::accept_async_with_config(stream, Some(config)),
+        ) => accepted,
+    };
     let mut ws = match accepted {
         Ok(Ok(ws)) => ws,
         Ok(Err(error)) => {
@@ -60,7 +76,17 @@ where
         }
         Err(_) => return,
     };
-    let claims = match authenticate(&inner, &mut ws).await {
+    let authenticated = tokio::select! {
+        biased;
+        () = shed.notified() => {
+            // Shed to make room: say why without waiting for the device's answer, so its file
+            // descriptor is free at once.
+            return close_now(&mut ws, CloseReason::TryAgainLater).await;
+        }
+        authenticated = authenticate(inner, &mut ws) => authenticated,
+    };
+    drop(waiting);
+    let claims = match authenticated {
         Ok(claims) => claims,
         Err(End::Close(reason, detail)) => return close(&mut ws, reason, detail).await,
         Err(End::Gone) => return close_gone(&mut ws).await,
@@ -94,10 +120,10 @@ where
         device_id: device.device().to_owned(),
         ping_interval_ms: u64::try_from(inner.config.ping_interval.as_millis()).unwrap_or(u64::MAX),
     };
-    let end = match write_frames(&inner, &mut ws, [frame_text(&welcome)]).await {
+    let end = match write_frames(inner, &mut ws, [frame_text(&welcome)]).await {
         Ok(()) => {
             let mut session = Session {
-                inner: &inner,
+                inner,
                 device: &device,
                 conn: &conn,
                 ws: &mut ws,
@@ -375,6 +401,28 @@ where
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(End::Close(CloseReason::TooSlow, None)),
     }
+}
+
+/// Sends an `error` frame and a close frame with the same code, without waiting for the
+/// device's answer.
+async fn close_now<S>(ws: &mut WebSocketStream<S>, reason: CloseReason)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let error = ServerFrame::Error {
+        code: reason.code(),
+        reason: reason.as_str().to_owned(),
+        detail: None,
+    };
+    let frame = CloseFrame {
+        code: CloseCode::from(reason.code()),
+        reason: reason.as_str().into(),
+    };
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        ws.feed(Message::text(frame_text(&error))).await?;
+        ws.send(Message::Close(Some(frame))).await
+    })
+    .await;
 }
 
 /// Sends an `error` frame and a close frame with the same code, then reads until the device

@@ -20,3 +20,4 @@ mod store;
 mod support;
 mod tinyfs;
 mod tls;
+mod unauthenticated;
