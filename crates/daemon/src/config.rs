@@ -12,12 +12,18 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The default time a new connection has to finish the WebSocket handshake and say `hello`.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default time one write to a device may take before it counts as stalled.
+/// The default time one write to a device may take, and the longest a device with pushes in
+/// flight may go without acking any, before it counts as stalled.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default most pushes sent to one connection and not yet acked. Together with
 /// [`MAX_PUSH_FRAME_BYTES`](crate::MAX_PUSH_FRAME_BYTES) it bounds a connection's write buffer;
 /// further pushes wait in the device's queue.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// The default most bytes of pushes sent to one connection and not yet acked (one push is
+/// always allowed, however large). Kernel socket buffers hold megabytes: a window they can
+/// absorb whole never makes a write block, so a device that stops reading is found by its
+/// missing acks (the write timeout), and this bounds what it costs meanwhile.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 256 * 1024;
 /// The default most connections waiting to say `hello` (TCP, TLS and WebSocket handshakes
 /// included); beyond it the oldest is shed. Keep it well below the process's file limit.
 pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 512;
@@ -37,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) auth_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_in_flight_bytes: usize,
     pub(crate) max_unauthenticated: usize,
     pub(crate) queue_max_len: usize,
     pub(crate) queue_ttl: Duration,
@@ -51,6 +58,7 @@ impl Default for Config {
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
             queue_max_len: DEFAULT_QUEUE_MAX_LEN,
             queue_ttl: DEFAULT_QUEUE_TTL,

@@ -420,8 +420,9 @@ impl HubBuilder {
         self
     }
 
-    /// How long one batch of writes to a device may take before the connection is closed as
-    /// stalled ([`CloseReason::TooSlow`]); its pushes stay queued.
+    /// How long one batch of writes to a device may take, and how long a device with pushes in
+    /// flight may go without acking any, before the connection is closed as stalled
+    /// ([`CloseReason::TooSlow`]); its pushes stay queued.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
         self
@@ -430,6 +431,13 @@ impl HubBuilder {
     /// The most pushes sent on one connection and not yet acked (at least 1).
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.config.max_in_flight = max.max(1);
+        self
+    }
+
+    /// The most bytes of pushes sent on one connection and not yet acked (one push is always
+    /// allowed, however large); further pushes wait in the queue.
+    pub fn max_in_flight_bytes(mut self, max: usize) -> Self {
+        self.config.max_in_flight_bytes = max;
         self
     }
 

@@ -16,8 +16,9 @@
 //! an ack removes the push. A push that is not acked in time stays queued and is replayed on the
 //! next connection, and the client shows each push id once. Queues are bounded in length
 //! (oldest dropped and counted) and in time (TTL). A connection holds at most
-//! [`HubBuilder::max_in_flight`] unacked pushes; a device that stops reading is closed after the
-//! write timeout, and delays nobody else.
+//! [`HubBuilder::max_in_flight`] unacked pushes and [`HubBuilder::max_in_flight_bytes`] bytes of
+//! them; a device that stops reading (no ack for the write timeout) is closed, and delays nobody
+//! else.
 //!
 //! Secrets — the HS256 secret, device tokens — never appear in `Debug` output or logs. The
 //! WebSocket library underneath logs every message whole at TRACE through the `log` facade, and
@@ -74,7 +75,8 @@ pub use auth::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_AUTH_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_UNAUTHENTICATED, DEFAULT_PING_INTERVAL, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_UNAUTHENTICATED, DEFAULT_PING_INTERVAL,
+    DEFAULT_WRITE_TIMEOUT,
 };
 pub use delivery::REASON_STORE;
 pub use hub::{Hub, HubBuilder, HubStats};

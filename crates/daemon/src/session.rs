@@ -130,8 +130,11 @@ where
                 cursor: 0,
                 unacked: FxHashMap::default(),
                 in_flight: 0,
+                in_flight_bytes: 0,
+                window_full: false,
                 need_fetch: true,
                 last_heard: Instant::now(),
+                progress: Instant::now(),
             };
             session.run().await
         }
@@ -211,12 +214,20 @@ struct Session<'a, S> {
     ws: &'a mut WebSocketStream<S>,
     /// The sequence number of the last push sent on this connection.
     cursor: u64,
-    /// Pushes sent and not yet acked, by id (an id may be queued twice).
-    unacked: FxHashMap<String, u32>,
+    /// Pushes sent and not yet acked, by id (an id may be queued twice): how many, how many
+    /// bytes.
+    unacked: FxHashMap<String, (u32, usize)>,
     in_flight: usize,
+    in_flight_bytes: usize,
+    /// The next push did not fit in the byte window: nothing more is sent until an ack.
+    window_full: bool,
     /// The queue may hold pushes after `cursor`.
     need_fetch: bool,
     last_heard: Instant,
+    /// The last sign that the device reads: an ack, or the first push sent after none was in
+    /// flight. With pushes in flight and no ack for the write timeout, the device is not
+    /// reading: kernel buffers can absorb a whole window, so a write would not block.
+    progress: Instant,
 }
 
 impl<S> Session<'_, S>
@@ -227,12 +238,22 @@ where
         let every = self.inner.config.ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let patience = self.inner.config.write_timeout;
+        // Armed while pushes are in flight; moved on only when it fires, not on every ack.
+        let stall = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(stall);
+        let mut stall_armed = false;
         loop {
             if self.need_fetch
+                && !self.window_full
                 && self.in_flight < self.inner.config.max_in_flight
                 && let Err(end) = self.send_pending().await
             {
                 return end;
+            }
+            if self.in_flight > 0 && !stall_armed {
+                stall.as_mut().reset(self.progress + patience);
+                stall_armed = true;
             }
             let can_fetch = !self.need_fetch;
             tokio::select! {
@@ -247,6 +268,18 @@ where
                     }
                 }
                 () = self.conn.wake.notified(), if can_fetch => self.need_fetch = true,
+                () = &mut stall, if stall_armed => {
+                    if self.in_flight == 0 {
+                        stall_armed = false;
+                    } else if self.progress.elapsed() >= patience {
+                        return End::Close(
+                            CloseReason::TooSlow,
+                            Some("no ack within the write timeout".to_owned()),
+                        );
+                    } else {
+                        stall.as_mut().reset(self.progress + patience);
+                    }
+                }
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() >= self.inner.config.idle_timeout {
                         return End::Close(CloseReason::IdleTimeout, None);
@@ -260,7 +293,8 @@ where
         }
     }
 
-    /// Sends the queued pushes after the cursor, up to the in-flight window.
+    /// Sends the queued pushes after the cursor, up to the in-flight window: a count and a
+    /// number of bytes (one push is always allowed, however large).
     async fn send_pending(&mut self) -> Result<(), End> {
         let limit = self.inner.config.max_in_flight - self.in_flight;
         let now = self.inner.clock.now_ms();
@@ -289,11 +323,25 @@ where
         if pending.pushes.is_empty() {
             return Ok(());
         }
+        let max_bytes = self.inner.config.max_in_flight_bytes;
         let mut frames = Vec::with_capacity(pending.pushes.len());
         for push in pending.pushes {
+            let size = push.frame.len();
+            if self.in_flight > 0 && self.in_flight_bytes + size > max_bytes {
+                // The rest waits for acks, and is fetched again then.
+                self.window_full = true;
+                self.need_fetch = true;
+                break;
+            }
+            if self.in_flight == 0 {
+                self.progress = Instant::now();
+            }
             self.cursor = push.seq;
-            *self.unacked.entry(push.id).or_default() += 1;
+            let unacked = self.unacked.entry(push.id).or_default();
+            unacked.0 += 1;
+            unacked.1 += size;
             self.in_flight += 1;
+            self.in_flight_bytes += size;
             frames.push(Message::text(&*push.frame));
         }
         write_messages(self.inner, self.ws, frames).await
@@ -338,9 +386,13 @@ where
 
 impl<S> Session<'_, S> {
     async fn on_ack(&mut self, id: &str) {
-        if let Some(count) = self.unacked.remove(id) {
+        if let Some((count, bytes)) = self.unacked.remove(id) {
             self.in_flight -= count as usize;
+            self.in_flight_bytes -= bytes;
+            self.window_full = false;
         }
+        // Any ack, even of a duplicate, shows the device reads.
+        self.progress = self.last_heard;
         // The device can only ack its own queue: `device` comes from its token.
         if let Err(error) = self.inner.store.remove(self.device, id).await {
             // The push stays queued and is replayed; the device de-duplicates it.
