@@ -83,20 +83,23 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
         .fetch_one(pool)
         .await?
         .try_get(0)?;
-    if version < SCHEMA_VERSION {
-        let unkeyed: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'daemon_queue'",
-        )
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-        if unkeyed > 0 {
-            tracing::warn!(
-                "daemon queue store: the queue table of schema version 0 is keyed by device id \
-                 alone; it is kept as daemon_queue_unkeyed_v0 and its pushes are not delivered"
-            );
-            sqlx::raw_sql(MIGRATE_V0).execute(pool).await?;
-        }
+    if version >= SCHEMA_VERSION {
+        // Nothing to write: a database that is read-only for now still opens (its appends
+        // fail with `Retry` until it is writable again).
+        return Ok(());
+    }
+    let unkeyed: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'daemon_queue'",
+    )
+    .fetch_one(pool)
+    .await?
+    .try_get(0)?;
+    if unkeyed > 0 {
+        tracing::warn!(
+            "daemon queue store: the queue table of schema version 0 is keyed by device id \
+             alone; it is kept as daemon_queue_unkeyed_v0 and its pushes are not delivered"
+        );
+        sqlx::raw_sql(MIGRATE_V0).execute(pool).await?;
     }
     sqlx::raw_sql(SCHEMA).execute(pool).await?;
     Ok(())

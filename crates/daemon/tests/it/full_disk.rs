@@ -82,3 +82,34 @@ async fn a_full_disk_never_reports_queued_for_a_push_it_did_not_store() {
     let fs = TinyFs::mount("full", 768);
     check_disk_trouble(&fs, TinyFs::fill, TinyFs::free).await;
 }
+
+/// A database file that is unwritable when the store's connections open it (as after a wrong
+/// permission): SQLite opens it read-only and every append fails (`Retry`). Once the file is
+/// writable again, appends succeed without a restart: the connections that failed were closed,
+/// not kept read-only in the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_database_file_never_reports_queued_and_recovers() {
+    let fs = TinyFs::mount("unwritable", 4096);
+    let path = fs.path().join("queue.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (mut queued, _) = send_all(&store_hub(&store), (0..2).map(|i| format!("before-{i}"))).await;
+    assert_eq!(queued.len(), 2);
+    store.close().await;
+
+    fs.make_unwritable(&path);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let provider = store_hub(&store);
+    let (during, retried) = send_all(&provider, (0..5).map(|i| format!("during-{i}"))).await;
+    assert_eq!((during.len(), retried), (0, 5), "nothing can be stored");
+
+    fs.make_writable(&path);
+    let (after, retried) = send_all(&provider, (0..5).map(|i| format!("after-{i}"))).await;
+    assert_eq!((after.len(), retried), (5, 0), "the store recovered");
+    queued.extend(after);
+    assert_stored_exactly(&store, &queued).await;
+    store.close().await;
+}
+
+fn store_hub(store: &SqliteStore) -> DaemonProvider {
+    Hub::builder(auth()).store(store.clone()).build().provider()
+}

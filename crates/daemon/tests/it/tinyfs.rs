@@ -22,10 +22,8 @@ impl TinyFs {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        run_mount(
-            &["-t", "tmpfs", "-o", &format!("size={size_kb}k"), "tmpfs"],
-            &dir,
-        );
+        let size = format!("size={size_kb}k");
+        run_mount(&["-t", "tmpfs", "-o", &size, "tmpfs"], &dir, None);
         TinyFs { dir }
     }
 
@@ -52,14 +50,30 @@ impl TinyFs {
     pub fn free(&self) {
         std::fs::remove_file(self.dir.join("filler")).unwrap();
     }
+
+    /// Makes `file` unwritable for whoever opens it from now on, root included (a read-only
+    /// bind mount of the file onto itself; chmod does not stop root).
+    pub fn make_unwritable(&self, file: &Path) {
+        run_mount(&["--bind"], file, Some(file));
+        run_mount(&["-o", "remount,bind,ro"], file, None);
+    }
+
+    /// Makes `file` writable again for new opens (descriptors opened meanwhile stay read-only).
+    pub fn make_writable(&self, file: &Path) {
+        let status = Command::new("umount").arg("-l").arg(file).status().unwrap();
+        assert!(status.success(), "umount -l {}", file.display());
+    }
 }
 
-fn run_mount(args: &[&str], dir: &Path) {
+/// `mount <args> [source] <target>`.
+fn run_mount(args: &[&str], target: &Path, source: Option<&Path>) {
     let output = Command::new("mount")
         .args(args)
-        .arg(dir)
+        .args(source)
+        .arg(target)
         .output()
         .expect("running mount(8)");
+    let dir = target;
     assert!(
         output.status.success(),
         "this test mounts a tiny tmpfs and needs root (CI runs as root): mount {args:?} {} failed: {}",
