@@ -10,7 +10,8 @@ use pushway_core::{Outcome, Reason};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::hub::{Conn, Inner};
+use crate::conn::Conn;
+use crate::hub::Inner;
 use crate::key::DeviceKey;
 use crate::queue::NewPush;
 

@@ -56,8 +56,11 @@ mod auth;
 pub mod client;
 mod clock;
 mod config;
+mod conn;
 mod delivery;
+mod handshake;
 mod hub;
+mod hub_builder;
 mod key;
 mod pending;
 pub mod protocol;
@@ -79,7 +82,8 @@ pub use config::{
     DEFAULT_WRITE_TIMEOUT,
 };
 pub use delivery::REASON_STORE;
-pub use hub::{Hub, HubBuilder, HubStats};
+pub use hub::{Hub, HubStats};
+pub use hub_builder::HubBuilder;
 pub use key::{ADDRESS_SEPARATOR, DeviceKey};
 pub use protocol::{CloseReason, MAX_DEVICE_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, PROTOCOL_VERSION};
 pub use provider::{

@@ -10,8 +10,8 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::handshake;
 use crate::hub::Hub;
-use crate::session;
 
 /// How long the accept loop pauses after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -91,7 +91,7 @@ impl Hub {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        session::serve(self.inner.clone(), stream).await;
+        handshake::serve(self.inner.clone(), stream).await;
     }
 
     fn spawn_accept(&self, listener: TcpListener, tls: Option<TlsAcceptor>) -> io::Result<Server> {
@@ -107,7 +107,7 @@ impl Hub {
                         // (much larger) TLS state: a task is as big as its largest branch.
                         match &tls {
                             None => {
-                                tokio::spawn(session::serve(hub.inner.clone(), stream));
+                                tokio::spawn(handshake::serve(hub.inner.clone(), stream));
                             }
                             Some(acceptor) => {
                                 tokio::spawn(
@@ -150,7 +150,7 @@ impl Hub {
             accepted = handshake => accepted,
         };
         match accepted {
-            Ok(Ok(stream)) => session::serve_entered(inner, stream, waiting).await,
+            Ok(Ok(stream)) => handshake::serve_entered(inner, stream, waiting).await,
             Ok(Err(error)) => tracing::debug!(%error, "daemon TLS handshake failed"),
             Err(_) => tracing::debug!("daemon TLS handshake timed out"),
         }
