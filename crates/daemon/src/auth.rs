@@ -45,9 +45,10 @@ pub struct DeviceClaims {
     pub iat: u64,
     /// Expires at, seconds since the Unix epoch.
     pub exp: u64,
-    /// The device's token generation when the token was issued (absent reads as 0).
-    #[serde(default)]
-    pub r#gen: u64,
+    /// The device's token generation when the token was issued: the `gen` claim (absent reads
+    /// as 0).
+    #[serde(rename = "gen", default)]
+    pub generation: u64,
 }
 
 impl DeviceClaims {
@@ -58,7 +59,7 @@ impl DeviceClaims {
 
     /// How new the token is: a later generation, then a later `iat`, is newer.
     pub(crate) fn rank(&self) -> (u64, u64) {
-        (self.r#gen, self.iat)
+        (self.generation, self.iat)
     }
 }
 
@@ -198,7 +199,7 @@ impl DeviceAuth {
             aud: AUDIENCE.to_owned(),
             iat: unix_secs(issued_at),
             exp: unix_secs(expires),
-            r#gen: generation,
+            generation,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| KeyError(format!("cannot sign the device token: {e}")))
@@ -254,8 +255,17 @@ mod tests {
         let token = auth.issue("u1", "dev-a", 3, MINUTE).unwrap();
         let claims = auth.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.dev.as_str()), ("u1", "dev-a"));
-        assert_eq!((claims.aud.as_str(), claims.r#gen), (AUDIENCE, 3));
+        assert_eq!((claims.aud.as_str(), claims.generation), (AUDIENCE, 3));
         assert_eq!(claims.key(), DeviceKey::new("u1", "dev-a"));
+        // On the wire the claims are named as PROTOCOL.md says.
+        let raw =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &auth.decoding, &auth.validation)
+                .unwrap()
+                .claims;
+        let mut names: Vec<_> = raw.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["aud", "dev", "exp", "gen", "iat", "sub"]);
+        assert_eq!(raw["gen"], 3);
     }
 
     #[test]

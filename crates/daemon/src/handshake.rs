@@ -87,7 +87,7 @@ where
     };
     // A token of an older generation than the device's current one was revoked.
     match inner.store.token_generation(&device).await {
-        Ok(current) if claims.r#gen < current => {
+        Ok(current) if claims.generation < current => {
             return close(&mut ws, CloseReason::AuthRevoked, None).await;
         }
         Ok(_) => {}
