@@ -131,17 +131,20 @@ pub enum CloseReason {
     ProtocolError,
     /// 4001: no `hello` with a token arrived in time.
     AuthMissing,
-    /// 4002: the token's signature, format or claims are wrong.
+    /// 4002: the token's signature, format or claims are wrong (including a lifetime over the
+    /// maximum, or an `iat` in the future).
     AuthInvalid,
     /// 4003: the token has expired; fetch a new one before reconnecting.
     AuthExpired,
     /// 4004: the `hello` asked for a protocol version the server does not speak.
     UnsupportedVersion,
-    /// 4005: another connection for the same device replaced this one.
+    /// 4005: another connection for the same device, with a token at least as new, replaced
+    /// this one.
     Replaced,
     /// 4006: nothing was heard from the device for the idle timeout (a dead connection).
     IdleTimeout,
-    /// 4007: the device did not read its frames in time (a stalled connection).
+    /// 4007: the device did not read its frames in time, or acked nothing for the write timeout
+    /// with pushes in flight (a stalled connection).
     TooSlow,
     /// 4008: a connection of the same device authenticated with a newer token is live; this
     /// one, with an older token (an earlier generation or `iat`), may not replace it.
@@ -247,6 +250,16 @@ mod tests {
             assert_eq!(CloseReason::from_code(reason.code()), Some(reason));
         }
         assert_eq!(CloseReason::from_code(4999), None);
+    }
+
+    /// PROTOCOL.md's table of close codes lists every reason, with its code and text.
+    #[test]
+    fn the_protocol_document_lists_every_close_reason() {
+        let doc = include_str!("../PROTOCOL.md");
+        for reason in CloseReason::ALL {
+            let row = format!("| {} | `{}` |", reason.code(), reason.as_str());
+            assert!(doc.contains(&row), "PROTOCOL.md lacks {row}");
+        }
     }
 
     #[test]

@@ -64,7 +64,8 @@ impl ClientError {
     }
 
     /// Whether reconnecting cannot help: a bad URL, or a close whose reason
-    /// [is terminal](CloseReason::is_terminal) (auth refused, replaced, unsupported version).
+    /// [is terminal](CloseReason::is_terminal) (auth refused, expired or revoked, replaced,
+    /// superseded by a newer token, unsupported version).
     pub fn is_terminal(&self) -> bool {
         matches!(self.kind, Kind::Url(_))
             || self.close_reason().is_some_and(CloseReason::is_terminal)

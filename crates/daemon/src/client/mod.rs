@@ -3,8 +3,8 @@
 //! [`DeviceClient`] keeps one connection up: it connects and authenticates, answers pings,
 //! hands each push to the app once (de-duplicated by id, so a push re-sent after a lost ack is
 //! not shown twice), acks it, and reconnects with exponential backoff and jitter when the
-//! connection drops. It stops on a terminal close (token refused or expired, replaced by
-//! another connection of the same device). [`Connection`] is one connection, for callers that
+//! connection drops. It stops on a terminal close (token refused, expired or revoked, replaced
+//! by another connection of the same device, or refused because one with a newer token is live). [`Connection`] is one connection, for callers that
 //! want to drive the protocol themselves.
 //!
 //! ```no_run
