@@ -261,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn a_body_full_of_escapes_keeps_the_longest_prefix_that_fits() {
+        // 26 KB of pasted code: each `"`, `\` and newline is two bytes of JSON. The cut used to
+        // subtract the escaped excess from the raw length and sent "…" alone.
+        let mut n = notification();
+        n.body = "\tlet p = \"C:\\\\tmp\\\\a.json\";\n".repeat(26 * 1024 / 27);
+        let p = build_payload(&n).unwrap();
+        assert!(p.shortened);
+        let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
+        let kept = v["aps"]["alert"]["body"].as_str().unwrap();
+        let kept = kept.strip_suffix('…').unwrap();
+        assert_eq!(kept.len(), 3059);
+        assert!(n.body.starts_with(kept));
+        // One more character (every grapheme here is one byte) would not fit.
+        let longer = format!("{}…", &n.body[..kept.len() + 1]);
+        assert!(encode(&n, &longer).len() > MAX_PAYLOAD);
+    }
+
+    #[test]
     fn a_huge_ext_cannot_fit() {
         let mut n = notification();
         n.app_data.ext = Some(Ext::from("x".repeat(5000).as_str()));
