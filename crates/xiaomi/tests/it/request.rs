@@ -131,14 +131,21 @@ async fn regids_with_reserved_characters_arrive_intact() {
 }
 
 #[tokio::test]
-async fn custom_sound_sets_sound_uri_and_leaves_out_the_default_sound() {
+async fn custom_sound_sets_sound_uri_and_keeps_the_sound_bit() {
     let sim = sim().await;
     let provider = provider(&sim);
     let mut n = c2c();
     n.android_sound = Some(sound("new_msg"));
     send_one(&provider, &n, &["REGID_A"]).await;
     let request = only_request(&sim);
-    assert_eq!(request.form_value("notify_type").unwrap(), "6");
+    // The client SDK plays `sound_uri` only when bit 1 (sound) of notify_type is set.
+    let notify_type: i32 = request.form_value("notify_type").unwrap().parse().unwrap();
+    assert_eq!(
+        notify_type & 1,
+        1,
+        "notify_type {notify_type} would be silent"
+    );
+    assert_eq!(notify_type, -1);
     assert_eq!(
         request.form_value("extra.sound_uri").unwrap(),
         "android.resource://com.example.chat/raw/new_msg"
