@@ -8,8 +8,9 @@
 //! - `aps.alert` is always an object with `title` (the default title: iOS never uses the Android
 //!   title; left out when empty) and `body`.
 //! - `aps.badge` only when the notification has one.
-//! - `aps.sound`: `"default"`, the file name, or no key at all for no-sound-no-vibration (APNs has
-//!   no "silent" value; an absent key is the only way).
+//! - `aps.sound`: `"default"` (also for an empty file name, which counts as unset), the file
+//!   name, or no key at all for no-sound-no-vibration (APNs has no "silent" value; an absent key
+//!   is the only way).
 //! - `aps.thread-id` = the conversation id, so iOS groups a chat's notifications.
 //! - The app data ([`AppData::pairs`](pushway_core::AppData::pairs)) as top-level custom keys,
 //!   siblings of `aps`, the same names every channel uses.
@@ -62,7 +63,11 @@ fn encode(n: &Notification, body: &str) -> Vec<u8> {
         decimal(&mut out, badge);
     }
     match &n.ios_sound {
+        // An empty file name is unset (DESIGN.md §4.7): the default sound, not `"sound":""`.
         IosSound::Default => out.extend_from_slice(br#","sound":"default""#),
+        IosSound::File(name) if name.is_empty() => {
+            out.extend_from_slice(br#","sound":"default""#);
+        }
         IosSound::File(name) => {
             out.extend_from_slice(br#","sound":"#);
             string(&mut out, name);
@@ -152,6 +157,7 @@ pub(crate) mod tests_support {
             body: "Are we still on for 3pm?".into(),
             android_sound: None,
             ios_sound: IosSound::Default,
+            warnings: Vec::new(),
             badge: Some(5),
             notify_mode: NotifyMode::Normal,
             app_data: AppData {
@@ -212,6 +218,14 @@ mod tests {
             text(&n),
             r#"{"aps":{"alert":{"title":"Climbers","body":"Ann: \"hi\"\n"},"sound":"message.caf","thread-id":"g1"},"conversation_id":"g1","conversation_type":"group","sender_id":"u1","sender_nickname":"Ann","group_name":"Climbers","ext":"{\"k\":1}"}"#
         );
+    }
+
+    #[test]
+    fn an_empty_sound_file_is_the_default_sound() {
+        let mut n = notification();
+        n.ios_sound = IosSound::File(String::new());
+        let v: serde_json::Value = serde_json::from_str(&text(&n)).unwrap();
+        assert_eq!(v["aps"]["sound"], "default");
     }
 
     #[test]

@@ -232,3 +232,14 @@ fn a_body_full_of_escapes_keeps_the_longest_prefix_that_fits() {
     // (`prepare` shortens only what does not fit as it is.)
     assert!(prepare(&longer, &options()).unwrap().shortened);
 }
+
+#[test]
+fn a_sound_by_resource_id_is_the_default_sound() {
+    let mut n = sample_notification();
+    n.android_sound =
+        Some(AndroidSound::parse("android.resource://com.example.im/2131558400").unwrap());
+    let got = body(&n, &options(), &["T"]);
+    let notification = &got["message"]["android"]["notification"];
+    assert_eq!(notification["default_sound"], true);
+    assert!(notification.get("sound").is_none());
+}

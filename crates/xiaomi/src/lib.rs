@@ -31,7 +31,7 @@
 //! | `extra.channel_id` | the configured channel |
 //! | `extra.notify_effect` | `1` (open the app) for `NotifyMode::Normal`; `2` for `Custom` |
 //! | `extra.intent_uri` | `Custom` only: `intent:#Intent;component=<pkg>/<activity>;S.<app-data key>=<value>;…;end` |
-//! | `extra.sound_uri` | the custom Android sound (`android.resource://<pkg>/raw/<name>`), when set |
+//! | `extra.sound_uri` | the custom Android sound as is (`android.resource://<pkg>/raw/<name>` or `android.resource://<pkg>/<id>`), when set |
 //! | `extra.template_id`, `extra.template_param` | the configured [`Template`], when set |
 //! | `extra.callback`, `extra.callback.param`, `extra.callback.type` | the receipt URL, the message id, the receipt types; when a receipt URL is set |
 //!

@@ -46,7 +46,9 @@ pub struct AndroidPushSettings {
     /// The notification title on Android channels (iOS keeps the default title).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The sound, as an app-resource URI `android.resource://<package>/raw/<name>`.
+    /// The sound, as an app-resource URI: `android.resource://<package>/raw/<name>`, or
+    /// `android.resource://<package>/<R.raw id>` as the seed's sample builds it. A sound the app
+    /// cannot play falls back to the default sound with a warning; it never costs the push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sound: Option<String>,
     /// What a tap on the notification does (vendor channels only); default `Normal`.
@@ -58,7 +60,7 @@ pub struct AndroidPushSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IosPushSettings {
-    /// The sound; `None` means the default sound.
+    /// The sound; `None` (or an empty file name) means the default sound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sound: Option<IosSound>,
     /// Whether the push sets the app badge (default `true`).
@@ -106,10 +108,12 @@ pub struct UserPushSettings {
     /// Whether the recipient wants offline pushes at all (default `true`).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Sound for C2C pushes (app-resource URI); `None` = system default.
+    /// Sound for C2C pushes (app-resource URI, by name or id, as
+    /// [`AndroidPushSettings::sound`]); `None` = system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c2c_sound: Option<String>,
-    /// Sound for group pushes (app-resource URI); `None` = system default.
+    /// Sound for group pushes (app-resource URI, by name or id, as
+    /// [`AndroidPushSettings::sound`]); `None` = system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_sound: Option<String>,
 }

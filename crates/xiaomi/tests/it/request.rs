@@ -369,3 +369,30 @@ fn builder_refuses_missing_settings_and_plain_http() {
         .unwrap();
     assert!(format!("{europe:?}").contains("https://fr-api.xmpush.global.xiaomi.com/v3/"));
 }
+
+#[tokio::test]
+async fn a_sound_given_by_resource_id_is_passed_through_as_sound_uri() {
+    // The seed's sample stores `android.resource://<package>/<R.raw id>`: Xiaomi takes a URI, so
+    // the user's sound plays, never a failed push.
+    let message: pushway_core::Message = pushway_core::json::from_str(
+        r#"{"id":"m-1","conversation":{"type":"group","id":"g1"},"sender":{"user_id":"alice"},
+            "elements":[{"type":"text","text":"hi"}]}"#,
+    )
+    .unwrap();
+    let recipient: pushway_core::Recipient = pushway_core::json::from_str(
+        r#"{"user_id":"bob","unread":1,
+            "settings":{"group_sound":"android.resource://com.example.chat/2131558400"}}"#,
+    )
+    .unwrap();
+    let rendered = pushway_core::render(&message, &recipient).expect("a sound never fails");
+    let n = rendered.notification().expect("pushed").clone();
+    let sim = sim().await;
+    let outcomes = send_one(&provider(&sim), &n, &["REGID_A"]).await;
+    assert!(outcomes[0].is_delivered(), "{outcomes:?}");
+    let request = only_request(&sim);
+    assert_eq!(
+        request.form_value("extra.sound_uri").unwrap(),
+        "android.resource://com.example.chat/2131558400"
+    );
+    assert_eq!(request.form_value("notify_type").unwrap(), "-1");
+}
