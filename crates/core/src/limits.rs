@@ -205,29 +205,34 @@ impl<F: FnMut(&str) -> Vec<u8>> Prefixes<'_, F> {
 /// escapes (`\b \t \n \f \r`) take two bytes, other control characters six (`\u0001`), every
 /// other byte (non-ASCII included) one.
 fn json_len(text: &str) -> usize {
-    text.bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | b'\t' | b'\n' | 0x0c | b'\r' => 2,
-            0..0x20 => 6,
-            _ => 1,
-        })
-        .sum()
+    text.bytes().map(json_byte_len).sum()
+}
+
+/// The JSON-escaped length of one byte of a UTF-8 string (see [`json_len`]).
+const fn json_byte_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | 0x08 | b'\t' | b'\n' | 0x0c | b'\r' => 2,
+        0..0x20 => 6,
+        _ => 1,
+    }
 }
 
 /// The end of the longest proper prefix of `text`, on a grapheme boundary, whose JSON-escaped
-/// length is at most `room`.
+/// length is at most `room`. The escaped length only grows with the prefix, so this is the
+/// grapheme floor of the last byte that fits: one pass over bytes, and segmentation only at the
+/// cut (segmenting the whole prefix cost ten times the payload builds).
 fn json_prefix_within(text: &str, room: usize) -> usize {
     let mut used = 0;
-    let mut end = 0;
-    for (start, grapheme) in text.grapheme_indices(true) {
-        used += json_len(grapheme);
-        let next = start + grapheme.len();
-        if used > room || next == text.len() {
+    let mut fits = text.len();
+    for (i, b) in text.bytes().enumerate() {
+        used += json_byte_len(b);
+        if used > room {
+            fits = i;
             break;
         }
-        end = next;
     }
-    end
+    // A proper prefix: the whole body plus the ellipsis is longer than the body.
+    floor_boundary(text, fits.min(text.len().saturating_sub(1)))
 }
 
 /// The first grapheme boundary of `text` after byte `index` (`text.len()` at the end).
