@@ -188,6 +188,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             group_name,
             ext: None,
         },
+        warnings: Vec::new(),
     };
     let kind = match env {
         ApnsEnv::Production => TokenKind::ApnsProduction,

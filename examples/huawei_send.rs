@@ -231,6 +231,7 @@ fn notification(
         body: body.to_owned(),
         android_sound,
         ios_sound: IosSound::Default,
+        warnings: Vec::new(),
         badge,
         notify_mode: mode.into(),
         app_data: AppData {

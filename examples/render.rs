@@ -37,13 +37,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     println!("   android {title}");
                 }
                 println!("   body    {}", n.body);
-                let sound = n.android_sound.as_ref().map_or("default", |s| s.name());
+                let sound = n
+                    .android_sound
+                    .as_ref()
+                    .map_or("default", |s| s.name().unwrap_or(s.uri()));
                 let badge = n.badge.map_or("none".to_owned(), |b| b.to_string());
                 println!(
                     "   sound   android={sound} ios={:?}   badge {badge}   tap {:?}",
                     n.ios_sound, n.notify_mode
                 );
                 println!("   app     {}", n.app_data.to_json());
+                for warning in &n.warnings {
+                    println!("   warning {}: {warning:?}", warning.as_str());
+                }
             }
             Ok(Rendered::Suppressed(reason)) => println!("   no push: {}", reason.as_str()),
             Err(e) => println!("   rejected: {e}"),

@@ -183,6 +183,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         body: args.body,
         android_sound,
         ios_sound: IosSound::Default,
+        warnings: Vec::new(),
         badge: None,
         notify_mode: args.notify_mode.into(),
         app_data: AppData {

@@ -66,6 +66,7 @@ fn notification(size: usize) -> Notification {
         body: String::new(),
         android_sound: None,
         ios_sound: IosSound::Default,
+        warnings: Vec::new(),
         badge: Some(1),
         notify_mode: NotifyMode::Normal,
         app_data: AppData {

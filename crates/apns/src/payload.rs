@@ -8,8 +8,9 @@
 //! - `aps.alert` is always an object with `title` (the default title: iOS never uses the Android
 //!   title; left out when empty) and `body`.
 //! - `aps.badge` only when the notification has one.
-//! - `aps.sound`: `"default"`, the file name, or no key at all for no-sound-no-vibration (APNs has
-//!   no "silent" value; an absent key is the only way).
+//! - `aps.sound`: `"default"` (also for an empty file name, which counts as unset), the file
+//!   name, or no key at all for no-sound-no-vibration (APNs has no "silent" value; an absent key
+//!   is the only way).
 //! - `aps.thread-id` = the conversation id, so iOS groups a chat's notifications.
 //! - The app data ([`AppData::pairs`](pushway_core::AppData::pairs)) as top-level custom keys,
 //!   siblings of `aps`, the same names every channel uses.
@@ -62,7 +63,11 @@ fn encode(n: &Notification, body: &str) -> Vec<u8> {
         decimal(&mut out, badge);
     }
     match &n.ios_sound {
+        // An empty file name is unset (DESIGN.md §4.7): the default sound, not `"sound":""`.
         IosSound::Default => out.extend_from_slice(br#","sound":"default""#),
+        IosSound::File(name) if name.is_empty() => {
+            out.extend_from_slice(br#","sound":"default""#);
+        }
         IosSound::File(name) => {
             out.extend_from_slice(br#","sound":"#);
             string(&mut out, name);
@@ -152,6 +157,7 @@ pub(crate) mod tests_support {
             body: "Are we still on for 3pm?".into(),
             android_sound: None,
             ios_sound: IosSound::Default,
+            warnings: Vec::new(),
             badge: Some(5),
             notify_mode: NotifyMode::Normal,
             app_data: AppData {
@@ -215,6 +221,14 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_sound_file_is_the_default_sound() {
+        let mut n = notification();
+        n.ios_sound = IosSound::File(String::new());
+        let v: serde_json::Value = serde_json::from_str(&text(&n)).unwrap();
+        assert_eq!(v["aps"]["sound"], "default");
+    }
+
+    #[test]
     fn no_sound_leaves_the_key_out_and_binary_ext_is_base64() {
         let mut n = notification();
         n.ios_sound = IosSound::NoSoundNoVibration;
@@ -258,6 +272,24 @@ mod tests {
         let mut plain = Vec::new();
         string(&mut plain, "plain é 表情");
         assert_eq!(plain, serde_json::to_vec("plain é 表情").unwrap());
+    }
+
+    #[test]
+    fn a_body_full_of_escapes_keeps_the_longest_prefix_that_fits() {
+        // 26 KB of pasted code: each `"`, `\` and newline is two bytes of JSON. The cut used to
+        // subtract the escaped excess from the raw length and sent "…" alone.
+        let mut n = notification();
+        n.body = "\tlet p = \"C:\\\\tmp\\\\a.json\";\n".repeat(26 * 1024 / 27);
+        let p = build_payload(&n).unwrap();
+        assert!(p.shortened);
+        let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
+        let kept = v["aps"]["alert"]["body"].as_str().unwrap();
+        let kept = kept.strip_suffix('…').unwrap();
+        assert_eq!(kept.len(), 3059);
+        assert!(n.body.starts_with(kept));
+        // One more character (every grapheme here is one byte) would not fit.
+        let longer = format!("{}…", &n.body[..kept.len() + 1]);
+        assert!(encode(&n, &longer).len() > MAX_PAYLOAD);
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub use limits::{Budget, Fitted, PayloadTooLarge, fit_payload, fit_text};
 pub use model::{
     AndroidPushSettings, AndroidSound, ApnsEnv, AppData, ChannelKey, Conversation,
     ConversationType, DeviceToken, Element, Ext, IosPushSettings, IosSound, LoginState, Message,
-    MessageKind, MessagePushSettings, Notification, NotifyMode, Recipient, Sender, TokenKind,
-    UserPushSettings,
+    MessageKind, MessagePushSettings, Notification, NotifyMode, Recipient, RenderWarning, Sender,
+    TokenKind, UserPushSettings,
 };
 pub use outcome::{Outcome, Reason};
 pub use presence::Presence;

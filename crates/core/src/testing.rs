@@ -181,6 +181,7 @@ pub fn sample_notification() -> Notification {
         body: "hello".to_owned(),
         android_sound: None,
         ios_sound: IosSound::Default,
+        warnings: Vec::new(),
         badge: Some(1),
         notify_mode: NotifyMode::Normal,
         app_data: AppData {

@@ -4,7 +4,8 @@
 //! {"validate_only":false,"message":{
 //!    "data":"<app data JSON>",
 //!    "android":{"category":"IM","ttl":"86400s","notification":{
-//!       "title":…,"body":…,"sound":"/raw/<name>","default_sound":false,   (or "default_sound":true)
+//!       "title":…,"body":…,"sound":"/raw/<name>","default_sound":false,   (or "default_sound":true,
+//!                                                         also for a sound given by numeric id)
 //!       "importance":"NORMAL","tag":"<c2c|group>:<conversation id>",
 //!       "badge":{"set_num":n,"class":"<launcher activity>"},              (with a badge class only)
 //!       "click_action":{"type":3}  |  {"type":1,"intent":"intent://…;S.<key>=<value>;…;end"},
@@ -167,10 +168,13 @@ pub(crate) fn prepare(
         NotifyMode::Normal => None,
         NotifyMode::Custom => Some(options.intent.uri(notification.app_data.pairs())),
     };
+    // Push Kit takes the resource name only: a sound given by numeric id (reported by the
+    // renderer as `RenderWarning::AndroidSoundWithoutName`) plays the default sound.
     let sound = notification
         .android_sound
         .as_ref()
-        .map(|s| format!("/raw/{}", s.name()));
+        .and_then(|s| s.name())
+        .map(|name| format!("/raw/{name}"));
     let ttl = notification.ttl.map(|ttl| {
         // Whole seconds, rounded up so a sub-second TTL is not sent as "0s".
         let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);

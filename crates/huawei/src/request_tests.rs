@@ -207,3 +207,39 @@ fn intent_extras_are_uri_encoded_like_android() {
         "{intent}"
     );
 }
+
+#[test]
+fn a_body_full_of_escapes_keeps_the_longest_prefix_that_fits() {
+    // Pasted code: each `"`, `\` and newline is two bytes of JSON. The cut used to subtract the
+    // escaped excess from the raw length and sent far less than would fit.
+    let mut n = sample_notification();
+    n.body = "\tprintln!(\"{}\\n\", path);\n".repeat(1000);
+    let prepared = prepare(&n, &options()).unwrap();
+    assert!(prepared.shortened);
+    let sent = body(&n, &options(), &[]);
+    let kept = sent["message"]["android"]["notification"]["body"]
+        .as_str()
+        .unwrap()
+        .strip_suffix('…')
+        .unwrap()
+        .to_owned();
+    assert_eq!(kept.len(), 3141);
+    assert!(n.body.starts_with(&kept));
+    assert!(prepared.size_without_tokens() <= MAX_MESSAGE_BYTES);
+    // One more character (every grapheme here is one byte) would not fit.
+    let mut longer = n.clone();
+    longer.body = format!("{}…", &n.body[..kept.len() + 1]);
+    // (`prepare` shortens only what does not fit as it is.)
+    assert!(prepare(&longer, &options()).unwrap().shortened);
+}
+
+#[test]
+fn a_sound_by_resource_id_is_the_default_sound() {
+    let mut n = sample_notification();
+    n.android_sound =
+        Some(AndroidSound::parse("android.resource://com.example.im/2131558400").unwrap());
+    let got = body(&n, &options(), &["T"]);
+    let notification = &got["message"]["android"]["notification"];
+    assert_eq!(notification["default_sound"], true);
+    assert!(notification.get("sound").is_none());
+}

@@ -3,9 +3,11 @@
 //! Every simulator binds `127.0.0.1:0` (or a given address), reports its base URL, can be scripted
 //! (which tokens exist, which credentials it accepts, which faults to inject) and records every
 //! request it received so tests can assert the exact request a vendor would have seen. A simulator
-//! shuts down when it is dropped.
+//! shuts down when it is dropped. [`control`] sets fault rules from their text form, over HTTP
+//! too, for tools outside Rust (the `pushway-mock` binary serves it).
 
 pub mod apns;
+pub mod control;
 pub mod fault;
 mod http_server;
 pub mod huawei;

@@ -1,18 +1,28 @@
 //! `pushway-mock`: runs the vendor simulators as a process, for scripts, demos and benchmarks.
 //!
 //! Starts the chosen simulators (default: all), prints one JSON line per simulator with its
-//! bound address, e.g. `{"simulator":"xiaomi","addr":"127.0.0.1:41234","base_url":"http://127.0.0.1:41234"}`,
+//! bound address and the fault control endpoint, e.g.
+//! `{"simulator":"xiaomi","addr":"127.0.0.1:41234","base_url":"http://127.0.0.1:41234","control_url":"http://127.0.0.1:41240/_control/faults"}`,
 //! and runs until Ctrl-C. Recording is off unless `--recording N` is given.
+//!
+//! Faults, as in the library (`pushway_mock::control::spec` has the syntax): at start with
+//! `--apns-fault`, `--xiaomi-fault`, `--huawei-fault` and `--huawei-oauth-fault` (repeatable,
+//! e.g. `--xiaomi-fault times=2:status=503`), and while running through the control endpoint,
+//! served on its own port (`--control-port`, default any free port; `--no-control` to leave it
+//! out): `GET` reads the rules and request counts, `POST {"simulator":"xiaomi","faults":[…]}`
+//! replaces a simulator's rules (`[]` clears; `"append":true` adds), `DELETE` clears them all.
 
 use std::error::Error;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
 use pushway_mock::Recording;
 use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator};
+use pushway_mock::control::{ControlServer, Controller, Simulators};
 use pushway_mock::huawei::{ErrorStatus, HuaweiSimulator, IllegalTokensShape, ServiceAccount};
 use pushway_mock::xiaomi::XiaomiSimulator;
 use serde::Serialize;
@@ -31,8 +41,18 @@ enum Simulator {
 }
 
 /// Runs pushway's vendor simulators until Ctrl-C, printing one JSON line per simulator.
+///
+/// A fault rule is `[TRIGGER:]FAULT`. Triggers: `always` (default), `times=N`, `ratio=K/N`,
+/// `token=T`. Faults: `latency=MS` and `drop` everywhere; APNs `reason=NAME`, `refused_stream`,
+/// `goaway[=NAME]`; Xiaomi `rate_limited`, `quota_exceeded`; Huawei `flow_control`,
+/// `internal_error`; Xiaomi and Huawei `status=CODE`, `raw=CODE,CONTENT_TYPE,BODY`.
+///
+/// The control endpoint (`control_url` in every line): `GET` reads the rules and request counts,
+/// `POST {"simulator":"xiaomi","faults":["times=1:status=503"]}` replaces a simulator's rules
+/// (`[]` clears, `"append":true` adds; simulators `apns`, `xiaomi`, `huawei`, `huawei_oauth`),
+/// `DELETE` clears every rule.
 #[derive(Debug, Parser)]
-#[command(name = "pushway-mock", version)]
+#[command(name = "pushway-mock", version, verbatim_doc_comment)]
 struct Args {
     /// Which simulators to start.
     #[arg(value_enum, default_values_t = [Simulator::All])]
@@ -43,6 +63,28 @@ struct Args {
     /// How many requests each simulator keeps: `off` or a number.
     #[arg(long, default_value = "off", value_parser = parse_recording)]
     recording: Recording,
+
+    /// Port of the fault control endpoint (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    control_port: u16,
+    /// Do not serve the fault control endpoint.
+    #[arg(long, conflicts_with = "control_port")]
+    no_control: bool,
+
+    /// A fault rule for the APNs simulator, e.g. `reason=ServiceUnavailable`; repeat for several.
+    #[arg(long = "apns-fault", value_name = "RULE")]
+    apns_faults: Vec<String>,
+    /// A fault rule for the Xiaomi simulator, e.g. `times=2:status=503`; repeat for several.
+    #[arg(long = "xiaomi-fault", value_name = "RULE")]
+    xiaomi_faults: Vec<String>,
+    /// A fault rule for Huawei's `messages:send`, e.g. `ratio=1/10:flow_control`; repeat for
+    /// several.
+    #[arg(long = "huawei-fault", value_name = "RULE")]
+    huawei_faults: Vec<String>,
+    /// A fault rule for Huawei's OAuth token endpoint, e.g. `times=1:status=500`; repeat for
+    /// several.
+    #[arg(long = "huawei-oauth-fault", value_name = "RULE")]
+    huawei_oauth_faults: Vec<String>,
 
     /// Port of the APNs simulator (0: any free port).
     #[arg(long, default_value_t = 0)]
@@ -147,8 +189,8 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let wants = |s| args.simulators.contains(&Simulator::All) || args.simulators.contains(&s);
-    // Kept alive until Ctrl-C; dropping them stops the servers.
-    let mut running: Vec<Box<dyn std::any::Any>> = Vec::new();
+    let mut simulators = Simulators::default();
+    let mut lines = Vec::new();
 
     if wants(Simulator::Apns) {
         let sim = start_apns(&args).await?;
@@ -157,8 +199,8 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
             std::fs::write(path, pem)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
-        print_line(&Line::new("apns", sim.addr(), sim.base_url()).tls(!args.apns_h2c, pem))?;
-        running.push(Box::new(sim));
+        lines.push(Line::new("apns", sim.addr(), sim.base_url()).tls(!args.apns_h2c, pem));
+        simulators.apns = Some(Arc::new(sim));
     }
     if wants(Simulator::Xiaomi) {
         let mut builder = XiaomiSimulator::builder()
@@ -172,17 +214,46 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
             builder = builder.package(package);
         }
         let sim = builder.start().await?;
-        print_line(&Line::new("xiaomi", sim.addr(), sim.base_url()))?;
-        running.push(Box::new(sim));
+        lines.push(Line::new("xiaomi", sim.addr(), sim.base_url()));
+        simulators.xiaomi = Some(Arc::new(sim));
     }
     if wants(Simulator::Huawei) {
         let sim = start_huawei(&args).await?;
-        print_line(&Line::new("huawei", sim.addr(), sim.base_url()))?;
-        running.push(Box::new(sim));
+        lines.push(Line::new("huawei", sim.addr(), sim.base_url()));
+        simulators.huawei = Some(Arc::new(sim));
+    }
+
+    // Faults from the flags go through the controller, so the endpoint reads them back.
+    let controller = Arc::new(Controller::new(simulators));
+    for (simulator, rules) in [
+        ("apns", &args.apns_faults),
+        ("xiaomi", &args.xiaomi_faults),
+        ("huawei", &args.huawei_faults),
+        ("huawei_oauth", &args.huawei_oauth_faults),
+    ] {
+        if !rules.is_empty() {
+            controller
+                .set(simulator, rules, true)
+                .map_err(|e| format!("--{}-fault: {e}", simulator.replace('_', "-")))?;
+        }
+    }
+    // Kept alive until Ctrl-C; dropping it stops the endpoint.
+    let control = if args.no_control {
+        None
+    } else {
+        let addr = SocketAddr::new(args.host, args.control_port);
+        Some(ControlServer::start(addr, Arc::clone(&controller)).await?)
+    };
+
+    for mut line in lines {
+        line.control_url = control.as_ref().map(ControlServer::url);
+        print_line(&line)?;
     }
 
     tokio::signal::ctrl_c().await?;
-    drop(running);
+    // Dropping the controller and the endpoint stops the servers.
+    drop(control);
+    drop(controller);
     Ok(())
 }
 
@@ -280,6 +351,9 @@ struct Line {
     tls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ca_cert_pem: Option<String>,
+    /// The fault control endpoint, shared by every simulator of the process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_url: Option<String>,
 }
 
 impl Line {
@@ -290,6 +364,7 @@ impl Line {
             base_url,
             tls: None,
             ca_cert_pem: None,
+            control_url: None,
         }
     }
 

@@ -22,7 +22,7 @@
 //! | `restricted_package_name` | the configured package |
 //! | `registration_id` | the batch's regids joined with `,` (encoded once: `+`→`%2B`, `/`→`%2F`, `=`→`%3D`, `,`→`%2C`) |
 //! | `pass_through` | `0` (notification bar) |
-//! | `notify_type` | `-1` (default sound, vibration, light), or `6` with a custom sound |
+//! | `notify_type` | `-1` (sound, vibration, light); with a custom sound too, since the client SDK plays `sound_uri` only when bit 1 is set |
 //! | `notify_id` | [`request::notify_id`]: a hash of the conversation, so one chat's pushes replace each other |
 //! | `title` | `Notification::android_title()`, cut to [`request::TITLE_MAX_UTF16`] UTF-16 units with `…` |
 //! | `description` | the body, cut to [`request::DESCRIPTION_MAX_UTF16`] UTF-16 units with `…` |
@@ -31,7 +31,7 @@
 //! | `extra.channel_id` | the configured channel |
 //! | `extra.notify_effect` | `1` (open the app) for `NotifyMode::Normal`; `2` for `Custom` |
 //! | `extra.intent_uri` | `Custom` only: `intent:#Intent;component=<pkg>/<activity>;S.<app-data key>=<value>;…;end` |
-//! | `extra.sound_uri` | the custom Android sound (`android.resource://<pkg>/raw/<name>`), when set |
+//! | `extra.sound_uri` | the custom Android sound as is (`android.resource://<pkg>/raw/<name>` or `android.resource://<pkg>/<id>`), when set |
 //! | `extra.template_id`, `extra.template_param` | the configured [`Template`], when set |
 //! | `extra.callback`, `extra.callback.param`, `extra.callback.type` | the receipt URL, the message id, the receipt types; when a receipt URL is set |
 //!

@@ -30,11 +30,11 @@ pub const MAX_CALLBACK_PARAM_BYTES: usize = 64;
 /// Longest filled template parameter value, in UTF-16 units (1–128 characters, D-TPL).
 pub const TEMPLATE_PARAM_MAX_UTF16: usize = 128;
 
-/// `notify_type` with no custom sound: default sound, vibration and light (`DEFAULT_ALL`).
+/// `notify_type`, with or without a custom sound: sound, vibration and light (`DEFAULT_ALL`).
+/// Bit 1 (sound) must stay set with `extra.sound_uri`: Xiaomi's client SDK applies `sound_uri`
+/// only when `notifyType & 1 != 0` (it then calls `setDefaults(notifyType ^ 1)` and
+/// `setSound(uri)`), so clearing the bit gives a silent notification (protocols/xiaomi.md §4.2).
 const NOTIFY_TYPE_DEFAULT_ALL: &str = "-1";
-/// `notify_type` with a custom sound: vibration (2) and light (4) but not the default sound
-/// (1), which would play instead of `extra.sound_uri`.
-const NOTIFY_TYPE_CUSTOM_SOUND: &str = "6";
 
 /// A ready-to-send request: `POST` [`PATH`] with [`CONTENT_TYPE`] and this body. The transport
 /// adds `Authorization: key=<AppSecret>`.
@@ -143,11 +143,7 @@ pub(crate) fn build(
     }
     let mut form = form_urlencoded::Serializer::for_suffix(&mut body, 0);
     form.append_pair("pass_through", "0");
-    let notify_type = match notification.android_sound {
-        Some(_) => NOTIFY_TYPE_CUSTOM_SOUND,
-        None => NOTIFY_TYPE_DEFAULT_ALL,
-    };
-    form.append_pair("notify_type", notify_type);
+    form.append_pair("notify_type", NOTIFY_TYPE_DEFAULT_ALL);
     form.append_pair("notify_id", &notify_id(notification).to_string());
     form.append_pair("title", &title);
     form.append_pair("description", &description);

@@ -137,6 +137,7 @@ pub fn c2c() -> Notification {
         body: "Are we still on for 3pm?".into(),
         android_sound: None,
         ios_sound: IosSound::Default,
+        warnings: Vec::new(),
         badge: Some(5),
         notify_mode: NotifyMode::Normal,
         app_data: AppData {
@@ -160,6 +161,7 @@ pub fn group() -> Notification {
         body: "Ann: Look [图片]".into(),
         android_sound: None,
         ios_sound: IosSound::File("message.caf".into()),
+        warnings: Vec::new(),
         badge: None,
         notify_mode: NotifyMode::Normal,
         app_data: AppData {

@@ -11,13 +11,17 @@ mod message;
 mod notification;
 mod recipient;
 mod settings;
+mod sound;
+mod warning;
 
 pub use device::{ApnsEnv, ChannelKey, DeviceToken, Redacted, TokenKind};
 pub use ext::Ext;
 pub use message::{Conversation, ConversationType, Element, Message, MessageKind, Sender};
-pub use notification::{AndroidSound, AppData, InvalidSound, Notification};
+pub use notification::{AppData, Notification};
 pub use recipient::{LoginState, Recipient};
 pub use settings::{
     AndroidPushSettings, IosPushSettings, IosSound, MessagePushSettings, NotifyMode,
     UserPushSettings,
 };
+pub use sound::{AndroidSound, InvalidSound};
+pub use warning::RenderWarning;

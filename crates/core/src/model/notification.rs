@@ -1,6 +1,5 @@
 //! The rendered, channel-neutral notification.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer};
@@ -8,7 +7,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::message::secs as ttl_secs;
-use super::{ConversationType, Ext, IosSound, NotifyMode};
+use super::{AndroidSound, ConversationType, Ext, IosSound, NotifyMode, RenderWarning};
 
 /// A rendered notification: what every channel shows, before any vendor-specific encoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +41,10 @@ pub struct Notification {
     pub notify_mode: NotifyMode,
     /// The data handed to the app, identical on every channel.
     pub app_data: AppData,
+    /// What the renderer replaced by a default instead of failing the push (a sound that cannot
+    /// be played, DESIGN.md §4.6), for the caller to log or count. Absent from JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RenderWarning>,
 }
 
 impl Notification {
@@ -49,97 +52,6 @@ impl Notification {
     pub fn android_title(&self) -> &str {
         self.android_title.as_deref().unwrap_or(&self.title)
     }
-}
-
-/// A validated Android app-resource sound, `android.resource://<package>/raw/<name>`.
-///
-/// Only the app's own `res/raw` resources can be played by vendor channels, and vendors need the
-/// resource *name* (Huawei takes `/raw/<name>`), so numeric resource ids
-/// (`android.resource://<package>/<id>`, as the seed's sample builds from `R.raw.x`) are rejected.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct AndroidSound {
-    uri: String,
-    package_end: usize,
-}
-
-const SCHEME: &str = "android.resource://";
-const RAW: &str = "/raw/";
-
-impl AndroidSound {
-    /// Parses and validates an app-resource URI. The name must be a valid Android resource name
-    /// (`[a-z0-9_]`, not starting with a digit), optionally with a file extension, which Android
-    /// ignores and vendors do not want, so it is rejected too.
-    pub fn parse(uri: &str) -> Result<AndroidSound, InvalidSound> {
-        let invalid = || InvalidSound {
-            uri: uri.to_owned(),
-        };
-        let rest = uri.strip_prefix(SCHEME).ok_or_else(invalid)?;
-        let slash = rest.find(RAW).ok_or_else(invalid)?;
-        let (package, name) = (&rest[..slash], &rest[slash + RAW.len()..]);
-        let package_ok = !package.is_empty()
-            && package.split('.').all(|part| {
-                part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        let name_ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !(package_ok && name_ok) {
-            return Err(invalid());
-        }
-        Ok(AndroidSound {
-            uri: uri.to_owned(),
-            package_end: SCHEME.len() + slash,
-        })
-    }
-
-    /// The whole URI (Xiaomi's `extra.sound_uri`).
-    pub fn uri(&self) -> &str {
-        &self.uri
-    }
-
-    /// The app package named in the URI.
-    pub fn package(&self) -> &str {
-        &self.uri[SCHEME.len()..self.package_end]
-    }
-
-    /// The resource name (Huawei's `sound` is `/raw/<name>`).
-    pub fn name(&self) -> &str {
-        &self.uri[self.package_end + RAW.len()..]
-    }
-}
-
-impl fmt::Debug for AndroidSound {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AndroidSound({:?})", self.uri)
-    }
-}
-
-impl Serialize for AndroidSound {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.uri)
-    }
-}
-
-impl<'de> Deserialize<'de> for AndroidSound {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let uri = String::deserialize(d)?;
-        AndroidSound::parse(&uri).map_err(de::Error::custom)
-    }
-}
-
-/// An Android sound that is not an app resource of the form `android.resource://<package>/raw/<name>`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid Android sound {uri:?}: only app resources `android.resource://<package>/raw/<name>` are allowed"
-)]
-pub struct InvalidSound {
-    /// The rejected URI.
-    pub uri: String,
 }
 
 /// The app-facing data of a push, delivered under the same names on every channel (APNs custom

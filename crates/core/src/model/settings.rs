@@ -46,7 +46,9 @@ pub struct AndroidPushSettings {
     /// The notification title on Android channels (iOS keeps the default title).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The sound, as an app-resource URI `android.resource://<package>/raw/<name>`.
+    /// The sound, as an app-resource URI: `android.resource://<package>/raw/<name>`, or
+    /// `android.resource://<package>/<R.raw id>` as the seed's sample builds it. A sound the app
+    /// cannot play falls back to the default sound with a warning; it never costs the push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sound: Option<String>,
     /// What a tap on the notification does (vendor channels only); default `Normal`.
@@ -58,8 +60,13 @@ pub struct AndroidPushSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IosPushSettings {
-    /// The sound; `None` means the default sound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The sound; `None` (or an empty file name) means the default sound. JSON `""` reads as
+    /// `None`, like every other empty setting (the seed's `setSound("")`).
+    #[serde(
+        default,
+        deserialize_with = "empty_is_unset",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sound: Option<IosSound>,
     /// Whether the push sets the app badge (default `true`).
     #[serde(default = "yes")]
@@ -106,10 +113,12 @@ pub struct UserPushSettings {
     /// Whether the recipient wants offline pushes at all (default `true`).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Sound for C2C pushes (app-resource URI); `None` = system default.
+    /// Sound for C2C pushes (app-resource URI, by name or id, as
+    /// [`AndroidPushSettings::sound`]); `None` = system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c2c_sound: Option<String>,
-    /// Sound for group pushes (app-resource URI); `None` = system default.
+    /// Sound for group pushes (app-resource URI, by name or id, as
+    /// [`AndroidPushSettings::sound`]); `None` = system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_sound: Option<String>,
 }
@@ -126,4 +135,43 @@ impl Default for UserPushSettings {
 
 fn yes() -> bool {
     true
+}
+
+/// An iOS sound, where `""` (and `null`) mean unset; anything else reads as [`IosSound`], with
+/// its own error messages.
+fn empty_is_unset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IosSound>, D::Error> {
+    use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
+
+    struct Sound;
+    impl<'de> Visitor<'de> for Sound {
+        type Value = Option<IosSound>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(r#""default", "no_sound_no_vibration", {"file": "<name>"} or """#)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Sound)
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            IosSound::deserialize(text.into_deserializer()).map(Some)
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+            IosSound::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_option(Sound)
 }

@@ -12,9 +12,14 @@
 //! 4. Content: the elements concatenated in order (text as is, placeholders for the rest, custom
 //!    elements as `[desc]`).
 //! 5. Per-message settings override per-user settings.
-//! 6. Android sound: message, else the per-user C2C/group sound, else the system default; only
-//!    `android.resource://<package>/raw/<name>` is accepted.
-//! 7. iOS sound: `"default"`, a file name, or no sound key for no-sound-no-vibration.
+//! 6. Android sound: message, else the per-user C2C/group sound, else the system default. A sound
+//!    never costs the push: an app resource by name (`android.resource://<package>/raw/<name>`)
+//!    or by numeric id (`android.resource://<package>/<id>`, as the seed's sample builds it) is
+//!    kept, anything else (or another app's package) falls back to the default sound, and every
+//!    fallback is a [`RenderWarning`] on the notification. An id is also reported, since
+//!    channels that need the resource name (Huawei) play the default sound for it.
+//! 7. iOS sound: `"default"`, a file name, or no sound key for no-sound-no-vibration; an empty
+//!    file name counts as unset (the default sound).
 //! 8. Badge: the recipient's unread count when the message enables it (default), else none.
 //! 9. Ext: the message's ext, else the first custom element's.
 //! 10. App data: see [`AppData`].
@@ -29,9 +34,8 @@ pub use placeholders::Placeholders;
 
 use crate::model::{
     AndroidSound, AppData, Conversation, Element, IosSound, LoginState, Message, MessageKind,
-    NotifyMode, Recipient,
+    Notification, NotifyMode, Recipient, RenderWarning,
 };
-use crate::model::{InvalidSound, Notification};
 
 /// What rendering produced: a notification, or the reason there is none.
 // Not boxed: a render result is consumed at once, and boxing would cost an allocation per render.
@@ -99,24 +103,13 @@ impl SuppressReason {
     }
 }
 
-/// Input that cannot be rendered.
+/// Input that cannot be rendered. No input fails today: a setting the renderer cannot honour
+/// (an unplayable sound) falls back to its default with a [`RenderWarning`] instead, because it
+/// must never cost the push; the type stays so that rendering can fail in future without
+/// breaking callers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RenderError {
-    /// An Android sound that is not an app resource.
-    #[error(transparent)]
-    InvalidSound(#[from] InvalidSound),
-    /// An Android sound of another app's package.
-    #[error("Android sound {uri:?} names package {found:?}, not the app's package {expected:?}")]
-    ForeignSound {
-        /// The rejected URI.
-        uri: String,
-        /// The package it names.
-        found: String,
-        /// The app's package.
-        expected: String,
-    },
-}
+pub enum RenderError {}
 
 /// A configured renderer. [`render`] uses the default configuration.
 #[derive(Debug, Clone)]
@@ -160,7 +153,8 @@ impl Renderer {
         self
     }
 
-    /// The app's Android package: sounds naming another package are rejected.
+    /// The app's Android package: sounds naming another package fall back to the default sound
+    /// (with [`RenderWarning::ForeignAndroidSound`]).
     pub fn android_package(mut self, package: impl Into<String>) -> Self {
         self.android_package = Some(package.into());
         self
@@ -228,7 +222,8 @@ impl Renderer {
 
         let android = push.and_then(|p| p.android.as_ref());
         let ios = push.and_then(|p| p.ios.as_ref());
-        let android_sound = self.android_sound(message, recipient)?;
+        let mut warnings = Vec::new();
+        let android_sound = self.android_sound(message, recipient, &mut warnings);
         let ext = push
             .and_then(|p| p.ext.clone())
             .or_else(|| first_custom_ext(&message.elements));
@@ -264,6 +259,8 @@ impl Renderer {
             android_sound,
             ios_sound: ios
                 .and_then(|i| i.sound.clone())
+                // An empty file name is unset, like every other empty setting (rule 7).
+                .filter(|sound| !matches!(sound, IosSound::File(name) if name.is_empty()))
                 .unwrap_or(IosSound::Default),
             badge: match ios {
                 Some(ios) if !ios.badge_enabled => None,
@@ -280,6 +277,7 @@ impl Renderer {
                 group_name,
                 ext,
             },
+            warnings,
         }))
     }
 
@@ -309,12 +307,14 @@ impl Renderer {
     }
 
     /// Message sound, else the recipient's sound for this conversation type, else none (system
-    /// default); whichever is chosen must be an app resource.
+    /// default). The chosen sound falls back to none, with a warning, when the app cannot play
+    /// it; an id is kept with a warning (name-only channels cannot use it).
     fn android_sound(
         &self,
         message: &Message,
         recipient: &Recipient,
-    ) -> Result<Option<AndroidSound>, RenderError> {
+        warnings: &mut Vec<RenderWarning>,
+    ) -> Option<AndroidSound> {
         let from_message = message
             .push
             .as_ref()
@@ -324,20 +324,28 @@ impl Renderer {
             Conversation::C2c { .. } => recipient.settings.c2c_sound.as_deref(),
             Conversation::Group { .. } => recipient.settings.group_sound.as_deref(),
         };
-        let Some(uri) = from_message.or_else(|| non_empty(from_user)) else {
-            return Ok(None);
+        let uri = from_message.or_else(|| non_empty(from_user))?;
+        let Ok(sound) = AndroidSound::parse(uri) else {
+            warnings.push(RenderWarning::InvalidAndroidSound {
+                uri: uri.to_owned(),
+            });
+            return None;
         };
-        let sound = AndroidSound::parse(uri)?;
         if let Some(expected) = &self.android_package
             && sound.package() != expected
         {
-            return Err(RenderError::ForeignSound {
+            warnings.push(RenderWarning::ForeignAndroidSound {
                 uri: uri.to_owned(),
-                found: sound.package().to_owned(),
                 expected: expected.clone(),
             });
+            return None;
         }
-        Ok(Some(sound))
+        if sound.name().is_none() {
+            warnings.push(RenderWarning::AndroidSoundWithoutName {
+                uri: uri.to_owned(),
+            });
+        }
+        Some(sound)
     }
 }
 

@@ -89,3 +89,28 @@ fn device_tokens_are_redacted_in_debug_and_display() {
         assert!(shown.contains("a1b2c3…(64 chars)"), "{shown}");
     }
 }
+
+#[test]
+fn an_empty_ios_sound_is_unset_and_other_sounds_still_parse() {
+    use pushway_core::{IosPushSettings, IosSound};
+    let parse = |sound: &str| -> IosPushSettings {
+        pushway_core::json::from_str(&format!(r#"{{"sound":{sound}}}"#)).unwrap()
+    };
+    assert_eq!(parse(r#""""#).sound, None);
+    assert_eq!(parse("null").sound, None);
+    assert_eq!(parse(r#""default""#).sound, Some(IosSound::Default));
+    assert_eq!(
+        parse(r#""no_sound_no_vibration""#).sound,
+        Some(IosSound::NoSoundNoVibration)
+    );
+    assert_eq!(
+        parse(r#"{"file":"bell.caf"}"#).sound,
+        Some(IosSound::File("bell.caf".into()))
+    );
+    let err = pushway_core::json::from_str::<IosPushSettings>(r#"{"sound":"loud"}"#).unwrap_err();
+    assert_eq!(err.field(), Some("sound"));
+    assert!(err.to_string().contains("unknown variant `loud`"), "{err}");
+    let err =
+        pushway_core::json::from_str::<IosPushSettings>(r#"{"sound":{"file":1}}"#).unwrap_err();
+    assert!(err.field().is_some_and(|f| f.starts_with("sound")), "{err}");
+}

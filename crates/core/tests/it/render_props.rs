@@ -40,6 +40,8 @@ fn sound() -> impl Strategy<Value = Option<String>> {
     proptest::option::of(prop_oneof![
         Just("android.resource://com.example.im/raw/ding".to_owned()),
         Just("android.resource://com.example.im/2131558400".to_owned()),
+        Just("android.resource://com.other.app/raw/ding".to_owned()),
+        Just("content://media/internal/audio/media/12".to_owned()),
         text(),
     ])
 }
@@ -176,6 +178,44 @@ proptest! {
                     prop_assert!(e.size > limit);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_sound_never_costs_the_push(m in message(), r in recipient(), package in proptest::option::of(Just("com.example.im"))) {
+        // The same message and recipient without any sound render the same push, apart from
+        // the sound fields and the warnings about them.
+        let renderer = match package {
+            Some(package) => pushway_core::Renderer::new().android_package(package),
+            None => pushway_core::Renderer::new(),
+        };
+        let with = renderer.render(&m, &r);
+        prop_assert!(with.is_ok(), "{:?}", with);
+        let mut silent_m = m.clone();
+        if let Some(android) = silent_m.push.as_mut().and_then(|p| p.android.as_mut()) {
+            android.sound = None;
+        }
+        if let Some(ios) = silent_m.push.as_mut().and_then(|p| p.ios.as_mut()) {
+            ios.sound = None;
+        }
+        let mut silent_r = r.clone();
+        silent_r.settings.c2c_sound = None;
+        silent_r.settings.group_sound = None;
+        let (Ok(with), Ok(without)) = (with, renderer.render(&silent_m, &silent_r)) else {
+            return Err(TestCaseError::fail("render failed"));
+        };
+        match (with, without) {
+            (Rendered::Notification(mut a), Rendered::Notification(b)) => {
+                prop_assert!(b.warnings.is_empty());
+                if let Some(sound) = &a.android_sound {
+                    prop_assert!(sound.name().is_some() || !a.warnings.is_empty(), "an id is reported");
+                }
+                a.android_sound = None;
+                a.ios_sound = b.ios_sound.clone();
+                a.warnings.clear();
+                prop_assert_eq!(a, b);
+            }
+            (a, b) => prop_assert_eq!(a, b),
         }
     }
 }

@@ -169,3 +169,38 @@ async fn a_long_body_is_shortened_and_accepted_by_the_simulator() {
             .ends_with('…')
     );
 }
+
+/// Renders a C2C message to a recipient whose C2C sound is stored as the seed's sample builds it:
+/// `android.resource://<package>/<R.raw id>`.
+fn rendered_with_the_seed_sample_sound() -> pushway_core::Notification {
+    let message: pushway_core::Message = pushway_core::json::from_str(
+        r#"{"id":"m-1","conversation":{"type":"c2c","peer":"bob"},"sender":{"user_id":"alice"},
+            "elements":[{"type":"text","text":"hi"}]}"#,
+    )
+    .unwrap();
+    let recipient: pushway_core::Recipient = pushway_core::json::from_str(
+        r#"{"user_id":"bob","unread":1,
+            "settings":{"c2c_sound":"android.resource://com.example.im/2131558400"}}"#,
+    )
+    .unwrap();
+    let rendered = pushway_core::render(&message, &recipient).expect("a sound never fails");
+    rendered.notification().expect("pushed").clone()
+}
+
+#[tokio::test]
+async fn a_sound_given_by_resource_id_plays_the_default_sound_and_is_delivered() {
+    // Push Kit needs `/raw/<name>`, which an id does not give: the default sound, never a
+    // failed push (the renderer reports the fallback on the notification).
+    let sim = sim().await;
+    let n = rendered_with_the_seed_sample_sound();
+    assert_eq!(
+        n.warnings,
+        [pushway_core::RenderWarning::AndroidSoundWithoutName {
+            uri: "android.resource://com.example.im/2131558400".to_owned()
+        }]
+    );
+    let got = sent_json(&n, builder(&sim), &sim).await;
+    let notification = &got["message"]["android"]["notification"];
+    assert_eq!(notification["default_sound"], true);
+    assert!(notification.get("sound").is_none(), "{notification}");
+}

@@ -196,8 +196,7 @@ pub(crate) fn parse(token: &str, standard_base64: bool) -> Option<ParsedJwt> {
     }
     let kid = header.get("kid")?.as_str()?.to_owned();
     let iss = claims.get("iss")?.as_str()?.to_owned();
-    // A JSON integer only: `as_i64` is `None` for floats, strings and out-of-range numbers.
-    let iat = claims.get("iat")?.as_i64()?;
+    let iat = numeric_date(claims.get("iat")?)?;
     let signature = b64(s, standard_base64)?;
     Some(ParsedJwt {
         header,
@@ -208,6 +207,20 @@ pub(crate) fn parse(token: &str, standard_base64: bool) -> Option<ParsedJwt> {
         input_len: h.len() + 1 + c.len(),
         signature,
     })
+}
+
+/// An RFC 7519 NumericDate in whole seconds: any JSON number, fractions allowed (PyAPNs2 sends
+/// `time.time()`), rounded down so the age checks see a fractional token as old as its second.
+/// `None` for strings, booleans and numbers outside `i64` (serde_json has no NaN or infinity).
+fn numeric_date(value: &serde_json::Value) -> Option<i64> {
+    let number = value.as_number()?;
+    if let Some(whole) = number.as_i64() {
+        return Some(whole);
+    }
+    let seconds = number.as_f64()?.floor();
+    // `i64::MAX as f64` rounds up to 2^63, itself out of range: compare strictly below it.
+    (seconds.is_finite() && seconds >= i64::MIN as f64 && seconds < i64::MAX as f64)
+        .then_some(seconds as i64)
 }
 
 /// Splits a PEM document into its label and DER bytes.

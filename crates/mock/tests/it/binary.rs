@@ -114,3 +114,218 @@ async fn bad_arguments_fail_with_a_message() {
         "{stderr}"
     );
 }
+
+/// A Xiaomi send (any AppSecret is accepted here): code 0 unless a fault answers first.
+async fn xiaomi_send(client: &reqwest::Client, base: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/v3/message/regid"))
+        .header("authorization", "key=any")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("restricted_package_name=p&registration_id=r&title=t&description=d")
+        .send()
+        .await
+        .expect("xiaomi answers")
+}
+
+/// `POST` to the control endpoint; returns the status and the JSON answer.
+async fn control(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let answer = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("control answers");
+    let status = answer.status().as_u16();
+    (status, answer.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_fault_flag_applies_from_the_first_request_and_reads_back() {
+    let (mut child, lines) = start(
+        &[
+            "xiaomi",
+            "--xiaomi-fault",
+            "times=1:status=503",
+            "--xiaomi-fault",
+            "token=BAD:rate_limited",
+        ],
+        1,
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let base = lines[0]["base_url"].as_str().expect("base_url");
+    assert_eq!(xiaomi_send(&client, base).await.status().as_u16(), 503);
+    let again: Value = xiaomi_send(&client, base).await.json().await.expect("json");
+    assert_eq!(again["code"], 0, "times=1 is used up");
+
+    let url = lines[0]["control_url"].as_str().expect("control_url");
+    assert!(url.ends_with("/_control/faults"), "{url}");
+    let state: Value = client
+        .get(url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        state,
+        serde_json::json!({"xiaomi": {
+            "faults": ["times=1:status=503", "token=BAD:rate_limited"],
+            "requests": 2
+        }})
+    );
+    child.kill().await.expect("kill");
+}
+
+#[tokio::test]
+async fn the_control_endpoint_sets_and_clears_faults_per_simulator() {
+    let (mut child, lines) = start(
+        &[
+            "apns",
+            "xiaomi",
+            "huawei",
+            "--apns-h2c",
+            "--apns-no-provider-token",
+        ],
+        3,
+    )
+    .await;
+    let url = lines[0]["control_url"].as_str().expect("control_url");
+    assert!(lines.iter().all(|l| l["control_url"] == url));
+    let client = reqwest::Client::new();
+    let apns = lines[0]["base_url"].as_str().expect("base_url");
+    let xiaomi = lines[1]["base_url"].as_str().expect("base_url");
+    let huawei = lines[2]["base_url"].as_str().expect("base_url");
+
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let apns_send = || async {
+        let answer = h2c
+            .post(format!("{apns}/3/device/{}", "ab".repeat(32)))
+            .header("apns-topic", "com.example.app")
+            .header("apns-push-type", "alert")
+            .body(r#"{"aps":{"alert":"hi"}}"#)
+            .send()
+            .await
+            .expect("apns answers");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("body"))
+    };
+    assert_eq!(apns_send().await, (200, String::new()));
+
+    let (status, state) = control(
+        &client,
+        url,
+        serde_json::json!({"simulator": "apns", "faults": ["reason=ServiceUnavailable"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["apns"]["faults"][0], "reason=ServiceUnavailable");
+    assert_eq!(
+        apns_send().await,
+        (503, r#"{"reason":"ServiceUnavailable"}"#.to_owned())
+    );
+
+    let (status, _) = control(
+        &client,
+        url,
+        serde_json::json!({"simulator": "xiaomi", "faults": ["quota_exceeded"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer: Value = xiaomi_send(&client, xiaomi)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["code"], 200001);
+
+    let (status, _) = control(
+        &client,
+        url,
+        serde_json::json!({"simulator": "huawei_oauth", "faults": ["status=502"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = client
+        .post(format!("{huawei}/oauth2/v3/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=12345&client_secret=x")
+        .send()
+        .await
+        .expect("huawei answers");
+    assert_eq!(token.status().as_u16(), 502);
+
+    // Replacing one simulator's rules leaves the others; `[]` clears.
+    let (_, state) = control(
+        &client,
+        url,
+        serde_json::json!({"simulator": "apns", "faults": []}),
+    )
+    .await;
+    assert_eq!(state["apns"]["faults"], serde_json::json!([]));
+    assert_eq!(state["xiaomi"]["faults"][0], "quota_exceeded");
+    assert_eq!(state["huawei_oauth"]["faults"][0], "status=502");
+    assert_eq!(state["apns"]["requests"], 2);
+    assert_eq!(apns_send().await, (200, String::new()));
+
+    // A bad rule is a 400 that says why and changes nothing.
+    let (status, answer) = control(
+        &client,
+        url,
+        serde_json::json!({"simulator": "xiaomi", "faults": ["flow_control"]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .expect("error")
+            .contains("unknown Xiaomi fault"),
+        "{answer}"
+    );
+
+    // DELETE clears every simulator.
+    let cleared: Value = client
+        .delete(url)
+        .send()
+        .await
+        .expect("delete")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(cleared["xiaomi"]["faults"], serde_json::json!([]));
+    let answer: Value = xiaomi_send(&client, xiaomi)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["code"], 0);
+    child.kill().await.expect("kill");
+}
+
+#[tokio::test]
+async fn a_fault_flag_for_a_simulator_not_started_or_a_bad_rule_fails_at_start() {
+    for (args, needle) in [
+        (
+            &["xiaomi", "--apns-fault", "drop"][..],
+            "no simulator \"apns\" is running",
+        ),
+        (
+            &["xiaomi", "--xiaomi-fault", "ratio=1:drop"][..],
+            "ratio=K/N",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_pushway-mock"))
+            .args(args)
+            .output()
+            .await
+            .expect("run");
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

@@ -61,6 +61,7 @@ pub fn c2c() -> Notification {
         body: "Are we still meeting at 8?".into(),
         android_sound: None,
         ios_sound: pushway_core::IosSound::Default,
+        warnings: Vec::new(),
         badge: None,
         notify_mode: NotifyMode::Normal,
         app_data: AppData {
@@ -84,6 +85,7 @@ pub fn group() -> Notification {
         body: "Ann: Look [图片]".into(),
         android_sound: None,
         ios_sound: pushway_core::IosSound::Default,
+        warnings: Vec::new(),
         badge: None,
         notify_mode: NotifyMode::Normal,
         app_data: AppData {

@@ -131,14 +131,21 @@ async fn regids_with_reserved_characters_arrive_intact() {
 }
 
 #[tokio::test]
-async fn custom_sound_sets_sound_uri_and_leaves_out_the_default_sound() {
+async fn custom_sound_sets_sound_uri_and_keeps_the_sound_bit() {
     let sim = sim().await;
     let provider = provider(&sim);
     let mut n = c2c();
     n.android_sound = Some(sound("new_msg"));
     send_one(&provider, &n, &["REGID_A"]).await;
     let request = only_request(&sim);
-    assert_eq!(request.form_value("notify_type").unwrap(), "6");
+    // The client SDK plays `sound_uri` only when bit 1 (sound) of notify_type is set.
+    let notify_type: i32 = request.form_value("notify_type").unwrap().parse().unwrap();
+    assert_eq!(
+        notify_type & 1,
+        1,
+        "notify_type {notify_type} would be silent"
+    );
+    assert_eq!(notify_type, -1);
     assert_eq!(
         request.form_value("extra.sound_uri").unwrap(),
         "android.resource://com.example.chat/raw/new_msg"
@@ -361,4 +368,31 @@ fn builder_refuses_missing_settings_and_plain_http() {
         .build()
         .unwrap();
     assert!(format!("{europe:?}").contains("https://fr-api.xmpush.global.xiaomi.com/v3/"));
+}
+
+#[tokio::test]
+async fn a_sound_given_by_resource_id_is_passed_through_as_sound_uri() {
+    // The seed's sample stores `android.resource://<package>/<R.raw id>`: Xiaomi takes a URI, so
+    // the user's sound plays, never a failed push.
+    let message: pushway_core::Message = pushway_core::json::from_str(
+        r#"{"id":"m-1","conversation":{"type":"group","id":"g1"},"sender":{"user_id":"alice"},
+            "elements":[{"type":"text","text":"hi"}]}"#,
+    )
+    .unwrap();
+    let recipient: pushway_core::Recipient = pushway_core::json::from_str(
+        r#"{"user_id":"bob","unread":1,
+            "settings":{"group_sound":"android.resource://com.example.chat/2131558400"}}"#,
+    )
+    .unwrap();
+    let rendered = pushway_core::render(&message, &recipient).expect("a sound never fails");
+    let n = rendered.notification().expect("pushed").clone();
+    let sim = sim().await;
+    let outcomes = send_one(&provider(&sim), &n, &["REGID_A"]).await;
+    assert!(outcomes[0].is_delivered(), "{outcomes:?}");
+    let request = only_request(&sim);
+    assert_eq!(
+        request.form_value("extra.sound_uri").unwrap(),
+        "android.resource://com.example.chat/2131558400"
+    );
+    assert_eq!(request.form_value("notify_type").unwrap(), "-1");
 }

@@ -282,3 +282,56 @@ async fn without_token_auth_a_single_topic_may_be_omitted_and_others_are_bad_top
     );
     assert!(s.sim.requests()[0].jwt.is_none());
 }
+
+/// A token whose claims are `claims` as written (the signature covers them).
+fn token_with_claims(key: &TestKey, claims: &str) -> String {
+    key.sign_parts(
+        &format!(r#"{{"alg":"ES256","kid":"{KID}"}}"#),
+        claims,
+        SignatureEncoding::Raw,
+    )
+}
+
+#[tokio::test]
+async fn a_fractional_iat_is_a_valid_numeric_date_and_still_ages() {
+    // PyAPNs2 writes `time.time()`: RFC 7519 NumericDate allows fractions.
+    let s = start(|b| b).await;
+    let url = &s.sim.base_url();
+    let fractional = token_with_claims(
+        &s.key,
+        &format!(r#"{{"iss":"{TEAM}","iat":{}.731904}}"#, s.iat),
+    );
+    let a = send_with(&h2c_client(), url, Push::new(&fractional))
+        .await
+        .expect("a");
+    assert_ok(&a);
+    let exponent = token_with_claims(&s.key, &format!(r#"{{"iss":"{TEAM}","iat":{}e0}}"#, s.iat));
+    let a = send_with(&h2c_client(), url, Push::new(&exponent))
+        .await
+        .expect("a");
+    assert_ok(&a);
+
+    // The age check still applies, on the second the fraction falls in.
+    let old = token_with_claims(
+        &s.key,
+        &format!(r#"{{"iss":"{TEAM}","iat":{}.5}}"#, s.iat - 3601),
+    );
+    let a = send_with(&h2c_client(), url, Push::new(&old))
+        .await
+        .expect("a");
+    assert_rejected(&a, ApnsReason::ExpiredProviderToken);
+
+    // Not numbers, or numbers no clock can hold, stay invalid.
+    for iat in [
+        format!(r#""{}""#, s.iat),
+        "true".to_owned(),
+        "null".to_owned(),
+        "1e300".to_owned(),
+    ] {
+        let bad = token_with_claims(&s.key, &format!(r#"{{"iss":"{TEAM}","iat":{iat}}}"#));
+        let a = send_with(&h2c_client(), url, Push::new(&bad))
+            .await
+            .expect("a");
+        assert_rejected(&a, ApnsReason::InvalidProviderToken);
+    }
+}

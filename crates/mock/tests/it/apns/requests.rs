@@ -154,14 +154,15 @@ async fn every_request_check_answers_its_reason_one_fault_at_a_time() {
             ApnsReason::InvalidProviderToken,
         ),
         (
-            "iat as float",
+            // A fractional iat is a valid NumericDate (auth.rs); a string is not.
+            "iat as string",
             s.push().set(
                 "authorization",
                 &format!(
                     "bearer {}",
                     signed(
                         &format!(r#"{{"alg":"ES256","kid":"{KID}"}}"#),
-                        &format!(r#"{{"iss":"{TEAM}","iat":{iat}.5}}"#)
+                        &format!(r#"{{"iss":"{TEAM}","iat":"{iat}"}}"#)
                     )
                 ),
             ),
