@@ -74,21 +74,22 @@ measure() {
     s1=$(cpu_ticks "$SPID"); m1=$(machine_ticks); t1=$(bench_now)
     python3 - "$WORK/out" "$WORK/time" "$name" "$mode" "$inflight" "$N" "$s0" "$s1" "$m0" "$m1" "$t0" "$t1" > "$WORK/row" <<'PY'
 import json, re, sys, os
+sys.path.insert(0, "bench")
+from parse_runs import parse_h2load
 out, tm, name, mode, inflight, n, s0, s1, m0, m1, t0, t1 = sys.argv[1:]
 n = int(n); hz = os.sysconf("SC_CLK_TCK")
 text = open(out).read()
 u, s = (float(x) for x in open(tm).read().split()[-2:])
 row = {"client": name, "mode": mode, "inflight": int(inflight), "n": n}
 if name == "h2load":
-    m = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", text)
-    ok = re.search(r"status codes: (\d+) 2xx", text)
-    row["per_s"] = float(m.group(3)) if m else 0.0
-    row["ok"] = int(ok.group(1)) if ok else 0
+    # per_s, ok (2xx answers), failed / errored / timeout: any of them voids the run.
+    row.update(parse_h2load(text))
     row["phase_cpu_us"] = None
 else:
     line = [l for l in text.splitlines() if l.startswith("{")]
     d = json.loads(line[-1]) if line else {}
     row["per_s"] = d.get("per_s", 0.0); row["ok"] = d.get("ok", 0)
+    if d.get("failed"): row["failed"] = d["failed"]
     row["phase_cpu_us"] = d.get("cpu_us_per_notification")
     if not line: row["error"] = text[-300:]
 client_ticks = (u + s) * hz
@@ -132,9 +133,14 @@ print(json.dumps(d))' >> "$BENCH_RESULTS"
   fi
 done
 
+# Exit 3 when a kept run had failures: the figures built on it are invalid (bench/run.sh says so).
 python3 - "$WORK/results" "$WORK/memory" <<'PY'
 import json, sys, statistics, os
+sys.path.insert(0, "bench")
+from parse_runs import failures_text, run_failures
 rows = [json.loads(l) for l in open(sys.argv[1])]
+def valid(client, mode):
+    return not failures_text([r for r in rows if (r["client"], r["mode"]) == (client, mode)])
 hz = os.sysconf("SC_CLK_TCK")
 def med(client, mode, inflight, key):
     v = [r[key] for r in rows if (r["client"], r["mode"], r["inflight"]) == (client, mode, inflight) and r.get(key) is not None]
@@ -152,14 +158,18 @@ for mode in ("tls", "h2c"):
     h = med("h2load", mode, 100, "per_s"); nd = med("node-apn", mode, 1000, "per_s")
     for w in (100, 1000):
         p = med("pushway-apns", mode, w, "per_s")
-        if p and h:
+        if not (valid("pushway-apns", mode) and valid("h2load", mode)):
+            print("%s W=%d: provider/h2load = invalid (runs with failures)" % (mode, w))
+        elif p and h:
             print("%s W=%d: provider/h2load = %.2f (target >= 0.5)" % (mode, w, p / h) +
-                  ("; provider/node-apn = %.1f (target >= 5)" % (p / nd) if nd else ""))
-bad = [r for r in rows if r["ok"] < r["n"]]
-print("runs with failures:", len(bad), [(r["client"], r["mode"], r["inflight"], r["ok"]) for r in bad][:6])
+                  (("; provider/node-apn = %.1f (target >= 5)" % (p / nd) if valid("node-apn", mode)
+                    else "; provider/node-apn = invalid") if nd else ""))
+bad = [r for r in rows if run_failures(r)]
+print("runs with failures:", len(bad), [(r["client"], r["mode"], r["inflight"], run_failures(r)) for r in bad][:6])
 noisy = [r for r in rows if r["others_share"] > 0.15]
 print("kept runs where everything else used > 15%% of a core (after one rerun): %d" % len(noisy))
 for l in open(sys.argv[2]):
     d = json.loads(l); print("memory: %d in flight: %.0f bytes per in-flight send" % (d["inflight"], d["bytes_per_inflight_send"]))
+sys.exit(3 if bad else 0)
 PY
 echo "raw results: $WORK/results"

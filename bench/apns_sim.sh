@@ -88,17 +88,19 @@ run() {
     after=$(cpu_ticks "$SPID"); b1=$(bench_busy); t1=$(bench_now)
     python3 - "$WORK/out" "$WORK/time" "$name" "$mode" "$conns" "$N" "$before" "$after" "$b0" "$b1" "$t0" "$t1" > "$WORK/row" <<'PY'
 import json, re, sys, os
+sys.path.insert(0, "bench")
+from parse_runs import parse_h2load
 out, tm, name, mode, conns, n, before, after, b0, b1, t0, t1 = sys.argv[1:]
 text = open(out).read()
-rps = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
-ok = re.search(r"status codes: (\d+) 2xx", text)
+h2load = parse_h2load(text)
 u, s = (float(x) for x in open(tm).read().split()[-2:])
 hz = os.sysconf("SC_CLK_TCK")
 server_s = (int(after) - int(before)) / hz
 wall = max(float(t1) - float(t0), 1e-3)
 others = max(0.0, (int(b1) - int(b0)) / hz - server_s - (u + s)) / wall
+failures = {k: h2load[k] for k in ("failed", "errored", "timeout", "error") if h2load.get(k)}
 print(json.dumps({"server": name, "mode": mode, "conns": int(conns), "n": int(n),
-  "req_s": float(rps.group(1)) if rps else 0.0, "2xx": int(ok.group(1)) if ok else 0,
+  "req_s": h2load["per_s"], "2xx": h2load["ok"], **failures,
   "server_cpu_us_per_req": round(server_s * 1e6 / int(n), 2),
   "h2load_cpu_us_per_req": round((u + s) * 1e6 / int(n), 2), "others_share": round(others, 3)}))
 PY
@@ -123,8 +125,11 @@ for mode in h2c tls; do
   for name in bare sim nghttpd; do eval "kill \$PID_$name"; done
 done
 
+# Exit 3 when a kept run of the simulator or the bare server had failures (nghttpd is for scale).
 python3 - "$WORK/results" <<'PY'
 import json, sys, statistics
+sys.path.insert(0, "bench")
+from parse_runs import run_failures
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(server, mode, conns, key):
     v = [r[key] for r in rows if (r["server"], r["mode"], r["conns"]) == (server, mode, conns)]
@@ -135,8 +140,13 @@ for mode in ("h2c", "tls"):
     for c in (1, 4):
         b, s, g = (med(x, mode, c, "req_s") for x in ("bare", "sim", "nghttpd"))
         cpu = "/".join("%.1f" % med(x, mode, c, "server_cpu_us_per_req") for x in ("sim", "bare", "nghttpd"))
-        print("%-5s %-2d %10.0f %10.0f %10.0f %8.2f %8.2f | %s" % (mode, c, b, s, g, s / b if b else 0, s / g if g else 0, cpu))
-bad = [r for r in rows if r["2xx"] != r["n"]]
-print("runs with non-2xx answers:", len(bad), [(r["server"], r["mode"], r["conns"], r["2xx"]) for r in bad][:6])
+        void = lambda *names: any(run_failures(r) for r in rows if r["server"] in names and (r["mode"], r["conns"]) == (mode, c))
+        ratio = lambda x, y, names: "invalid" if void(*names) else "%.2f" % (x / y if y else 0)
+        print("%-5s %-2d %10.0f %10.0f %10.0f %8s %8s | %s" % (mode, c, b, s, g, ratio(s, b, ("sim", "bare")),
+                                                              ratio(s, g, ("sim", "nghttpd")), cpu))
+bad = [r for r in rows if run_failures(r)]
+print("runs with failures (their figures are invalid):", len(bad),
+      [(r["server"], r["mode"], r["conns"], run_failures(r)) for r in bad][:6])
+sys.exit(3 if any(r["server"] != "nghttpd" for r in bad) else 0)
 PY
 echo "raw results: $WORK/results"

@@ -2,88 +2,48 @@
 """bench/run.sh's helper: parses the output of the benches run.sh runs itself, and writes
 BENCHMARKS.md from the JSON lines every section appended to the results file.
 
-  report.py parse KIND OUT TIME B0 B1 T0 T1   -> JSON rows on stdout (render, idle_rss, roundtrip, router)
-  report.py write RESULTS META OUT.md          -> BENCHMARKS.md
+  report.py parse KIND OUT TIME B0 B1 T0 T1 [EXIT] -> JSON rows on stdout (render, idle_rss, roundtrip, router)
+  report.py wrk BATCH OUT ERR TIME                  -> one JSON row for a wrk run (bench/xiaomi.sh, huawei.sh)
+  report.py write RESULTS META OUT.md               -> BENCHMARKS.md
+  report.py --self-test                             -> the parsers' and the report's tests (bench/report_test.py)
 
 Every figure in BENCHMARKS.md is a median over the kept runs of the rounds (a run where everything
 else used > 15% of a core was run once more; the rerun is kept). Nothing here invents a figure: a
-section with no rows says so.
+section with no rows says so, and a figure computed from any run with a failed request (a non-2xx
+answer, an error, a failed or undelivered send: bench/parse_runs.py run_failures) is shown as
+**invalid** with the reason, never as a ratio with pass or fail (shared/BENCHMARKING.md rule 6).
 """
 
 import json
 import os
-import re
 import statistics
 import sys
 
-HZ = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parse_runs import failures_text, others_share, parse_bench, parse_wrk  # noqa: E402
 
 
 # ---------------------------------------------------------------- parsing
 
 
-def others_share(b0, b1, t0, t1, measured_s):
-    wall = max(float(t1) - float(t0), 1e-3)
-    return round(max(0.0, (int(b1) - int(b0)) / HZ - measured_s) / wall, 3)
-
-
-def to_ns(value, unit):
-    unit = unit.replace("µ", "u").replace("μ", "u")
-    return float(value) * {"ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
-
-
-def duration_ms(text):
-    """A Rust `Duration` Debug string (`812.5µs`, `1.2ms`, `2s`) in milliseconds."""
-    m = re.fullmatch(r"([\d.]+)(ns|µs|us|ms|s)", text.strip())
-    if not m:
-        return None
-    return to_ns(m.group(1), m.group(2)) / 1e6
-
-
-def parse(kind, out, timefile, b0, b1, t0, t1):
+def parse(kind, out, timefile, b0, b1, t0, t1, exit_status="0"):
     text = open(out, encoding="utf-8", errors="replace").read()
     u, s = (float(x) for x in open(timefile).read().split()[-2:])
     process = u + s
     base = {"process_cpu_s": round(process, 3), "others_share": others_share(b0, b1, t0, t1, process),
             "wall_s": round(float(t1) - float(t0), 2)}
-    rows = []
-    if kind == "render":
-        for name, lo, lu, mid, mu in re.findall(
-                r"(render/\S+)\s+time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+)", text):
-            ns = to_ns(mid, mu)
-            rows.append(dict(base, bench=name, ns_per_iter=round(ns, 2), per_s=round(1e9 / ns)))
-    elif kind == "idle_rss":
-        found = re.findall(r"(\d+) authenticated idle connections: server RSS (\d+) KiB, (\d+) bytes", text)
-        if found:
-            n, rss, per = found[-1]
-            rows.append(dict(base, bench="idle_rss", connections=int(n), server_rss_kib=int(rss),
-                             bytes_per_connection=int(per)))
-    elif kind == "roundtrip":
-        row = dict(base, bench="roundtrip")
-        m = re.search(r"throughput: (\d+) round trips to (\d+) devices in ([\d.]+) s = (\d+)/s; "
-                      r"process CPU ([\d.]+) s = ([\d.]+) µs per round trip", text)
-        if m:
-            row.update(round_trips=int(m.group(1)), devices=int(m.group(2)), per_s=int(m.group(4)),
-                       cpu_us_per_round_trip=float(m.group(6)))
-        m = re.search(r"cpu per round trip: server ([\d.]+) µs .*?devices ([\d.]+) µs", text)
-        if m:
-            row.update(server_cpu_us_per_round_trip=float(m.group(1)), devices_cpu_us_per_round_trip=float(m.group(2)))
-        m = re.search(r"latency at (\d+)/s for (\d+) s: (\d+) pushes, p50 (\S+), p99 (\S+), p99\.9 (\S+), "
-                      r"max (\S+); not delivered: (\d+)", text)
-        if m:
-            row.update(steady_rate=int(m.group(1)), pushes=int(m.group(3)), p50_ms=duration_ms(m.group(4)),
-                       p99_ms=duration_ms(m.group(5)), p999_ms=duration_ms(m.group(6).rstrip(",")),
-                       max_ms=duration_ms(m.group(7).rstrip(";")), not_delivered=int(m.group(8)))
-        if "per_s" in row or "p99_ms" in row:
-            rows.append(row)
-    elif kind == "router":
-        for line in text.splitlines():
-            if line.startswith("{") and '"router_e2e"' in line:
-                rows.append(dict(base, **json.loads(line)))
-    if not rows:
-        rows.append(dict(base, error=text[-600:]))
-    for row in rows:
+    if int(exit_status):
+        base["exit_status"] = int(exit_status)
+    for row in parse_bench(kind, text, base):
         print(json.dumps(row))
+
+
+def wrk(batch, out, err, timefile):
+    """One wrk run as a JSON row: tokens = requests x BATCH; CPU = wrk's whole process."""
+    times = open(timefile).read().split()[-2:]
+    row = parse_wrk(open(out, errors="replace").read(), open(err, errors="replace").read(), int(batch),
+                    float(times[0]) + float(times[1]))
+    print(json.dumps(row))
 
 
 # ---------------------------------------------------------------- report
@@ -105,27 +65,38 @@ def fmt(x, digits=None):
 
 
 class Table:
-    """Rows of: figure, measured, target, ratio, pass/fail, others."""
+    """Rows of: figure, measured, target, ratio, pass/fail/invalid, others."""
 
     def __init__(self):
         self.rows = []
         self.failed = 0
         self.passed = 0
+        self.invalid = 0
 
-    def add(self, figure, value, unit="", at_least=None, at_most=None, others=None, note=""):
+    def add(self, figure, value, unit="", at_least=None, at_most=None, others=None, note="", runs=None):
+        """RUNS: the rows the figure was computed from (default OTHERS); any failed run among them
+        makes the figure invalid: no value, no ratio, no verdict but "invalid", and the reason."""
         target, ratio, verdict = "—", "—", "—"
+        if at_least is not None:
+            target = f"≥ {fmt(at_least)}{unit}"
+        elif at_most is not None:
+            target = f"≤ {fmt(at_most)}{unit}"
+        why = failures_text(others if runs is None else runs)
+        if why:
+            self.invalid += 1
+            self.rows.append((figure, "invalid", target, "—", "**invalid**", others_text(others),
+                              f"runs with failures: {why}"))
+            return
         if value is None:
             verdict = "**missing**"
             self.failed += 1
         elif at_least is not None:
-            target = f"≥ {fmt(at_least)}{unit}"
             ratio = f"{value / at_least:.2f}×"
             ok = value >= at_least
             verdict = "pass" if ok else "**FAIL**"
             self.passed += ok
             self.failed += not ok
         elif at_most is not None:
-            target = f"≤ {fmt(at_most)}{unit}"
             ratio = f"{value / at_most:.2f}×"
             ok = value <= at_most
             verdict = "pass" if ok else "**FAIL**"
@@ -135,7 +106,8 @@ class Table:
         self.rows.append((figure, shown, target, ratio, verdict, others_text(others), note))
 
     def check(self, figure, ok, shown, others=None, note=""):
-        """A yes/no requirement (such as: every outcome delivered)."""
+        """A yes/no requirement of pushway itself (such as: every outcome delivered): a failed run
+        is a fail here, not an invalid figure."""
         self.passed += ok
         self.failed += not ok
         self.rows.append((figure, shown, "all", "—", "pass" if ok else "**FAIL**", others_text(others), note))
@@ -186,12 +158,13 @@ def section_apns_sim(rows, out):
                 return med(r[key] for r in pick(rows, server=server, mode=mode, conns=conns))
             sim, bare, ngh = m("sim", "req_s"), m("bare", "req_s"), m("nghttpd", "req_s")
             runs = pick(rows, mode=mode, conns=conns)
-            bad = sum(1 for r in runs if r["2xx"] != r["n"])
+            # nghttpd is only for scale: its failures void its figure in the note, not the ratio.
+            ngh_bad = failures_text(pick(runs, server="nghttpd"))
             t.add(f"{mode} -c{conns}: simulator ÷ bare hyper (req/s)", sim / bare if sim and bare else None, "×",
-                  at_least=0.8, others=runs,
-                  note=f"sim {fmt(sim)}/s, bare {fmt(bare)}/s, nghttpd {fmt(ngh)}/s; "
+                  at_least=0.8, others=runs, runs=[r for r in runs if r.get("server") != "nghttpd"],
+                  note=f"sim {fmt(sim)}/s, bare {fmt(bare)}/s, nghttpd {'invalid' if ngh_bad else fmt(ngh) + '/s'}; "
                        f"sim CPU {fmt(m('sim', 'server_cpu_us_per_req'))} µs/req"
-                       + (f"; {bad} runs not all 2xx" if bad else ""))
+                       + (f"; nghttpd runs with failures: {ngh_bad}" if ngh_bad else ""))
     out.append(t)
 
 
@@ -208,17 +181,17 @@ def section_apns(rows, out):
             p = med(r["per_s"] for r in p_rows)
             cpu = med(r.get("phase_cpu_us") for r in p_rows)
             cpu_proc = med(r.get("process_cpu_us") for r in p_rows)
-            fails = sum(1 for r in p_rows if r["ok"] < r["n"])
-            both = pick(runs, mode=mode)
+            h_rows = pick(runs, client="h2load", mode=mode)
+            nd_rows = pick(runs, client="node-apn", mode=mode)
             t.add(f"{mode}, {w} in flight: provider ÷ h2load -c1 -m100 (notif/s)",
-                  p / h if p and h else None, "×", at_least=0.5, others=both,
-                  note=f"provider {fmt(p)}/s, h2load {fmt(h)}/s" + (f"; {fails} runs with failures" if fails else ""))
+                  p / h if p and h else None, "×", at_least=0.5, others=p_rows + h_rows,
+                  note=f"provider {fmt(p)}/s, h2load {fmt(h)}/s")
             t.add(f"{mode}, {w} in flight: provider client CPU per notification", cpu, " µs", at_most=10,
-                  others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included); "
-                  f"h2load {fmt(h_cpu)} µs per request (whole process, same run)")
+                  others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included); h2load "
+                  f"{'invalid' if failures_text(h_rows) else fmt(h_cpu) + ' µs'} per request (whole process, same run)")
             if nd:
                 t.add(f"{mode}, {w} in flight: provider ÷ @parse/node-apn (notif/s)", p / nd if p else None, "×",
-                      at_least=5, others=pick(runs, client="node-apn", mode=mode),
+                      at_least=5, others=nd_rows, runs=p_rows + nd_rows,
                       note=f"node-apn {fmt(nd)}/s, {fmt(nd_cpu)} µs CPU/notification (whole process)")
     for r in rows:
         if r.get("client") == "memory":
@@ -234,22 +207,24 @@ def section_vendor(rows, out, peer_name):
         m = {label: {k: med(r.get(k) for r in pick(rs, label=label))
                      for k in ("per_s", "cpu_us_per_token")} for label in ("limit", "pushway", "peer")}
         p, lim, peer = m["pushway"]["per_s"], m["limit"]["per_s"], m["peer"]["per_s"]
-        fails = sum(1 for r in rs if r.get("failed") or r.get("non_2xx"))
-        note_fail = f"; {fails} runs with failures" if fails else ""
+        runs = {label: pick(rs, label=label) for label in ("limit", "pushway", "peer")}
+        # A figure of an invalid run is never shown, not even in a note.
+        cpu = {label: "invalid" if failures_text(runs[label]) else fmt(m[label]["cpu_us_per_token"], 3) + " µs"
+               for label in runs}
         label = f"{batch:,}-token requests" if batch > 1 else "single-token requests"
         if batch > 1:
             t.add(f"{label}: pushway ÷ wrk limit (tokens/s)", p / lim if p and lim else None, "×", at_least=0.5,
-                  others=rs, note=f"pushway {fmt(p)}/s, wrk {fmt(lim)}/s{note_fail}")
+                  others=rs, runs=runs["pushway"] + runs["limit"], note=f"pushway {fmt(p)}/s, wrk {fmt(lim)}/s")
             t.add(f"{label}: pushway client CPU per token", m["pushway"]["cpu_us_per_token"], " µs", at_most=0.5,
-                  others=pick(rs, label="pushway"),
-                  note=f"wrk {fmt(m['limit']['cpu_us_per_token'], 3)} µs, {peer_name} "
-                       f"{fmt(m['peer']['cpu_us_per_token'], 3)} µs")
+                  others=runs["pushway"], note=f"wrk {cpu['limit']}, {peer_name} {cpu['peer']}")
             t.add(f"{label}: pushway ÷ {peer_name} (tokens/s)", p / peer if p and peer else None, "×", at_least=2,
-                  others=pick(rs, label="peer"), note=f"{peer_name} {fmt(peer)}/s")
+                  others=runs["peer"], runs=runs["pushway"] + runs["peer"], note=f"{peer_name} {fmt(peer)}/s")
         else:
+            peer_text = "invalid" if failures_text(runs["peer"]) else f"{fmt(peer)}/s"
             t.add(f"{label}: pushway ÷ wrk limit (requests/s, no target)", p / lim if p and lim else None, "×",
-                  others=rs, note=f"pushway {fmt(p)}/s ({fmt(m['pushway']['cpu_us_per_token'])} µs CPU each), "
-                                  f"wrk {fmt(lim)}/s, {peer_name} {fmt(peer)}/s{note_fail}")
+                  others=rs, runs=runs["pushway"] + runs["limit"],
+                  note=f"pushway {fmt(p)}/s ({fmt(m['pushway']['cpu_us_per_token'])} µs CPU each), "
+                       f"wrk {fmt(lim)}/s, {peer_name} {peer_text}")
     out.append(t)
 
 
@@ -266,10 +241,8 @@ def section_daemon(rows, out):
                           f"(server and devices in one process; server "
                           f"{fmt(med(r.get('server_cpu_us_per_round_trip') for r in rt))} µs, devices "
                           f"{fmt(med(r.get('devices_cpu_us_per_round_trip') for r in rt))} µs)")
-    nd = sum(r.get("not_delivered", 0) for r in rt)
     t.add("p99 push→ack at a steady 10,000/s", med(r.get("p99_ms") for r in rt), " ms", at_most=5, others=rt,
-          note=f"p50 {fmt(med(r.get('p50_ms') for r in rt), 2)} ms, p99.9 {fmt(med(r.get('p999_ms') for r in rt), 2)} ms"
-               + (f"; {nd} not delivered" if nd else ""))
+          note=f"p50 {fmt(med(r.get('p50_ms') for r in rt), 2)} ms, p99.9 {fmt(med(r.get('p999_ms') for r in rt), 2)} ms")
     out.append(t)
 
 
@@ -371,10 +344,13 @@ def write(results, meta_path, out_path):
               "share among the kept runs of each figure and how many were reruns.",
               "- Ratio to target = measured ÷ target (for a ceiling such as CPU per notification, below 1× passes).",
               "- Client CPU per notification is reported beside throughput: it still means something when the "
-              "server saturates."]
+              "server saturates.",
+              "- A run counts only if every request succeeded: a figure computed from a run with any non-2xx "
+              "answer, error, failed or undelivered send is shown as **invalid** with the reason, never as a "
+              "ratio or a verdict."]
     if meta.get("notes"):
         lines += [f"- {n}" for n in meta["notes"]]
-    total_fail = total_pass = 0
+    total_fail = total_pass = total_invalid = 0
     summary = []
     for key in meta["sections"]:
         title, fn, method = SECTIONS[key]
@@ -396,7 +372,9 @@ def write(results, meta_path, out_path):
             lines.append(t.markdown())
             total_fail += t.failed
             total_pass += t.passed
-            summary.append((title, f"{t.passed} pass, {t.failed} fail"))
+            total_invalid += t.invalid
+            summary.append((title, f"{t.passed} pass, {t.failed} fail"
+                                   + (f", {t.invalid} invalid (re-run the section)" if t.invalid else "")))
         loads = meta.get("loads", {}).get(key)
         if loads:
             lines += ["", f"Load average (1/5/15 min) at the start of the section: {loads} (it includes this suite's own "
@@ -407,16 +385,24 @@ def write(results, meta_path, out_path):
         lines.append(f"- {title}: {s}")
     if skipped:
         lines.append(f"- Not run (not selected): {', '.join(skipped)}")
-    lines.append(f"- Targets: {total_pass} met, {total_fail} missed or missing.")
+    lines.append(f"- Targets: {total_pass} met, {total_fail} missed or missing"
+                 + (f", {total_invalid} figures invalid (a run with failed requests)." if total_invalid else "."))
     lines += ["", f"Raw rows (JSON lines): `{os.path.relpath(results)}` (not committed).", ""]
     open(out_path, "w").write("\n".join(lines))
-    print(f"wrote {out_path}: {total_pass} targets met, {total_fail} missed or missing")
+    print(f"wrote {out_path}: {total_pass} targets met, {total_fail} missed or missing, {total_invalid} invalid")
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "parse":
-        parse(*sys.argv[2:9])
-    elif sys.argv[1] == "write":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "parse":
+        parse(*sys.argv[2:10])
+    elif command == "wrk":
+        wrk(*sys.argv[2:6])
+    elif command == "write":
         write(*sys.argv[2:5])
+    elif command == "--self-test":
+        import unittest
+        suite = unittest.defaultTestLoader.discover(os.path.dirname(os.path.abspath(__file__)), "report_test.py")
+        sys.exit(0 if unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful() else 1)
     else:
-        sys.exit("usage: report.py parse|write ...")
+        sys.exit("usage: report.py parse|wrk|write ... | --self-test")

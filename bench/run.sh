@@ -93,7 +93,12 @@ section_script() {
   echo "   log: $log"
   BENCH_SECTION=$name bounded "$seconds" "$log" "$@" || status=$?
   sed -n '/^medians\|^-- \|^mode \|^tls\|^h2c\|^pushway\|^peer\|^limit\|^runs \|^kept \|^memory\|^WARNING/p' "$log" | tail -n 30 || true
-  if [ "$status" = 0 ]; then STATUS[$name]="complete"; else STATUS[$name]="**script failed (exit $status)**; partial results; log $log"; fi
+  case "$status" in
+    0) STATUS[$name]="complete" ;;
+    # The section scripts exit 3 when a kept run had a failed request (bench/parse_runs.py).
+    3) STATUS[$name]="**runs with failed requests**: the figures built on them are marked invalid; re-run the section; log $log" ;;
+    *) STATUS[$name]="**script failed (exit $status)**; partial results; log $log" ;;
+  esac
 }
 
 # measured SECTION KIND ROUND SECONDS CMD...: one run of a bench run.sh parses itself (report.py
@@ -113,11 +118,12 @@ measured() {
       tail -n 5 "$log" | sed 's/^/     /'
       STATUS[$section]="**a run failed (exit $status)**; log $log"
     fi
-    python3 bench/report.py parse "$kind" "$log" "$BENCH_TMP/time" "$b0" "$b1" "$t0" "$t1" >"$BENCH_TMP/rows"
+    # The exit status goes into the rows: a run that failed makes its figures invalid.
+    python3 bench/report.py parse "$kind" "$log" "$BENCH_TMP/time" "$b0" "$b1" "$t0" "$t1" "$status" >"$BENCH_TMP/rows"
     BENCH_SECTION=$section bench_keep "$BENCH_TMP/rows" "$attempt" "$BENCH_TMP/$section.jsonl" "$round" \
       | python3 -c 'import json,sys
 for l in sys.stdin:
-    d = json.loads(l); keep = ("bench","mode","per_s","ns_per_iter","bytes_per_connection","p99_ms","seconds","ok","others_share","error")
+    d = json.loads(l); keep = ("bench","mode","per_s","ns_per_iter","bytes_per_connection","p99_ms","seconds","ok","others_share","exit_status","error")
     print("   " + json.dumps({k: d[k] for k in keep if k in d}, ensure_ascii=False)[:400])' && break
   done
 }

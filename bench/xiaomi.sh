@@ -75,15 +75,6 @@ const push = (list) => new Promise((resolve) => client.push({ ...msg, list, slee
 })().catch((e) => { console.error(e); process.exit(2); });
 JS
 
-# wrk's POST script (as shared/bench-peers/wrk_post.lua): BODY, CT, AUTH from the environment.
-cat > "$SCRATCH/wrk_post.lua" <<'LUA'
-local f = assert(io.open(os.getenv("BODY"), "rb")); local b = f:read("*a"); f:close()
-wrk.method = "POST"
-wrk.body = b
-wrk.headers["Content-Type"] = os.getenv("CT") or "application/json"
-if os.getenv("AUTH") then wrk.headers["Authorization"] = os.getenv("AUTH") end
-LUA
-
 SIM_LOG="$SCRATCH/sim.log"
 rm -f "$SIM_LOG"
 "$BIN/bench_simulator" --threads 1 >"$SIM_LOG" &
@@ -137,27 +128,15 @@ PY
   done
 }
 
-# wrk as a client: prints the same JSON fields (tokens = requests x batch).
+# wrk as a client: prints the same JSON fields (tokens = requests x batch). bench/wrk_post.lua
+# counts answers without code 0 as rejected: Xiaomi answers its errors with HTTP 200, so wrk's own
+# non-2xx count would not see them.
 wrk_client() { # $1 batch
-  local out time_file="$SCRATCH/wrk.time"
-  out=$(BODY="$SCRATCH/body_$1.form" CT='application/x-www-form-urlencoded;charset=UTF-8' \
-    AUTH='key=secret' /usr/bin/time -f '%U %S' -o "$time_file" \
-    wrk -t1 -c"$WINDOW" -d"${WRK_SECONDS}s" -s "$SCRATCH/wrk_post.lua" \
-    "$BASE/v3/message/regid")
-  python3 - "$1" "$out" "$(cat "$time_file")" <<'PY'
-import json, re, sys
-batch, out, times = int(sys.argv[1]), sys.argv[2], sys.argv[3].split()
-reqs = int(re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).group(1))
-secs_m = re.search(r"requests in ([\d.]+)(ms|s|m)", out)
-secs = float(secs_m.group(1)) * {"ms": 1e-3, "s": 1, "m": 60}[secs_m.group(2)]
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-errors = re.search(r"Socket errors: (.*)", out)
-cpu = float(times[0]) + float(times[1])
-n = reqs * batch
-print(json.dumps({"tool": "wrk", "n": n, "batch": batch, "requests": reqs, "non_2xx": int(bad.group(1)) if bad else 0,
-                  "socket_errors": errors.group(1) if errors else None, "seconds": round(secs, 3),
-                  "per_s": round(n / secs), "cpu_s": round(cpu, 2), "cpu_us_per_token": round(cpu * 1e6 / n, 3)}))
-PY
+  BODY="$SCRATCH/body_$1.form" CT='application/x-www-form-urlencoded;charset=UTF-8' \
+    AUTH='key=secret' EXPECT='"code":0,' /usr/bin/time -f '%U %S' -o "$SCRATCH/wrk.time" \
+    wrk -t1 -c"$WINDOW" -d"${WRK_SECONDS}s" -s "$repo/bench/wrk_post.lua" \
+    "$BASE/v3/message/regid" >"$SCRATCH/wrk.out" 2>"$SCRATCH/wrk.err" || true
+  python3 bench/report.py wrk "$1" "$SCRATCH/wrk.out" "$SCRATCH/wrk.err" "$SCRATCH/wrk.time"
 }
 
 prepare 1000
@@ -174,21 +153,37 @@ for ROUND in $(seq "$ROUNDS"); do
   fi
 done
 
+# Medians; a ratio only from runs without a failed request (bench/parse_runs.py run_failures).
+# Exit 3 when a kept run had failures: its figures are invalid (bench/run.sh says so).
 python3 - "$RESULTS" <<'PY'
 import json, statistics, sys
+sys.path.insert(0, "bench")
+from parse_runs import failures_text
 rows = [json.loads(l) for l in open(sys.argv[1])]
+invalid = False
 for batch in sorted({r["batch"] for r in rows}, reverse=True):
-    med = {}
+    med, bad = {}, {}
     print(f"\n-- {batch}-token requests (medians of {len([r for r in rows if r['batch']==batch and r['label']=='pushway'])} rounds)")
     print(f"{'client':8} {'tokens/s':>12} {'client CPU µs/token':>20} {'server CPU s':>13} {'others':>7}")
     for label in ("limit", "pushway", "peer"):
         rs = [r for r in rows if r["batch"] == batch and r["label"] == label]
         if not rs: continue
-        m = {k: statistics.median(r[k] for r in rs) for k in ("per_s", "cpu_us_per_token", "server_cpu_s", "other_cpu_share")}
+        bad[label] = failures_text(rs)
+        m = {k: statistics.median(r.get(k) or 0 for r in rs) for k in ("per_s", "cpu_us_per_token", "server_cpu_s", "other_cpu_share")}
         med[label] = m
-        print(f"{label:8} {m['per_s']:>12,.0f} {m['cpu_us_per_token']:>20.3f} {m['server_cpu_s']:>13.2f} {m['other_cpu_share']:>7.0%}")
+        print(f"{label:8} {m['per_s']:>12,.0f} {m['cpu_us_per_token']:>20.3f} {m['server_cpu_s']:>13.2f} {m['other_cpu_share']:>7.0%}"
+              + ("  INVALID" if bad[label] else ""))
+    def ratio(a, b, key, text):
+        if bad[a] or bad[b]:
+            return "invalid (runs with failures)"
+        return text.format(med[a][key] / med[b][key])
     if {"limit", "pushway", "peer"} <= med.keys():
-        print(f"pushway/limit tokens/s = {med['pushway']['per_s']/med['limit']['per_s']:.2f} (target >= 0.5)")
-        print(f"pushway/peer  tokens/s = {med['pushway']['per_s']/med['peer']['per_s']:.2f} (target >= 2)")
-        print(f"peer/pushway CPU per token = {med['peer']['cpu_us_per_token']/med['pushway']['cpu_us_per_token']:.1f}x")
+        print(f"pushway/limit tokens/s = {ratio('pushway', 'limit', 'per_s', '{:.2f} (target >= 0.5)')}")
+        print(f"pushway/peer  tokens/s = {ratio('pushway', 'peer', 'per_s', '{:.2f} (target >= 2)')}")
+        print(f"peer/pushway CPU per token = {ratio('peer', 'pushway', 'cpu_us_per_token', '{:.1f}x')}")
+    for label, why in bad.items():
+        if why:
+            invalid = True
+            print(f"WARNING: invalid {label} runs ({batch}-token requests): {why}")
+sys.exit(3 if invalid else 0)
 PY

@@ -20,3 +20,29 @@ pub use pushway_delivery as delivery;
 pub use pushway_huawei as huawei;
 #[cfg(feature = "xiaomi")]
 pub use pushway_xiaomi as xiaomi;
+
+// The READMEs' examples are doctests here: this package depends on every crate of the workspace
+// (and on pushway-mock for tests), so one `cargo test --doc` compiles and runs the workspace
+// README's, this crate's registry page's and each crate's README's examples, and none can rot.
+// `cfg(doctest)`: the files outside this package are only read when testing from the workspace.
+#[cfg(doctest)]
+mod readme_doctests {
+    #[doc = include_str!("../README.md")]
+    struct Workspace;
+    #[doc = include_str!("../crates-io.md")]
+    struct Facade;
+    #[doc = include_str!("../crates/core/README.md")]
+    struct Core;
+    #[doc = include_str!("../crates/apns/README.md")]
+    struct Apns;
+    #[doc = include_str!("../crates/xiaomi/README.md")]
+    struct Xiaomi;
+    #[doc = include_str!("../crates/huawei/README.md")]
+    struct Huawei;
+    #[doc = include_str!("../crates/daemon/README.md")]
+    struct Daemon;
+    #[doc = include_str!("../crates/delivery/README.md")]
+    struct Delivery;
+    #[doc = include_str!("../crates/mock/README.md")]
+    struct Mock;
+}

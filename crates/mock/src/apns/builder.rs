@@ -104,7 +104,8 @@ impl ApnsSimulatorBuilder {
     }
 
     /// "Token start": advertise one stream until a request with a valid token succeeds, then raise
-    /// the limit with a new SETTINGS frame, as APNs does on token connections (§2.1, [A1]).
+    /// the limit with a new SETTINGS frame, as APNs does on token connections
+    /// (protocols/apns.md §2.1, source \[A1\]).
     pub fn token_start(mut self, on: bool) -> Self {
         self.token_start = on;
         self

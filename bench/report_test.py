@@ -1,0 +1,160 @@
+"""Tests of the bench parsers and of how the report treats failed runs: `bench/report.py --self-test`
+(also run by .ci/run). A figure computed from a run with any failed request must read "invalid",
+never a ratio with pass or fail (issue 13 §5: a wrk "limit" of 44.8 M tokens/s made of refusals)."""
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+from parse_runs import parse_bench, parse_h2load, parse_wrk, run_failures  # noqa: E402
+
+# What wrk printed when its POST script did not load: plain GETs, each refused with 405.
+WRK_REFUSED = """Running 5s test @ http://127.0.0.1:41949/v1/12345/messages:send
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    86.00us   21.00us   1.20ms   90.00%
+    Req/Sec    45.10k     1.36k    48.67k    60.00%
+  228343 requests in 5.10s, 19.85MB read
+  Non-2xx or 3xx responses: 228343
+Requests/sec:  44773.14
+Transfer/sec:      3.89MB
+"""
+WRK_NO_SCRIPT_ERR = "/work/shared/bench-peers/wrk_post.lua: cannot open /work/shared/bench-peers/wrk_post.lua\n"
+WRK_OK = """Running 2s test @ http://127.0.0.1:38005/v1/12345/messages:send
+  1 threads and 4 connections
+  4700 requests in 1.00s, 835.00KB read
+Requests/sec:   4700.00
+Transfer/sec:    835.00KB
+Rejected answers: 0 of 4700
+"""
+H2LOAD_OK = """finished in 1.23s, 16260.16 req/s, 5.03MB/s
+requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 20000 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+H2LOAD_403 = """finished in 0.53s, 37735.85 req/s, 2.10MB/s
+requests: 20000 total, 20000 started, 20000 done, 0 succeeded, 20000 failed, 0 errored, 0 timeout
+status codes: 0 2xx, 0 3xx, 20000 4xx, 0 5xx
+"""
+
+
+def vendor_row(label, per_s, cpu, round_=1, **extra):
+    return dict({"label": label, "batch": 1000, "n": 1000000, "per_s": per_s, "cpu_us_per_token": cpu,
+                 "others_share": 0.01, "round": round_, "section": "huawei"}, **extra)
+
+
+class WrkTest(unittest.TestCase):
+    def test_refused_run_is_invalid(self):
+        row = parse_wrk(WRK_REFUSED, "", 1000, 1.2)
+        self.assertEqual(row["requests"], 228343)
+        self.assertEqual(row["non_2xx"], 228343)
+        why = run_failures(row)
+        self.assertIn("228,343 non-2xx answers", why)
+        # No "Rejected answers" line: bench/wrk_post.lua did not run.
+        self.assertTrue(any("wrk script" in w for w in why))
+
+    def test_script_that_did_not_load_is_invalid(self):
+        row = parse_wrk(WRK_OK, WRK_NO_SCRIPT_ERR, 1000, 1.0)
+        self.assertIn("cannot open", row["script_error"])
+        self.assertTrue(run_failures(row))
+
+    def test_clean_run_is_valid(self):
+        row = parse_wrk(WRK_OK, "", 1000, 0.16)
+        self.assertEqual((row["n"], row["per_s"], row["rejected"]), (4700000, 4700000, 0))
+        self.assertEqual(run_failures(row), [])
+
+    def test_answers_rejected_by_body_are_invalid(self):
+        row = parse_wrk(WRK_OK.replace("Rejected answers: 0 of", "Rejected answers: 12 of"), "", 1000, 0.16)
+        self.assertEqual(run_failures(row), ["12 answers rejected (status or body)"])
+
+    def test_socket_errors_are_invalid(self):
+        out = WRK_OK.replace("Requests/sec", "  Socket errors: connect 0, read 2, write 0, timeout 1\nRequests/sec")
+        self.assertEqual(run_failures(parse_wrk(out, "", 1000, 0.1)), ["socket errors read 2, timeout 1"])
+
+
+class H2loadTest(unittest.TestCase):
+    def test_clean(self):
+        row = dict(parse_h2load(H2LOAD_OK), n=20000)
+        self.assertEqual((row["ok"], row["failed"], row["per_s"]), (20000, 0, 16260.16))
+        self.assertEqual(run_failures(row), [])
+
+    def test_refused(self):
+        row = dict(parse_h2load(H2LOAD_403), n=20000)
+        self.assertEqual(run_failures(row), ["20,000 failed"])
+
+    def test_unparsed_output_is_invalid(self):
+        self.assertTrue(run_failures(dict(parse_h2load("connect: Connection refused"), n=10)))
+
+
+class BenchTest(unittest.TestCase):
+    def test_exit_status_and_undelivered(self):
+        text = ("latency at 10000/s for 5 s: 50000 pushes, p50 200µs, p99 440µs, p99.9 780µs, max 2ms; "
+                "not delivered: 3\n")
+        (row,) = parse_bench("roundtrip", text, {"exit_status": 101})
+        self.assertEqual(run_failures(row), ["exit status 101", "3 not delivered"])
+
+    def test_router_outcome_failure(self):
+        (row,) = parse_bench("router", '{"bench":"router_e2e","mode":"by-badge","ok":false}\n', {})
+        self.assertEqual(run_failures(row), ["an outcome was neither delivered nor queued"])
+
+
+class ReportTest(unittest.TestCase):
+    def table(self, rows):
+        out = []
+        report.section_vendor(rows, out, "hpa")
+        return out[0]
+
+    def test_invalid_limit_gives_no_ratio_and_no_verdict(self):
+        bad = vendor_row("limit", 44_773_140, 0.005, non_2xx=228343, requests=228343)
+        rows = [bad, vendor_row("pushway", 2_900_000, 0.16), vendor_row("peer", 333_000, 2.5)]
+        t = self.table(rows)
+        ratio = t.rows[0]
+        self.assertEqual(ratio[1:5], ("invalid", "≥ 0.50×", "—", "**invalid**"))
+        self.assertIn("limit round 1: 228,343 non-2xx answers", ratio[6])
+        self.assertNotIn("44", ratio[6])
+        # The CPU figure is pushway's own and stays; the limit's CPU in its note does not.
+        self.assertEqual(t.rows[1][4], "pass")
+        self.assertIn("wrk invalid", t.rows[1][6])
+        self.assertEqual(t.rows[2][4], "pass")
+        self.assertEqual((t.passed, t.failed, t.invalid), (2, 0, 1))
+
+    def test_failed_peer_voids_the_peer_ratio_only(self):
+        rows = [vendor_row("limit", 4_700_000, 0.03, rejected=0), vendor_row("pushway", 2_900_000, 0.16),
+                vendor_row("peer", 333_000, 2.5, failed=1000)]
+        t = self.table(rows)
+        self.assertEqual([r[4] for r in t.rows], ["pass", "pass", "**invalid**"])
+
+    def test_valid_runs_give_ratios(self):
+        rows = [vendor_row("limit", 4_000_000, 0.03, rejected=0), vendor_row("pushway", 2_000_000, 0.6),
+                vendor_row("peer", 100_000, 2.5, failed=0)]
+        t = self.table(rows)
+        self.assertEqual([r[3] for r in t.rows], ["1.00×", "1.20×", "10.00×"])
+        self.assertEqual([r[4] for r in t.rows], ["pass", "**FAIL**", "pass"])
+
+    def test_router_failure_is_a_fail_and_its_timings_invalid(self):
+        rows = [{"mode": "by-badge", "ok": False, "seconds": 0.2, "per_s": 50000, "notifications": 100,
+                 "dispatches": 3, "outcomes": {}, "round": 1}]
+        out = []
+        report.section_router(rows, out)
+        self.assertEqual([r[4] for r in out[0].rows], ["**invalid**"] * 3 + ["**FAIL**"])
+
+    def test_written_report_counts_invalid_figures(self):
+        rows = [vendor_row("limit", 44_773_140, 0.005, non_2xx=5), vendor_row("pushway", 2_900_000, 0.16),
+                vendor_row("peer", 333_000, 2.5)]
+        with tempfile.TemporaryDirectory() as d:
+            results, meta, out = (os.path.join(d, f) for f in ("r.jsonl", "m.json", "B.md"))
+            with open(results, "w") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in rows))
+            with open(meta, "w") as f:
+                json.dump({"args": "huawei", "date": "d", "rounds": 1, "sections": ["huawei"]}, f)
+            report.write(results, meta, out)
+            text = open(out).read()
+        self.assertIn("- Huawei Push Kit provider: 2 pass, 0 fail, 1 invalid (re-run the section)", text)
+        self.assertIn("- Targets: 2 met, 0 missed or missing, 1 figures invalid", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
