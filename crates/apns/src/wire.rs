@@ -46,6 +46,8 @@ use tokio::time::{Instant, Sleep};
 
 use crate::hpack::{Decoder, ResponseHead};
 
+mod recv;
+
 type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -76,6 +78,7 @@ const FRAME_SIZE_ERROR: u32 = 0x6;
 const REFUSED_STREAM: u32 = 0x7;
 const CANCEL: u32 = 0x8;
 const COMPRESSION_ERROR: u32 = 0x9;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 // Settings.
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
@@ -86,8 +89,30 @@ const SETTINGS_MAX_HEADER_LIST_SIZE: u16 = 0x6;
 
 /// The largest frame we accept (we do not raise SETTINGS_MAX_FRAME_SIZE from its default).
 const MAX_FRAME: usize = 16_384;
-/// The largest response header block we take (also sent as SETTINGS_MAX_HEADER_LIST_SIZE).
-const MAX_HEADER_BLOCK: usize = 64 * 1024;
+/// The largest response header list we take, counted as RFC 9113 §6.5.2 counts it (32 bytes
+/// plus name and value per field) and sent as SETTINGS_MAX_HEADER_LIST_SIZE. A stream whose answer
+/// is larger is failed, not the connection.
+const MAX_HEADER_LIST: usize = 64 * 1024;
+/// The largest encoded header block we gather from HEADERS + CONTINUATION. A block within
+/// [`MAX_HEADER_LIST`] decoded is at most about 3.75 times larger encoded (the longest Huffman
+/// code is 30 bits for 8), so a larger one is over the limit for sure; as `h2` does, it is then
+/// a connection error (COMPRESSION_ERROR), since it cannot be skipped without decoding it.
+const MAX_ENCODED_BLOCK: usize = 4 * MAX_HEADER_LIST;
+/// CONTINUATION frames without END_HEADERS allowed in one block, as `h2` computes it (the
+/// frames a full block needs, + 25 %, at least 5): more is a flood (ENHANCE_YOUR_CALM).
+const MAX_CONTINUATIONS: usize = {
+    let frames = MAX_ENCODED_BLOCK / MAX_FRAME;
+    let n = frames + frames / 4;
+    if n < 5 { 5 } else { n }
+};
+/// While this many bytes wait to be written, no more frames are read: every frame read may
+/// queue a reply (PING and SETTINGS ACKs, WINDOW_UPDATE, RST_STREAM), and a server that sends
+/// them without reading ours would otherwise grow the buffer without bound. `h2` does the
+/// same (it acknowledges a frame before it reads the next, into a bounded write buffer).
+const MAX_QUEUED_OUT: usize = 128 * 1024;
+/// Streams we may reset because of the server's errors on them before the connection is
+/// ended with ENHANCE_YOUR_CALM (`h2`'s `DEFAULT_LOCAL_RESET_COUNT_MAX`).
+const MAX_LOCAL_RESETS: usize = 1024;
 /// Our receive windows, per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection.
 /// Responses are a few hundred bytes at most; this only bounds what the server may send ahead.
 const RECV_WINDOW: u32 = 1 << 20;
@@ -162,6 +187,14 @@ struct Stream {
     body: Vec<u8>,
 }
 
+/// A header block being assembled from HEADERS + CONTINUATION.
+struct Partial {
+    id: u32,
+    end_stream: bool,
+    block: Vec<u8>,
+    continuations: usize,
+}
+
 struct State {
     /// Why the connection ended; nothing more is sent.
     ended: Option<String>,
@@ -183,8 +216,18 @@ struct State {
     out: Vec<u8>,
     /// Streams opened whose frames are still in `out`.
     opened_unwritten: usize,
-    /// Header block being assembled from HEADERS + CONTINUATION: stream, END_STREAM, bytes.
-    partial: Option<(u32, bool, Vec<u8>)>,
+    /// The highest stream id opened (its HEADERS queued): ids above it are idle.
+    last_opened: u32,
+    /// The highest stream id whose frames went to the writer: the streams above it were never
+    /// written, and the server cannot have seen them.
+    written_upto: u32,
+    /// Streams we reset because of the server's errors on them (bounded by
+    /// [`MAX_LOCAL_RESETS`]).
+    local_resets: usize,
+    /// A GOAWAY NO_ERROR is queued for a clean close.
+    closing: bool,
+    /// Header block being assembled from HEADERS + CONTINUATION.
+    partial: Option<Partial>,
     decoder: Decoder,
     /// Connection-level bytes received and not yet given back.
     unreturned: u32,
@@ -227,7 +270,7 @@ where
     let settings: [(u16, u32); 3] = [
         (SETTINGS_ENABLE_PUSH, 0),
         (SETTINGS_INITIAL_WINDOW_SIZE, RECV_WINDOW),
-        (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK as u32),
+        (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST as u32),
     ];
     frame_head(&mut out, settings.len() * 6, SETTINGS, 0, 0);
     for (id, value) in settings {
@@ -252,6 +295,10 @@ where
             blocked: VecDeque::new(),
             out,
             opened_unwritten: 0,
+            last_opened: 0,
+            written_upto: 0,
+            local_resets: 0,
+            closing: false,
             partial: None,
             decoder: Decoder::new(),
             unreturned: 0,
@@ -377,10 +424,10 @@ impl Drop for Pending {
             return;
         }
         let mut state = self.shared.lock();
-        if state.streams.remove(&self.id).is_some() {
+        if let Some(stream) = state.streams.remove(&self.id) {
             if state.ended.is_none() {
                 rst_stream(&mut state.out, self.id, CANCEL);
-                state.open_waiting();
+                state.freed(self.id, &stream);
             }
         } else if let Some(i) = state.waiting.iter().position(|w| w.id == self.id) {
             state.waiting.remove(i);
@@ -467,6 +514,7 @@ impl State {
         };
         self.streams.insert(id, stream);
         self.opened_unwritten += 1;
+        self.last_opened = id;
     }
 
     /// Writes DATA frames of `body` while the stream's and the connection's windows allow;
@@ -509,14 +557,49 @@ impl State {
         stream.unsent.is_empty()
     }
 
-    /// Sends the bodies that waited for window, in order, as far as the windows allow.
+    /// Sends the bodies that waited for window, in order, as far as the windows allow. A
+    /// stream without window of its own is skipped, not waited for: it must not hold back the
+    /// streams behind it (head-of-line blocking).
     fn send_blocked(&mut self) {
-        while let Some(&id) = self.blocked.front() {
-            if !self.send_body(id) {
-                return;
+        let mut i = 0;
+        while i < self.blocked.len() && self.conn_window > 0 {
+            if self.send_body(self.blocked[i]) {
+                self.blocked.remove(i);
+            } else {
+                i += 1;
             }
-            self.blocked.pop_front();
         }
+    }
+
+    /// A stream left (answered, reset by either side): its slot and any window it held back
+    /// go to the others.
+    fn freed(&mut self, id: u32, stream: &Stream) {
+        if !stream.unsent.is_empty() {
+            self.blocked.retain(|&b| b != id);
+            self.send_blocked();
+        }
+        self.open_waiting();
+    }
+
+    /// Whether `id` names a stream that was never opened: the server may not send on it
+    /// (RFC 9113 §5.1; with push disabled, even ids are never opened).
+    fn idle(&self, id: u32) -> bool {
+        id.is_multiple_of(2) || id > self.last_opened
+    }
+
+    /// Resets a stream because of the server's error on it and fails it; too many of those
+    /// are a connection error, as in `h2`.
+    fn reset_stream(&mut self, id: u32, code: u32, error: StreamError) -> Result<(), ConnError> {
+        rst_stream(&mut self.out, id, code);
+        self.finish(id, Err(error));
+        self.local_resets += 1;
+        if self.local_resets > MAX_LOCAL_RESETS {
+            return Err(ConnError(
+                ENHANCE_YOUR_CALM,
+                "too many streams reset for the server's errors".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Opens waiting streams while the server's limit allows.
@@ -544,18 +627,38 @@ impl State {
             if let Some(reply) = stream.reply.take() {
                 let _ = reply.send(result);
             }
-            self.open_waiting();
+            self.freed(id, &stream);
         }
     }
 
-    /// The connection is over: every stream and waiting request gets an error.
+    /// A connection error: what is not yet written is dropped (the server must see nothing
+    /// after our GOAWAY, and the streams it never saw are then not sent rather than lost),
+    /// the GOAWAY queued, the connection ended.
+    fn fail(&mut self, code: u32, why: String) {
+        if self.ended.is_some() {
+            return;
+        }
+        self.out.clear();
+        self.opened_unwritten = 0;
+        goaway(&mut self.out, code);
+        self.end(why);
+    }
+
+    /// The connection is over: every stream and waiting request gets an error; streams
+    /// never written are not sent, the others lost.
     fn end(&mut self, why: String) {
         if self.ended.is_some() {
             return;
         }
-        for (_, mut stream) in self.streams.drain() {
+        let written_upto = self.written_upto;
+        for (id, mut stream) in self.streams.drain() {
             if let Some(reply) = stream.reply.take() {
-                let _ = reply.send(Err(StreamError::Lost(why.clone())));
+                let error = if id > written_upto {
+                    StreamError::NotSent(why.clone())
+                } else {
+                    StreamError::Lost(why.clone())
+                };
+                let _ = reply.send(Err(error));
             }
         }
         for w in self.waiting.drain(..) {
@@ -564,325 +667,6 @@ impl State {
         self.blocked.clear();
         self.ended = Some(why);
     }
-
-    /// Handles one frame from the server.
-    fn on_frame(&mut self, kind: u8, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if let Some((partial_id, _, _)) = &self.partial
-            && (kind != CONTINUATION || id != *partial_id)
-        {
-            return Err(ConnError(PROTOCOL_ERROR, "header block interrupted".into()));
-        }
-        match kind {
-            DATA => self.on_data(flags, id, payload),
-            HEADERS => {
-                if id == 0 {
-                    return Err(ConnError(PROTOCOL_ERROR, "HEADERS on stream 0".into()));
-                }
-                let mut fragment = unpad(flags, payload)?;
-                if flags & PRIORITY_FLAG != 0 {
-                    fragment = fragment
-                        .get(5..)
-                        .ok_or_else(|| ConnError(FRAME_SIZE_ERROR, "short HEADERS".into()))?;
-                }
-                self.partial = Some((id, flags & END_STREAM != 0, fragment.to_vec()));
-                if flags & END_HEADERS != 0 {
-                    self.on_header_block()
-                } else {
-                    Ok(())
-                }
-            }
-            CONTINUATION => {
-                let Some((_, _, block)) = &mut self.partial else {
-                    return Err(ConnError(
-                        PROTOCOL_ERROR,
-                        "CONTINUATION without HEADERS".into(),
-                    ));
-                };
-                block.extend_from_slice(payload);
-                if block.len() > MAX_HEADER_BLOCK {
-                    return Err(ConnError(
-                        PROTOCOL_ERROR,
-                        "response header block too large".into(),
-                    ));
-                }
-                if flags & END_HEADERS != 0 {
-                    self.on_header_block()
-                } else {
-                    Ok(())
-                }
-            }
-            RST_STREAM => {
-                if payload.len() != 4 {
-                    return Err(ConnError(
-                        FRAME_SIZE_ERROR,
-                        "RST_STREAM of wrong size".into(),
-                    ));
-                }
-                let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                let error = if code == REFUSED_STREAM {
-                    StreamError::Refused("REFUSED_STREAM".into())
-                } else {
-                    StreamError::Reset(code)
-                };
-                self.finish(id, Err(error));
-                Ok(())
-            }
-            SETTINGS => self.on_settings(flags, id, payload),
-            PING => {
-                if payload.len() != 8 || id != 0 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "bad PING".into()));
-                }
-                if flags & ACK != 0 {
-                    if self.ping.as_ref().is_some_and(|p| p[..] == *payload) {
-                        self.ping = None;
-                    }
-                } else {
-                    frame_head(&mut self.out, 8, PING, ACK, 0);
-                    self.out.extend_from_slice(payload);
-                }
-                Ok(())
-            }
-            GOAWAY => {
-                if payload.len() < 8 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "short GOAWAY".into()));
-                }
-                let last = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                    & LAST_STREAM_ID;
-                let code = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
-                let detail = String::from_utf8_lossy(&payload[8..]);
-                tracing::debug!(last_stream = last, code, detail = %detail, "APNs sent GOAWAY");
-                let why = if detail.is_empty() {
-                    format!("GOAWAY (error code {code:#x})")
-                } else {
-                    format!("GOAWAY (error code {code:#x}): {detail}")
-                };
-                self.goaway = Some(self.goaway.map_or(last, |g| g.min(last)));
-                let cut: Vec<u32> = self.streams.keys().copied().filter(|&s| s > last).collect();
-                for s in cut {
-                    self.finish(s, Err(StreamError::Refused(why.clone())));
-                }
-                for w in self.waiting.drain(..) {
-                    let _ = w.reply.send(Err(StreamError::NotSent(why.clone())));
-                }
-                Ok(())
-            }
-            WINDOW_UPDATE => {
-                if payload.len() != 4 {
-                    return Err(ConnError(
-                        FRAME_SIZE_ERROR,
-                        "WINDOW_UPDATE of wrong size".into(),
-                    ));
-                }
-                let inc = i64::from(
-                    u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                        & LAST_STREAM_ID,
-                );
-                if id == 0 {
-                    if inc == 0 {
-                        return Err(ConnError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0".into()));
-                    }
-                    self.conn_window += inc;
-                    if self.conn_window > MAX_WINDOW {
-                        return Err(ConnError(
-                            FLOW_CONTROL_ERROR,
-                            "connection window overflow".into(),
-                        ));
-                    }
-                } else if let Some(stream) = self.streams.get_mut(&id) {
-                    stream.window += inc;
-                    if inc == 0 || stream.window > MAX_WINDOW {
-                        rst_stream(
-                            &mut self.out,
-                            id,
-                            if inc == 0 {
-                                PROTOCOL_ERROR
-                            } else {
-                                FLOW_CONTROL_ERROR
-                            },
-                        );
-                        self.finish(id, Err(StreamError::Malformed("bad WINDOW_UPDATE")));
-                    }
-                }
-                self.send_blocked();
-                Ok(())
-            }
-            PUSH_PROMISE => Err(ConnError(
-                PROTOCOL_ERROR,
-                "PUSH_PROMISE with push disabled".into(),
-            )),
-            // PRIORITY (deprecated) and unknown frame types are ignored (RFC 9113 §5.5).
-            _ => Ok(()),
-        }
-    }
-
-    fn on_data(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if id == 0 {
-            return Err(ConnError(PROTOCOL_ERROR, "DATA on stream 0".into()));
-        }
-        // Flow control counts the whole payload, padding included.
-        self.unreturned += payload.len() as u32;
-        if self.unreturned >= RECV_WINDOW / 2 {
-            window_update(&mut self.out, 0, self.unreturned);
-            self.unreturned = 0;
-        }
-        let data = unpad(flags, payload)?;
-        if let Some(stream) = self.streams.get_mut(&id) {
-            if stream.head.is_none() {
-                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
-                self.finish(id, Err(StreamError::Malformed("DATA before HEADERS")));
-                return Ok(());
-            }
-            let room = MAX_BODY.saturating_sub(stream.body.len());
-            stream.body.extend_from_slice(&data[..data.len().min(room)]);
-            if flags & END_STREAM != 0 {
-                self.complete(id);
-            }
-        }
-        Ok(())
-    }
-
-    fn on_header_block(&mut self) -> Result<(), ConnError> {
-        let Some((id, end_stream, block)) = self.partial.take() else {
-            return Ok(());
-        };
-        let head = self
-            .decoder
-            .decode(&block)
-            .map_err(|e| ConnError(COMPRESSION_ERROR, e.to_string()))?;
-        let Some(stream) = self.streams.get_mut(&id) else {
-            // A stream we gave up (reset) or never had: the block only fed the decoder.
-            return Ok(());
-        };
-        match (&stream.head, head.status) {
-            // An informational answer (1xx): the real one follows.
-            (None, Some(s)) if s.is_informational() => {
-                if end_stream {
-                    self.finish(id, Err(StreamError::Malformed("1xx with END_STREAM")));
-                }
-                return Ok(());
-            }
-            (None, Some(_)) => stream.head = Some(head),
-            (None, None) => {
-                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
-                self.finish(id, Err(StreamError::Malformed("response without :status")));
-                return Ok(());
-            }
-            // Trailers: nothing APNs sends; ignored.
-            (Some(_), _) => {}
-        }
-        if end_stream {
-            self.complete(id);
-        }
-        Ok(())
-    }
-
-    /// The server ended the stream: hand over its answer.
-    fn complete(&mut self, id: u32) {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return;
-        };
-        let Some(head) = stream.head.take() else {
-            return;
-        };
-        let body = std::mem::take(&mut stream.body);
-        let status = head.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut headers = HeaderMap::new();
-        if status != StatusCode::OK || !head.fields.is_empty() {
-            headers.reserve(head.fields.len() + 1);
-            for (name, value) in head.fields {
-                headers.append(name, value);
-            }
-            if status != StatusCode::OK
-                && let Some(id) = &head.apns_id
-            {
-                headers.append(crate::request::APNS_ID.clone(), id.clone());
-            }
-        }
-        let answer = Answer {
-            status,
-            apns_id: head.apns_id,
-            headers,
-            body: Bytes::from(body),
-        };
-        // The body may still be going out (a server may answer early): stop sending it.
-        if !stream.unsent.is_empty() {
-            rst_stream(&mut self.out, id, NO_ERROR);
-            self.blocked.retain(|&b| b != id);
-        }
-        self.finish(id, Ok(answer));
-    }
-
-    fn on_settings(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if id != 0 {
-            return Err(ConnError(PROTOCOL_ERROR, "SETTINGS on a stream".into()));
-        }
-        if flags & ACK != 0 {
-            return Ok(());
-        }
-        if !payload.len().is_multiple_of(6) {
-            return Err(ConnError(FRAME_SIZE_ERROR, "SETTINGS of wrong size".into()));
-        }
-        if !self.settings_seen {
-            // No SETTINGS_MAX_CONCURRENT_STREAMS in the first SETTINGS means no limit.
-            self.settings_seen = true;
-            self.max_streams = usize::MAX;
-        }
-        for entry in payload.chunks_exact(6) {
-            let key = u16::from_be_bytes([entry[0], entry[1]]);
-            let value = u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]);
-            match key {
-                SETTINGS_MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
-                SETTINGS_INITIAL_WINDOW_SIZE => {
-                    if i64::from(value) > MAX_WINDOW {
-                        return Err(ConnError(
-                            FLOW_CONTROL_ERROR,
-                            "initial window too large".into(),
-                        ));
-                    }
-                    let delta = i64::from(value) - self.initial_window;
-                    self.initial_window = i64::from(value);
-                    for stream in self.streams.values_mut() {
-                        stream.window += delta;
-                    }
-                }
-                SETTINGS_MAX_FRAME_SIZE => {
-                    if !(16_384..=16_777_215).contains(&value) {
-                        return Err(ConnError(
-                            PROTOCOL_ERROR,
-                            "bad SETTINGS_MAX_FRAME_SIZE".into(),
-                        ));
-                    }
-                    self.max_frame = value as usize;
-                }
-                // HEADER_TABLE_SIZE: our requests never use the dynamic table. The rest do not
-                // concern a client that sends small requests.
-                _ => {}
-            }
-        }
-        frame_head(&mut self.out, 0, SETTINGS, ACK, 0);
-        self.send_blocked();
-        self.open_waiting();
-        Ok(())
-    }
-}
-
-/// The payload of a frame that may be PADDED, without its padding.
-fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
-    if flags & PADDED == 0 {
-        return Ok(payload);
-    }
-    let pad = usize::from(
-        *payload
-            .first()
-            .ok_or_else(|| ConnError(PROTOCOL_ERROR, "empty padded frame".into()))?,
-    );
-    if pad >= payload.len() {
-        return Err(ConnError(
-            PROTOCOL_ERROR,
-            "padding longer than the frame".into(),
-        ));
-    }
-    Ok(&payload[1..payload.len() - pad])
 }
 
 /// What the connection task does next.
@@ -912,6 +696,15 @@ struct Driver<T> {
     keep_alive: Option<(KeepAlive, Pin<Box<Sleep>>)>,
     /// When the last keep-alive PING was sent.
     ping_sent: Option<Instant>,
+}
+
+impl<T> Drop for Driver<T> {
+    /// Any end of the connection task, a panic included, ends the state: otherwise the
+    /// connection would look usable forever and every send on its slot would wait for a task
+    /// that is gone.
+    fn drop(&mut self) {
+        self.shared.lock().end("the connection task ended".into());
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
@@ -952,20 +745,31 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 return Poll::Ready(Step::Ended(self.end(why)));
             }
             self.shared.io.register(cx.waker());
-            let state = self.shared.lock();
+            let mut state = self.shared.lock();
             let written = state.out.is_empty() && self.wpos == self.wbuf.len() && !self.flush;
             if let Some(why) = &state.ended {
                 // Ended by a protocol error: leave once its GOAWAY is written.
                 if written {
                     return Poll::Ready(Step::Ended(why.clone()));
                 }
-            } else if state.streams.is_empty() && state.waiting.is_empty() {
-                if state.released && written {
-                    return Poll::Ready(Step::Ended("closed: no longer used".into()));
+            } else if state.streams.is_empty()
+                && state.waiting.is_empty()
+                && (state.released || state.goaway.is_some())
+            {
+                // Nothing left to do: a clean close, with GOAWAY NO_ERROR (RFC 9113 §6.8).
+                if !state.closing {
+                    state.closing = true;
+                    goaway(&mut state.out, NO_ERROR);
+                    continue;
                 }
-                if state.goaway.is_some() {
+                if written {
+                    let why = if state.released {
+                        "closed: no longer used"
+                    } else {
+                        "the server sent GOAWAY"
+                    };
                     drop(state);
-                    return Poll::Ready(Step::Ended(self.end("the server sent GOAWAY".into())));
+                    return Poll::Ready(Step::Ended(self.end(why.into())));
                 }
             }
             if !progress && (hold || state.out.is_empty() || self.wpos < self.wbuf.len()) {
@@ -1004,7 +808,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Reads what is there and handles every complete frame. `Ready(Ok)` = read something.
+    /// Frames left unhandled by back-pressure (see [`MAX_QUEUED_OUT`]) are handled first, and
+    /// nothing is read while the bytes to write are over that bound: the write side wakes
+    /// this task when it makes room.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        let unwritten = self.wbuf.len() - self.wpos;
+        {
+            let mut state = self.shared.lock();
+            if state.ended.is_some() {
+                // Only the GOAWAY is still to go: what comes is dropped, a close noticed.
+                self.rstart = self.rend;
+            } else {
+                self.rstart += state.read_frames(&self.rbuf[self.rstart..self.rend], unwritten);
+                if state.ended.is_none() && state.out.len() + unwritten > MAX_QUEUED_OUT {
+                    return Poll::Pending;
+                }
+            }
+        }
         if self.rstart == self.rend {
             self.rstart = 0;
             self.rend = 0;
@@ -1025,30 +845,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         }
         self.rend += n;
         let mut state = self.shared.lock();
-        if state.ended.is_some() {
-            return Poll::Ready(Ok(()));
-        }
-        while self.rend - self.rstart >= 9 {
-            let h = &self.rbuf[self.rstart..self.rstart + 9];
-            let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
-            if len > MAX_FRAME {
-                let why = format!("frame of {len} bytes over the 16,384 allowed");
-                goaway(&mut state.out, FRAME_SIZE_ERROR);
-                state.end(why);
-                return Poll::Ready(Ok(()));
-            }
-            if self.rend - self.rstart < 9 + len {
-                break;
-            }
-            let (kind, flags) = (h[3], h[4]);
-            let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & LAST_STREAM_ID;
-            let payload = &self.rbuf[self.rstart + 9..self.rstart + 9 + len];
-            self.rstart += 9 + len;
-            if let Err(ConnError(code, why)) = state.on_frame(kind, flags, id, payload) {
-                goaway(&mut state.out, code);
-                state.end(format!("protocol error from the server: {why}"));
-                return Poll::Ready(Ok(()));
-            }
+        if state.ended.is_none() {
+            self.rstart += state.read_frames(&self.rbuf[self.rstart..self.rend], unwritten);
         }
         Poll::Ready(Ok(()))
     }
@@ -1066,6 +864,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 self.wpos = 0;
                 std::mem::swap(&mut self.wbuf, &mut state.out);
                 state.opened_unwritten = 0;
+                state.written_upto = state.last_opened;
                 self.holding = false;
             }
             match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
