@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)]
 #![allow(missing_docs)]
 
+mod conformance;
 mod connection;
 mod errors;
+mod h2script;
 mod jwt;
 mod limits;
 mod oracle;
