@@ -487,10 +487,15 @@ fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
     Ok(&payload[1..payload.len() - pad])
 }
 
-/// Keeps the frames of `out` (whole frames, as queued) that are on stream 0 or on a stream
-/// `keep` accepts.
-fn retain_frames(out: &mut Vec<u8>, keep: impl Fn(u32) -> bool) {
-    let (mut read, mut write) = (0, 0);
+/// Keeps the frames of `out` (whole frames, as queued, after the preface if it is still
+/// there) that are on stream 0 or on a stream `keep` accepts.
+pub(super) fn retain_frames(out: &mut Vec<u8>, keep: impl Fn(u32) -> bool) {
+    let start = if out.starts_with(PREFACE) {
+        PREFACE.len()
+    } else {
+        0
+    };
+    let (mut read, mut write) = (start, start);
     while read + 9 <= out.len() {
         let h = &out[read..read + 9];
         let len = 9 + (usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]));
