@@ -29,6 +29,8 @@ pub type Script = fn(Conn) -> BoxFuture<'static, Option<Conn>>;
 /// One server behaviour.
 pub struct Scenario {
     pub name: &'static str,
+    /// The error code of the GOAWAY the client must send (a connection error).
+    pub goaway: Option<u32>,
     /// The server's first SETTINGS.
     pub settings: &'static [(u16, u32)],
     /// Notifications sent at once (in order: notification `i` is stream `2i + 1`).
@@ -48,6 +50,8 @@ pub struct Run {
     pub next: Outcome,
     /// Connections the server accepted, the one of the next send included.
     pub connections: usize,
+    /// The codes of the client's GOAWAY frames.
+    pub goaways: Vec<u32>,
 }
 
 /// The notification number `i`, about 3.5 KB of alert when `big`.
@@ -100,6 +104,7 @@ pub async fn ours(s: &Scenario) -> Run {
         outcomes,
         next,
         connections: server.accepted(),
+        goaways: server.goaways(),
     }
 }
 
@@ -131,6 +136,10 @@ pub fn protocol_error(why: &str) -> Outcome {
     ))
 }
 
+pub fn lost(why: &str) -> Outcome {
+    connection(format!("connection lost: {why}"))
+}
+
 pub fn malformed(why: &str) -> Outcome {
     connection(format!("malformed response: {why}"))
 }
@@ -154,25 +163,23 @@ pub async fn check(s: &Scenario) -> Run {
         s.name,
         run.next
     );
+    if let Some(code) = s.goaway {
+        assert_eq!(run.goaways.first(), Some(&code), "{}: GOAWAY code", s.name);
+    }
     run
 }
 
+/// A [`Script`] from a block that plays connection `c` and returns it (to keep serving it)
+/// or None (closed).
 macro_rules! script {
     (|$c:ident| $body:expr) => {{
-        fn play(mut $c: Conn) -> BoxFuture<'static, Option<Conn>> {
+        fn play(
+            mut $c: crate::h2script::Conn,
+        ) -> futures_util::future::BoxFuture<'static, Option<crate::h2script::Conn>> {
             Box::pin(async move { $body })
         }
-        play as Script
+        play as crate::conformance::Script
     }};
-}
-
-/// Reads the client's GOAWAY and checks its code.
-async fn expect_goaway(c: &mut Conn, code: u32) {
-    let (_, got) = c
-        .goaway_from_client()
-        .await
-        .expect("no GOAWAY from the client");
-    assert_eq!(got, code, "GOAWAY code");
 }
 
 use Class::*;
@@ -184,6 +191,7 @@ use Class::*;
 /// stream fails and the connection stays.
 pub const MANY_FIELDS: Scenario = Scenario {
     name: "many one-byte header fields",
+    goaway: None,
     settings: &[],
     sends: 1,
     big: false,
@@ -206,6 +214,7 @@ pub const MANY_FIELDS: Scenario = Scenario {
 /// stream fails; the next answer refers to the entry, so the table stayed in step.
 pub const DYNAMIC_BOMB: Scenario = Scenario {
     name: "dynamic-table entry referenced 14,000 times",
+    goaway: None,
     settings: &[],
     sends: 2,
     big: false,
@@ -260,18 +269,20 @@ async fn a_dynamic_table_entry_referenced_thousands_of_times_is_bounded() {
 /// A WINDOW_UPDATE for the third stream sends its body although the second has no window.
 pub const HOL_WINDOW_UPDATE: Scenario = Scenario {
     name: "WINDOW_UPDATE for the second blocked stream",
+    goaway: None,
     settings: &[(INITIAL_WINDOW_SIZE, 1024)],
     sends: 3,
     big: true,
     script: script!(|c| {
-        assert_eq!(c.request().await?.stream, 1);
-        c.opened(&[3, 5]).await;
+        c.opened(&[1, 3, 5]).await;
         c.window_update(5, 8192).await;
-        assert_eq!(c.request().await?.stream, 5);
+        c.request_on(5).await?;
         c.ok(5).await;
         c.window_update(3, 8192).await;
-        assert_eq!(c.request().await?.stream, 3);
+        c.request_on(3).await?;
         c.ok(3).await;
+        c.window_update(1, 8192).await;
+        c.request_on(1).await?;
         c.ok(1).await;
         Some(c)
     }),
@@ -281,16 +292,18 @@ pub const HOL_WINDOW_UPDATE: Scenario = Scenario {
 /// The same, and the stream without window reset by the server.
 pub const HOL_RESET: Scenario = Scenario {
     name: "reset of the first blocked stream",
+    goaway: None,
     settings: &[(INITIAL_WINDOW_SIZE, 1024)],
     sends: 3,
     big: true,
     script: script!(|c| {
-        assert_eq!(c.request().await?.stream, 1);
-        c.opened(&[3, 5]).await;
+        c.opened(&[1, 3, 5]).await;
         c.window_update(5, 8192).await;
         c.rst(3, CANCEL).await;
-        assert_eq!(c.request().await?.stream, 5);
+        c.request_on(5).await?;
         c.ok(5).await;
+        c.window_update(1, 8192).await;
+        c.request_on(1).await?;
         c.ok(1).await;
         Some(c)
     }),

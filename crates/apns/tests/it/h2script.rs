@@ -8,8 +8,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,8 +37,6 @@ pub const FLOW_CONTROL_ERROR: u32 = 0x3;
 pub const FRAME_SIZE_ERROR: u32 = 0x6;
 pub const REFUSED_STREAM: u32 = 0x7;
 pub const CANCEL: u32 = 0x8;
-pub const COMPRESSION_ERROR: u32 = 0x9;
-pub const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 pub const ENABLE_PUSH: u16 = 0x2;
 pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
@@ -66,6 +64,7 @@ pub struct Request {
 pub struct Server {
     listener: TcpListener,
     accepted: Arc<AtomicUsize>,
+    goaways: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Server {
@@ -73,6 +72,7 @@ impl Server {
         Server {
             listener: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             accepted: Arc::default(),
+            goaways: Arc::default(),
         }
     }
 
@@ -82,6 +82,11 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr())
+    }
+
+    /// The error codes of the GOAWAY frames the client sent, on any connection.
+    pub fn goaways(&self) -> Vec<u32> {
+        self.goaways.lock().unwrap().clone()
     }
 
     /// Connections accepted so far.
@@ -101,6 +106,7 @@ impl Server {
             opened: HashSet::new(),
             control: Vec::new(),
             resets: Vec::new(),
+            goaways: self.goaways.clone(),
         };
         let mut preface = [0u8; 24];
         conn.io.read_exact(&mut preface).await.unwrap();
@@ -129,6 +135,7 @@ pub struct Conn {
     pub control: Vec<Frame>,
     /// Every RST_STREAM the client sent: (stream, code).
     pub resets: Vec<(u32, u32)>,
+    goaways: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Conn {
@@ -140,6 +147,10 @@ impl Conn {
         let mut payload = vec![0; len];
         self.io.read_exact(&mut payload).await.ok()?;
         let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        if h[3] == GOAWAY && len >= 8 {
+            let code = u32::from_be_bytes(payload[4..8].try_into().unwrap());
+            self.goaways.lock().unwrap().push(code);
+        }
         Some(Frame {
             kind: h[3],
             flags: h[4],
@@ -149,14 +160,9 @@ impl Conn {
     }
 
     pub async fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-        let mut out = frame(kind, flags, stream, payload);
+        let out = frame(kind, flags, stream, payload);
         // A write error (the client closed) is the client's business, seen by the test.
-        let _ = self.io.write_all(&mut out).await;
-    }
-
-    /// Writes raw bytes (several frames in one write, or a broken frame).
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
-        let _ = self.io.write_all(bytes).await;
+        let _ = self.io.write_all(&out).await;
     }
 
     pub async fn settings(&mut self, entries: &[(u16, u32)]) {
@@ -195,6 +201,24 @@ impl Conn {
             let f = self.frame().await?;
             self.absorb(f);
         }
+    }
+
+    /// The request on `stream`, when it is complete (others are kept for `request`).
+    pub async fn request_on(&mut self, stream: u32) -> Option<Request> {
+        loop {
+            if let Some(i) = self.complete.iter().position(|r| r.stream == stream) {
+                return self.complete.remove(i);
+            }
+            let f = self.frame().await?;
+            self.absorb(f);
+        }
+    }
+
+    /// Closes the connection as a server process dying would: FIN, then what the client still
+    /// sends is read and dropped until it closes too (so the kernel sends no RST).
+    pub async fn close(mut self) {
+        let _ = self.io.shutdown().await;
+        while self.frame().await.is_some() {}
     }
 
     /// Reads until the client opened (sent HEADERS on) every one of `streams`.
