@@ -496,6 +496,9 @@ fn int_at(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, DecodeError> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -280,30 +280,7 @@ where
     // The connection window starts at 65,535 whatever SETTINGS say: raise it to RECV_WINDOW.
     window_update(&mut out, 0, RECV_WINDOW - 65_535);
     let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            ended: None,
-            goaway: None,
-            released: false,
-            settings_seen: false,
-            next_id: 1,
-            max_streams: 1,
-            conn_window: 65_535,
-            initial_window: 65_535,
-            max_frame: MAX_FRAME,
-            streams: FxHashMap::default(),
-            waiting: VecDeque::new(),
-            blocked: VecDeque::new(),
-            out,
-            opened_unwritten: 0,
-            last_opened: 0,
-            written_upto: 0,
-            local_resets: 0,
-            closing: false,
-            partial: None,
-            decoder: Decoder::new(),
-            unreturned: 0,
-            ping: None,
-        }),
+        state: Mutex::new(State::new(out)),
         io: AtomicWaker::new(),
     });
     let driver = Driver {
@@ -313,6 +290,7 @@ where
         io,
         shared: shared.clone(),
         rbuf: vec![0; 64 * 1024],
+        paused: false,
         rstart: 0,
         rend: 0,
         wbuf: Vec::with_capacity(16 * 1024),
@@ -466,6 +444,35 @@ fn goaway(out: &mut Vec<u8>, code: u32) {
 struct ConnError(u32, String);
 
 impl State {
+    /// A connection's state before anything was read, with `out` queued (the preface and our
+    /// SETTINGS).
+    fn new(out: Vec<u8>) -> State {
+        State {
+            ended: None,
+            goaway: None,
+            released: false,
+            settings_seen: false,
+            next_id: 1,
+            max_streams: 1,
+            conn_window: 65_535,
+            initial_window: 65_535,
+            max_frame: MAX_FRAME,
+            streams: FxHashMap::default(),
+            waiting: VecDeque::new(),
+            blocked: VecDeque::new(),
+            out,
+            opened_unwritten: 0,
+            last_opened: 0,
+            written_upto: 0,
+            local_resets: 0,
+            closing: false,
+            partial: None,
+            decoder: Decoder::new(),
+            unreturned: 0,
+            ping: None,
+        }
+    }
+
     /// Writes the HEADERS (+ CONTINUATION) frames of a stream and as much body as the windows
     /// allow; the rest of the body waits for WINDOW_UPDATE.
     fn open(&mut self, id: u32, reply: Reply, head: &dyn Fn(&mut Vec<u8>), body: &[u8]) {
@@ -688,6 +695,8 @@ struct Driver<T> {
     io: T,
     shared: Arc<Shared>,
     rbuf: Vec<u8>,
+    /// Reading stopped with `MAX_QUEUED_OUT` bytes to write (back-pressure).
+    paused: bool,
     rstart: usize,
     rend: usize,
     wbuf: Vec<u8>,
@@ -813,17 +822,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// this task when it makes room.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
         let unwritten = self.wbuf.len() - self.wpos;
-        {
+        if self.paused {
+            // Only after a pause: the usual path takes the lock once per read, below.
             let mut state = self.shared.lock();
-            if state.ended.is_some() {
-                // Only the GOAWAY is still to go: what comes is dropped, a close noticed.
-                self.rstart = self.rend;
-            } else {
+            if state.ended.is_none() {
                 self.rstart += state.read_frames(&self.rbuf[self.rstart..self.rend], unwritten);
                 if state.ended.is_none() && state.out.len() + unwritten > MAX_QUEUED_OUT {
                     return Poll::Pending;
                 }
             }
+            self.paused = false;
         }
         if self.rstart == self.rend {
             self.rstart = 0;
@@ -845,8 +853,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         }
         self.rend += n;
         let mut state = self.shared.lock();
-        if state.ended.is_none() {
+        if state.ended.is_some() {
+            // Only the GOAWAY is still to go: what comes is dropped, a close noticed.
+            self.rstart = self.rend;
+        } else {
             self.rstart += state.read_frames(&self.rbuf[self.rstart..self.rend], unwritten);
+            self.paused = state.ended.is_none() && state.out.len() + unwritten > MAX_QUEUED_OUT;
         }
         Poll::Ready(Ok(()))
     }
@@ -918,6 +930,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod hardening_tests;
 #[cfg(test)]

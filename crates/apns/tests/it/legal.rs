@@ -225,31 +225,48 @@ fn bad_token() -> pushway_core::Outcome {
     }
 }
 
-#[tokio::test]
-async fn legal_server_behaviours_give_the_server_answers() {
-    for (s, outcomes) in [
-        (
-            &SETTINGS_MID_FLIGHT,
-            vec![delivered(1), delivered(3), delivered(5)],
-        ),
-        (&TINY_WINDOWS, vec![delivered(1), delivered(3)]),
-        (&CONTINUATION_FRAMES, vec![delivered(1)]),
-        (&PADDING, vec![bad_token()]),
-        (&PRIORITY_FRAMES, vec![delivered(1)]),
-        (&UNKNOWN_FRAMES, vec![delivered(1)]),
-        (&TABLE_SIZE_UPDATES, vec![delivered(1), delivered(3)]),
-        (&INFORMATIONAL, vec![delivered(1)]),
-        (&TRAILERS, vec![bad_token()]),
-        (&BODY_OVER_SEVERAL_DATA_FRAMES, vec![bad_token()]),
-        (&PINGS, vec![delivered(1)]),
-    ] {
-        let run = check(s).await;
-        assert_eq!(run.outcomes, outcomes, "{}", s.name);
-    }
+/// A test that scenario `$s` gives `$outcomes` (and the next send works).
+macro_rules! legal {
+    ($test:ident, $s:expr, $outcomes:expr) => {
+        #[tokio::test]
+        async fn $test() {
+            let run = check(&$s).await;
+            assert_eq!(run.outcomes, $outcomes);
+            assert_eq!(run.connections, 1, "the connection was kept");
+        }
+    };
 }
 
+legal!(
+    settings_changed_mid_flight,
+    SETTINGS_MID_FLIGHT,
+    [delivered(1), delivered(3), delivered(5)]
+);
+legal!(tiny_windows, TINY_WINDOWS, [delivered(1), delivered(3)]);
+legal!(continuation_frames, CONTINUATION_FRAMES, [delivered(1)]);
+legal!(padding, PADDING, [bad_token()]);
+legal!(priority_frames_and_fields, PRIORITY_FRAMES, [delivered(1)]);
+legal!(
+    unknown_frame_types_are_ignored,
+    UNKNOWN_FRAMES,
+    [delivered(1)]
+);
+legal!(
+    dynamic_table_size_updates,
+    TABLE_SIZE_UPDATES,
+    [delivered(1), delivered(3)]
+);
+legal!(informational_answers_first, INFORMATIONAL, [delivered(1)]);
+legal!(trailers, TRAILERS, [bad_token()]);
+legal!(
+    a_body_over_several_data_frames,
+    BODY_OVER_SEVERAL_DATA_FRAMES,
+    [bad_token()]
+);
+legal!(pings_among_the_answers, PINGS, [delivered(1)]);
+
 #[tokio::test]
-async fn goaway_reset_and_close_give_retry_as_the_server_saw_it() {
+async fn goaway_with_a_last_stream_id_refuses_the_streams_above_and_the_close_is_clean() {
     let run = check(&GOAWAY_LAST_ID).await;
     assert_eq!(
         run.outcomes,
@@ -259,10 +276,19 @@ async fn goaway_reset_and_close_give_retry_as_the_server_saw_it() {
             refused("GOAWAY (error code 0x0): bye")
         ]
     );
+    assert_eq!(run.goaways, [NO_ERROR]);
     assert_eq!(run.connections, 2);
+}
+
+#[tokio::test]
+async fn a_reset_stream_is_retry_and_keeps_the_connection() {
     let run = check(&RESET).await;
     assert_eq!(run.outcomes, [reset(CANCEL)]);
     assert_eq!(run.connections, 1);
+}
+
+#[tokio::test]
+async fn an_abrupt_close_is_retry_and_the_slot_reconnects() {
     let run = check(&ABRUPT_CLOSE).await;
     assert_eq!(run.outcomes, [lost("the server closed the connection")]);
     assert_eq!(run.connections, 2);

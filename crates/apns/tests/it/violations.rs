@@ -126,30 +126,60 @@ pub const REFUSED: Scenario = Scenario {
     expect: &[Refused],
 };
 
-#[tokio::test]
-async fn connection_errors_end_with_the_rfc_9113_goaway_code_and_the_slot_reconnects() {
-    for (s, why) in [
-        (
-            &ENABLE_PUSH_FROM_SERVER,
-            "SETTINGS_ENABLE_PUSH from a server",
-        ),
-        (&DATA_ON_IDLE, "DATA on an idle stream"),
-        (&HEADERS_ON_IDLE, "HEADERS on an idle stream"),
-        (&RST_ON_ZERO, "RST_STREAM on stream 0"),
-        (&PING_ON_STREAM, "PING on a stream"),
-        (&SETTINGS_ACK_WITH_PAYLOAD, "SETTINGS ACK with a payload"),
-        (
-            &INITIAL_WINDOW_OVERFLOW,
-            "initial window change overflows a stream window",
-        ),
-        (&PUSH_PROMISE_FRAME, "PUSH_PROMISE with push disabled"),
-    ] {
-        let run = check(s).await;
-        assert_eq!(run.outcomes, [protocol_error(why)], "{}", s.name);
-        assert_eq!(run.goaways, [s.goaway.unwrap()], "{}", s.name);
-        assert_eq!(run.connections, 2, "{}", s.name);
-    }
+/// A test that scenario `$s` ends the connection with its GOAWAY code, the notification
+/// lost with `$why`, and that the slot reconnects.
+macro_rules! connection_error {
+    ($test:ident, $s:expr, $why:literal) => {
+        #[tokio::test]
+        async fn $test() {
+            let run = check(&$s).await;
+            assert_eq!(run.outcomes, [protocol_error($why)]);
+            assert_eq!(run.goaways, [$s.goaway.unwrap()]);
+            assert_eq!(run.connections, 2, "the slot reconnected");
+        }
+    };
 }
+
+connection_error!(
+    enable_push_from_a_server_is_protocol_error,
+    ENABLE_PUSH_FROM_SERVER,
+    "SETTINGS_ENABLE_PUSH from a server"
+);
+connection_error!(
+    data_on_an_idle_stream_is_protocol_error,
+    DATA_ON_IDLE,
+    "DATA on an idle stream"
+);
+connection_error!(
+    headers_on_an_idle_stream_is_protocol_error,
+    HEADERS_ON_IDLE,
+    "HEADERS on an idle stream"
+);
+connection_error!(
+    rst_stream_on_stream_0_is_protocol_error,
+    RST_ON_ZERO,
+    "RST_STREAM on stream 0"
+);
+connection_error!(
+    ping_on_a_stream_is_protocol_error,
+    PING_ON_STREAM,
+    "PING on a stream"
+);
+connection_error!(
+    settings_ack_with_a_payload_is_frame_size_error,
+    SETTINGS_ACK_WITH_PAYLOAD,
+    "SETTINGS ACK with a payload"
+);
+connection_error!(
+    an_initial_window_change_overflowing_a_stream_is_flow_control_error,
+    INITIAL_WINDOW_OVERFLOW,
+    "initial window change overflows a stream window"
+);
+connection_error!(
+    push_promise_is_protocol_error,
+    PUSH_PROMISE_FRAME,
+    "PUSH_PROMISE with push disabled"
+);
 
 #[tokio::test]
 async fn a_101_is_a_malformed_answer_and_the_connection_stays() {
