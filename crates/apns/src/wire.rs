@@ -15,14 +15,26 @@
 //!   SETTINGS frame only one stream is opened (a token connection allows one until its first
 //!   valid request, protocols/apns.md §2.1, §5); streams over the limit wait, in order;
 //! - flow control both ways: bodies go out as the stream and connection windows allow
-//!   ([`State::send_body`]); received DATA is given back with WINDOW_UPDATE;
+//!   ([`State::send_body`]), a stream without window never holding back the others
+//!   ([`State::send_blocked`]); received DATA is given back with WINDOW_UPDATE;
 //! - header blocks split over CONTINUATION frames both ways, padding and priority fields read;
 //! - PING answered, and sent as keep-alive: unanswered within the timeout = dead connection;
 //! - GOAWAY: streams above its last-stream-id were not processed ([`StreamError::Refused`]),
 //!   the others are answered or lost with the connection; no new stream after it;
 //! - RST_STREAM: REFUSED_STREAM = not processed; a send given up (timeout) resets its stream
 //!   (CANCEL), so an unanswered stream does not hold a slot forever;
-//! - protocol violations by the server end the connection with GOAWAY and the matching code.
+//! - protocol violations by the server end the connection with GOAWAY and the matching code
+//!   (nothing on a stream is written after it); a malformed answer (over the header list
+//!   limit, 101, trailers without END_STREAM) fails its stream only; a clean close sends
+//!   GOAWAY NO_ERROR.
+//!
+//! We own this code's conformance (issue 13): whatever a server sends, nothing panics and
+//! nothing grows without bound — header lists are bounded decoded, not only encoded
+//! ([`MAX_HEADER_LIST`]), frames are not read while [`MAX_QUEUED_OUT`] bytes wait to be
+//! written, CONTINUATION and stream-reset floods end the connection as in `h2` — and any end
+//! of the connection task, a panic included, ends the state (`Driver`'s `Drop`), so the slot
+//! reconnects. tests/it/conformance.rs plays each case with a raw-frame server and compares
+//! with `h2`; wire/fuzz_tests.rs and hpack/fuzz_tests.rs fuzz the reader and the decoder.
 //!
 //! Nothing is resent here: every stream ends with the server's answer or a [`StreamError`],
 //! and the caller decides.
