@@ -75,7 +75,8 @@ const INTENDED: &[(&str, Option<Theirs<'static>>, &str)] = &[
         None,
         "h2 skips the windows of streams whose sending side is closed (the stream here sent its \
          whole body) when it applies an INITIAL_WINDOW_SIZE change, so it sees no overflow; \
-         RFC 9113 §6.9.2 makes a change that takes any window past 2^31-1 a FLOW_CONTROL_ERROR"),
+         RFC 9113 §6.9.2 makes a change that takes any window past 2^31-1 a FLOW_CONTROL_ERROR",
+    ),
 ];
 
 /// One notification through `h2`: POST with `body`, the answer read to its end.
