@@ -3,8 +3,10 @@
 //! tests (tests/it/conformance.rs).
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, ReadBuf};
 use tokio::time::timeout;
 
 use super::tests::{block, body, connect, connect_with};

@@ -1,6 +1,7 @@
 //! The client side against a scripted server on an in-memory pipe: every frame checked.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::time::Instant;
 
 use super::*;
 
