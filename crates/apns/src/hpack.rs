@@ -77,6 +77,10 @@ pub(crate) struct ResponseHead {
     pub apns_id: Option<HeaderValue>,
     /// Every other regular field (on errors `content-type` and the like).
     pub fields: Vec<(HeaderName, HeaderValue)>,
+    /// The decoded header list was larger than the limit given to [`Decoder::decode`]: the
+    /// block was decoded to its end (the dynamic table stays in step with the server's) but
+    /// nothing of it is kept.
+    pub over_limit: bool,
 }
 
 /// A response header block that cannot be decoded: a connection error (COMPRESSION_ERROR).
@@ -340,10 +344,18 @@ impl Decoder {
 
     /// Decodes one complete header block. Every block must go through here, even one for a
     /// stream we no longer care about: the dynamic table depends on all of them.
-    pub fn decode(&mut self, block: &[u8]) -> Result<ResponseHead, DecodeError> {
+    ///
+    /// The decoded size is bounded by `max_list`, counted as RFC 9113 §6.5.2 counts
+    /// SETTINGS_MAX_HEADER_LIST_SIZE: 32 + name + value bytes per field (RFC 7541 §4.1), over
+    /// the whole block. Bounding the encoded size is not enough: one indexed byte can name a
+    /// 4 KB dynamic-table entry, so a 64 KB block could otherwise decode to 256 MB. Past the
+    /// limit the rest of the block is still decoded, for the table, without keeping anything,
+    /// and the head comes back with `over_limit` set.
+    pub fn decode(&mut self, block: &[u8], max_list: usize) -> Result<ResponseHead, DecodeError> {
         let mut head = ResponseHead::default();
         let mut pos = 0;
         let mut fields_seen = false;
+        let mut list_size = 0usize;
         while pos < block.len() {
             let b = block[pos];
             let (name, value, index) = if b & 0x80 != 0 {
@@ -378,7 +390,16 @@ impl Decoder {
             };
             fields_seen = true;
             let name_bytes = name.as_bytes();
-            if name_bytes == b":status" {
+            list_size = list_size.saturating_add(32 + name_bytes.len() + value.as_bytes().len());
+            if list_size > max_list && !head.over_limit {
+                head = ResponseHead {
+                    over_limit: true,
+                    ..ResponseHead::default()
+                };
+            }
+            if head.over_limit {
+                // Nothing kept; only the table is updated below.
+            } else if name_bytes == b":status" {
                 head.status = StatusCode::from_bytes(value.as_bytes()).ok();
             } else if name_bytes.first() != Some(&b':') {
                 // Other pseudo-headers mean nothing in a response: ignored.
@@ -475,8 +496,14 @@ fn int_at(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, DecodeError> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header list limit the tests decode with.
+    const L: usize = 64 * 1024;
 
     #[test]
     fn integers_as_in_rfc_7541_c1() {
@@ -534,7 +561,7 @@ mod tests {
             "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504
              0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
         );
-        let head = d.decode(&first).unwrap();
+        let head = d.decode(&first, L).unwrap();
         assert_eq!(head.status, Some(StatusCode::FOUND));
         let get = |h: &ResponseHead, n: &str| {
             h.fields
@@ -548,7 +575,7 @@ mod tests {
             Some("https://www.example.com")
         );
         let second = hex("4883 640e ff c1 c0 bf");
-        let head = d.decode(&second).unwrap();
+        let head = d.decode(&second, L).unwrap();
         assert_eq!(head.status, Some(StatusCode::TEMPORARY_REDIRECT));
         assert_eq!(
             get(&head, "date").as_deref(),
@@ -557,7 +584,7 @@ mod tests {
         // C.6.3: evicts entries of the first two (the table is 256 bytes in the RFC's
         // example; here it is 4096, so only the decoding is compared).
         let bad = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        assert!(d.decode(&bad).is_err());
+        assert!(d.decode(&bad, L).is_err());
     }
 
     /// A Huffman encoder from the same canonical code, for the tests.
@@ -663,25 +690,54 @@ mod tests {
         string(&mut block, b"x-other");
         string(&mut block, b"v");
         block.push(0x88); // :status 200
-        let head = d.decode(&block).unwrap();
+        let head = d.decode(&block, L).unwrap();
         assert_eq!(head.status, Some(StatusCode::OK));
         assert_eq!(head.apns_id.unwrap(), "abc");
         assert_eq!(head.fields.len(), 1);
-        let head = d.decode(&[0xbf, 0xbe, 0x8d]).unwrap();
+        let head = d.decode(&[0xbf, 0xbe, 0x8d], L).unwrap();
         assert_eq!(head.status, Some(StatusCode::NOT_FOUND));
         assert_eq!(head.apns_id.unwrap(), "abc");
         assert_eq!(head.fields[0].0, "x-other");
         assert_eq!(head.fields[0].1, "v");
         // A size update to 0 empties the dynamic table: index 62 is gone.
-        assert!(d.decode(&[0x20, 0xbe]).is_err());
+        assert!(d.decode(&[0x20, 0xbe], L).is_err());
         let mut d = Decoder::new();
-        d.decode(&block).unwrap();
+        d.decode(&block, L).unwrap();
         // Size updates only at the start; never over 4096; truncated input is an error.
-        assert!(d.decode(&[0x88, 0x20]).is_err());
-        assert!(d.decode(&[0x3f, 0xe1, 0x1f]).is_ok(), "4096 is allowed");
-        assert!(d.decode(&[0x3f, 0xe2, 0x1f]).is_err(), "4097 is not");
-        assert!(d.decode(&[0x0f]).is_err());
-        assert!(d.decode(&[0x00, 0x05, b'a']).is_err());
-        assert!(d.decode(&[0x80]).is_err());
+        assert!(d.decode(&[0x88, 0x20], L).is_err());
+        assert!(d.decode(&[0x3f, 0xe1, 0x1f], L).is_ok(), "4096 is allowed");
+        assert!(d.decode(&[0x3f, 0xe2, 0x1f], L).is_err(), "4097 is not");
+        assert!(d.decode(&[0x0f], L).is_err());
+        assert!(d.decode(&[0x00, 0x05, b'a'], L).is_err());
+        assert!(d.decode(&[0x80], L).is_err());
+    }
+
+    #[test]
+    fn the_decoded_list_is_bounded_and_the_table_stays_in_step() {
+        // A 4,000-byte entry put in the dynamic table, then referenced 60,000 times: 60 KB
+        // encoded, 242 MB decoded without a bound.
+        let mut d = Decoder::new();
+        let mut block = vec![0x40];
+        string(&mut block, b"x-big");
+        string(&mut block, &[b'v'; 4000]);
+        block.push(0x88);
+        block.extend(std::iter::repeat_n(0xbe, 60_000));
+        // A field with incremental indexing after the limit is passed still enters the table.
+        block.push(0x40);
+        string(&mut block, b"x-late");
+        string(&mut block, b"1");
+        let head = d.decode(&block, L).unwrap();
+        assert!(head.over_limit);
+        assert!(head.fields.is_empty() && head.status.is_none());
+        // The table is in step: 62 is x-late, 63 the big entry.
+        let head = d.decode(&[0x88, 0xbe, 0xbf], L).unwrap();
+        assert!(!head.over_limit);
+        assert_eq!(head.fields.len(), 2);
+        assert_eq!(head.fields[0].0, "x-late");
+        assert_eq!(head.fields[1].1.len(), 4000);
+        // Exactly at the limit is allowed; one byte more is over (each field counts 32 +
+        // name + value: ":status" "200" is 42).
+        assert!(!d.decode(&[0x88], 42).unwrap().over_limit);
+        assert!(d.decode(&[0x88], 41).unwrap().over_limit);
     }
 }

@@ -106,10 +106,10 @@ impl ApnsProvider {
             };
             let answer = match answer {
                 Ok(answer) => answer,
-                Err(e) => {
-                    self.pool.retire(slot, &conn);
-                    return stream_error(&e);
-                }
+                // One stream's error (REFUSED_STREAM, a reset, a malformed answer) says nothing
+                // of the connection, which stays in use; one that ended or received a GOAWAY is
+                // no longer `usable()` and the slot reconnects on its own.
+                Err(e) => return stream_error(&e),
             };
             let classified = if answer.status == http::StatusCode::OK {
                 delivered(answer.apns_id.as_ref())

@@ -15,36 +15,47 @@
 //!   SETTINGS frame only one stream is opened (a token connection allows one until its first
 //!   valid request, protocols/apns.md §2.1, §5); streams over the limit wait, in order;
 //! - flow control both ways: bodies go out as the stream and connection windows allow
-//!   ([`State::send_body`]); received DATA is given back with WINDOW_UPDATE;
+//!   ([`State::send_body`]), a stream without window never holding back the others
+//!   ([`State::send_blocked`]); received DATA is given back with WINDOW_UPDATE;
 //! - header blocks split over CONTINUATION frames both ways, padding and priority fields read;
 //! - PING answered, and sent as keep-alive: unanswered within the timeout = dead connection;
 //! - GOAWAY: streams above its last-stream-id were not processed ([`StreamError::Refused`]),
 //!   the others are answered or lost with the connection; no new stream after it;
 //! - RST_STREAM: REFUSED_STREAM = not processed; a send given up (timeout) resets its stream
 //!   (CANCEL), so an unanswered stream does not hold a slot forever;
-//! - protocol violations by the server end the connection with GOAWAY and the matching code.
+//! - protocol violations by the server end the connection with GOAWAY and the matching code
+//!   (nothing on a stream is written after it); a malformed answer (over the header list
+//!   limit, 101, trailers without END_STREAM) fails its stream only; a clean close sends
+//!   GOAWAY NO_ERROR.
+//!
+//! We own this code's conformance (issue 13): whatever a server sends, nothing panics and
+//! nothing grows without bound — header lists are bounded decoded, not only encoded
+//! ([`MAX_HEADER_LIST`]), frames are not read while [`MAX_QUEUED_OUT`] bytes wait to be
+//! written, CONTINUATION and stream-reset floods end the connection as in `h2` — and any end
+//! of the connection task, a panic included, ends the state (`Driver`'s `Drop`), so the slot
+//! reconnects. tests/it/conformance.rs plays each case with a raw-frame server and compares
+//! with `h2`; wire/fuzz_tests.rs and hpack/fuzz_tests.rs fuzz the reader and the decoder.
 //!
 //! Nothing is resent here: every stream ends with the server's answer or a [`StreamError`],
 //! and the caller decides.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::hash::BuildHasherDefault;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use rustc_hash::FxHasher;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
 
 use crate::hpack::{Decoder, ResponseHead};
+
+mod driver;
+mod recv;
 
 type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -76,6 +87,7 @@ const FRAME_SIZE_ERROR: u32 = 0x6;
 const REFUSED_STREAM: u32 = 0x7;
 const CANCEL: u32 = 0x8;
 const COMPRESSION_ERROR: u32 = 0x9;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 // Settings.
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
@@ -86,8 +98,30 @@ const SETTINGS_MAX_HEADER_LIST_SIZE: u16 = 0x6;
 
 /// The largest frame we accept (we do not raise SETTINGS_MAX_FRAME_SIZE from its default).
 const MAX_FRAME: usize = 16_384;
-/// The largest response header block we take (also sent as SETTINGS_MAX_HEADER_LIST_SIZE).
-const MAX_HEADER_BLOCK: usize = 64 * 1024;
+/// The largest response header list we take, counted as RFC 9113 §6.5.2 counts it (32 bytes
+/// plus name and value per field) and sent as SETTINGS_MAX_HEADER_LIST_SIZE. A stream whose answer
+/// is larger is failed, not the connection.
+const MAX_HEADER_LIST: usize = 64 * 1024;
+/// The largest encoded header block we gather from HEADERS + CONTINUATION. A block within
+/// [`MAX_HEADER_LIST`] decoded is at most about 3.75 times larger encoded (the longest Huffman
+/// code is 30 bits for 8), so a larger one is over the limit for sure; as `h2` does, it is then
+/// a connection error (COMPRESSION_ERROR), since it cannot be skipped without decoding it.
+const MAX_ENCODED_BLOCK: usize = 4 * MAX_HEADER_LIST;
+/// CONTINUATION frames without END_HEADERS allowed in one block, as `h2` computes it (the
+/// frames a full block needs, + 25 %, at least 5): more is a flood (ENHANCE_YOUR_CALM).
+const MAX_CONTINUATIONS: usize = {
+    let frames = MAX_ENCODED_BLOCK / MAX_FRAME;
+    let n = frames + frames / 4;
+    if n < 5 { 5 } else { n }
+};
+/// While this many bytes wait to be written, no more frames are read: every frame read may
+/// queue a reply (PING and SETTINGS ACKs, WINDOW_UPDATE, RST_STREAM), and a server that sends
+/// them without reading ours would otherwise grow the buffer without bound. `h2` does the
+/// same (it acknowledges a frame before it reads the next, into a bounded write buffer).
+const MAX_QUEUED_OUT: usize = 128 * 1024;
+/// Streams we may reset because of the server's errors on them before the connection is
+/// ended with ENHANCE_YOUR_CALM (`h2`'s `DEFAULT_LOCAL_RESET_COUNT_MAX`).
+const MAX_LOCAL_RESETS: usize = 1024;
 /// Our receive windows, per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection.
 /// Responses are a few hundred bytes at most; this only bounds what the server may send ahead.
 const RECV_WINDOW: u32 = 1 << 20;
@@ -162,6 +196,14 @@ struct Stream {
     body: Vec<u8>,
 }
 
+/// A header block being assembled from HEADERS + CONTINUATION.
+struct Partial {
+    id: u32,
+    end_stream: bool,
+    block: Vec<u8>,
+    continuations: usize,
+}
+
 struct State {
     /// Why the connection ended; nothing more is sent.
     ended: Option<String>,
@@ -183,8 +225,18 @@ struct State {
     out: Vec<u8>,
     /// Streams opened whose frames are still in `out`.
     opened_unwritten: usize,
-    /// Header block being assembled from HEADERS + CONTINUATION: stream, END_STREAM, bytes.
-    partial: Option<(u32, bool, Vec<u8>)>,
+    /// The highest stream id opened (its HEADERS queued): ids above it are idle.
+    last_opened: u32,
+    /// The highest stream id whose frames went to the writer: the streams above it were never
+    /// written, and the server cannot have seen them.
+    written_upto: u32,
+    /// Streams we reset because of the server's errors on them (bounded by
+    /// [`MAX_LOCAL_RESETS`]).
+    local_resets: usize,
+    /// A GOAWAY NO_ERROR is queued for a clean close.
+    closing: bool,
+    /// Header block being assembled from HEADERS + CONTINUATION.
+    partial: Option<Partial>,
     decoder: Decoder,
     /// Connection-level bytes received and not yet given back.
     unreturned: u32,
@@ -227,7 +279,7 @@ where
     let settings: [(u16, u32); 3] = [
         (SETTINGS_ENABLE_PUSH, 0),
         (SETTINGS_INITIAL_WINDOW_SIZE, RECV_WINDOW),
-        (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK as u32),
+        (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST as u32),
     ];
     frame_head(&mut out, settings.len() * 6, SETTINGS, 0, 0);
     for (id, value) in settings {
@@ -237,57 +289,10 @@ where
     // The connection window starts at 65,535 whatever SETTINGS say: raise it to RECV_WINDOW.
     window_update(&mut out, 0, RECV_WINDOW - 65_535);
     let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            ended: None,
-            goaway: None,
-            released: false,
-            settings_seen: false,
-            next_id: 1,
-            max_streams: 1,
-            conn_window: 65_535,
-            initial_window: 65_535,
-            max_frame: MAX_FRAME,
-            streams: FxHashMap::default(),
-            waiting: VecDeque::new(),
-            blocked: VecDeque::new(),
-            out,
-            opened_unwritten: 0,
-            partial: None,
-            decoder: Decoder::new(),
-            unreturned: 0,
-            ping: None,
-        }),
+        state: Mutex::new(State::new(out)),
         io: AtomicWaker::new(),
     });
-    let driver = Driver {
-        yielded: false,
-        holding: false,
-        hold: Box::pin(tokio::time::sleep(Duration::ZERO)),
-        io,
-        shared: shared.clone(),
-        rbuf: vec![0; 64 * 1024],
-        rstart: 0,
-        rend: 0,
-        wbuf: Vec::with_capacity(16 * 1024),
-        wpos: 0,
-        flush: false,
-        keep_alive: options
-            .keep_alive
-            .map(|k| (k, Box::pin(tokio::time::sleep(k.interval)))),
-        hold_max: options.write_hold,
-        ping_sent: None,
-    };
-    tokio::spawn(async move {
-        let mut driver = driver;
-        let reason = loop {
-            match poll_fn(|cx| driver.poll(cx)).await {
-                Step::Ended(why) => break why,
-                // Let the sends that are ready run before writing, so one write carries them all.
-                Step::Yield => tokio::task::yield_now().await,
-            }
-        };
-        tracing::debug!(conn = conn_id, reason = %reason, "APNs connection ended");
-    });
+    tokio::spawn(driver::run(io, shared.clone(), options, conn_id));
     Connection { shared }
 }
 
@@ -377,10 +382,10 @@ impl Drop for Pending {
             return;
         }
         let mut state = self.shared.lock();
-        if state.streams.remove(&self.id).is_some() {
+        if let Some(stream) = state.streams.remove(&self.id) {
             if state.ended.is_none() {
                 rst_stream(&mut state.out, self.id, CANCEL);
-                state.open_waiting();
+                state.freed(self.id, &stream);
             }
         } else if let Some(i) = state.waiting.iter().position(|w| w.id == self.id) {
             state.waiting.remove(i);
@@ -419,6 +424,35 @@ fn goaway(out: &mut Vec<u8>, code: u32) {
 struct ConnError(u32, String);
 
 impl State {
+    /// A connection's state before anything was read, with `out` queued (the preface and our
+    /// SETTINGS).
+    fn new(out: Vec<u8>) -> State {
+        State {
+            ended: None,
+            goaway: None,
+            released: false,
+            settings_seen: false,
+            next_id: 1,
+            max_streams: 1,
+            conn_window: 65_535,
+            initial_window: 65_535,
+            max_frame: MAX_FRAME,
+            streams: FxHashMap::default(),
+            waiting: VecDeque::new(),
+            blocked: VecDeque::new(),
+            out,
+            opened_unwritten: 0,
+            last_opened: 0,
+            written_upto: 0,
+            local_resets: 0,
+            closing: false,
+            partial: None,
+            decoder: Decoder::new(),
+            unreturned: 0,
+            ping: None,
+        }
+    }
+
     /// Writes the HEADERS (+ CONTINUATION) frames of a stream and as much body as the windows
     /// allow; the rest of the body waits for WINDOW_UPDATE.
     fn open(&mut self, id: u32, reply: Reply, head: &dyn Fn(&mut Vec<u8>), body: &[u8]) {
@@ -467,6 +501,7 @@ impl State {
         };
         self.streams.insert(id, stream);
         self.opened_unwritten += 1;
+        self.last_opened = id;
     }
 
     /// Writes DATA frames of `body` while the stream's and the connection's windows allow;
@@ -509,14 +544,49 @@ impl State {
         stream.unsent.is_empty()
     }
 
-    /// Sends the bodies that waited for window, in order, as far as the windows allow.
+    /// Sends the bodies that waited for window, in order, as far as the windows allow. A
+    /// stream without window of its own is skipped, not waited for: it must not hold back the
+    /// streams behind it (head-of-line blocking).
     fn send_blocked(&mut self) {
-        while let Some(&id) = self.blocked.front() {
-            if !self.send_body(id) {
-                return;
+        let mut i = 0;
+        while i < self.blocked.len() && self.conn_window > 0 {
+            if self.send_body(self.blocked[i]) {
+                self.blocked.remove(i);
+            } else {
+                i += 1;
             }
-            self.blocked.pop_front();
         }
+    }
+
+    /// A stream left (answered, reset by either side): its slot and any window it held back
+    /// go to the others.
+    fn freed(&mut self, id: u32, stream: &Stream) {
+        if !stream.unsent.is_empty() {
+            self.blocked.retain(|&b| b != id);
+            self.send_blocked();
+        }
+        self.open_waiting();
+    }
+
+    /// Whether `id` names a stream that was never opened: the server may not send on it
+    /// (RFC 9113 §5.1; with push disabled, even ids are never opened).
+    fn idle(&self, id: u32) -> bool {
+        id.is_multiple_of(2) || id > self.last_opened
+    }
+
+    /// Resets a stream because of the server's error on it and fails it; too many of those
+    /// are a connection error, as in `h2`.
+    fn reset_stream(&mut self, id: u32, code: u32, error: StreamError) -> Result<(), ConnError> {
+        rst_stream(&mut self.out, id, code);
+        self.finish(id, Err(error));
+        self.local_resets += 1;
+        if self.local_resets > MAX_LOCAL_RESETS {
+            return Err(ConnError(
+                ENHANCE_YOUR_CALM,
+                "too many streams reset for the server's errors".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Opens waiting streams while the server's limit allows.
@@ -544,18 +614,38 @@ impl State {
             if let Some(reply) = stream.reply.take() {
                 let _ = reply.send(result);
             }
-            self.open_waiting();
+            self.freed(id, &stream);
         }
     }
 
-    /// The connection is over: every stream and waiting request gets an error.
+    /// A connection error: the stream frames not yet written are dropped (the server must see
+    /// nothing of them after our GOAWAY, and the streams it never saw are then not sent rather
+    /// than lost), the GOAWAY queued, the connection ended.
+    fn fail(&mut self, code: u32, why: String) {
+        if self.ended.is_some() {
+            return;
+        }
+        recv::retain_frames(&mut self.out, |_| false);
+        self.opened_unwritten = 0;
+        goaway(&mut self.out, code);
+        self.end(why);
+    }
+
+    /// The connection is over: every stream and waiting request gets an error; streams
+    /// never written are not sent, the others lost.
     fn end(&mut self, why: String) {
         if self.ended.is_some() {
             return;
         }
-        for (_, mut stream) in self.streams.drain() {
+        let written_upto = self.written_upto;
+        for (id, mut stream) in self.streams.drain() {
             if let Some(reply) = stream.reply.take() {
-                let _ = reply.send(Err(StreamError::Lost(why.clone())));
+                let error = if id > written_upto {
+                    StreamError::NotSent(why.clone())
+                } else {
+                    StreamError::Lost(why.clone())
+                };
+                let _ = reply.send(Err(error));
             }
         }
         for w in self.waiting.drain(..) {
@@ -564,927 +654,11 @@ impl State {
         self.blocked.clear();
         self.ended = Some(why);
     }
-
-    /// Handles one frame from the server.
-    fn on_frame(&mut self, kind: u8, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if let Some((partial_id, _, _)) = &self.partial
-            && (kind != CONTINUATION || id != *partial_id)
-        {
-            return Err(ConnError(PROTOCOL_ERROR, "header block interrupted".into()));
-        }
-        match kind {
-            DATA => self.on_data(flags, id, payload),
-            HEADERS => {
-                if id == 0 {
-                    return Err(ConnError(PROTOCOL_ERROR, "HEADERS on stream 0".into()));
-                }
-                let mut fragment = unpad(flags, payload)?;
-                if flags & PRIORITY_FLAG != 0 {
-                    fragment = fragment
-                        .get(5..)
-                        .ok_or_else(|| ConnError(FRAME_SIZE_ERROR, "short HEADERS".into()))?;
-                }
-                self.partial = Some((id, flags & END_STREAM != 0, fragment.to_vec()));
-                if flags & END_HEADERS != 0 {
-                    self.on_header_block()
-                } else {
-                    Ok(())
-                }
-            }
-            CONTINUATION => {
-                let Some((_, _, block)) = &mut self.partial else {
-                    return Err(ConnError(
-                        PROTOCOL_ERROR,
-                        "CONTINUATION without HEADERS".into(),
-                    ));
-                };
-                block.extend_from_slice(payload);
-                if block.len() > MAX_HEADER_BLOCK {
-                    return Err(ConnError(
-                        PROTOCOL_ERROR,
-                        "response header block too large".into(),
-                    ));
-                }
-                if flags & END_HEADERS != 0 {
-                    self.on_header_block()
-                } else {
-                    Ok(())
-                }
-            }
-            RST_STREAM => {
-                if payload.len() != 4 {
-                    return Err(ConnError(
-                        FRAME_SIZE_ERROR,
-                        "RST_STREAM of wrong size".into(),
-                    ));
-                }
-                let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                let error = if code == REFUSED_STREAM {
-                    StreamError::Refused("REFUSED_STREAM".into())
-                } else {
-                    StreamError::Reset(code)
-                };
-                self.finish(id, Err(error));
-                Ok(())
-            }
-            SETTINGS => self.on_settings(flags, id, payload),
-            PING => {
-                if payload.len() != 8 || id != 0 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "bad PING".into()));
-                }
-                if flags & ACK != 0 {
-                    if self.ping.as_ref().is_some_and(|p| p[..] == *payload) {
-                        self.ping = None;
-                    }
-                } else {
-                    frame_head(&mut self.out, 8, PING, ACK, 0);
-                    self.out.extend_from_slice(payload);
-                }
-                Ok(())
-            }
-            GOAWAY => {
-                if payload.len() < 8 {
-                    return Err(ConnError(FRAME_SIZE_ERROR, "short GOAWAY".into()));
-                }
-                let last = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                    & LAST_STREAM_ID;
-                let code = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
-                let detail = String::from_utf8_lossy(&payload[8..]);
-                tracing::debug!(last_stream = last, code, detail = %detail, "APNs sent GOAWAY");
-                let why = if detail.is_empty() {
-                    format!("GOAWAY (error code {code:#x})")
-                } else {
-                    format!("GOAWAY (error code {code:#x}): {detail}")
-                };
-                self.goaway = Some(self.goaway.map_or(last, |g| g.min(last)));
-                let cut: Vec<u32> = self.streams.keys().copied().filter(|&s| s > last).collect();
-                for s in cut {
-                    self.finish(s, Err(StreamError::Refused(why.clone())));
-                }
-                for w in self.waiting.drain(..) {
-                    let _ = w.reply.send(Err(StreamError::NotSent(why.clone())));
-                }
-                Ok(())
-            }
-            WINDOW_UPDATE => {
-                if payload.len() != 4 {
-                    return Err(ConnError(
-                        FRAME_SIZE_ERROR,
-                        "WINDOW_UPDATE of wrong size".into(),
-                    ));
-                }
-                let inc = i64::from(
-                    u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                        & LAST_STREAM_ID,
-                );
-                if id == 0 {
-                    if inc == 0 {
-                        return Err(ConnError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0".into()));
-                    }
-                    self.conn_window += inc;
-                    if self.conn_window > MAX_WINDOW {
-                        return Err(ConnError(
-                            FLOW_CONTROL_ERROR,
-                            "connection window overflow".into(),
-                        ));
-                    }
-                } else if let Some(stream) = self.streams.get_mut(&id) {
-                    stream.window += inc;
-                    if inc == 0 || stream.window > MAX_WINDOW {
-                        rst_stream(
-                            &mut self.out,
-                            id,
-                            if inc == 0 {
-                                PROTOCOL_ERROR
-                            } else {
-                                FLOW_CONTROL_ERROR
-                            },
-                        );
-                        self.finish(id, Err(StreamError::Malformed("bad WINDOW_UPDATE")));
-                    }
-                }
-                self.send_blocked();
-                Ok(())
-            }
-            PUSH_PROMISE => Err(ConnError(
-                PROTOCOL_ERROR,
-                "PUSH_PROMISE with push disabled".into(),
-            )),
-            // PRIORITY (deprecated) and unknown frame types are ignored (RFC 9113 §5.5).
-            _ => Ok(()),
-        }
-    }
-
-    fn on_data(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if id == 0 {
-            return Err(ConnError(PROTOCOL_ERROR, "DATA on stream 0".into()));
-        }
-        // Flow control counts the whole payload, padding included.
-        self.unreturned += payload.len() as u32;
-        if self.unreturned >= RECV_WINDOW / 2 {
-            window_update(&mut self.out, 0, self.unreturned);
-            self.unreturned = 0;
-        }
-        let data = unpad(flags, payload)?;
-        if let Some(stream) = self.streams.get_mut(&id) {
-            if stream.head.is_none() {
-                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
-                self.finish(id, Err(StreamError::Malformed("DATA before HEADERS")));
-                return Ok(());
-            }
-            let room = MAX_BODY.saturating_sub(stream.body.len());
-            stream.body.extend_from_slice(&data[..data.len().min(room)]);
-            if flags & END_STREAM != 0 {
-                self.complete(id);
-            }
-        }
-        Ok(())
-    }
-
-    fn on_header_block(&mut self) -> Result<(), ConnError> {
-        let Some((id, end_stream, block)) = self.partial.take() else {
-            return Ok(());
-        };
-        let head = self
-            .decoder
-            .decode(&block)
-            .map_err(|e| ConnError(COMPRESSION_ERROR, e.to_string()))?;
-        let Some(stream) = self.streams.get_mut(&id) else {
-            // A stream we gave up (reset) or never had: the block only fed the decoder.
-            return Ok(());
-        };
-        match (&stream.head, head.status) {
-            // An informational answer (1xx): the real one follows.
-            (None, Some(s)) if s.is_informational() => {
-                if end_stream {
-                    self.finish(id, Err(StreamError::Malformed("1xx with END_STREAM")));
-                }
-                return Ok(());
-            }
-            (None, Some(_)) => stream.head = Some(head),
-            (None, None) => {
-                rst_stream(&mut self.out, id, PROTOCOL_ERROR);
-                self.finish(id, Err(StreamError::Malformed("response without :status")));
-                return Ok(());
-            }
-            // Trailers: nothing APNs sends; ignored.
-            (Some(_), _) => {}
-        }
-        if end_stream {
-            self.complete(id);
-        }
-        Ok(())
-    }
-
-    /// The server ended the stream: hand over its answer.
-    fn complete(&mut self, id: u32) {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return;
-        };
-        let Some(head) = stream.head.take() else {
-            return;
-        };
-        let body = std::mem::take(&mut stream.body);
-        let status = head.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut headers = HeaderMap::new();
-        if status != StatusCode::OK || !head.fields.is_empty() {
-            headers.reserve(head.fields.len() + 1);
-            for (name, value) in head.fields {
-                headers.append(name, value);
-            }
-            if status != StatusCode::OK
-                && let Some(id) = &head.apns_id
-            {
-                headers.append(crate::request::APNS_ID.clone(), id.clone());
-            }
-        }
-        let answer = Answer {
-            status,
-            apns_id: head.apns_id,
-            headers,
-            body: Bytes::from(body),
-        };
-        // The body may still be going out (a server may answer early): stop sending it.
-        if !stream.unsent.is_empty() {
-            rst_stream(&mut self.out, id, NO_ERROR);
-            self.blocked.retain(|&b| b != id);
-        }
-        self.finish(id, Ok(answer));
-    }
-
-    fn on_settings(&mut self, flags: u8, id: u32, payload: &[u8]) -> Result<(), ConnError> {
-        if id != 0 {
-            return Err(ConnError(PROTOCOL_ERROR, "SETTINGS on a stream".into()));
-        }
-        if flags & ACK != 0 {
-            return Ok(());
-        }
-        if !payload.len().is_multiple_of(6) {
-            return Err(ConnError(FRAME_SIZE_ERROR, "SETTINGS of wrong size".into()));
-        }
-        if !self.settings_seen {
-            // No SETTINGS_MAX_CONCURRENT_STREAMS in the first SETTINGS means no limit.
-            self.settings_seen = true;
-            self.max_streams = usize::MAX;
-        }
-        for entry in payload.chunks_exact(6) {
-            let key = u16::from_be_bytes([entry[0], entry[1]]);
-            let value = u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]);
-            match key {
-                SETTINGS_MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
-                SETTINGS_INITIAL_WINDOW_SIZE => {
-                    if i64::from(value) > MAX_WINDOW {
-                        return Err(ConnError(
-                            FLOW_CONTROL_ERROR,
-                            "initial window too large".into(),
-                        ));
-                    }
-                    let delta = i64::from(value) - self.initial_window;
-                    self.initial_window = i64::from(value);
-                    for stream in self.streams.values_mut() {
-                        stream.window += delta;
-                    }
-                }
-                SETTINGS_MAX_FRAME_SIZE => {
-                    if !(16_384..=16_777_215).contains(&value) {
-                        return Err(ConnError(
-                            PROTOCOL_ERROR,
-                            "bad SETTINGS_MAX_FRAME_SIZE".into(),
-                        ));
-                    }
-                    self.max_frame = value as usize;
-                }
-                // HEADER_TABLE_SIZE: our requests never use the dynamic table. The rest do not
-                // concern a client that sends small requests.
-                _ => {}
-            }
-        }
-        frame_head(&mut self.out, 0, SETTINGS, ACK, 0);
-        self.send_blocked();
-        self.open_waiting();
-        Ok(())
-    }
-}
-
-/// The payload of a frame that may be PADDED, without its padding.
-fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ConnError> {
-    if flags & PADDED == 0 {
-        return Ok(payload);
-    }
-    let pad = usize::from(
-        *payload
-            .first()
-            .ok_or_else(|| ConnError(PROTOCOL_ERROR, "empty padded frame".into()))?,
-    );
-    if pad >= payload.len() {
-        return Err(ConnError(
-            PROTOCOL_ERROR,
-            "padding longer than the frame".into(),
-        ));
-    }
-    Ok(&payload[1..payload.len() - pad])
-}
-
-/// What the connection task does next.
-enum Step {
-    Ended(String),
-    /// Yield to the runtime once before writing.
-    Yield,
-}
-
-/// The connection task: reads frames, writes what is queued, keeps the connection alive.
-struct Driver<T> {
-    /// Yielded since the last write.
-    yielded: bool,
-    /// Writes are being held (see `hold_writes`) until `hold` fires at the latest.
-    holding: bool,
-    /// The longest hold; zero = none.
-    hold_max: Duration,
-    hold: Pin<Box<Sleep>>,
-    io: T,
-    shared: Arc<Shared>,
-    rbuf: Vec<u8>,
-    rstart: usize,
-    rend: usize,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    flush: bool,
-    keep_alive: Option<(KeepAlive, Pin<Box<Sleep>>)>,
-    /// When the last keep-alive PING was sent.
-    ping_sent: Option<Instant>,
-}
-
-impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
-    /// Runs until the connection ends; returns why.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
-        loop {
-            let mut progress = false;
-            match self.poll_read(cx) {
-                Poll::Ready(Ok(())) => progress = true,
-                Poll::Ready(Err(why)) => return Poll::Ready(Step::Ended(self.end(why))),
-                Poll::Pending => {}
-            }
-            // What is queued, read under one lock.
-            let (queued, on_wire, ended) = {
-                let state = self.shared.lock();
-                let on_wire = state.streams.len().saturating_sub(state.opened_unwritten);
-                (state.out.len(), on_wire, state.ended.is_some())
-            };
-            let drained = self.wpos == self.wbuf.len();
-            if !self.yielded && drained && queued > 0 {
-                self.yielded = true;
-                return Poll::Ready(Step::Yield);
-            }
-            let hold = drained && queued > 0 && !ended && self.hold_writes(cx, queued, on_wire);
-            match if hold {
-                Poll::Ready(Ok(false))
-            } else {
-                self.poll_write(cx)
-            } {
-                Poll::Ready(Ok(wrote)) => {
-                    progress |= wrote;
-                    self.yielded &= !wrote;
-                }
-                Poll::Ready(Err(why)) => return Poll::Ready(Step::Ended(self.end(why))),
-                Poll::Pending => {}
-            }
-            if let Err(why) = self.poll_keep_alive(cx) {
-                return Poll::Ready(Step::Ended(self.end(why)));
-            }
-            self.shared.io.register(cx.waker());
-            let state = self.shared.lock();
-            let written = state.out.is_empty() && self.wpos == self.wbuf.len() && !self.flush;
-            if let Some(why) = &state.ended {
-                // Ended by a protocol error: leave once its GOAWAY is written.
-                if written {
-                    return Poll::Ready(Step::Ended(why.clone()));
-                }
-            } else if state.streams.is_empty() && state.waiting.is_empty() {
-                if state.released && written {
-                    return Poll::Ready(Step::Ended("closed: no longer used".into()));
-                }
-                if state.goaway.is_some() {
-                    drop(state);
-                    return Poll::Ready(Step::Ended(self.end("the server sent GOAWAY".into())));
-                }
-            }
-            if !progress && (hold || state.out.is_empty() || self.wpos < self.wbuf.len()) {
-                return Poll::Pending;
-            }
-        }
-    }
-
-    /// Whether to keep the `queued` bytes a little longer before writing them, with `on_wire`
-    /// streams awaiting answers.
-    ///
-    /// While many streams already await their answers on the wire, those answers will wake
-    /// this task soon; writing at that moment lets one write (one system call, one TLS record,
-    /// one wake-up of the server) carry every request queued meanwhile, instead of one write
-    /// per few requests. Held for at most `hold_max` (1 ms by default), below
-    /// [`HOLD_MAX_BYTES`], and never with fewer than [`HOLD_MIN_ON_WIRE`] streams on the wire, so
-    /// a light load is written at once. Measured on loopback with 100 sends in flight: a third
-    /// less client CPU per notification (a third as many writes; on loopback each write also
-    /// runs the receiving side's TCP processing), at the cost of up to about a millisecond of
-    /// latency under load (APNs itself answers in tens of milliseconds).
-    fn hold_writes(&mut self, cx: &mut Context<'_>, queued: usize, on_wire: usize) -> bool {
-        if self.hold_max.is_zero() || on_wire < HOLD_MIN_ON_WIRE || queued >= HOLD_MAX_BYTES {
-            self.holding = false;
-            return false;
-        }
-        if !self.holding {
-            self.holding = true;
-            self.hold.as_mut().reset(Instant::now() + self.hold_max);
-        }
-        self.hold.as_mut().poll(cx).is_pending()
-    }
-
-    fn end(&mut self, why: String) -> String {
-        self.shared.lock().end(why.clone());
-        why
-    }
-
-    /// Reads what is there and handles every complete frame. `Ready(Ok)` = read something.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        } else if self.rbuf.len() - self.rend < MAX_FRAME + 9 {
-            self.rbuf.copy_within(self.rstart..self.rend, 0);
-            self.rend -= self.rstart;
-            self.rstart = 0;
-        }
-        let mut buf = ReadBuf::new(&mut self.rbuf[self.rend..]);
-        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("read failed: {e}"))),
-            Poll::Ready(Ok(())) => {}
-        }
-        let n = buf.filled().len();
-        if n == 0 {
-            return Poll::Ready(Err("the server closed the connection".into()));
-        }
-        self.rend += n;
-        let mut state = self.shared.lock();
-        if state.ended.is_some() {
-            return Poll::Ready(Ok(()));
-        }
-        while self.rend - self.rstart >= 9 {
-            let h = &self.rbuf[self.rstart..self.rstart + 9];
-            let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
-            if len > MAX_FRAME {
-                let why = format!("frame of {len} bytes over the 16,384 allowed");
-                goaway(&mut state.out, FRAME_SIZE_ERROR);
-                state.end(why);
-                return Poll::Ready(Ok(()));
-            }
-            if self.rend - self.rstart < 9 + len {
-                break;
-            }
-            let (kind, flags) = (h[3], h[4]);
-            let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & LAST_STREAM_ID;
-            let payload = &self.rbuf[self.rstart + 9..self.rstart + 9 + len];
-            self.rstart += 9 + len;
-            if let Err(ConnError(code, why)) = state.on_frame(kind, flags, id, payload) {
-                goaway(&mut state.out, code);
-                state.end(format!("protocol error from the server: {why}"));
-                return Poll::Ready(Ok(()));
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Writes what is queued. `Ready(Ok(true))` = wrote everything that was queued.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, String>> {
-        let mut wrote = false;
-        loop {
-            if self.wpos == self.wbuf.len() {
-                let mut state = self.shared.lock();
-                if state.out.is_empty() {
-                    break;
-                }
-                self.wbuf.clear();
-                self.wpos = 0;
-                std::mem::swap(&mut self.wbuf, &mut state.out);
-                state.opened_unwritten = 0;
-                self.holding = false;
-            }
-            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err("write returned 0".into())),
-                Poll::Ready(Ok(n)) => {
-                    self.wpos += n;
-                    self.flush = true;
-                    wrote = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write failed: {e}"))),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        if self.flush {
-            match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.flush = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("flush failed: {e}"))),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(wrote))
-    }
-
-    /// Sends a PING every interval; one unanswered within the timeout ends the connection.
-    fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
-        let Some((k, sleep)) = &mut self.keep_alive else {
-            return Ok(());
-        };
-        while sleep.as_mut().poll(cx).is_ready() {
-            let now = Instant::now();
-            let mut state = self.shared.lock();
-            match (state.ping.is_some(), self.ping_sent) {
-                (true, Some(sent)) if now >= sent + k.timeout => {
-                    return Err("keep-alive PING unanswered".into());
-                }
-                (true, Some(sent)) => sleep.as_mut().reset(sent + k.timeout),
-                (false, Some(sent)) if now < sent + k.interval => {
-                    sleep.as_mut().reset(sent + k.interval);
-                }
-                _ => {
-                    let payload = NEXT_PING.fetch_add(1, Ordering::Relaxed).to_be_bytes();
-                    frame_head(&mut state.out, 8, PING, 0, 0);
-                    state.out.extend_from_slice(&payload);
-                    state.ping = Some(payload);
-                    self.ping_sent = Some(now);
-                    sleep.as_mut().reset(now + k.timeout.min(k.interval));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    //! The client side against a scripted server on an in-memory pipe: every frame checked.
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-
-    use super::*;
-
-    struct Peer(DuplexStream);
-
-    type Frame = (u8, u8, u32, Vec<u8>);
-
-    impl Peer {
-        async fn frame(&mut self) -> Frame {
-            let mut h = [0u8; 9];
-            self.0.read_exact(&mut h).await.unwrap();
-            let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
-            let mut payload = vec![0; len];
-            self.0.read_exact(&mut payload).await.unwrap();
-            let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]);
-            (h[3], h[4], id, payload)
-        }
-
-        async fn send(&mut self, kind: u8, flags: u8, id: u32, payload: &[u8]) {
-            let mut out = Vec::new();
-            frame_head(&mut out, payload.len(), kind, flags, id);
-            out.extend_from_slice(payload);
-            self.0.write_all(&out).await.unwrap();
-        }
-
-        async fn settings(&mut self, entries: &[(u16, u32)]) {
-            let mut p = Vec::new();
-            for (k, v) in entries {
-                p.extend_from_slice(&k.to_be_bytes());
-                p.extend_from_slice(&v.to_be_bytes());
-            }
-            self.send(SETTINGS, 0, 0, &p).await;
-        }
-
-        /// A 200 answer with `apns-id: <id>`.
-        async fn ok(&mut self, stream: u32, apns_id: &str) {
-            let mut block = vec![0x88];
-            crate::hpack::literal_named(&mut block, b"apns-id", apns_id.as_bytes());
-            self.send(HEADERS, END_HEADERS | END_STREAM, stream, &block)
-                .await;
-        }
-
-        /// Reads one request: HEADERS, then DATA frames up to END_STREAM; returns the body.
-        async fn request(&mut self) -> (u32, Vec<u8>) {
-            let (kind, flags, id, _) = self.frame().await;
-            assert_eq!((kind, flags & END_HEADERS), (HEADERS, END_HEADERS));
-            let mut body = Vec::new();
-            loop {
-                let (kind, flags, sid, payload) = self.frame().await;
-                assert_eq!((kind, sid), (DATA, id));
-                body.extend_from_slice(&payload);
-                if flags & END_STREAM != 0 {
-                    return (id, body);
-                }
-            }
-        }
-    }
-
-    /// A connection and the server's end, past the client's preface, SETTINGS and
-    /// WINDOW_UPDATE (checked byte for byte).
-    async fn connect(keep_alive: Option<KeepAlive>) -> (Connection, Peer) {
-        connect_with(Options {
-            keep_alive,
-            write_hold: DEFAULT_WRITE_HOLD,
-        })
-        .await
-    }
-
-    async fn connect_with(options: Options) -> (Connection, Peer) {
-        let (client, server) = tokio::io::duplex(1 << 20);
-        let conn = start(client, options, 0);
-        let mut peer = Peer(server);
-        let mut preface = [0u8; 24];
-        peer.0.read_exact(&mut preface).await.unwrap();
-        assert_eq!(&preface[..], PREFACE);
-        let settings = peer.frame().await;
-        assert_eq!(
-            settings,
-            (
-                SETTINGS,
-                0,
-                0,
-                vec![0, 2, 0, 0, 0, 0, 0, 4, 0, 16, 0, 0, 0, 6, 0, 1, 0, 0]
-            )
-        );
-        let update = peer.frame().await;
-        assert_eq!(
-            update,
-            (
-                WINDOW_UPDATE,
-                0,
-                0,
-                (RECV_WINDOW - 65_535).to_be_bytes().to_vec()
-            )
-        );
-        (conn, peer)
-    }
-
-    /// A header block: `:method POST`, `:path <path>`.
-    fn block(path: &str) -> impl Fn(&mut Vec<u8>) + '_ {
-        move |b: &mut Vec<u8>| {
-            crate::hpack::indexed(b, crate::hpack::METHOD_POST);
-            crate::hpack::literal(b, crate::hpack::PATH, path.as_bytes());
-        }
-    }
-
-    fn body(n: usize) -> Vec<u8> {
-        vec![b'x'; n]
-    }
-
-    /// Past the server's (empty) SETTINGS and its ACK, streams 1 and 3 open and read.
-    async fn two_streams(conn: &Connection, peer: &mut Peer) -> (Pending, Pending) {
-        peer.settings(&[]).await;
-        peer.frame().await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        let b = conn.send(&block("/b"), &body(5)).unwrap();
-        assert_eq!(peer.request().await.0, 1);
-        assert_eq!(peer.request().await.0, 3);
-        (a, b)
-    }
-
-    #[tokio::test]
-    async fn one_stream_until_settings_then_the_servers_limit() {
-        let (conn, mut peer) = connect(None).await;
-        let a = conn.send(&block("/a"), &body(10)).unwrap();
-        let b = conn.send(&block("/b"), &body(10)).unwrap();
-        let c = conn.send(&block("/c"), &body(10)).unwrap();
-        assert_eq!(peer.request().await.0, 1);
-        peer.settings(&[(SETTINGS_MAX_CONCURRENT_STREAMS, 2)]).await;
-        assert_eq!(peer.frame().await, (SETTINGS, ACK, 0, vec![]));
-        // Stream 3 opens (2 open now); stream 5 waits for a slot.
-        assert_eq!(peer.request().await.0, 3);
-        peer.ok(1, "id-1").await;
-        assert_eq!(peer.request().await.0, 5);
-        peer.ok(3, "id-3").await;
-        peer.ok(5, "id-5").await;
-        for (p, id) in [(a, "id-1"), (b, "id-3"), (c, "id-5")] {
-            let answer = p.answer().await.unwrap();
-            assert_eq!(answer.status, StatusCode::OK);
-            assert_eq!(answer.apns_id.unwrap(), id);
-            assert!(answer.body.is_empty());
-        }
-    }
-
-    #[tokio::test]
-    async fn bodies_wait_for_flow_control_windows() {
-        let (conn, mut peer) = connect(None).await;
-        peer.settings(&[(SETTINGS_INITIAL_WINDOW_SIZE, 100)]).await;
-        assert_eq!(peer.frame().await.0, SETTINGS);
-        let p = conn.send(&block("/a"), &body(250)).unwrap();
-        assert_eq!(peer.frame().await.0, HEADERS);
-        assert_eq!(peer.frame().await, (DATA, 0, 1, vec![b'x'; 100]));
-        peer.send(WINDOW_UPDATE, 0, 1, &100u32.to_be_bytes()).await;
-        assert_eq!(peer.frame().await, (DATA, 0, 1, vec![b'x'; 100]));
-        peer.send(WINDOW_UPDATE, 0, 1, &1000u32.to_be_bytes()).await;
-        assert_eq!(peer.frame().await, (DATA, END_STREAM, 1, vec![b'x'; 50]));
-        peer.ok(1, "i").await;
-        assert_eq!(p.answer().await.unwrap().status, StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn padded_headers_continuation_and_padded_data_make_one_answer() {
-        let (conn, mut peer) = connect(None).await;
-        let p = conn.send(&block("/a"), &body(5)).unwrap();
-        peer.request().await;
-        let mut block = vec![0x8c]; // :status 400
-        crate::hpack::literal_named(&mut block, b"apns-id", b"abc");
-        crate::hpack::literal(&mut block, 31, b"application/json"); // content-type
-        let (first, rest) = block.split_at(4);
-        // HEADERS with 2 bytes of padding and the priority fields, then CONTINUATION.
-        let mut payload = vec![2, 0, 0, 0, 0, 16];
-        payload.extend_from_slice(first);
-        payload.extend_from_slice(&[0, 0]);
-        peer.send(HEADERS, PADDED | PRIORITY_FLAG, 1, &payload)
-            .await;
-        peer.send(CONTINUATION, END_HEADERS, 1, rest).await;
-        let mut data = vec![3];
-        data.extend_from_slice(br#"{"reason":"BadDeviceToken"}"#);
-        data.extend_from_slice(&[0, 0, 0]);
-        peer.send(DATA, PADDED | END_STREAM, 1, &data).await;
-        let answer = p.answer().await.unwrap();
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-        assert_eq!(answer.headers["apns-id"], "abc");
-        assert_eq!(answer.headers["content-type"], "application/json");
-        assert_eq!(&answer.body[..], br#"{"reason":"BadDeviceToken"}"#);
-    }
-
-    #[tokio::test]
-    async fn goaway_refuses_streams_above_its_last_id_and_the_rest_finish() {
-        let (conn, mut peer) = connect(None).await;
-        let (a, b) = two_streams(&conn, &mut peer).await;
-        let mut payload = 1u32.to_be_bytes().to_vec();
-        payload.extend_from_slice(&NO_ERROR.to_be_bytes());
-        payload.extend_from_slice(b"shutting down");
-        peer.send(GOAWAY, 0, 0, &payload).await;
-        let refused = b.answer().await.unwrap_err();
-        assert!(
-            matches!(&refused, StreamError::Refused(why) if why.contains("shutting down")),
-            "{refused:?}"
-        );
-        assert!(!conn.usable());
-        assert!(matches!(
-            conn.send(&block("/c"), &body(5)),
-            Err(StreamError::NotSent(_))
-        ));
-        peer.ok(1, "i").await;
-        assert_eq!(a.answer().await.unwrap().status, StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn rst_stream_refused_is_not_processed_other_codes_are_reset() {
-        let (conn, mut peer) = connect(None).await;
-        let (a, b) = two_streams(&conn, &mut peer).await;
-        peer.send(RST_STREAM, 0, 1, &REFUSED_STREAM.to_be_bytes())
-            .await;
-        peer.send(RST_STREAM, 0, 3, &0x2u32.to_be_bytes()).await;
-        assert!(matches!(a.answer().await, Err(StreamError::Refused(_))));
-        assert_eq!(b.answer().await.unwrap_err(), StreamError::Reset(0x2));
-        assert!(conn.usable());
-    }
-
-    #[tokio::test]
-    async fn a_ping_is_answered_with_its_payload() {
-        let (_conn, mut peer) = connect(None).await;
-        peer.send(PING, 0, 0, b"12345678").await;
-        assert_eq!(peer.frame().await, (PING, ACK, 0, b"12345678".to_vec()));
-    }
-
-    #[tokio::test]
-    async fn a_send_given_up_resets_its_stream_and_frees_the_slot() {
-        let (conn, mut peer) = connect(None).await;
-        peer.settings(&[(SETTINGS_MAX_CONCURRENT_STREAMS, 1)]).await;
-        peer.frame().await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        let b = conn.send(&block("/b"), &body(5)).unwrap();
-        assert_eq!(peer.request().await.0, 1);
-        drop(a);
-        assert_eq!(
-            peer.frame().await,
-            (RST_STREAM, 0, 1, CANCEL.to_be_bytes().to_vec())
-        );
-        assert_eq!(peer.request().await.0, 3);
-        // A late answer for the reset stream is decoded and dropped.
-        peer.ok(1, "late").await;
-        peer.ok(3, "i").await;
-        assert_eq!(b.answer().await.unwrap().apns_id.unwrap(), "i");
-    }
-
-    #[tokio::test]
-    async fn a_protocol_violation_ends_the_connection_with_goaway() {
-        let (conn, mut peer) = connect(None).await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        peer.request().await;
-        peer.send(PUSH_PROMISE, END_HEADERS, 1, &[0, 0, 0, 2]).await;
-        let (kind, _, _, payload) = peer.frame().await;
-        assert_eq!(kind, GOAWAY);
-        assert_eq!(payload[4..8], PROTOCOL_ERROR.to_be_bytes());
-        assert!(
-            matches!(a.answer().await, Err(StreamError::Lost(why)) if why.contains("PUSH_PROMISE"))
-        );
-        assert!(!conn.usable());
-    }
-
-    #[tokio::test]
-    async fn a_frame_over_the_size_limit_is_frame_size_error() {
-        let (conn, mut peer) = connect(None).await;
-        peer.send(DATA, 0, 1, &vec![0; MAX_FRAME + 1]).await;
-        let (kind, _, _, payload) = peer.frame().await;
-        assert_eq!(
-            (kind, &payload[4..8]),
-            (GOAWAY, &FRAME_SIZE_ERROR.to_be_bytes()[..])
-        );
-        assert!(!conn.usable());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_unanswered_keep_alive_ping_ends_the_connection() {
-        let k = KeepAlive {
-            interval: Duration::from_secs(60),
-            timeout: Duration::from_secs(10),
-        };
-        let (conn, mut peer) = connect(Some(k)).await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        peer.request().await;
-        // The first PING comes after the interval and is answered; the second is not.
-        let (kind, flags, _, payload) = peer.frame().await;
-        assert_eq!((kind, flags), (PING, 0));
-        peer.send(PING, ACK, 0, &payload).await;
-        let (kind, _, _, _) = peer.frame().await;
-        assert_eq!(kind, PING);
-        let err = a.answer().await.unwrap_err();
-        assert_eq!(err, StreamError::Lost("keep-alive PING unanswered".into()));
-        assert!(!conn.usable());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn under_load_a_write_waits_for_an_answer_or_a_millisecond() {
-        let (conn, mut peer) = connect(None).await;
-        peer.settings(&[]).await;
-        peer.frame().await;
-        // 32 streams on the wire.
-        let mut pending: Vec<Pending> = (0..HOLD_MIN_ON_WIRE)
-            .map(|_| conn.send(&block("/a"), &body(5)).unwrap())
-            .collect();
-        for i in 0..HOLD_MIN_ON_WIRE as u32 {
-            assert_eq!(peer.request().await.0, 1 + 2 * i);
-        }
-        // The next request is held until an answer comes...
-        pending.push(conn.send(&block("/b"), &body(5)).unwrap());
-        tokio::task::yield_now().await;
-        let t0 = Instant::now();
-        peer.ok(1, "i").await;
-        assert_eq!(peer.request().await.0, 65);
-        assert_eq!(t0.elapsed(), Duration::ZERO);
-        // ...or for a millisecond at most (still 32 on the wire, nothing answered).
-        pending.push(conn.send(&block("/c"), &body(5)).unwrap());
-        let t0 = Instant::now();
-        assert_eq!(peer.request().await.0, 67);
-        assert_eq!(t0.elapsed(), DEFAULT_WRITE_HOLD);
-        // With fewer than 32 on the wire, a request goes at once.
-        for id in (3..=33).step_by(2) {
-            peer.ok(id, "i").await;
-        }
-        let t0 = Instant::now();
-        pending.push(conn.send(&block("/d"), &body(5)).unwrap());
-        assert_eq!(peer.request().await.0, 69);
-        assert_eq!(t0.elapsed(), Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_zero_write_hold_writes_at_once_under_load() {
-        let (conn, mut peer) = connect_with(Options {
-            keep_alive: None,
-            write_hold: Duration::ZERO,
-        })
-        .await;
-        peer.settings(&[]).await;
-        peer.frame().await;
-        let _pending: Vec<Pending> = (0..=HOLD_MIN_ON_WIRE)
-            .map(|_| conn.send(&block("/a"), &body(5)).unwrap())
-            .collect();
-        for _ in 0..=HOLD_MIN_ON_WIRE {
-            peer.request().await;
-        }
-        let t0 = Instant::now();
-        let _late = conn.send(&block("/b"), &body(5)).unwrap();
-        assert_eq!(
-            peer.request().await.0,
-            2 * (HOLD_MIN_ON_WIRE as u32 + 1) + 1
-        );
-        assert_eq!(t0.elapsed(), Duration::ZERO);
-    }
-
-    #[tokio::test]
-    async fn the_server_closing_loses_open_streams_and_fails_waiting_ones_as_not_sent() {
-        let (conn, mut peer) = connect(None).await;
-        let a = conn.send(&block("/a"), &body(5)).unwrap();
-        let b = conn.send(&block("/b"), &body(5)).unwrap();
-        peer.request().await;
-        drop(peer);
-        assert!(matches!(a.answer().await, Err(StreamError::Lost(_))));
-        assert!(matches!(b.answer().await, Err(StreamError::NotSent(_))));
-    }
-}
+mod fuzz_tests;
+#[cfg(test)]
+mod hardening_tests;
+#[cfg(test)]
+mod tests;

@@ -3,12 +3,18 @@
 #![allow(clippy::unwrap_used)]
 #![allow(missing_docs)]
 
+#[macro_use]
+mod conformance;
 mod connection;
+mod differential;
 mod errors;
+mod h2script;
 mod jwt;
+mod legal;
 mod limits;
 mod oracle;
 mod requests;
+mod violations;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
