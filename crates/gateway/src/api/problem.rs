@@ -35,6 +35,7 @@ pub struct Problem {
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
+    #[serde(rename = "status")]
     status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,

@@ -64,7 +64,8 @@ pub fn decide(
         state,
         run_at,
         outcome: outcome.as_str().to_owned(),
-        reason: outcome.reason().map(ToString::to_string),
+        // The stable code only: details are for logs, codes are for matching.
+        reason: outcome.reason().map(|r| r.code().to_owned()),
     };
     (record, pause)
 }

@@ -34,7 +34,7 @@ impl TokenSink for GatewaySink {
                 kind: d.device.kind,
                 credential: d.device.credential,
                 token: d.device.token,
-                reason: d.reason.to_string(),
+                reason: d.reason.code().to_owned(),
                 since: d.since.and_then(|t| {
                     t.duration_since(SystemTime::UNIX_EPOCH)
                         .ok()

@@ -1,0 +1,11 @@
+//! The gateway through its real HTTP API on 127.0.0.1:0, against the pushway-mock simulators
+//! (APNs over TLS, Xiaomi, Huawei) started in-process.
+
+mod bad_input;
+mod dead_tokens;
+mod devices;
+mod idempotency;
+mod misconfigured;
+mod seed_rules;
+mod settings;
+mod support;
