@@ -6,6 +6,8 @@ mod dead_tokens;
 mod devices;
 mod idempotency;
 mod misconfigured;
+mod retries;
 mod seed_rules;
 mod settings;
+mod store;
 mod support;

@@ -1,0 +1,126 @@
+//! The SQLite store on its own: leases, re-claims after a crash, group-committed outcomes.
+
+use pushway_core::TokenKind;
+use pushway_gateway::store::sqlite::SqliteStore;
+use pushway_gateway::store::{
+    DeliveryState, NewDelivery, NewMessage, NewRecipient, OutcomeRecord, Store, WriteBatch,
+};
+
+fn message(id: &str, key: &str, devices: usize) -> NewMessage {
+    NewMessage {
+        id: id.to_owned(),
+        app: "chat".to_owned(),
+        idempotency_key: key.to_owned(),
+        request_hash: [7; 32],
+        body: "{}".to_owned(),
+        created_at: 1_000,
+        expires_at: 1_000_000,
+        notifications: vec!["{}".to_owned()],
+        recipients: vec![NewRecipient {
+            user: "bob".to_owned(),
+            unread: 1,
+            suppressed: None,
+            deliveries: (0..devices)
+                .map(|i| NewDelivery {
+                    device_id: format!("d{i}"),
+                    kind: TokenKind::Xiaomi,
+                    credential: "mi".to_owned(),
+                    token: format!("t{i}"),
+                    notification: 0,
+                })
+                .collect(),
+            suppressed_devices: Vec::new(),
+        }],
+    }
+}
+
+async fn open() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("s.sqlite3"))
+        .await
+        .expect("open");
+    store
+        .sync_apps(&[("chat".to_owned(), vec![])], 0)
+        .await
+        .expect("apps");
+    (store, dir)
+}
+
+#[tokio::test]
+async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
+    let (store, _dir) = open().await;
+    assert!(
+        store
+            .accept(&message("m1", "k1", 3))
+            .await
+            .expect("accept")
+            .created
+    );
+    let first = store.claim(2_000, 62_000, 10).await.expect("claim");
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|row| row.attempts == 1));
+    // While the lease holds, nobody else gets the rows.
+    assert!(
+        store
+            .claim(30_000, 90_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // The worker "crashed": after the lease, the same rows come back, attempt 2.
+    let again = store.claim(62_000, 122_000, 10).await.expect("claim");
+    let ids =
+        |rows: &[pushway_gateway::store::Claimed]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&first));
+    assert!(again.iter().all(|row| row.attempts == 2));
+
+    // Outcomes of one batch commit together; a delivered row is never claimed again.
+    let batch = WriteBatch {
+        outcomes: again
+            .iter()
+            .map(|row| OutcomeRecord {
+                delivery_id: row.id,
+                state: DeliveryState::Delivered,
+                run_at: 62_001,
+                outcome: "delivered".to_owned(),
+                reason: None,
+            })
+            .collect(),
+        ..WriteBatch::default()
+    };
+    store.record(&batch, 62_001).await.expect("record");
+    assert!(
+        store
+            .claim(10_000_000, 10_060_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let status = store
+        .status("chat", "m1")
+        .await
+        .expect("status")
+        .expect("message");
+    assert!(status.is_settled());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
+    let (store, _dir) = open().await;
+    assert!(
+        store
+            .accept(&message("m1", "k", 1))
+            .await
+            .expect("accept")
+            .created
+    );
+    let second = store.accept(&message("m2", "k", 5)).await.expect("accept");
+    assert_eq!((second.message_id.as_str(), second.created), ("m1", false));
+    assert_eq!(
+        store.claim(2_000, 3_000, 100).await.expect("claim").len(),
+        1
+    );
+    assert!(store.status("chat", "m2").await.expect("status").is_none());
+    // Another app cannot read the message.
+    assert!(store.status("other", "m1").await.expect("status").is_none());
+}
