@@ -95,6 +95,28 @@ impl Drop for Gateway {
     }
 }
 
+/// Checks `config` fully without starting anything: every app id, API key, secret file and
+/// vendor credential (keys parse, packages, topics and ids are accepted by the vendor crates'
+/// builders). Returns one line per app describing its credentials.
+pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
+    let sink =
+        || Arc::new(pushway_delivery::RecordingSink::new()) as Arc<dyn pushway_delivery::TokenSink>;
+    let apps = app::build_apps(config, &|_: &str| sink())?;
+    Ok(apps
+        .values()
+        .map(|a| {
+            let mut channels: Vec<String> = a.channels.iter().map(ToString::to_string).collect();
+            channels.sort();
+            format!(
+                "app {}: {} API key(s), channels: {}",
+                a.id,
+                a.keys.len(),
+                channels.join(", ")
+            )
+        })
+        .collect())
+}
+
 /// Opens the store, builds every app's providers, and starts the workers and the API.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let path = &config.store.path;

@@ -31,6 +31,14 @@ pub struct Simulators {
     pub huawei: HuaweiSimulator,
 }
 
+/// Starts the simulators and returns them with a demo app reached by `api_key`.
+pub async fn demo(api_key: &str) -> Result<(Simulators, AppConfig), SimulateError> {
+    let key = TestKey::generate();
+    let sims = Simulators::start(&key).await?;
+    let app = sims.app(&key, api_key);
+    Ok((sims, app))
+}
+
 /// Why the simulators did not start.
 #[derive(Debug, thiserror::Error)]
 #[error("simulator: {0}")]
