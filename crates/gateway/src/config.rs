@@ -107,6 +107,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long one request may take, in seconds (default 30); `?wait=` is capped below it.
     pub request_timeout_secs: u64,
+    /// `/v1` requests in progress at once (default 1024); more are answered `503` with
+    /// `Retry-After`, never queued without bound or dropped silently.
+    pub max_in_flight_requests: usize,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +118,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            max_in_flight_requests: 1024,
         }
     }
 }
@@ -327,5 +331,40 @@ pub(crate) fn secret(
             key,
             format!("{key} or {key}_file is required"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let mut app = AppConfig::default();
+        app.api_keys
+            .push(ApiKeyConfig::inline("main", "pw_very_secret_key"));
+        let mut mi = XiaomiConfig::default();
+        mi.app_secret = Some(Secret::new("xiaomi-very-secret"));
+        app.xiaomi.insert("mi".to_owned(), mi);
+        let mut config = Config::default();
+        config.apps.insert("chat".to_owned(), app);
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("very_secret") && !debug.contains("very-secret"),
+            "{debug}"
+        );
+        assert!(debug.contains("Secret(<redacted>)"));
+    }
+
+    #[test]
+    fn a_secret_is_inline_or_in_a_file_not_both() {
+        let file = Some(PathBuf::from("/nonexistent"));
+        let inline = Some(Secret::new("s"));
+        let both = secret("apps.a.xiaomi.mi.app_secret", &inline, &file);
+        assert!(both.is_err_and(|e| e.to_string().contains("not both")));
+        let neither = secret("apps.a.xiaomi.mi.app_secret", &None, &None);
+        assert!(neither.is_err_and(|e| e.to_string().starts_with("apps.a.xiaomi.mi.app_secret:")));
+        let missing = secret("k", &None, &file);
+        assert!(missing.is_err_and(|e| e.to_string().starts_with("k_file: /nonexistent")));
     }
 }

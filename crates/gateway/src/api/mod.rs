@@ -33,6 +33,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
 pub use problem::Problem;
@@ -95,6 +96,7 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
         keys,
         request_timeout: timeout,
     });
+    let slots = Arc::new(Semaphore::new(config.max_in_flight_requests.max(1)));
     let user = "/v1/apps/{app}/users/{user}";
     Router::new()
         .route(&format!("{user}/devices"), get(devices::list))
@@ -128,13 +130,32 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
-            with_timeout(timeout, req, next)
+            with_limits(slots.clone(), timeout, req, next)
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn with_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+/// Bounds `/v1` requests in progress (health checks always answer) and each request's time.
+async fn with_limits(
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    req: Request,
+    next: Next,
+) -> Response {
+    let _slot = if req.uri().path().starts_with("/v1/") {
+        match slots.try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded")
+                    .detail("too many requests in progress; retry later")
+                    .retry_after(1)
+                    .into_response();
+            }
+        }
+    } else {
+        None
+    };
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => Problem::new(

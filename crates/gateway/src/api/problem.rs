@@ -18,6 +18,7 @@
 //! | `/problems/idempotency-key-reused` | 409 | the key was used for a different request |
 //! | `/problems/unknown-credential` | 422 | the app has no credential of that name and kind |
 //! | `/problems/unsupported-token-kind` | 422 | the kind is not served yet (daemon) |
+//! | `/problems/overloaded` | 503 | too many requests in progress; try again (`Retry-After`) |
 //! | `/problems/timeout` | 503 | the request took longer than the server's limit |
 //! | `/problems/unavailable` | 503 | the store failed; try again (`Retry-After`) |
 

@@ -6,6 +6,7 @@ mod dead_tokens;
 mod devices;
 mod idempotency;
 mod misconfigured;
+mod overload;
 mod retries;
 mod seed_rules;
 mod settings;

@@ -27,6 +27,7 @@ pub struct Harness {
 pub struct Answer {
     pub status: StatusCode,
     pub content_type: String,
+    pub retry_after: Option<String>,
     pub body: Value,
 }
 
@@ -104,11 +105,17 @@ impl Harness {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Answer {
             status,
             content_type,
+            retry_after,
             body,
         }
     }
