@@ -343,8 +343,10 @@ mod tests {
         let mut app = AppConfig::default();
         app.api_keys
             .push(ApiKeyConfig::inline("main", "pw_very_secret_key"));
-        let mut mi = XiaomiConfig::default();
-        mi.app_secret = Some(Secret::new("xiaomi-very-secret"));
+        let mi = XiaomiConfig {
+            app_secret: Some(Secret::new("xiaomi-very-secret")),
+            ..XiaomiConfig::default()
+        };
         app.xiaomi.insert("mi".to_owned(), mi);
         let mut config = Config::default();
         config.apps.insert("chat".to_owned(), app);
