@@ -4,12 +4,18 @@
 //! Queries live in the back ends only; the service and workers speak in the types below. Times
 //! are Unix milliseconds (`i64`), passed in by the caller so tests control the clock.
 
+mod device;
+mod message;
+mod outbox;
 pub mod sqlite;
-mod types;
+mod status;
 
 use async_trait::async_trait;
 
-pub use types::*;
+pub use device::{Device, DeviceState, Login, PutDevice, StoredSettings};
+pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
+pub use outbox::{Claimed, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch};
+pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, SuppressedDevice};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.

@@ -7,6 +7,7 @@
 
 mod outbox;
 mod registry;
+mod status;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,0 +1,87 @@
+//! A message's status as the API shows it.
+
+use pushway_core::TokenKind;
+use serde::Serialize;
+
+use super::DeliveryState;
+
+/// A message's status: every recipient, suppressed or with their devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageStatus {
+    /// The message id.
+    pub message_id: String,
+    /// When it was accepted (Unix ms).
+    pub created_at_ms: i64,
+    /// Every recipient, in the order given.
+    pub recipients: Vec<RecipientStatus>,
+}
+
+impl MessageStatus {
+    /// Whether every delivery has an outcome that will not change.
+    pub fn is_settled(&self) -> bool {
+        self.recipients
+            .iter()
+            .flat_map(|r| &r.devices)
+            .all(|d| d.state.is_final())
+    }
+
+    /// Whether every delivery has been tried at least once and is not in flight.
+    pub fn is_known(&self) -> bool {
+        self.recipients
+            .iter()
+            .flat_map(|r| &r.devices)
+            .all(|d| d.state.is_final() || (d.state == DeliveryState::Retrying && d.attempts > 0))
+    }
+}
+
+/// One recipient's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientStatus {
+    /// The user.
+    pub user_id: String,
+    /// Why the recipient gets nothing, if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+    /// The devices the push goes to.
+    pub devices: Vec<DeliveryStatus>,
+    /// The devices that get nothing (logged out, kicked), with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed_devices: Vec<SuppressedDevice>,
+}
+
+/// A device left out of a message, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuppressedDevice {
+    /// The device id.
+    pub device_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One delivery row's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryStatus {
+    /// The device id.
+    pub device_id: String,
+    /// The token kind.
+    pub kind: TokenKind,
+    /// The credential name.
+    pub credential: String,
+    /// The state.
+    pub state: DeliveryState,
+    /// Sends so far.
+    pub attempts: u32,
+    /// The last outcome's label (`delivered`, `retry`, `invalid_token`…), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
+    /// The last outcome's reason, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reason: Option<String>,
+    /// When the row is due next (pending, retrying) or its lease ends (in flight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at_ms: Option<i64>,
+    /// When the row was created.
+    pub created_at_ms: i64,
+    /// When it last changed.
+    pub updated_at_ms: i64,
+}
