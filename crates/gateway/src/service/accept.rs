@@ -50,14 +50,17 @@ impl Service {
         let renderer = Renderer::default();
         let mut notifications: Vec<String> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let users: Vec<String> = request
+            .recipients
+            .iter()
+            .map(|r| r.user_id.clone())
+            .collect();
+        let mut known = self.store.recipients(app_id, &users).await?;
         let mut recipients = Vec::with_capacity(request.recipients.len());
         for r in &request.recipients {
-            let stored = self
-                .store
-                .settings(app_id, &r.user_id)
-                .await?
-                .unwrap_or_default();
-            let devices = self.store.devices(app_id, &r.user_id).await?;
+            let state = known.remove(&r.user_id).unwrap_or_default();
+            let stored = state.settings.unwrap_or_default();
+            let devices = state.devices;
             let mut recipient = Recipient::new(r.user_id.as_str());
             recipient.unread = r.unread;
             recipient.settings = UserPushSettings {

@@ -91,3 +91,12 @@ pub struct StoredSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_sound: Option<String>,
 }
+
+/// What accepting a message needs to know of one recipient.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipientState {
+    /// Their settings as set; `None` when never set.
+    pub settings: Option<StoredSettings>,
+    /// Their devices with login states, by device id.
+    pub devices: Vec<DeviceState>,
+}

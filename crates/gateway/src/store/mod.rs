@@ -10,9 +10,11 @@ mod outbox;
 pub mod sqlite;
 mod status;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
-pub use device::{Device, DeviceState, Login, PutDevice, StoredSettings};
+pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use outbox::{Claimed, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch};
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, SuppressedDevice};
@@ -52,6 +54,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A user's devices with their login states, by device id.
     async fn devices(&self, app: &str, user: &str) -> Result<Vec<DeviceState>, StoreError>;
+
+    /// The settings, devices and login states of each of `users` (users with neither are
+    /// absent), as one consistent read for accepting a message.
+    async fn recipients(
+        &self,
+        app: &str,
+        users: &[String],
+    ) -> Result<HashMap<String, RecipientState>, StoreError>;
 
     /// Stores a user's push settings exactly as given.
     async fn put_settings(

@@ -6,9 +6,11 @@
 //! `BEGIN IMMEDIATE`.
 
 mod outbox;
+mod recipients;
 mod registry;
 mod status;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -167,6 +169,14 @@ impl Store for SqliteStore {
 
     async fn devices(&self, app: &str, user: &str) -> Result<Vec<DeviceState>, StoreError> {
         self.devices_impl(app, user).await
+    }
+
+    async fn recipients(
+        &self,
+        app: &str,
+        users: &[String],
+    ) -> Result<HashMap<String, RecipientState>, StoreError> {
+        self.recipients_impl(app, users).await
     }
 
     async fn put_settings(

@@ -1,6 +1,7 @@
 //! Devices, per-user settings and login states.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, err, kind_label, parse_kind};
 use crate::store::{Device, DeviceState, Login, PutDevice, StoreError, StoredSettings};
@@ -102,7 +103,7 @@ impl SqliteStore {
     ) -> Result<Vec<DeviceState>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.device_id, d.kind, d.credential, d.token, d.locale, d.created_at,
-                    d.updated_at, COALESCE(l.state, 'logged_in') AS login
+                    d.updated_at, COALESCE(l.state, 'logged_in') AS login, d.user_id
              FROM devices d LEFT JOIN device_logins l
                ON l.app_id = d.app_id AND l.user_id = d.user_id AND l.device_id = d.device_id
              WHERE d.app_id = ? AND d.user_id = ? ORDER BY d.device_id",
@@ -112,26 +113,7 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let kind: String = row.try_get(1).map_err(err)?;
-                let login: String = row.try_get(7).map_err(err)?;
-                Ok(DeviceState {
-                    device: Device {
-                        app: app.to_owned(),
-                        user: user.to_owned(),
-                        device_id: row.try_get(0).map_err(err)?,
-                        kind: parse_kind(&kind)?,
-                        credential: row.try_get(2).map_err(err)?,
-                        token: row.try_get(3).map_err(err)?,
-                        locale: row.try_get(4).map_err(err)?,
-                    },
-                    login: Login::parse(&login),
-                    created_at: row.try_get(5).map_err(err)?,
-                    updated_at: row.try_get(6).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| device_state(row, app)).collect()
     }
 
     pub(super) async fn put_settings_impl(
@@ -244,4 +226,25 @@ impl SqliteStore {
         tx.commit().await.map_err(err)?;
         Ok(count)
     }
+}
+
+/// A device row: `device_id, kind, credential, token, locale, created_at, updated_at, login,
+/// user_id`, in that order.
+pub(super) fn device_state(row: &SqliteRow, app: &str) -> Result<DeviceState, StoreError> {
+    let kind: String = row.try_get(1).map_err(err)?;
+    let login: String = row.try_get(7).map_err(err)?;
+    Ok(DeviceState {
+        device: Device {
+            app: app.to_owned(),
+            user: row.try_get(8).map_err(err)?,
+            device_id: row.try_get(0).map_err(err)?,
+            kind: parse_kind(&kind)?,
+            credential: row.try_get(2).map_err(err)?,
+            token: row.try_get(3).map_err(err)?,
+            locale: row.try_get(4).map_err(err)?,
+        },
+        login: Login::parse(&login),
+        created_at: row.try_get(5).map_err(err)?,
+        updated_at: row.try_get(6).map_err(err)?,
+    })
 }
