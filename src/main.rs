@@ -94,6 +94,7 @@ async fn serve(file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
     if config.apps.is_empty() {
         eprintln!("warning: no apps configured: every request will be refused (try --simulate)");
     }
+    let grace = config.server.shutdown_grace();
     let gateway = start(config).await?;
     let base = format!("http://{}", gateway.addr());
     println!("pushway listening on {base}  (API under {base}/v1, health at {base}/readyz)");
@@ -112,7 +113,7 @@ async fn serve(file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
     }
     shutdown_signal().await;
     println!("stopping");
-    gateway.stop().await;
+    gateway.stop(grace).await;
     drop(demo);
     Ok(())
 }

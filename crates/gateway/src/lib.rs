@@ -27,6 +27,7 @@ pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -57,11 +58,15 @@ pub enum StartError {
     },
 }
 
-/// A running gateway; dropping it stops the server and the workers.
+/// A running gateway; dropping it aborts the server and the workers (use
+/// [`stop`](Gateway::stop) to stop gracefully).
 pub struct Gateway {
     addr: SocketAddr,
     store: SqliteStore,
-    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<Option<Duration>>,
+    server: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -76,12 +81,30 @@ impl Gateway {
         self.addr
     }
 
-    /// Stops the server and workers and closes the store. Rows in flight keep their lease and
-    /// are claimed again after it expires (graceful release is not implemented yet).
-    pub async fn stop(mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
+    /// Stops gracefully: no new connections; requests and deliveries in progress get `grace`
+    /// to finish; outcomes given are committed; the leases of deliveries still unanswered are
+    /// released (due again at the next start, not only after their lease); the store is closed.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop.send_replace(Some(grace));
+        let deadline = tokio::time::Instant::now() + grace;
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout_at(deadline, server).await.is_err() {
+                abort.abort();
+            }
+        }
+        if let Some(worker) = self.worker.take() {
+            // The worker bounds its own wait by `grace`; this only guards against a hang.
+            let abort = worker.abort_handle();
+            if tokio::time::timeout(grace + Duration::from_secs(5), worker)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
         }
         self.store.close().await;
     }
@@ -89,7 +112,10 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in [&self.server, &self.worker, &self.writer]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }
@@ -143,6 +169,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let apps = Arc::new(apps);
 
     let wake = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(None::<Duration>);
     let service = Service::new(
         store.clone(),
         apps.clone(),
@@ -158,6 +185,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config: config.worker.clone(),
         writer,
         wake,
+        stop: stopped.clone(),
     }
     .spawn();
 
@@ -173,14 +201,24 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         source,
     })?;
     let router = api::router(service, keys, &config.server);
+    let mut stopped = stopped;
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        let stopping = async move {
+            let _ = stopped.wait_for(Option::is_some).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopping)
+            .await
+        {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
     Ok(Gateway {
         addr,
         store: sqlite,
-        tasks: vec![server, worker, writer_task],
+        stop,
+        server: Some(server),
+        worker: Some(worker),
+        writer: Some(writer_task),
     })
 }

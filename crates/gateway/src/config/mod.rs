@@ -94,6 +94,9 @@ pub struct ServerConfig {
     /// `/v1` requests in progress at once (default 1024); more are answered `503` with
     /// `Retry-After`, never queued without bound or dropped silently.
     pub max_in_flight_requests: usize,
+    /// On SIGTERM / Ctrl-C, how long requests and deliveries in progress may take to finish,
+    /// in seconds (default 10); leases of deliveries still unanswered are then released.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -103,11 +106,17 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             max_in_flight_requests: 1024,
+            shutdown_grace_secs: 10,
         }
     }
 }
 
 impl ServerConfig {
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))

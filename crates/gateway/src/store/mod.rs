@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Claimed>, StoreError>;
 
+    /// Makes the given rows, where still in flight, due again now (their worker stopped before
+    /// their outcome); returns how many it released.
+    async fn release(&self, ids: &[i64], now: i64) -> Result<u64, StoreError>;
+
     /// The rendered notifications (JSON) of the given ids.
     async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError>;
 

@@ -1,8 +1,13 @@
 //! The delivery workers: claim due rows under a lease, send each rendered notification to its
 //! devices through the app's [`Router`](pushway_core::Router) (whose providers carry the
 //! delivery layers), and hand each outcome to the one writer, which commits them in batches.
+//!
+//! Stopping: the claim loop ends, dispatches in progress get until the grace period ends, the
+//! writer commits what it was given, and the leases of rows still unanswered are released so
+//! they are due again at once (not only when their lease would have expired).
 
 mod decide;
+mod send;
 mod sink;
 mod writer;
 
@@ -10,18 +15,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushway_core::{DeviceToken, Notification};
-use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinHandle;
+use pushway_core::Notification;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 pub use decide::{backoff_ms, decide};
 pub use sink::GatewaySink;
 pub use writer::{WriteCommand, Writer, spawn_writer};
 
+use self::send::{Leased, final_record, send_group};
 use crate::app::Apps;
 use crate::config::WorkerConfig;
 use crate::service::Clock;
-use crate::store::{Claimed, DeliveryState, OutcomeRecord, Store};
+use crate::store::{Claimed, Store};
 
 /// A worker: one claim loop; its dispatches run as tasks, at most `max_in_flight` at once.
 pub struct Worker {
@@ -31,19 +37,34 @@ pub struct Worker {
     pub(crate) config: WorkerConfig,
     pub(crate) writer: Writer,
     pub(crate) wake: Arc<Notify>,
+    /// `Some(grace)` asks the worker to stop within `grace`.
+    pub(crate) stop: watch::Receiver<Option<Duration>>,
+}
+
+/// The claim loop's dispatch tasks and what they hold.
+struct InFlight {
+    slots: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+    leased: Arc<Leased>,
 }
 
 impl Worker {
-    /// Runs the claim loop until the task is aborted.
+    /// Runs the claim loop until asked to stop (or aborted).
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(self.run())
     }
 
-    async fn run(self) {
-        let slots = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+    async fn run(mut self) {
+        let mut in_flight = InFlight {
+            slots: Arc::new(Semaphore::new(self.config.max_in_flight.max(1))),
+            tasks: JoinSet::new(),
+            leased: Arc::new(Leased::default()),
+        };
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        loop {
+        let batch = self.config.claim_batch.max(1);
+        while self.stop.borrow().is_none() {
+            while in_flight.tasks.try_join_next().is_some() {}
             // Registered before the claim, so a commit during the claim still wakes us.
             let woken = self.wake.notified();
             tokio::pin!(woken);
@@ -51,16 +72,12 @@ impl Worker {
             let now = self.clock.now_ms();
             let full = match self
                 .store
-                .claim(
-                    now,
-                    now.saturating_add(lease),
-                    self.config.claim_batch.max(1),
-                )
+                .claim(now, now.saturating_add(lease), batch)
                 .await
             {
                 Ok(rows) => {
-                    let full = rows.len() as u64 >= u64::from(self.config.claim_batch.max(1));
-                    self.dispatch(rows, now, &slots).await;
+                    let full = rows.len() as u64 >= u64::from(batch);
+                    self.dispatch(rows, now, &mut in_flight).await;
                     full
                 }
                 Err(e) => {
@@ -72,13 +89,36 @@ impl Worker {
                 tokio::select! {
                     () = &mut woken => {}
                     () = tokio::time::sleep(poll) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
+        }
+        self.finish(in_flight).await;
+    }
+
+    /// Lets dispatches in progress finish within the grace period, then releases the leases of
+    /// the rows still unanswered.
+    async fn finish(&self, mut in_flight: InFlight) {
+        let grace = self.stop.borrow().unwrap_or_default();
+        let drained = async { while in_flight.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            in_flight.tasks.abort_all();
+            while in_flight.tasks.join_next().await.is_some() {}
+        }
+        self.writer.flush().await;
+        let unanswered = in_flight.leased.take();
+        if !unanswered.is_empty() {
+            match self.store.release(&unanswered, self.clock.now_ms()).await {
+                Ok(n) => tracing::info!(released = n, "worker: leases released at shutdown"),
+                Err(e) => {
+                    tracing::error!(error = %e, "worker: releasing leases failed; they expire")
                 }
             }
         }
     }
 
     /// Sends the claimed rows, one dispatch per rendered notification.
-    async fn dispatch(&self, rows: Vec<Claimed>, now: i64, slots: &Arc<Semaphore>) {
+    async fn dispatch(&self, rows: Vec<Claimed>, now: i64, in_flight: &mut InFlight) {
         let mut expired = Vec::new();
         let mut groups: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
         for row in rows {
@@ -98,7 +138,7 @@ impl Worker {
         let bodies = match self.store.notifications(&ids).await {
             Ok(bodies) => bodies,
             Err(e) => {
-                // The leases expire and the rows are claimed again.
+                // Their leases expire and the rows are claimed again.
                 tracing::error!(error = %e, "worker: loading notifications failed");
                 return;
             }
@@ -109,94 +149,36 @@ impl Worker {
                 .get(&id)
                 .and_then(|body| serde_json::from_str::<Notification>(body).ok());
             let Some(notification) = notification else {
+                let reason = Some("notification_unreadable".to_owned());
                 let records = rows
                     .iter()
-                    .map(|row| {
-                        final_record(
-                            row,
-                            now,
-                            "rejected",
-                            Some("notification_unreadable".to_owned()),
-                        )
-                    })
+                    .map(|row| final_record(row, now, "rejected", reason.clone()))
                     .collect();
                 self.writer.send(WriteCommand::Outcomes(records));
                 continue;
             };
-            let Ok(slot) = slots.clone().acquire_owned().await else {
+            let Ok(slot) = in_flight.slots.clone().acquire_owned().await else {
                 return;
             };
+            in_flight.leased.add(&rows);
+            let leased = in_flight.leased.clone();
             let apps = self.apps.clone();
             let clock = self.clock.clone();
             let config = self.config.clone();
             let writer = self.writer.clone();
-            tokio::spawn(async move {
-                send_group(&apps, &*clock, &config, &writer, &notification, rows).await;
+            in_flight.tasks.spawn(async move {
+                send_group(
+                    &apps,
+                    &leased,
+                    &*clock,
+                    &config,
+                    &writer,
+                    &notification,
+                    rows,
+                )
+                .await;
                 drop(slot);
             });
         }
-    }
-}
-
-/// Sends one notification to its claimed rows and hands the outcomes to the writer.
-async fn send_group(
-    apps: &Apps,
-    clock: &dyn Clock,
-    config: &WorkerConfig,
-    writer: &Writer,
-    notification: &Notification,
-    rows: Vec<Claimed>,
-) {
-    let Some(app) = rows.first().and_then(|row| apps.get(&row.app)) else {
-        // The app left the configuration: hold its rows like a paused route's.
-        let now = clock.now_ms();
-        let records = rows
-            .iter()
-            .map(|row| OutcomeRecord {
-                delivery_id: row.id,
-                state: DeliveryState::Retrying,
-                run_at: now
-                    .saturating_add(i64::try_from(config.route_pause_ms).unwrap_or(i64::MAX)),
-                outcome: "unroutable".to_owned(),
-                reason: Some("unknown_app".to_owned()),
-            })
-            .collect();
-        writer.send(WriteCommand::Outcomes(records));
-        return;
-    };
-    let devices: Vec<DeviceToken> = rows
-        .iter()
-        .map(|row| DeviceToken::new(row.kind, row.credential.as_str(), row.token.as_str()))
-        .collect();
-    let report = app.router.dispatch(notification, &devices).await;
-    let now = clock.now_ms();
-    let mut records = Vec::with_capacity(rows.len());
-    let mut pauses = Vec::new();
-    for (row, result) in rows.iter().zip(report.results()) {
-        let (record, pause) = decide(&result.outcome, row, now, config);
-        if let Some(pause) = pause
-            && !pauses.iter().any(|p: &crate::store::RoutePause| {
-                p.kind == pause.kind && p.credential == pause.credential
-            })
-        {
-            tracing::warn!(app = %row.app, kind = %row.kind, credential = %row.credential,
-                reason = %pause.reason, "route paused: its deliveries are held");
-            pauses.push(pause);
-        }
-        records.push(record);
-    }
-    for pause in pauses {
-        writer.send(WriteCommand::Pause(pause));
-    }
-    writer.send(WriteCommand::Outcomes(records));
-}
-
-fn final_record(row: &Claimed, now: i64, outcome: &str, reason: Option<String>) -> OutcomeRecord {
-    OutcomeRecord {
-        delivery_id: row.id,
-        state: DeliveryState::Dead,
-        run_at: now,
-        outcome: outcome.to_owned(),
-        reason,
     }
 }

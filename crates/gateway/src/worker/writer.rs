@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::service::Clock;
@@ -17,7 +17,7 @@ const MAX_BATCH: usize = 5_000;
 const COMMIT_ATTEMPTS: u32 = 5;
 
 /// Something for the writer to commit.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum WriteCommand {
     /// Outcomes of claimed rows.
     Outcomes(Vec<OutcomeRecord>),
@@ -25,6 +25,8 @@ pub enum WriteCommand {
     Dead(Vec<DeadTokenRecord>),
     /// A route to pause.
     Pause(RoutePause),
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Hands commands to the writer task; never blocks (the queue is bounded by what the workers
@@ -43,6 +45,13 @@ impl Writer {
             );
         }
     }
+
+    /// Waits until everything queued so far is committed (or the writer is gone).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.send(WriteCommand::Flush(tx));
+        let _ = rx.await;
+    }
 }
 
 /// Starts the writer; `recorded` is bumped after every commit.
@@ -55,21 +64,31 @@ pub fn spawn_writer(
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut batch = WriteBatch::default();
-            let mut size = add(&mut batch, first);
+            let mut flushes = Vec::new();
+            let mut size = add(&mut batch, &mut flushes, first);
             while size < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(command) => size += add(&mut batch, command),
+                    Ok(command) => size += add(&mut batch, &mut flushes, command),
                     Err(_) => break,
                 }
             }
-            commit(&*store, &*clock, &batch).await;
-            recorded.send_modify(|n| *n = n.wrapping_add(1));
+            if !batch.is_empty() {
+                commit(&*store, &*clock, &batch).await;
+                recorded.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            for flush in flushes {
+                let _ = flush.send(());
+            }
         }
     });
     (Writer { tx }, task)
 }
 
-fn add(batch: &mut WriteBatch, command: WriteCommand) -> usize {
+fn add(
+    batch: &mut WriteBatch,
+    flushes: &mut Vec<oneshot::Sender<()>>,
+    command: WriteCommand,
+) -> usize {
     match command {
         WriteCommand::Outcomes(records) => {
             let n = records.len();
@@ -84,6 +103,10 @@ fn add(batch: &mut WriteBatch, command: WriteCommand) -> usize {
         WriteCommand::Pause(pause) => {
             batch.pauses.push(pause);
             1
+        }
+        WriteCommand::Flush(done) => {
+            flushes.push(done);
+            0
         }
     }
 }

@@ -10,5 +10,6 @@ mod overload;
 mod retries;
 mod seed_rules;
 mod settings;
+mod shutdown;
 mod store;
 mod support;

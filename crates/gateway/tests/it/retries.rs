@@ -3,24 +3,9 @@
 
 use pushway_mock::fault::Trigger;
 use pushway_mock::xiaomi::XiaomiFault;
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, KEY, c2c, devices_of};
-
-async fn post_without_wait(h: &Harness, key: &str, body: Value) -> String {
-    let a = h
-        .send(
-            Method::POST,
-            "/v1/apps/demo/messages",
-            Some(KEY),
-            &[("idempotency-key", key)],
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
-    a.body["message_id"].as_str().expect("id").to_owned()
-}
+use crate::support::{Harness, c2c, devices_of};
 
 fn final_state(status: &Value) -> bool {
     let state = &devices_of(status, "bob")[0]["state"];
@@ -35,7 +20,7 @@ async fn a_retry_is_sent_again_after_the_backoff_and_then_delivered() {
         .xiaomi
         .inject(Trigger::Times(2), XiaomiFault::Status(503));
     let body = json!({"message": c2c("alice", "bob", "hi"), "recipients": [{"user_id": "bob"}]});
-    let id = post_without_wait(&h, "r1", body).await;
+    let id = h.post_nowait("r1", body).await;
     let status = h.status_until(&id, final_state).await;
     let device = &devices_of(&status, "bob")[0];
     assert_eq!(device["state"], "delivered");
@@ -51,7 +36,7 @@ async fn attempts_exhausted_make_the_delivery_dead_with_the_last_reason() {
         .xiaomi
         .inject(Trigger::Always, XiaomiFault::Status(503));
     let body = json!({"message": c2c("alice", "bob", "hi"), "recipients": [{"user_id": "bob"}]});
-    let id = post_without_wait(&h, "r2", body).await;
+    let id = h.post_nowait("r2", body).await;
     let status = h.status_until(&id, final_state).await;
     let device = &devices_of(&status, "bob")[0];
     assert_eq!(device["state"], "dead");
@@ -69,12 +54,12 @@ async fn a_message_past_its_time_to_live_is_dead_with_the_last_reason() {
         .inject(Trigger::Always, XiaomiFault::Status(503));
     let mut message = c2c("alice", "bob", "hi");
     message["ttl_secs"] = json!(1);
-    let id = post_without_wait(
-        &h,
-        "r3",
-        json!({"message": message, "recipients": [{"user_id": "bob"}]}),
-    )
-    .await;
+    let id = h
+        .post_nowait(
+            "r3",
+            json!({"message": message, "recipients": [{"user_id": "bob"}]}),
+        )
+        .await;
     let status = h.status_until(&id, final_state).await;
     let device = &devices_of(&status, "bob")[0];
     assert_eq!(device["state"], "dead");

@@ -16,7 +16,8 @@ pub const OTHER_APP: &str = "other";
 pub const OTHER_KEY: &str = "pw_test_other_key";
 
 pub struct Harness {
-    _gateway: Gateway,
+    gateway: Option<Gateway>,
+    config: Config,
     pub sims: Simulators,
     pub http: reqwest::Client,
     pub base: String,
@@ -55,16 +56,46 @@ impl Harness {
         config.apps.insert(OTHER_APP.to_owned(), other);
         edit(&mut config, &sims);
         let db = config.store.path.clone();
-        let gateway = start(config).await.expect("gateway starts");
+        let gateway = start(config.clone()).await.expect("gateway starts");
         let base = format!("http://{}", gateway.addr());
         Harness {
-            _gateway: gateway,
+            gateway: Some(gateway),
+            config,
             sims,
             http: reqwest::Client::new(),
             base,
             db,
             _dir: dir,
         }
+    }
+
+    /// Stops the gateway gracefully within `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop(grace).await;
+        }
+    }
+
+    /// Starts the gateway again on the same database (on a new port).
+    pub async fn restart(&mut self) {
+        let gateway = start(self.config.clone()).await.expect("gateway restarts");
+        self.base = format!("http://{}", gateway.addr());
+        self.gateway = Some(gateway);
+    }
+
+    /// Posts a message under `key` without waiting; its id.
+    pub async fn post_nowait(&self, key: &str, body: Value) -> String {
+        let a = self
+            .send(
+                Method::POST,
+                "/v1/apps/demo/messages",
+                Some(KEY),
+                &[("idempotency-key", key)],
+                Some(body.to_string()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+        a.body["message_id"].as_str().expect("id").to_owned()
     }
 
     /// A request with the demo key.

@@ -229,6 +229,10 @@ impl Store for SqliteStore {
         self.claim_impl(now, lease_until, limit).await
     }
 
+    async fn release(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
+        self.release_impl(ids, now).await
+    }
+
     async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
         self.notifications_impl(ids).await
     }

@@ -276,4 +276,23 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(err)
     }
+
+    pub(super) async fn release_impl(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
+        let list = serde_json::to_string(ids).map_err(StoreError::new)?;
+        let mut tx = self.write_tx().await?;
+        let released = sqlx::query(
+            "UPDATE deliveries SET state = 'retrying', run_at = ?, lease_until = NULL,
+                    updated_at = ?
+             WHERE state = 'in_flight' AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(list)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?
+        .rows_affected();
+        tx.commit().await.map_err(err)?;
+        Ok(released)
+    }
 }
