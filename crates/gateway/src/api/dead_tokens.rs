@@ -1,9 +1,10 @@
 //! `/v1/apps/{app}/dead-tokens?after=<cursor>&limit=<n>`: tokens removed since a cursor.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 
+use super::path::Params;
 use super::query::params;
 use super::{AppState, Problem};
 
@@ -12,7 +13,7 @@ const MAX_LIMIT: u32 = 1000;
 
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path(app): Path<String>,
+    Params(app): Params<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, Problem> {

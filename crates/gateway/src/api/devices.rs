@@ -2,14 +2,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pushway_core::ApnsEnv;
 use serde::Serialize;
 
 use super::json::parse;
+use super::path::Params;
 use super::{AppState, Problem};
 use crate::service::{DeviceIn, KindIn};
 use crate::store::{DeviceState, Login};
@@ -47,7 +48,7 @@ fn out(state: &DeviceState) -> DeviceOut<'_> {
 
 pub(super) async fn put(
     State(state): State<AppState>,
-    Path((app, user, device)): Path<(String, String, String)>,
+    Params((app, user, device)): Params<(String, String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
@@ -78,7 +79,7 @@ pub(super) async fn put(
 
 pub(super) async fn delete(
     State(state): State<AppState>,
-    Path((app, user, device)): Path<(String, String, String)>,
+    Params((app, user, device)): Params<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     state.authorize(&headers, &app)?;
@@ -88,7 +89,7 @@ pub(super) async fn delete(
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    Path((app, user)): Path<(String, String)>,
+    Params((app, user)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     state.authorize(&headers, &app)?;

@@ -1,9 +1,10 @@
 //! Login state per device (seed: a logged-out or kicked device gets nothing until it logs in).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
+use super::path::Params;
 use super::{AppState, Problem};
 use crate::store::Login;
 
@@ -23,7 +24,7 @@ async fn set(
 
 pub(super) async fn login(
     State(state): State<AppState>,
-    Path(path): Path<(String, String, String)>,
+    Params(path): Params<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::LoggedIn).await
@@ -31,7 +32,7 @@ pub(super) async fn login(
 
 pub(super) async fn logout(
     State(state): State<AppState>,
-    Path(path): Path<(String, String, String)>,
+    Params(path): Params<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::LoggedOut).await
@@ -39,7 +40,7 @@ pub(super) async fn logout(
 
 pub(super) async fn kicked(
     State(state): State<AppState>,
-    Path(path): Path<(String, String, String)>,
+    Params(path): Params<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::Kicked).await
@@ -47,7 +48,7 @@ pub(super) async fn kicked(
 
 pub(super) async fn logout_all(
     State(state): State<AppState>,
-    Path((app, user)): Path<(String, String)>,
+    Params((app, user)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, Problem> {
     state.authorize(&headers, &app)?;

@@ -5,11 +5,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::json::parse;
+use super::path::Params;
 use super::query::{duration, params};
 use super::{AppState, Problem};
 use crate::service::MessageRequest;
@@ -22,7 +23,7 @@ const WAIT_MARGIN: Duration = Duration::from_secs(1);
 
 pub(super) async fn post(
     State(state): State<AppState>,
-    Path(app): Path<String>,
+    Params(app): Params<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -70,7 +71,7 @@ pub(super) async fn post(
 
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path((app, id)): Path<(String, String)>,
+    Params((app, id)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<MessageStatus>, Problem> {
     state.authorize(&headers, &app)?;

@@ -20,6 +20,7 @@ mod health;
 mod json;
 mod logins;
 mod messages;
+mod path;
 mod problem;
 mod query;
 mod settings;
@@ -57,8 +58,10 @@ impl State {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .filter(|key| !key.is_empty())
             .ok_or_else(Problem::unauthorized)?;
         let hash = hash_key(presented);

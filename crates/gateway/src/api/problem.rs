@@ -7,6 +7,7 @@
 //! | `/problems/unsupported-media-type` | 415 | the body is not `application/json` |
 //! | `/problems/payload-too-large` | 413 | the body is over the limit |
 //! | `/problems/invalid-query` | 400 | a query parameter does not parse |
+//! | `/problems/invalid-path` | 400 | a path segment is not UTF-8 once percent-decoded |
 //! | `/problems/missing-idempotency-key` | 400 | `POST /messages` without `Idempotency-Key` |
 //! | `/problems/unauthorized` | 401 | no `Authorization: Bearer` key, or an unknown one |
 //! | `/problems/forbidden` | 403 | the key belongs to another app |

@@ -3,17 +3,18 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
 use super::json::parse;
+use super::path::Params;
 use super::{AppState, Problem};
 use crate::store::StoredSettings;
 
 pub(super) async fn put(
     State(state): State<AppState>,
-    Path((app, user)): Path<(String, String)>,
+    Params((app, user)): Params<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<StoredSettings>, Problem> {
@@ -25,7 +26,7 @@ pub(super) async fn put(
 
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path((app, user)): Path<(String, String)>,
+    Params((app, user)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<StoredSettings>, Problem> {
     state.authorize(&headers, &app)?;

@@ -176,6 +176,33 @@ async fn keys_reach_only_their_own_app() {
         404,
         "not-found",
     );
+    let a = h
+        .call(Method::GET, "/v1/apps/demo/users/%FF/devices", None)
+        .await;
+    assert_problem(&a, 400, "invalid-path");
+    // The scheme is case-insensitive; the key is not.
+    let lower = format!("bearer {KEY}");
+    let a = h
+        .send(
+            Method::GET,
+            "/v1/apps/demo/users/u/settings",
+            None,
+            &[("authorization", &lower)],
+            None,
+        )
+        .await;
+    assert_eq!(a.status.as_u16(), 200);
+    let upper = format!("Bearer {}", KEY.to_uppercase());
+    let a = h
+        .send(
+            Method::GET,
+            "/v1/apps/demo/users/u/settings",
+            None,
+            &[("authorization", &upper)],
+            None,
+        )
+        .await;
+    assert_problem(&a, 401, "unauthorized");
     assert_problem(
         &h.call(Method::DELETE, MESSAGES, None).await,
         405,
