@@ -59,6 +59,7 @@ CREATE TABLE messages (
     expires_at BIGINT NOT NULL,
     UNIQUE (app_id, idempotency_key)
 );
+CREATE INDEX messages_created ON messages (created_at);
 
 -- Rendered notifications, shared by the deliveries that got the same rendering.
 CREATE TABLE notifications (
@@ -111,6 +112,7 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (run_at)
     WHERE state IN ('pending', 'retrying', 'in_flight');
+CREATE INDEX deliveries_message ON deliveries (message_id);
 
 -- Routes whose credential the vendor refused: their rows are held until `until`.
 CREATE TABLE paused_routes (
@@ -135,3 +137,4 @@ CREATE TABLE dead_tokens (
     at BIGINT NOT NULL
 );
 CREATE INDEX dead_tokens_app ON dead_tokens (app_id, cursor);
+CREATE INDEX dead_tokens_at ON dead_tokens (at);

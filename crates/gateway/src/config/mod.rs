@@ -165,6 +165,10 @@ pub struct WorkerConfig {
     pub default_ttl_secs: u64,
     /// Deadline of one vendor attempt, in seconds (default 10).
     pub send_timeout_secs: u64,
+    /// How long finished messages (and dead-token feed entries) are kept, in seconds (default 7
+    /// days). An idempotency key is remembered as long as its message: keep this longer than
+    /// callers retry.
+    pub retention_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -180,6 +184,7 @@ impl Default for WorkerConfig {
             route_pause_ms: 60_000,
             default_ttl_secs: 86_400,
             send_timeout_secs: 10,
+            retention_secs: 7 * 86_400,
         }
     }
 }

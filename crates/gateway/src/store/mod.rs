@@ -114,6 +114,11 @@ pub trait Store: Send + Sync + 'static {
     /// their outcome); returns how many it released.
     async fn release(&self, ids: &[i64], now: i64) -> Result<u64, StoreError>;
 
+    /// Deletes up to `limit` messages accepted before `before` whose deliveries are all
+    /// finished (with their rows; their idempotency keys are forgotten too), and dead-token
+    /// feed entries older than `before`; returns how many messages it deleted.
+    async fn prune(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
+
     /// The rendered notifications (JSON) of the given ids.
     async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError>;
 

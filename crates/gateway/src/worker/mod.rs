@@ -29,6 +29,11 @@ use crate::config::WorkerConfig;
 use crate::service::Clock;
 use crate::store::{Claimed, Store};
 
+/// How often finished messages past the retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The most messages one prune deletes (a short transaction; the next prune takes more).
+const PRUNE_BATCH: u32 = 1000;
+
 /// A worker: one claim loop; its dispatches run as tasks, at most `max_in_flight` at once.
 pub struct Worker {
     pub(crate) store: Arc<dyn Store>,
@@ -63,8 +68,13 @@ impl Worker {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let batch = self.config.claim_batch.max(1);
+        let mut next_prune = tokio::time::Instant::now();
         while self.stop.borrow().is_none() {
             while in_flight.tasks.try_join_next().is_some() {}
+            if tokio::time::Instant::now() >= next_prune {
+                self.prune().await;
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            }
             // Registered before the claim, so a commit during the claim still wakes us.
             let woken = self.wake.notified();
             tokio::pin!(woken);
@@ -94,6 +104,18 @@ impl Worker {
             }
         }
         self.finish(in_flight).await;
+    }
+
+    /// Deletes finished messages older than the retention, a bounded number per call.
+    async fn prune(&self) {
+        let retention =
+            i64::try_from(self.config.retention_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let before = self.clock.now_ms().saturating_sub(retention);
+        match self.store.prune(before, PRUNE_BATCH).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "pruned finished messages past the retention"),
+            Err(e) => tracing::error!(error = %e, "worker: pruning failed"),
+        }
     }
 
     /// Lets dispatches in progress finish within the grace period, then releases the leases of

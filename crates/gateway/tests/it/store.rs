@@ -124,3 +124,77 @@ async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
     // Another app cannot read the message.
     assert!(store.status("other", "m1").await.expect("status").is_none());
 }
+
+#[tokio::test]
+async fn pruning_deletes_finished_messages_past_the_retention_only() {
+    let (store, _dir) = open().await;
+    store
+        .accept(&message("done", "k1", 2))
+        .await
+        .expect("accept");
+    store
+        .accept(&message("busy", "k2", 1))
+        .await
+        .expect("accept");
+    let claimed = store.claim(2_000, 62_000, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 3);
+    // Finish both rows of "done" and leave "busy" retrying.
+    let outcomes = claimed
+        .iter()
+        .map(|row| {
+            let busy = store_message_of(row.id, &claimed) == "busy";
+            OutcomeRecord {
+                delivery_id: row.id,
+                state: if busy {
+                    DeliveryState::Retrying
+                } else {
+                    DeliveryState::Delivered
+                },
+                run_at: 70_000,
+                outcome: if busy { "retry" } else { "delivered" }.to_owned(),
+                reason: None,
+            }
+        })
+        .collect();
+    store
+        .record(
+            &WriteBatch {
+                outcomes,
+                ..WriteBatch::default()
+            },
+            3_000,
+        )
+        .await
+        .expect("record");
+    // Accepted at 1 000: not before 1 000, so nothing goes yet.
+    assert_eq!(store.prune(1_000, 100).await.expect("prune"), 0);
+    assert_eq!(store.prune(5_000, 100).await.expect("prune"), 1);
+    assert!(
+        store
+            .status("chat", "done")
+            .await
+            .expect("status")
+            .is_none()
+    );
+    assert!(
+        store
+            .status("chat", "busy")
+            .await
+            .expect("status")
+            .is_some()
+    );
+    // The key of the pruned message is forgotten: it may be used again.
+    assert!(
+        store
+            .accept(&message("again", "k1", 1))
+            .await
+            .expect("accept")
+            .created
+    );
+}
+
+/// Rows are created in accept order: "done" got the first two ids.
+fn store_message_of(id: i64, claimed: &[pushway_gateway::store::Claimed]) -> &'static str {
+    let first = claimed.iter().map(|r| r.id).min().unwrap_or(0);
+    if id < first + 2 { "done" } else { "busy" }
+}

@@ -233,6 +233,10 @@ impl Store for SqliteStore {
         self.release_impl(ids, now).await
     }
 
+    async fn prune(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        self.prune_impl(before, limit).await
+    }
+
     async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
         self.notifications_impl(ids).await
     }

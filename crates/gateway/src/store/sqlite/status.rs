@@ -1,4 +1,4 @@
-//! Reads for the API: a message's status and the dead-token feed.
+//! A message's status and the dead-token feed, and their pruning after the retention.
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -14,6 +14,31 @@ fn u32_of(value: i64) -> u32 {
 }
 
 impl SqliteStore {
+    pub(super) async fn prune_impl(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        // The message's recipients, notifications and deliveries go with it (ON DELETE CASCADE).
+        let messages = sqlx::query(
+            "DELETE FROM messages WHERE id IN (
+               SELECT m.id FROM messages m WHERE m.created_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id
+                                   AND d.state IN ('pending', 'retrying', 'in_flight'))
+               LIMIT ?2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?
+        .rows_affected();
+        sqlx::query("DELETE FROM dead_tokens WHERE at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(messages)
+    }
+
     pub(super) async fn status_impl(
         &self,
         app: &str,
