@@ -85,7 +85,7 @@ impl Service {
     pub async fn status(&self, app: &str, message: &str) -> Result<MessageStatus, ServiceError> {
         self.app(app)?;
         self.store
-            .status(app, message)
+            .status(app, message, self.clock.now_ms())
             .await?
             .ok_or(ServiceError::UnknownMessage)
     }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use outbox::{Claimed, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch};
-pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, SuppressedDevice};
+pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.
@@ -98,8 +98,14 @@ pub trait Store: Send + Sync + 'static {
     /// earlier message.
     async fn accept(&self, message: &NewMessage) -> Result<Accepted, StoreError>;
 
-    /// A message's status; `None` when the app has no such message.
-    async fn status(&self, app: &str, message: &str) -> Result<Option<MessageStatus>, StoreError>;
+    /// A message's status as of `now` (which routes are paused); `None` when the app has no
+    /// such message.
+    async fn status(
+        &self,
+        app: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<MessageStatus>, StoreError>;
 
     /// Claims up to `limit` due rows (pending or retrying with `run_at <= now`, or in flight
     /// with an expired lease) of routes not paused, leasing them until `lease_until`.

@@ -25,12 +25,14 @@ impl MessageStatus {
             .all(|d| d.state.is_final())
     }
 
-    /// Whether every delivery has been tried at least once and is not in flight.
+    /// Whether every delivery has an outcome to report: finished, tried and due again, or held
+    /// by a paused route.
     pub fn is_known(&self) -> bool {
-        self.recipients
-            .iter()
-            .flat_map(|r| &r.devices)
-            .all(|d| d.state.is_final() || (d.state == DeliveryState::Retrying && d.attempts > 0))
+        self.recipients.iter().flat_map(|r| &r.devices).all(|d| {
+            d.state.is_final()
+                || (d.state == DeliveryState::Retrying && d.attempts > 0)
+                || (d.route_paused.is_some() && d.state != DeliveryState::InFlight)
+        })
     }
 }
 
@@ -80,8 +82,20 @@ pub struct DeliveryStatus {
     /// When the row is due next (pending, retrying) or its lease ends (in flight).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at_ms: Option<i64>,
+    /// The row's route is paused (its credential was refused): the row is held, not dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_paused: Option<RoutePaused>,
     /// When the row was created.
     pub created_at_ms: i64,
     /// When it last changed.
     pub updated_at_ms: i64,
+}
+
+/// Why and until when a delivery's route is paused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutePaused {
+    /// Until when (Unix ms); the row is tried again then.
+    pub until_ms: i64,
+    /// The refusal that paused it (outcome and reason).
+    pub reason: String,
 }

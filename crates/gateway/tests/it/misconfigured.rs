@@ -43,28 +43,27 @@ async fn a_refused_credential_pauses_only_its_route() {
 
     // The next message: the paused route is not even tried; the others still deliver.
     let before = h.sims.xiaomi.request_count();
-    // (No `?wait`: a held row has no outcome to wait for.)
-    let b = h
-        .send(
-            reqwest::Method::POST,
-            "/v1/apps/demo/messages",
-            Some(crate::support::KEY),
-            &[("idempotency-key", "p2")],
-            Some(body("two").to_string()),
-        )
-        .await;
-    assert_eq!(b.status, StatusCode::ACCEPTED);
-    let id = b.body["message_id"].as_str().expect("id");
-    let b = h
-        .status_until(id, |s| {
-            devices_of(s, "bob")[0]["state"] == "delivered"
-                && devices_of(s, "carol")[0]["state"] == "delivered"
-        })
-        .await;
-    let bob = devices_of(&b, "bob");
+    // `?wait` answers once every row has an outcome to report: the held one is held.
+    let b = h.post_message("p2", body("two")).await;
+    assert_eq!(b.body["settled"], false);
+    let bob = devices_of(&b.body, "bob");
     assert_eq!(bob[0]["state"], "delivered");
     assert_eq!(bob[1]["state"], "pending");
     assert_eq!(bob[1]["attempts"], 0);
+    let paused = &bob[1]["route_paused"];
+    assert!(
+        paused["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("auth")),
+        "{paused}"
+    );
+    assert!(paused["until_ms"].as_i64() > bob[0]["updated_at_ms"].as_i64());
+    assert_eq!(devices_of(&b.body, "carol")[0]["state"], "delivered");
+    assert!(
+        devices_of(&b.body, "carol")[0]
+            .get("route_paused")
+            .is_none()
+    );
     assert_eq!(h.sims.xiaomi.request_count(), before + 1);
     // Nothing was dropped: both of bob's held rows are still there.
     assert_eq!(

@@ -97,7 +97,7 @@ async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
             .is_empty()
     );
     let status = store
-        .status("chat", "m1")
+        .status("chat", "m1", 0)
         .await
         .expect("status")
         .expect("message");
@@ -120,9 +120,21 @@ async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
         store.claim(2_000, 3_000, 100).await.expect("claim").len(),
         1
     );
-    assert!(store.status("chat", "m2").await.expect("status").is_none());
+    assert!(
+        store
+            .status("chat", "m2", 0)
+            .await
+            .expect("status")
+            .is_none()
+    );
     // Another app cannot read the message.
-    assert!(store.status("other", "m1").await.expect("status").is_none());
+    assert!(
+        store
+            .status("other", "m1", 0)
+            .await
+            .expect("status")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -171,14 +183,14 @@ async fn pruning_deletes_finished_messages_past_the_retention_only() {
     assert_eq!(store.prune(5_000, 100).await.expect("prune"), 1);
     assert!(
         store
-            .status("chat", "done")
+            .status("chat", "done", 0)
             .await
             .expect("status")
             .is_none()
     );
     assert!(
         store
-            .status("chat", "busy")
+            .status("chat", "busy", 0)
             .await
             .expect("status")
             .is_some()

@@ -216,8 +216,13 @@ impl Store for SqliteStore {
         self.accept_impl(message).await
     }
 
-    async fn status(&self, app: &str, message: &str) -> Result<Option<MessageStatus>, StoreError> {
-        self.status_impl(app, message).await
+    async fn status(
+        &self,
+        app: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<MessageStatus>, StoreError> {
+        self.status_impl(app, message, now).await
     }
 
     async fn claim(

@@ -5,8 +5,8 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, err, parse_kind};
 use crate::store::{
-    DeadTokenEntry, DeliveryState, DeliveryStatus, MessageStatus, RecipientStatus, StoreError,
-    SuppressedDevice,
+    DeadTokenEntry, DeliveryState, DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused,
+    StoreError, SuppressedDevice,
 };
 
 fn u32_of(value: i64) -> u32 {
@@ -43,6 +43,7 @@ impl SqliteStore {
         &self,
         app: &str,
         message: &str,
+        now: i64,
     ) -> Result<Option<MessageStatus>, StoreError> {
         let Some(created_at) =
             sqlx::query("SELECT created_at FROM messages WHERE id = ? AND app_id = ?")
@@ -79,11 +80,16 @@ impl SqliteStore {
             });
         }
         let deliveries = sqlx::query(
-            "SELECT user_id, device_id, kind, credential, state, attempts, last_outcome,
-                    last_reason, run_at, created_at, updated_at
-             FROM deliveries WHERE message_id = ? ORDER BY id",
+            "SELECT d.user_id, d.device_id, d.kind, d.credential, d.state, d.attempts,
+                    d.last_outcome, d.last_reason, d.run_at, d.created_at, d.updated_at,
+                    p.until, p.reason
+             FROM deliveries d LEFT JOIN paused_routes p
+               ON p.app_id = d.app_id AND p.kind = d.kind AND p.credential = d.credential
+                  AND p.until > ?2
+             WHERE d.message_id = ?1 ORDER BY d.id",
         )
         .bind(message)
+        .bind(now)
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
@@ -157,6 +163,14 @@ fn delivery_status(row: &SqliteRow) -> Result<DeliveryStatus, StoreError> {
     let state = DeliveryState::parse(&state)
         .ok_or_else(|| StoreError::new(format!("unknown delivery state {state:?}")))?;
     let run_at: i64 = row.try_get(8).map_err(err)?;
+    let paused_until: Option<i64> = row.try_get(11).map_err(err)?;
+    let paused_reason: Option<String> = row.try_get(12).map_err(err)?;
+    let route_paused = match (paused_until, paused_reason) {
+        (Some(until_ms), Some(reason)) if !state.is_final() => {
+            Some(RoutePaused { until_ms, reason })
+        }
+        _ => None,
+    };
     Ok(DeliveryStatus {
         device_id: row.try_get(1).map_err(err)?,
         kind: parse_kind(&kind)?,
@@ -166,6 +180,7 @@ fn delivery_status(row: &SqliteRow) -> Result<DeliveryStatus, StoreError> {
         last_outcome: row.try_get(6).map_err(err)?,
         last_reason: row.try_get(7).map_err(err)?,
         next_attempt_at_ms: (!state.is_final()).then_some(run_at),
+        route_paused,
         created_at_ms: row.try_get(9).map_err(err)?,
         updated_at_ms: row.try_get(10).map_err(err)?,
     })
