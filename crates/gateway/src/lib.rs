@@ -14,7 +14,21 @@
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
 //! | [`simulate`] | `--simulate`: the bundled vendor simulators and a demo app |
 //!
-//! [`start`] runs all of it from a [`Config`](config::Config).
+//! [`start`] runs all of it from a [`Config`](config::Config); the `pushway` binary
+//! (`pushway serve`) is a thin wrapper around it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use pushway_gateway::config::Config;
+//!
+//! let config = Config::load(Some("pushway.toml".as_ref()))?;
+//! let gateway = pushway_gateway::start(config).await?;
+//! println!("API on http://{}/v1", gateway.addr());
+//! tokio::signal::ctrl_c().await?;
+//! gateway.stop(Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
 
 pub mod api;
 pub mod app;

@@ -1,6 +1,34 @@
 //! The gateway's configuration: a TOML file plus `PUSHWAY_*` environment overrides (figment),
 //! with secrets read from `*_file` keys and never shown in `Debug`.
 //!
+//! ```toml
+//! [server]
+//! listen = "0.0.0.0:8080"
+//!
+//! [store]
+//! path = "/var/lib/pushway/pushway.sqlite3"
+//!
+//! [apps.chat]
+//! api_keys = [{ name = "im-backend", sha256 = "<hex SHA-256 of the key>" }]
+//!
+//! [apps.chat.apns.main]
+//! team_id = "T3AM1D9ZQ8"
+//! key_id = "K7Q2M9X4PL"
+//! topic = "com.example.chat"
+//! key_file = "/run/secrets/AuthKey_K7Q2M9X4PL.p8"
+//!
+//! [apps.chat.xiaomi.main]
+//! package = "com.example.chat"
+//! channel_id = "im_messages"
+//! app_secret_file = "/run/secrets/xiaomi"
+//!
+//! [apps.chat.huawei.main]
+//! app_id = "104437395"
+//! client_secret_file = "/run/secrets/huawei"
+//! ```
+//!
+//! Devices register under a credential name (`main` above) and kind.
+//!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
 
@@ -186,5 +214,47 @@ impl Default for WorkerConfig {
             send_timeout_secs: 10,
             retention_secs: 7 * 86_400,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::Config;
+
+    /// The example in this module's docs, so the docs cannot drift from the code.
+    fn documented_example() -> String {
+        let source = include_str!("mod.rs");
+        let start = source
+            .find("//! ```toml\n")
+            .map(|i| i + "//! ```toml\n".len());
+        let block = start.and_then(|s| source[s..].find("//! ```\n").map(|e| &source[s..s + e]));
+        block
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = documented_example();
+        assert!(text.contains("[apps.chat.xiaomi.main]"), "{text}");
+        let config: Config = Figment::from(Toml::string(&text))
+            .extract()
+            .expect("parses");
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:8080");
+        let chat = &config.apps["chat"];
+        assert_eq!(chat.api_keys[0].name, "im-backend");
+        assert_eq!(chat.apns["main"].topic, "com.example.chat");
+        assert_eq!(chat.xiaomi["main"].channel_id, "im_messages");
+        assert_eq!(chat.huawei["main"].app_id, "104437395");
+        assert_eq!(config.worker.max_attempts, 10);
     }
 }
