@@ -42,3 +42,21 @@ async fn the_same_key_returns_the_same_message_and_adds_nothing() {
         .await;
     assert_problem(&a, 404, "unknown-message");
 }
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_make_one_message() {
+    let h = Harness::start().await;
+    h.device("bob", "b", "xiaomi", "regid-bob").await;
+    let body = json!({"message": c2c("alice", "bob", "race"), "recipients": [{"user_id": "bob"}]});
+    let (a, b) = tokio::join!(
+        h.post_message("same", body.clone()),
+        h.post_message("same", body)
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(a.body["message_id"], b.body["message_id"]);
+    assert_eq!(h.count("messages").await, 1);
+    assert_eq!(h.count("deliveries").await, 1);
+}

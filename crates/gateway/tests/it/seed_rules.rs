@@ -220,3 +220,58 @@ async fn status_shows_every_device_and_unknown_messages_are_404() {
         .await;
     crate::support::assert_problem(&missing, 404, "unknown-message");
 }
+
+#[tokio::test]
+async fn each_device_gets_the_placeholders_of_its_locale() {
+    let h = Harness::start().await;
+    let register = |device: &str, token: &str, locale: Option<&str>| {
+        let mut body = json!({"kind": "xiaomi", "credential": "demo", "token": token});
+        if let Some(locale) = locale {
+            body["locale"] = json!(locale);
+        }
+        let path = format!("/v1/apps/demo/users/bob/devices/{device}");
+        let h = &h;
+        async move {
+            assert!(
+                h.call(Method::PUT, &path, Some(body))
+                    .await
+                    .status
+                    .is_success()
+            )
+        }
+    };
+    register("en", "regid-en", Some("en-GB")).await;
+    register("zh", "regid-zh", None).await;
+    let mut message = c2c("alice", "bob", "look ");
+    message["elements"]
+        .as_array_mut()
+        .expect("elements")
+        .push(json!({"type": "image"}));
+    let a = h
+        .post_message(
+            "loc",
+            json!({"message": message, "recipients": [{"user_id": "bob"}]}),
+        )
+        .await;
+    assert_eq!(a.body["settled"], true, "{:#}", a.body);
+    let mut seen: Vec<(String, String)> = h
+        .sims
+        .xiaomi
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.form_value("registration_id").unwrap_or_default(),
+                r.form_value("description").unwrap_or_default(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("regid-en".to_owned(), "look [Image]".to_owned()),
+            ("regid-zh".to_owned(), "look [图片]".to_owned()),
+        ]
+    );
+}
