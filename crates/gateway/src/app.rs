@@ -8,7 +8,7 @@ use std::time::Duration;
 use pushway_apns::ApnsProvider;
 use pushway_core::{ApnsEnv, ChannelKey, PushProvider, Router, TokenKind};
 use pushway_delivery::{ApnsEnvEvidence, DeliveryBuilder, DeliveryConfig, TokenSink};
-use pushway_huawei::HuaweiProvider;
+use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
 use pushway_xiaomi::XiaomiProvider;
 
 use crate::auth::{KeyHash, hash_key, parse_hash};
@@ -163,15 +163,33 @@ fn build_app(
     }
     for (name, hw) in &app.huawei {
         let at = format!("{prefix}.huawei.{name}");
-        let secret = secret(
-            &format!("{at}.client_secret"),
-            &hw.client_secret,
-            &hw.client_secret_file,
-        )?;
-        let mut builder = HuaweiProvider::builder()
-            .app_id(&hw.app_id)
-            .client_secret(secret.expose())
-            .allow_plain_http(hw.danger_allow_plain_http);
+        let mut builder = HuaweiProvider::builder().allow_plain_http(hw.danger_allow_plain_http);
+        builder = match &hw.service_account_file {
+            Some(path) => {
+                let key = format!("{at}.service_account");
+                if hw.client_secret.is_some()
+                    || hw.client_secret_file.is_some()
+                    || !hw.app_id.is_empty()
+                {
+                    return Err(ConfigError::at(
+                        &format!("{key}_file"),
+                        "a service account replaces app_id and client_secret: set one or the other",
+                    ));
+                }
+                let json = secret(&key, &None, &Some(path.clone()))?;
+                let account = ServiceAccountKey::from_json(json.expose())
+                    .map_err(|e| ConfigError::at(&format!("{key}_file"), e))?;
+                builder.service_account(account)
+            }
+            None => {
+                let secret = secret(
+                    &format!("{at}.client_secret"),
+                    &hw.client_secret,
+                    &hw.client_secret_file,
+                )?;
+                builder.app_id(&hw.app_id).client_secret(secret.expose())
+            }
+        };
         if let Some(url) = &hw.base_url {
             builder = builder.base_url(url);
         }

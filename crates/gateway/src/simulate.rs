@@ -111,6 +111,7 @@ impl Simulators {
                 app_id: HUAWEI_APP_ID.to_owned(),
                 client_secret: Some(Secret::new(HUAWEI_SECRET)),
                 client_secret_file: None,
+                service_account_file: None,
                 base_url: Some(self.huawei.base_url()),
                 danger_allow_plain_http: true,
             },

@@ -104,12 +104,14 @@ pub struct XiaomiConfig {
     pub danger_allow_plain_http: bool,
 }
 
-/// A Huawei Push Kit credential (OAuth client).
+/// A Huawei Push Kit credential: an OAuth client (`app_id` + `client_secret[_file]`, the v1
+/// API) or a service-account key file (`service_account_file`, the v2 API of its project).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HuaweiConfig {
-    /// The app id (also the OAuth client id).
+    /// The app id (also the OAuth client id); with a service account, leave it out.
+    #[serde(default)]
     pub app_id: String,
     /// The OAuth client secret.
     #[serde(default)]
@@ -117,6 +119,9 @@ pub struct HuaweiConfig {
     /// A file holding the OAuth client secret.
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
+    /// A service-account key file (JSON, as AppGallery Connect issues it) instead of OAuth.
+    #[serde(default)]
+    pub service_account_file: Option<PathBuf>,
     /// Endpoint override (a simulator), for both OAuth and push.
     #[serde(default)]
     pub base_url: Option<String>,

@@ -37,6 +37,7 @@ pub(crate) fn secret(
     inline: &Option<Secret>,
     file: &Option<PathBuf>,
 ) -> Result<Secret, ConfigError> {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
     match (inline, file) {
         (Some(secret), None) => Ok(secret.clone()),
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -46,11 +47,11 @@ pub(crate) fn secret(
             }),
         (Some(_), Some(_)) => Err(ConfigError::at(
             key,
-            format!("set either {key} or {key}_file, not both"),
+            format!("set either {leaf} or {leaf}_file, not both"),
         )),
         (None, None) => Err(ConfigError::at(
             key,
-            format!("{key} or {key}_file is required"),
+            format!("{leaf} or {leaf}_file is required"),
         )),
     }
 }

@@ -2,6 +2,7 @@
 //! (APNs over TLS, Xiaomi, Huawei) started in-process.
 
 mod bad_input;
+mod credentials;
 mod dead_tokens;
 mod devices;
 mod idempotency;
