@@ -151,11 +151,12 @@ impl Service {
             notifications,
             recipients,
         };
-        let accepted = self.store.accept(&new).await?;
+        let request_hash = new.request_hash;
+        let accepted = self.committer.commit(new).await?;
         if !accepted.created {
             // Another request took the key meanwhile; it may have been a different one.
             if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
-                return replay(id, hash, new.request_hash);
+                return replay(id, hash, request_hash);
             }
         }
         self.wake.notify_waiters();

@@ -2,6 +2,7 @@
 //! registry of devices, settings and logins. Handlers call it; tests can too.
 
 mod accept;
+mod commit;
 mod error;
 mod input;
 mod registry;
@@ -15,6 +16,7 @@ pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use error::ServiceError;
 pub use input::{DeviceIn, KindIn, MessageRequest, RecipientIn};
 
+use self::commit::Committer;
 use crate::app::{App, Apps};
 use crate::config::WorkerConfig;
 use crate::store::{DeadTokenEntry, MessageStatus, Store};
@@ -49,10 +51,12 @@ pub struct Service {
     pub(crate) wake: Arc<Notify>,
     /// Bumped by the writer after each commit of outcomes.
     pub(crate) recorded: watch::Receiver<u64>,
+    /// Commits accepted messages in groups.
+    committer: Committer,
 }
 
 impl Service {
-    /// A service over `store` for `apps`.
+    /// A service over `store` for `apps`; starts its accept committer (call inside a runtime).
     pub fn new(
         store: Arc<dyn Store>,
         apps: Arc<Apps>,
@@ -62,6 +66,7 @@ impl Service {
         recorded: watch::Receiver<u64>,
     ) -> Self {
         Service {
+            committer: Committer::spawn(store.clone()),
             store,
             apps,
             clock,

@@ -93,10 +93,10 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
     ) -> Result<Option<(String, [u8; 32])>, StoreError>;
 
-    /// Commits a message, its rendered notifications, recipients and delivery rows in one
-    /// transaction; when its idempotency key was taken meanwhile, stores nothing and returns the
-    /// earlier message.
-    async fn accept(&self, message: &NewMessage) -> Result<Accepted, StoreError>;
+    /// Commits messages, each with its rendered notifications, recipients and delivery rows,
+    /// in one transaction (the accept path's group commit: one fsync for all). A message whose
+    /// idempotency key was taken meanwhile stores nothing and answers the earlier message.
+    async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError>;
 
     /// A message's status as of `now` (which routes are paused); `None` when the app has no
     /// such message.

@@ -3,7 +3,8 @@
 use pushway_core::TokenKind;
 use pushway_gateway::store::sqlite::SqliteStore;
 use pushway_gateway::store::{
-    DeliveryState, NewDelivery, NewMessage, NewRecipient, OutcomeRecord, Store, WriteBatch,
+    Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient, OutcomeRecord, Store,
+    WriteBatch,
 };
 
 fn message(id: &str, key: &str, devices: usize) -> NewMessage {
@@ -34,6 +35,12 @@ fn message(id: &str, key: &str, devices: usize) -> NewMessage {
     }
 }
 
+async fn accept_one(store: &SqliteStore, message: NewMessage) -> Accepted {
+    let mut accepted = store.accept(&[message]).await.expect("accept");
+    assert_eq!(accepted.len(), 1);
+    accepted.remove(0)
+}
+
 async fn open() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("s.sqlite3"))
@@ -49,13 +56,7 @@ async fn open() -> (SqliteStore, tempfile::TempDir) {
 #[tokio::test]
 async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
     let (store, _dir) = open().await;
-    assert!(
-        store
-            .accept(&message("m1", "k1", 3))
-            .await
-            .expect("accept")
-            .created
-    );
+    assert!(accept_one(&store, message("m1", "k1", 3)).await.created);
     let first = store.claim(2_000, 62_000, 10).await.expect("claim");
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|row| row.attempts == 1));
@@ -105,16 +106,34 @@ async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
 }
 
 #[tokio::test]
+async fn one_group_commit_answers_each_message_and_a_key_taken_within_it() {
+    let (store, _dir) = open().await;
+    let batch = [
+        message("a", "k1", 2),
+        message("b", "k2", 1),
+        message("c", "k1", 4),
+    ];
+    let accepted = store.accept(&batch).await.expect("accept");
+    let answers: Vec<_> = accepted
+        .iter()
+        .map(|a| (a.message_id.as_str(), a.created))
+        .collect();
+    assert_eq!(answers, [("a", true), ("b", true), ("a", false)]);
+    assert_eq!(
+        store.claim(2_000, 3_000, 100).await.expect("claim").len(),
+        3
+    );
+}
+
+#[tokio::test]
 async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
     let (store, _dir) = open().await;
-    assert!(
-        store
-            .accept(&message("m1", "k", 1))
-            .await
-            .expect("accept")
-            .created
-    );
-    let second = store.accept(&message("m2", "k", 5)).await.expect("accept");
+    assert!(accept_one(&store, message("m1", "k", 1)).await.created);
+    let second = store
+        .accept(&[message("m2", "k", 5)])
+        .await
+        .expect("accept")[0]
+        .clone();
     assert_eq!((second.message_id.as_str(), second.created), ("m1", false));
     assert_eq!(
         store.claim(2_000, 3_000, 100).await.expect("claim").len(),
@@ -140,14 +159,8 @@ async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
 #[tokio::test]
 async fn pruning_deletes_finished_messages_past_the_retention_only() {
     let (store, _dir) = open().await;
-    store
-        .accept(&message("done", "k1", 2))
-        .await
-        .expect("accept");
-    store
-        .accept(&message("busy", "k2", 1))
-        .await
-        .expect("accept");
+    accept_one(&store, message("done", "k1", 2)).await;
+    accept_one(&store, message("busy", "k2", 1)).await;
     let claimed = store.claim(2_000, 62_000, 10).await.expect("claim");
     assert_eq!(claimed.len(), 3);
     // Finish both rows of "done" and leave "busy" retrying.
@@ -196,13 +209,7 @@ async fn pruning_deletes_finished_messages_past_the_retention_only() {
             .is_some()
     );
     // The key of the pruned message is forgotten: it may be used again.
-    assert!(
-        store
-            .accept(&message("again", "k1", 1))
-            .await
-            .expect("accept")
-            .created
-    );
+    assert!(accept_one(&store, message("again", "k1", 1)).await.created);
 }
 
 /// Rows are created in accept order: "done" got the first two ids.

@@ -212,8 +212,8 @@ impl Store for SqliteStore {
         self.find_idempotent_impl(app, key).await
     }
 
-    async fn accept(&self, message: &NewMessage) -> Result<Accepted, StoreError> {
-        self.accept_impl(message).await
+    async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError> {
+        self.accept_impl(messages).await
     }
 
     async fn status(

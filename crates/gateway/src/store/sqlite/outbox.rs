@@ -1,7 +1,7 @@
 //! Writes of the outbox: accepting a message with its delivery rows, claims under a lease,
 //! outcomes, dead tokens and route pauses.
 
-use sqlx::Row;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{SqliteStore, err, kind_label, parse_kind};
 use crate::store::{Accepted, Claimed, NewMessage, StoreError, WriteBatch};
@@ -34,112 +34,17 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn accept_impl(&self, m: &NewMessage) -> Result<Accepted, StoreError> {
+    pub(super) async fn accept_impl(
+        &self,
+        messages: &[NewMessage],
+    ) -> Result<Vec<Accepted>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages
-               (id, app_id, idempotency_key, request_hash, body, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (app_id, idempotency_key) DO NOTHING RETURNING id",
-        )
-        .bind(&m.id)
-        .bind(&m.app)
-        .bind(&m.idempotency_key)
-        .bind(&m.request_hash[..])
-        .bind(&m.body)
-        .bind(m.created_at)
-        .bind(m.expires_at)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
-        if inserted.is_none() {
-            // The key was taken between the caller's lookup and this transaction.
-            let id: String =
-                sqlx::query("SELECT id FROM messages WHERE app_id = ? AND idempotency_key = ?")
-                    .bind(&m.app)
-                    .bind(&m.idempotency_key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .and_then(|row| row.try_get(0))
-                    .map_err(err)?;
-            tx.rollback().await.map_err(err)?;
-            return Ok(Accepted {
-                message_id: id,
-                created: false,
-            });
-        }
-        let mut notification_ids = Vec::with_capacity(m.notifications.len());
-        for body in &m.notifications {
-            let id: i64 = sqlx::query(
-                "INSERT INTO notifications (message_id, body) VALUES (?, ?) RETURNING id",
-            )
-            .bind(&m.id)
-            .bind(body)
-            .fetch_one(&mut *tx)
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(err)?;
-            notification_ids.push(id);
-        }
-        for (position, r) in m.recipients.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&m.id)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(&r.user)
-            .bind(i64::from(r.unread))
-            .bind(&r.suppressed)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-            for (device, reason) in &r.suppressed_devices {
-                sqlx::query(
-                    "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
-                     VALUES (?, ?, ?, ?)",
-                )
-                .bind(&m.id)
-                .bind(&r.user)
-                .bind(device)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            }
-            for d in &r.deliveries {
-                let notification = notification_ids
-                    .get(d.notification)
-                    .copied()
-                    .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
-                sqlx::query(
-                    "INSERT INTO deliveries (message_id, app_id, user_id, device_id,
-                       notification_id, kind, credential, token, state, attempts, run_at,
-                       expires_at, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-                )
-                .bind(&m.id)
-                .bind(&m.app)
-                .bind(&r.user)
-                .bind(&d.device_id)
-                .bind(notification)
-                .bind(kind_label(d.kind))
-                .bind(&d.credential)
-                .bind(&d.token)
-                .bind(m.created_at)
-                .bind(m.expires_at)
-                .bind(m.created_at)
-                .bind(m.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            }
+        let mut accepted = Vec::with_capacity(messages.len());
+        for m in messages {
+            accepted.push(insert_message(&mut tx, m).await?);
         }
         tx.commit().await.map_err(err)?;
-        Ok(Accepted {
-            message_id: m.id.clone(),
-            created: true,
-        })
+        Ok(accepted)
     }
 
     pub(super) async fn claim_impl(
@@ -295,4 +200,113 @@ impl SqliteStore {
         tx.commit().await.map_err(err)?;
         Ok(released)
     }
+}
+
+/// One message with its rows, inside the caller's transaction; when its idempotency key is
+/// taken (by an earlier transaction or an earlier message of this batch), nothing.
+async fn insert_message(
+    tx: &mut Transaction<'static, Sqlite>,
+    m: &NewMessage,
+) -> Result<Accepted, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO messages
+               (id, app_id, idempotency_key, request_hash, body, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (app_id, idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(&m.id)
+    .bind(&m.app)
+    .bind(&m.idempotency_key)
+    .bind(&m.request_hash[..])
+    .bind(&m.body)
+    .bind(m.created_at)
+    .bind(m.expires_at)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(err)?;
+    if inserted.is_none() {
+        // The key was taken between the caller's lookup and this transaction.
+        let id: String =
+            sqlx::query("SELECT id FROM messages WHERE app_id = ? AND idempotency_key = ?")
+                .bind(&m.app)
+                .bind(&m.idempotency_key)
+                .fetch_one(&mut **tx)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(err)?;
+        return Ok(Accepted {
+            message_id: id,
+            created: false,
+        });
+    }
+    let mut notification_ids = Vec::with_capacity(m.notifications.len());
+    for body in &m.notifications {
+        let id: i64 =
+            sqlx::query("INSERT INTO notifications (message_id, body) VALUES (?, ?) RETURNING id")
+                .bind(&m.id)
+                .bind(body)
+                .fetch_one(&mut **tx)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(err)?;
+        notification_ids.push(id);
+    }
+    for (position, r) in m.recipients.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
+                 VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&m.id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(&r.user)
+        .bind(i64::from(r.unread))
+        .bind(&r.suppressed)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+        for (device, reason) in &r.suppressed_devices {
+            sqlx::query(
+                "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
+                     VALUES (?, ?, ?, ?)",
+            )
+            .bind(&m.id)
+            .bind(&r.user)
+            .bind(device)
+            .bind(reason)
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        }
+        for d in &r.deliveries {
+            let notification = notification_ids
+                .get(d.notification)
+                .copied()
+                .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
+            sqlx::query(
+                "INSERT INTO deliveries (message_id, app_id, user_id, device_id,
+                       notification_id, kind, credential, token, state, attempts, run_at,
+                       expires_at, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+            )
+            .bind(&m.id)
+            .bind(&m.app)
+            .bind(&r.user)
+            .bind(&d.device_id)
+            .bind(notification)
+            .bind(kind_label(d.kind))
+            .bind(&d.credential)
+            .bind(&d.token)
+            .bind(m.created_at)
+            .bind(m.expires_at)
+            .bind(m.created_at)
+            .bind(m.created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        }
+    }
+    Ok(Accepted {
+        message_id: m.id.clone(),
+        created: true,
+    })
 }
