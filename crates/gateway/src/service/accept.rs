@@ -5,12 +5,15 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lc_rs::digest;
 use pushway_core::{
-    ChannelKey, LoginState, Message, Recipient, Rendered, Renderer, UserPushSettings,
+    ChannelKey, Message, Recipient, Rendered, Renderer, SuppressReason, UserPushSettings,
 };
 
 use super::input::check_id;
-use super::{MessageRequest, Service, ServiceError};
-use crate::store::{Accepted, Login, NewDelivery, NewMessage, NewRecipient};
+use super::{MessageRequest, RecipientIn, Service, ServiceError};
+use crate::app::App;
+use crate::store::{
+    Accepted, DeviceState, Login, NewDelivery, NewMessage, NewRecipient, RecipientState,
+};
 
 /// The most recipients one message may name.
 pub const MAX_RECIPIENTS: usize = 10_000;
@@ -47,98 +50,25 @@ impl Service {
             .unwrap_or_else(|| {
                 i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
             });
-        let renderer = Renderer::default();
-        let mut notifications: Vec<String> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
         let users: Vec<String> = request
             .recipients
             .iter()
             .map(|r| r.user_id.clone())
             .collect();
         let mut known = self.store.recipients(app_id, &users).await?;
+        let mut plan = Plan {
+            app: &app,
+            message: &message,
+            renderer: Renderer::default(),
+            notifications: Vec::new(),
+            seen: HashMap::new(),
+        };
         let mut recipients = Vec::with_capacity(request.recipients.len());
         for r in &request.recipients {
             let state = known.remove(&r.user_id).unwrap_or_default();
-            let stored = state.settings.unwrap_or_default();
-            let devices = state.devices;
-            let mut recipient = Recipient::new(r.user_id.as_str());
-            recipient.unread = r.unread;
-            recipient.settings = UserPushSettings {
-                enabled: stored.enabled.unwrap_or(true),
-                c2c_sound: stored.c2c_sound,
-                group_sound: stored.group_sound,
-            };
-            recipient.locale = devices.first().and_then(|d| d.device.locale.clone());
-            let mut out = NewRecipient {
-                user: r.user_id.clone(),
-                unread: r.unread,
-                suppressed: None,
-                deliveries: Vec::new(),
-                suppressed_devices: Vec::new(),
-            };
-            // Reasons that hold for the whole recipient come first (system message, settings,
-            // sender); login states are per device, below.
-            if let Rendered::Suppressed(reason) = render(&renderer, &message, &recipient)? {
-                out.suppressed = Some(reason.as_str().to_owned());
-            } else if devices.is_empty() {
-                out.suppressed = Some(NO_DEVICES.to_owned());
-            }
-            if out.suppressed.is_some() {
-                recipients.push(out);
-                continue;
-            }
-            let mut by_locale: HashMap<Option<String>, usize> = HashMap::new();
-            for state in devices {
-                let device = state.device;
-                let skip = match state.login {
-                    Login::LoggedIn => None,
-                    Login::LoggedOut => {
-                        Some(pushway_core::SuppressReason::RecipientLoggedOut.as_str())
-                    }
-                    Login::Kicked => {
-                        Some(pushway_core::SuppressReason::RecipientKickedOffline.as_str())
-                    }
-                };
-                let skip = skip.or_else(|| {
-                    (!app
-                        .channels
-                        .contains(&ChannelKey::new(device.kind, device.credential.as_str())))
-                    .then_some(NO_CREDENTIAL)
-                });
-                if let Some(reason) = skip {
-                    out.suppressed_devices
-                        .push((device.device_id, reason.to_owned()));
-                    continue;
-                }
-                let index = match by_locale.get(&device.locale) {
-                    Some(&index) => index,
-                    None => {
-                        recipient.locale = device.locale.clone();
-                        recipient.login = LoginState::LoggedIn;
-                        let Rendered::Notification(n) = render(&renderer, &message, &recipient)?
-                        else {
-                            continue;
-                        };
-                        let json = serde_json::to_string(&n)
-                            .map_err(|e| ServiceError::invalid("message", e.to_string()))?;
-                        let index = *seen.entry(json.clone()).or_insert_with(|| {
-                            notifications.push(json);
-                            notifications.len() - 1
-                        });
-                        by_locale.insert(device.locale.clone(), index);
-                        index
-                    }
-                };
-                out.deliveries.push(NewDelivery {
-                    device_id: device.device_id,
-                    kind: device.kind,
-                    credential: device.credential,
-                    token: device.token,
-                    notification: index,
-                });
-            }
-            recipients.push(out);
+            recipients.push(plan.recipient(r, state)?);
         }
+        let notifications = plan.notifications;
 
         let new = NewMessage {
             id,
@@ -164,6 +94,113 @@ impl Service {
     }
 }
 
+/// Renders a message for its recipients, one rendering per distinct (recipient, locale), and
+/// keeps each distinct notification once (a group message with equal badges shares one).
+struct Plan<'a> {
+    app: &'a App,
+    message: &'a Message,
+    renderer: Renderer,
+    /// Distinct rendered notifications, as JSON.
+    notifications: Vec<String>,
+    seen: HashMap<String, usize>,
+}
+
+impl Plan<'_> {
+    /// What `r` gets: suppressed as a whole, or a delivery per logged-in device.
+    fn recipient(
+        &mut self,
+        r: &RecipientIn,
+        state: RecipientState,
+    ) -> Result<NewRecipient, ServiceError> {
+        let stored = state.settings.unwrap_or_default();
+        let mut recipient = Recipient::new(r.user_id.as_str());
+        recipient.unread = r.unread;
+        recipient.settings = UserPushSettings {
+            enabled: stored.enabled.unwrap_or(true),
+            c2c_sound: stored.c2c_sound,
+            group_sound: stored.group_sound,
+        };
+        recipient.locale = state.devices.first().and_then(|d| d.device.locale.clone());
+        let mut out = NewRecipient {
+            user: r.user_id.clone(),
+            unread: r.unread,
+            suppressed: None,
+            deliveries: Vec::new(),
+            suppressed_devices: Vec::new(),
+        };
+        // Reasons that hold for the whole recipient come first (system message, settings,
+        // sender); login states are per device, below.
+        if let Rendered::Suppressed(reason) = self.render(&recipient)? {
+            out.suppressed = Some(reason.as_str().to_owned());
+            return Ok(out);
+        }
+        if state.devices.is_empty() {
+            out.suppressed = Some(NO_DEVICES.to_owned());
+            return Ok(out);
+        }
+        let mut by_locale: HashMap<Option<String>, Result<usize, &'static str>> = HashMap::new();
+        for DeviceState { device, login, .. } in state.devices {
+            let route = ChannelKey::new(device.kind, device.credential.as_str());
+            let skip = match login {
+                Login::LoggedIn if !self.app.channels.contains(&route) => Some(NO_CREDENTIAL),
+                Login::LoggedIn => None,
+                Login::LoggedOut => Some(SuppressReason::RecipientLoggedOut.as_str()),
+                Login::Kicked => Some(SuppressReason::RecipientKickedOffline.as_str()),
+            };
+            let notification = match skip {
+                Some(reason) => Err(reason),
+                None => match by_locale.get(&device.locale) {
+                    Some(&rendered) => rendered,
+                    None => {
+                        recipient.locale = device.locale.clone();
+                        let rendered = self.notification(&recipient)?;
+                        by_locale.insert(device.locale.clone(), rendered);
+                        rendered
+                    }
+                },
+            };
+            match notification {
+                Ok(notification) => out.deliveries.push(NewDelivery {
+                    device_id: device.device_id,
+                    kind: device.kind,
+                    credential: device.credential,
+                    token: device.token,
+                    notification,
+                }),
+                Err(reason) => out
+                    .suppressed_devices
+                    .push((device.device_id, reason.to_owned())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index of the recipient's notification, or why there is none.
+    fn notification(
+        &mut self,
+        recipient: &Recipient,
+    ) -> Result<Result<usize, &'static str>, ServiceError> {
+        let notification = match self.render(recipient)? {
+            Rendered::Notification(n) => n,
+            Rendered::Suppressed(reason) => return Ok(Err(reason.as_str())),
+        };
+        let json = serde_json::to_string(&notification)
+            .map_err(|e| ServiceError::invalid("message", e.to_string()))?;
+        let next = self.notifications.len();
+        let index = *self.seen.entry(json.clone()).or_insert(next);
+        if index == next {
+            self.notifications.push(json);
+        }
+        Ok(Ok(index))
+    }
+
+    fn render(&self, recipient: &Recipient) -> Result<Rendered, ServiceError> {
+        self.renderer
+            .render(self.message, recipient)
+            .map_err(|e| ServiceError::invalid("message.push.android.sound", e.to_string()))
+    }
+}
+
 fn replay(id: String, stored: [u8; 32], presented: [u8; 32]) -> Result<Accepted, ServiceError> {
     if stored == presented {
         Ok(Accepted {
@@ -179,16 +216,6 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
     out
-}
-
-fn render(
-    renderer: &Renderer,
-    message: &Message,
-    recipient: &Recipient,
-) -> Result<Rendered, ServiceError> {
-    renderer
-        .render(message, recipient)
-        .map_err(|e| ServiceError::invalid("message.push.android.sound", e.to_string()))
 }
 
 /// The core message from the request's `message` object, with the gateway's id; and its JSON.
@@ -216,7 +243,7 @@ fn parse_message(
     Ok((message, text))
 }
 
-fn check_recipients(recipients: &[super::RecipientIn]) -> Result<(), ServiceError> {
+fn check_recipients(recipients: &[RecipientIn]) -> Result<(), ServiceError> {
     if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
         return Err(ServiceError::invalid(
             "recipients",
