@@ -12,7 +12,7 @@
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
 //! | [`store`] | the [`Store`](store::Store) trait and its SQLite back end |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
-//! | [`simulate`] | `--simulate`: the bundled vendor simulators and a demo app |
+//! | `simulate` | `--simulate`: the bundled vendor simulators and a demo app (feature `simulate`, default) |
 //!
 //! [`start`] runs all of it from a [`Config`](config::Config); the `pushway` binary
 //! (`pushway serve`) is a thin wrapper around it.
@@ -35,6 +35,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod service;
+#[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod store;
 pub mod worker;
