@@ -100,3 +100,12 @@ pub struct RecipientState {
     /// Their devices with login states, by device id.
     pub devices: Vec<DeviceState>,
 }
+
+/// Serialises a token kind as the API names it: `"apns"` for both APNs environments (the
+/// environment is a field of its own, `apns_env`), the kind's label otherwise.
+pub(crate) fn api_kind<S: serde::Serializer>(kind: &TokenKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match kind.apns_env() {
+        Some(_) => "apns",
+        None => kind.as_str(),
+    })
+}

@@ -1,6 +1,6 @@
 //! What workers claim and what the writer commits.
 
-use pushway_core::TokenKind;
+use pushway_core::{ApnsEnv, TokenKind};
 use serde::Serialize;
 
 use super::DeliveryState;
@@ -104,8 +104,12 @@ pub struct DeadTokenEntry {
     /// The device id, when it was still registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
-    /// The token kind.
+    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    #[serde(serialize_with = "super::device::api_kind")]
     pub kind: TokenKind,
+    /// The APNs environment, for APNs tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns_env: Option<ApnsEnv>,
     /// The credential name.
     pub credential: String,
     /// The token.

@@ -1,6 +1,6 @@
 //! A message's status as the API shows it.
 
-use pushway_core::TokenKind;
+use pushway_core::{ApnsEnv, TokenKind};
 use serde::Serialize;
 
 use super::DeliveryState;
@@ -65,8 +65,12 @@ pub struct SuppressedDevice {
 pub struct DeliveryStatus {
     /// The device id.
     pub device_id: String,
-    /// The token kind.
+    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    #[serde(serialize_with = "super::device::api_kind")]
     pub kind: TokenKind,
+    /// The APNs environment, for APNs devices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns_env: Option<ApnsEnv>,
     /// The credential name.
     pub credential: String,
     /// The state.

@@ -109,6 +109,8 @@ async fn an_apns_token_re_registered_after_the_vendors_since_is_kept() {
         "Unregistered"
     );
     assert_eq!(devices_of(&a.body, "frank")[0]["state"], "dead");
+    assert_eq!(devices_of(&a.body, "frank")[0]["kind"], "apns");
+    assert_eq!(devices_of(&a.body, "frank")[0]["apns_env"], "sandbox");
 
     let erin = h
         .call(Method::GET, "/v1/apps/demo/users/erin/devices", None)
@@ -131,6 +133,8 @@ async fn an_apns_token_re_registered_after_the_vendors_since_is_kept() {
         })
         .collect();
     assert_eq!(removed.len(), 2);
+    assert_eq!(feed.body["items"][0]["kind"], "apns");
+    assert_eq!(feed.body["items"][0]["apns_env"], "sandbox");
     assert!(removed.contains(&(OLD.to_owned(), json!(false))));
     assert!(removed.contains(&(GONE.to_owned(), json!(true))));
 }

@@ -141,11 +141,13 @@ impl SqliteStore {
         rows.into_iter()
             .map(|row| {
                 let kind: String = row.try_get(3).map_err(err)?;
+                let kind = parse_kind(&kind)?;
                 Ok(DeadTokenEntry {
                     cursor: row.try_get(0).map_err(err)?,
                     user_id: row.try_get(1).map_err(err)?,
                     device_id: row.try_get(2).map_err(err)?,
-                    kind: parse_kind(&kind)?,
+                    kind,
+                    apns_env: kind.apns_env(),
                     credential: row.try_get(4).map_err(err)?,
                     token: row.try_get(5).map_err(err)?,
                     reason: row.try_get(6).map_err(err)?,
@@ -171,9 +173,11 @@ fn delivery_status(row: &SqliteRow) -> Result<DeliveryStatus, StoreError> {
         }
         _ => None,
     };
+    let kind = parse_kind(&kind)?;
     Ok(DeliveryStatus {
         device_id: row.try_get(1).map_err(err)?,
-        kind: parse_kind(&kind)?,
+        kind,
+        apns_env: kind.apns_env(),
         credential: row.try_get(3).map_err(err)?,
         state,
         attempts: u32_of(row.try_get(5).map_err(err)?),
