@@ -101,6 +101,9 @@ CREATE TABLE deliveries (
     token TEXT NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    -- Retryable failures so far: what `max_attempts` bounds. Sends to a paused route (held)
+    -- and re-claims after a crash count as attempts, not as retries.
+    retries INTEGER NOT NULL DEFAULT 0,
     run_at BIGINT NOT NULL,
     lease_until BIGINT,
     expires_at BIGINT NOT NULL,

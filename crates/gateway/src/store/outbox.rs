@@ -22,6 +22,8 @@ pub struct Claimed {
     pub token: String,
     /// Sends including this one.
     pub attempts: u32,
+    /// Retryable failures before this send.
+    pub retries: u32,
     /// When the row stops being tried.
     pub expires_at: i64,
     /// The last outcome's reason, for a row that dies unsent.
@@ -59,6 +61,8 @@ pub struct OutcomeRecord {
     pub outcome: String,
     /// The outcome's reason.
     pub reason: Option<String>,
+    /// Whether the outcome was a retryable failure (counts toward `max_attempts`).
+    pub retried: bool,
 }
 
 /// A token a vendor reported dead: its device registration is removed and a feed entry added.

@@ -5,9 +5,9 @@ use pushway_core::Outcome;
 use crate::config::WorkerConfig;
 use crate::store::{Claimed, DeliveryState, OutcomeRecord, RoutePause};
 
-/// The backoff before attempt `attempts + 1`: the base doubled per attempt, capped.
-pub fn backoff_ms(attempts: u32, config: &WorkerConfig) -> i64 {
-    let doublings = attempts.saturating_sub(1).min(30);
+/// The backoff after the `retries`-th retryable failure: the base doubled per failure, capped.
+pub fn backoff_ms(retries: u32, config: &WorkerConfig) -> i64 {
+    let doublings = retries.saturating_sub(1).min(30);
     let ms = config
         .backoff_base_ms
         .saturating_mul(1u64 << doublings)
@@ -20,7 +20,7 @@ pub fn backoff_ms(attempts: u32, config: &WorkerConfig) -> i64 {
 /// | outcome | row |
 /// |---|---|
 /// | delivered / queued | delivered / queued |
-/// | retry | retrying at `Retry-After` or the backoff; dead once attempts are exhausted |
+/// | retry | retrying at `Retry-After` or the backoff; dead at the `max_attempts`-th retryable failure |
 /// | invalid token, rejected | dead |
 /// | auth, misconfigured, unroutable | held (retrying after the route pause), route paused |
 /// | stale, unknown, skipped | failed (not retried; the token is kept) |
@@ -36,12 +36,15 @@ pub fn decide(
         Outcome::Delivered { .. } => (DeliveryState::Delivered, now),
         Outcome::Queued => (DeliveryState::Queued, now),
         Outcome::Retry { after, .. } => {
-            if row.attempts >= config.max_attempts {
+            // Only retryable failures count: sends held by a paused route do not use up a
+            // delivery's attempts while an operator fixes the credential.
+            let retries = row.retries.saturating_add(1);
+            if retries >= config.max_attempts {
                 (DeliveryState::Dead, now)
             } else {
                 let wait = match after {
                     Some(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-                    None => backoff_ms(row.attempts, config),
+                    None => backoff_ms(retries, config),
                 };
                 (DeliveryState::Retrying, now.saturating_add(wait))
             }
@@ -64,6 +67,7 @@ pub fn decide(
         state,
         run_at,
         outcome: outcome.as_str().to_owned(),
+        retried: outcome.is_retryable(),
         // The stable code only: details are for logs, codes are for matching.
         reason: outcome.reason().map(|r| r.code().to_owned()),
     };
@@ -94,6 +98,7 @@ mod tests {
             credential: "mi".to_owned(),
             token: "t".to_owned(),
             attempts,
+            retries: attempts.saturating_sub(1),
             expires_at: i64::MAX,
             last_reason: None,
         }
@@ -171,6 +176,22 @@ mod tests {
             decide(&unknown, &row(1), 0, &config).0.state,
             DeliveryState::Failed
         );
+    }
+
+    #[test]
+    fn sends_held_by_a_paused_route_do_not_use_up_the_attempts() {
+        let config = WorkerConfig::default();
+        let mut held_long = row(50);
+        held_long.retries = 0;
+        let (r, _) = decide(&Outcome::retry("503"), &held_long, 1000, &config);
+        assert_eq!(
+            (r.state, r.run_at, r.retried),
+            (DeliveryState::Retrying, 2000, true)
+        );
+        let auth = Outcome::Auth {
+            reason: Reason::new("21301"),
+        };
+        assert!(!decide(&auth, &held_long, 1000, &config).0.retried);
     }
 
     #[test]

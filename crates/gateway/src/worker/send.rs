@@ -59,6 +59,7 @@ pub(crate) async fn send_group(
                     .saturating_add(i64::try_from(config.route_pause_ms).unwrap_or(i64::MAX)),
                 outcome: "unroutable".to_owned(),
                 reason: Some("unknown_app".to_owned()),
+                retried: false,
             })
             .collect();
         writer.send(WriteCommand::Outcomes(records));
@@ -105,5 +106,6 @@ pub(crate) fn final_record(
         run_at: now,
         outcome: outcome.to_owned(),
         reason,
+        retried: false,
     }
 }

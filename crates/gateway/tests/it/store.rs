@@ -85,6 +85,7 @@ async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
                 run_at: 62_001,
                 outcome: "delivered".to_owned(),
                 reason: None,
+                retried: false,
             })
             .collect(),
         ..WriteBatch::default()
@@ -178,6 +179,7 @@ async fn pruning_deletes_finished_messages_past_the_retention_only() {
                 run_at: 70_000,
                 outcome: if busy { "retry" } else { "delivered" }.to_owned(),
                 reason: None,
+                retried: false,
             }
         })
         .collect();

@@ -66,7 +66,7 @@ impl SqliteStore {
                                    AND p.credential = d.credential AND p.until > ?1)
                ORDER BY d.run_at LIMIT ?3)
              RETURNING id, app_id, notification_id, kind, credential, token, attempts,
-                       expires_at, last_reason",
+                       expires_at, last_reason, retries",
         )
         .bind(now)
         .bind(lease_until)
@@ -85,6 +85,7 @@ impl SqliteStore {
                     credential: row.try_get(4).map_err(err)?,
                     token: row.try_get(5).map_err(err)?,
                     attempts: u32_of(row.try_get(6).map_err(err)?),
+                    retries: u32_of(row.try_get(9).map_err(err)?),
                     expires_at: row.try_get(7).map_err(err)?,
                     last_reason: row.try_get(8).map_err(err)?,
                 })
@@ -114,7 +115,7 @@ impl SqliteStore {
         for o in &batch.outcomes {
             sqlx::query(
                 "UPDATE deliveries SET state = ?, run_at = ?, lease_until = NULL,
-                        last_outcome = ?, last_reason = ?, updated_at = ?
+                        last_outcome = ?, last_reason = ?, updated_at = ?, retries = retries + ?
                  WHERE id = ? AND state = 'in_flight'",
             )
             .bind(o.state.as_str())
@@ -122,6 +123,7 @@ impl SqliteStore {
             .bind(&o.outcome)
             .bind(&o.reason)
             .bind(now)
+            .bind(i64::from(o.retried))
             .bind(o.delivery_id)
             .execute(&mut *tx)
             .await
