@@ -181,7 +181,8 @@ pub struct WorkerConfig {
     pub claim_batch: u32,
     /// Dispatches in flight at once (default 256).
     pub max_in_flight: usize,
-    /// Sends per delivery before a `Retry` outcome makes it dead (default 10).
+    /// Retryable failures (429, 5xx, timeouts…) after which a delivery is dead (default 10);
+    /// sends held by a paused route do not count.
     pub max_attempts: u32,
     /// The first retry's backoff in milliseconds, doubled per attempt (default 1000).
     pub backoff_base_ms: u64,
