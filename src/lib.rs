@@ -16,6 +16,10 @@ pub use pushway_core as core;
 pub use pushway_daemon as daemon;
 #[cfg(feature = "delivery")]
 pub use pushway_delivery as delivery;
+/// The offline-push gateway behind `pushway serve` (feature `gateway`, on by default; off with
+/// `default-features = false` so library embedders compile no axum or sqlx).
+#[cfg(feature = "gateway")]
+pub use pushway_gateway as gateway;
 #[cfg(feature = "huawei")]
 pub use pushway_huawei as huawei;
 #[cfg(feature = "xiaomi")]

@@ -1,0 +1,208 @@
+//! Apps and their credentials: each app's API keys (hashed) and one [`Router`] of its vendor
+//! providers, each wrapped in the delivery layers, built from the vendor crates' builders.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushway_apns::ApnsProvider;
+use pushway_core::{ApnsEnv, ChannelKey, PushProvider, Router, TokenKind};
+use pushway_delivery::{ApnsEnvEvidence, DeliveryBuilder, DeliveryConfig, TokenSink};
+use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
+use pushway_xiaomi::XiaomiProvider;
+
+use crate::auth::{KeyHash, hash_key, parse_hash};
+use crate::config::{AppConfig, Config, ConfigError, secret};
+
+/// One app as the gateway runs it.
+pub struct App {
+    /// The app id.
+    pub id: String,
+    /// Its providers, by channel key (token kind + credential name).
+    pub router: Router,
+    /// The channels it has credentials for.
+    pub channels: HashSet<ChannelKey>,
+    /// Its API keys' hashes.
+    pub keys: Vec<KeyHash>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("router", &self.router)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+/// Every app, by id.
+pub type Apps = BTreeMap<String, Arc<App>>;
+
+/// Builds every app of `config`; `sink` makes the dead-token sink of one app.
+pub fn build_apps(
+    config: &Config,
+    sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
+) -> Result<Apps, ConfigError> {
+    let mut apps = Apps::new();
+    for (id, app) in &config.apps {
+        if !valid_id(id) {
+            return Err(ConfigError::at(
+                &format!("apps.{id}"),
+                "an app id is 1-64 characters of [A-Za-z0-9_.-]",
+            ));
+        }
+        let built = build_app(id, app, config, sink(id))?;
+        apps.insert(id.clone(), Arc::new(built));
+    }
+    Ok(apps)
+}
+
+/// Whether `id` is usable as an app id (it appears in URL paths).
+pub(crate) fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn build_app(
+    id: &str,
+    app: &AppConfig,
+    config: &Config,
+    sink: Arc<dyn TokenSink>,
+) -> Result<App, ConfigError> {
+    let prefix = format!("apps.{id}");
+    let mut keys = Vec::new();
+    for (i, key) in app.api_keys.iter().enumerate() {
+        let at = format!("{prefix}.api_keys[{i}]");
+        let hash = match (&key.sha256, &key.key, &key.key_file) {
+            (Some(hex), None, None) => parse_hash(hex)
+                .ok_or_else(|| ConfigError::at(&format!("{at}.sha256"), "not 64 hex digits"))?,
+            (None, _, _) => {
+                hash_key(secret(&format!("{at}.key"), &key.key, &key.key_file)?.expose())
+            }
+            _ => return Err(ConfigError::at(&at, "set one of key, key_file, sha256")),
+        };
+        keys.push(hash);
+    }
+
+    let delivery = || {
+        let mut d = DeliveryConfig::default();
+        d.timeout = Duration::from_secs(config.worker.send_timeout_secs.max(1));
+        // The outbox retries durably (run_at + backoff); a second retry layer in memory would
+        // multiply attempts and hold leases longer.
+        d.retry = None;
+        d
+    };
+    let wrap = |at: &str, provider: Arc<dyn PushProvider>, evidence: Option<ApnsEnvEvidence>| {
+        let mut builder = DeliveryBuilder::new(delivery(), sink.clone());
+        if let Some(evidence) = evidence {
+            builder = builder.apns_evidence(evidence);
+        }
+        builder.build(provider).map_err(|e| ConfigError::at(at, e))
+    };
+
+    let mut router = Router::new();
+    let mut channels = HashSet::new();
+    let mut add = |key: ChannelKey, provider: Arc<dyn PushProvider>| {
+        channels.insert(key.clone());
+        router.register(key, provider);
+    };
+    for (name, apns) in &app.apns {
+        let at = format!("{prefix}.apns.{name}");
+        let pem = secret(&format!("{at}.key_pem"), &apns.key_pem, &apns.key_file)?;
+        let evidence = ApnsEnvEvidence::new();
+        for (env, kind, url) in [
+            (
+                ApnsEnv::Production,
+                TokenKind::ApnsProduction,
+                &apns.production_url,
+            ),
+            (ApnsEnv::Sandbox, TokenKind::ApnsSandbox, &apns.sandbox_url),
+        ] {
+            let mut builder = ApnsProvider::builder()
+                .key_pem(pem.expose().as_bytes().to_vec())
+                .key_id(&apns.key_id)
+                .team_id(&apns.team_id)
+                .topic(&apns.topic)
+                .environment(env);
+            if let Some(url) = url {
+                builder = builder.base_url(url);
+            }
+            if let Some(ca) = &apns.ca_cert_pem {
+                builder = builder.add_root_certificate_pem(ca.as_bytes().to_vec());
+            }
+            let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
+            add(
+                ChannelKey::new(kind, name),
+                wrap(&at, Arc::new(provider), Some(evidence.clone()))?,
+            );
+        }
+    }
+    for (name, mi) in &app.xiaomi {
+        let at = format!("{prefix}.xiaomi.{name}");
+        let secret = secret(
+            &format!("{at}.app_secret"),
+            &mi.app_secret,
+            &mi.app_secret_file,
+        )?;
+        let mut builder = XiaomiProvider::builder()
+            .app_secret(secret.expose())
+            .package(&mi.package)
+            .channel_id(&mi.channel_id)
+            .allow_plain_http(mi.danger_allow_plain_http);
+        if let Some(url) = &mi.base_url {
+            builder = builder.base_url(url);
+        }
+        let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
+        add(
+            ChannelKey::new(TokenKind::Xiaomi, name),
+            wrap(&at, Arc::new(provider), None)?,
+        );
+    }
+    for (name, hw) in &app.huawei {
+        let at = format!("{prefix}.huawei.{name}");
+        let mut builder = HuaweiProvider::builder().allow_plain_http(hw.danger_allow_plain_http);
+        builder = match &hw.service_account_file {
+            Some(path) => {
+                let key = format!("{at}.service_account");
+                if hw.client_secret.is_some()
+                    || hw.client_secret_file.is_some()
+                    || !hw.app_id.is_empty()
+                {
+                    return Err(ConfigError::at(
+                        &format!("{key}_file"),
+                        "a service account replaces app_id and client_secret: set one or the other",
+                    ));
+                }
+                let json = secret(&key, &None, &Some(path.clone()))?;
+                let account = ServiceAccountKey::from_json(json.expose())
+                    .map_err(|e| ConfigError::at(&format!("{key}_file"), e))?;
+                builder.service_account(account)
+            }
+            None => {
+                let secret = secret(
+                    &format!("{at}.client_secret"),
+                    &hw.client_secret,
+                    &hw.client_secret_file,
+                )?;
+                builder.app_id(&hw.app_id).client_secret(secret.expose())
+            }
+        };
+        if let Some(url) = &hw.base_url {
+            builder = builder.base_url(url);
+        }
+        let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
+        add(
+            ChannelKey::new(TokenKind::Huawei, name),
+            wrap(&at, Arc::new(provider), None)?,
+        );
+    }
+    Ok(App {
+        id: id.to_owned(),
+        router,
+        channels,
+        keys,
+    })
+}

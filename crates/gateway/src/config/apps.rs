@@ -1,0 +1,131 @@
+//! One app's section: its API keys and vendor credentials.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::Secret;
+
+/// One app: its API keys and vendor credentials, each credential under a name devices register
+/// with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AppConfig {
+    /// The keys that reach this app (and only this app).
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// APNs credentials by name.
+    pub apns: BTreeMap<String, ApnsConfig>,
+    /// Xiaomi credentials by name.
+    pub xiaomi: BTreeMap<String, XiaomiConfig>,
+    /// Huawei credentials by name.
+    pub huawei: BTreeMap<String, HuaweiConfig>,
+}
+
+/// One API key: exactly one of `key`, `key_file` (the key itself) or `sha256` (hex of its
+/// SHA-256, so the key never needs to be in the configuration).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ApiKeyConfig {
+    /// A name for logs.
+    pub name: String,
+    /// The key.
+    #[serde(default)]
+    pub key: Option<Secret>,
+    /// A file holding the key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Hex SHA-256 of the key.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+impl ApiKeyConfig {
+    /// A key given inline.
+    pub fn inline(name: impl Into<String>, key: impl Into<String>) -> Self {
+        ApiKeyConfig {
+            name: name.into(),
+            key: Some(Secret::new(key)),
+            ..ApiKeyConfig::default()
+        }
+    }
+}
+
+/// An APNs token-auth credential; serves both environments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ApnsConfig {
+    /// The team id.
+    pub team_id: String,
+    /// The key id.
+    pub key_id: String,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    /// The `.p8` key (PKCS#8 PEM).
+    #[serde(default)]
+    pub key_pem: Option<Secret>,
+    /// A file holding the `.p8` key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Production endpoint override (a simulator).
+    #[serde(default)]
+    pub production_url: Option<String>,
+    /// Sandbox endpoint override (a simulator).
+    #[serde(default)]
+    pub sandbox_url: Option<String>,
+    /// An extra trusted root certificate (PEM), for a simulator's self-signed certificate.
+    #[serde(default)]
+    pub ca_cert_pem: Option<String>,
+}
+
+/// A Xiaomi MiPush credential.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct XiaomiConfig {
+    /// The Android package.
+    pub package: String,
+    /// The notification channel id registered with Xiaomi.
+    pub channel_id: String,
+    /// The AppSecret.
+    #[serde(default)]
+    pub app_secret: Option<Secret>,
+    /// A file holding the AppSecret.
+    #[serde(default)]
+    pub app_secret_file: Option<PathBuf>,
+    /// Endpoint override (a simulator).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Allows an `http://` endpoint (simulators only).
+    #[serde(default)]
+    pub danger_allow_plain_http: bool,
+}
+
+/// A Huawei Push Kit credential: an OAuth client (`app_id` + `client_secret[_file]`, the v1
+/// API) or a service-account key file (`service_account_file`, the v2 API of its project).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HuaweiConfig {
+    /// The app id (also the OAuth client id); with a service account, leave it out.
+    #[serde(default)]
+    pub app_id: String,
+    /// The OAuth client secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// A file holding the OAuth client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// A service-account key file (JSON, as AppGallery Connect issues it) instead of OAuth.
+    #[serde(default)]
+    pub service_account_file: Option<PathBuf>,
+    /// Endpoint override (a simulator), for both OAuth and push.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Allows an `http://` endpoint (simulators only).
+    #[serde(default)]
+    pub danger_allow_plain_http: bool,
+}

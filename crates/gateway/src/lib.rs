@@ -1,0 +1,239 @@
+//! pushway's offline-push gateway: the server IM back ends run beside their message service.
+//! They tell it about devices, per-user settings, logins and messages over HTTP (`/v1`); it
+//! renders each recipient's notification at accept time, keeps every (message, device) delivery
+//! durably in its store, and delivers, retries and cleans up dead tokens through pushway's
+//! [`Router`](pushway_core::Router) and delivery layers.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`config`] | TOML + `PUSHWAY_*` environment, secrets from files |
+//! | [`app`] | apps: API keys and one router of vendor providers each |
+//! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
+//! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
+//! | [`store`] | the [`Store`](store::Store) trait and its SQLite back end |
+//! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
+//! | `simulate` | `--simulate`: the bundled vendor simulators and a demo app (feature `simulate`, default) |
+//!
+//! [`start`] runs all of it from a [`Config`](config::Config); the `pushway` binary
+//! (`pushway serve`) is a thin wrapper around it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use pushway_gateway::config::Config;
+//!
+//! let config = Config::load(Some("pushway.toml".as_ref()))?;
+//! let gateway = pushway_gateway::start(config).await?;
+//! println!("API on http://{}/v1", gateway.addr());
+//! tokio::signal::ctrl_c().await?;
+//! gateway.stop(Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod service;
+#[cfg(feature = "simulate")]
+pub mod simulate;
+pub mod store;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::service::{Clock, Service, SystemClock};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::worker::{GatewaySink, Worker, spawn_writer};
+
+/// Why the gateway did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway; dropping it aborts the server and the workers (use
+/// [`stop`](Gateway::stop) to stop gracefully).
+pub struct Gateway {
+    addr: SocketAddr,
+    store: SqliteStore,
+    stop: watch::Sender<Option<Duration>>,
+    server: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("addr", &self.addr).finish()
+    }
+}
+
+impl Gateway {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops gracefully: no new connections; requests and deliveries in progress get `grace`
+    /// to finish; outcomes given are committed; the leases of deliveries still unanswered are
+    /// released (due again at the next start, not only after their lease); the store is closed.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop.send_replace(Some(grace));
+        let deadline = tokio::time::Instant::now() + grace;
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout_at(deadline, server).await.is_err() {
+                abort.abort();
+            }
+        }
+        if let Some(worker) = self.worker.take() {
+            // The worker bounds its own wait by `grace`; this only guards against a hang.
+            let abort = worker.abort_handle();
+            if tokio::time::timeout(grace + Duration::from_secs(5), worker)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for task in [&self.server, &self.worker, &self.writer]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Checks `config` fully without starting anything: every app id, API key, secret file and
+/// vendor credential (keys parse, packages, topics and ids are accepted by the vendor crates'
+/// builders). Returns one line per app describing its credentials.
+pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
+    let sink =
+        || Arc::new(pushway_delivery::RecordingSink::new()) as Arc<dyn pushway_delivery::TokenSink>;
+    let apps = app::build_apps(config, &|_: &str| sink())?;
+    Ok(apps
+        .values()
+        .map(|a| {
+            let mut channels: Vec<String> = a.channels.iter().map(ToString::to_string).collect();
+            channels.sort();
+            format!(
+                "app {}: {} API key(s), channels: {}",
+                a.id,
+                a.keys.len(),
+                channels.join(", ")
+            )
+        })
+        .collect())
+}
+
+/// Opens the store, builds every app's providers, and starts the workers and the API.
+pub async fn start(config: Config) -> Result<Gateway, StartError> {
+    let path = &config.store.path;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| ConfigError::at("store.path", format!("{}: {e}", dir.display())))?;
+    }
+    let sqlite = SqliteStore::open(path).await?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let (recorded_tx, recorded_rx) = watch::channel(0u64);
+    let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
+    let apps = app::build_apps(&config, &|id: &str| {
+        Arc::new(GatewaySink::new(id, writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
+    })?;
+    let listed: Vec<(String, Vec<[u8; 32]>)> = apps
+        .values()
+        .map(|a| (a.id.clone(), a.keys.clone()))
+        .collect();
+    store.sync_apps(&listed, clock.now_ms()).await?;
+    let keys = store.api_keys().await?;
+    let apps = Arc::new(apps);
+
+    let wake = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(None::<Duration>);
+    let service = Service::new(
+        store.clone(),
+        apps.clone(),
+        clock.clone(),
+        config.worker.clone(),
+        wake.clone(),
+        recorded_rx,
+    );
+    let worker = Worker {
+        store: store.clone(),
+        apps,
+        clock,
+        config: config.worker.clone(),
+        writer,
+        wake,
+        stop: stopped.clone(),
+    }
+    .spawn();
+
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let router = api::router(service, keys, &config.server);
+    let mut stopped = stopped;
+    let server = tokio::spawn(async move {
+        let stopping = async move {
+            let _ = stopped.wait_for(Option::is_some).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopping)
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(Gateway {
+        addr,
+        store: sqlite,
+        stop,
+        server: Some(server),
+        worker: Some(worker),
+        writer: Some(writer_task),
+    })
+}

@@ -1,0 +1,264 @@
+//! Accepting a message: validate, render every recipient as of now, commit the message and one
+//! delivery row per device in one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_lc_rs::digest;
+use pushway_core::{
+    ChannelKey, Message, Recipient, Rendered, Renderer, SuppressReason, UserPushSettings,
+};
+
+use super::input::check_id;
+use super::{MessageRequest, RecipientIn, Service, ServiceError};
+use crate::app::App;
+use crate::store::{
+    Accepted, DeviceState, Login, NewDelivery, NewMessage, NewRecipient, RecipientState,
+};
+
+/// The most recipients one message may name.
+pub const MAX_RECIPIENTS: usize = 10_000;
+/// Suppression reason of a recipient with no registered device.
+pub const NO_DEVICES: &str = "no_devices";
+/// Suppression reason of a device whose credential the app no longer has.
+pub const NO_CREDENTIAL: &str = "no_credential";
+
+impl Service {
+    /// Accepts a message under `key`. The same key with the same request returns the same id
+    /// and adds nothing; with another request it is refused.
+    pub async fn accept(
+        &self,
+        app_id: &str,
+        key: &str,
+        raw_body: &[u8],
+        request: MessageRequest,
+    ) -> Result<Accepted, ServiceError> {
+        let app = self.app(app_id)?.clone();
+        check_id("Idempotency-Key", key)?;
+        let request_hash = sha256(raw_body);
+        if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
+            return replay(id, hash, request_hash);
+        }
+
+        let id = uuid::Uuid::new_v4().to_string();
+        let (message, body) = parse_message(request.message, &id)?;
+        check_recipients(&request.recipients)?;
+
+        let now = self.clock.now_ms();
+        let ttl_ms = message
+            .ttl
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or_else(|| {
+                i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+            });
+        let users: Vec<String> = request
+            .recipients
+            .iter()
+            .map(|r| r.user_id.clone())
+            .collect();
+        let mut known = self.store.recipients(app_id, &users).await?;
+        let mut plan = Plan {
+            app: &app,
+            message: &message,
+            renderer: Renderer::default(),
+            notifications: Vec::new(),
+            seen: HashMap::new(),
+        };
+        let mut recipients = Vec::with_capacity(request.recipients.len());
+        for r in &request.recipients {
+            let state = known.remove(&r.user_id).unwrap_or_default();
+            recipients.push(plan.recipient(r, state)?);
+        }
+        let notifications = plan.notifications;
+
+        let new = NewMessage {
+            id,
+            app: app_id.to_owned(),
+            idempotency_key: key.to_owned(),
+            request_hash,
+            body,
+            created_at: now,
+            expires_at: now.saturating_add(ttl_ms),
+            notifications,
+            recipients,
+        };
+        let request_hash = new.request_hash;
+        let accepted = self.committer.commit(new).await?;
+        if !accepted.created {
+            // Another request took the key meanwhile; it may have been a different one.
+            if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
+                return replay(id, hash, request_hash);
+            }
+        }
+        self.wake.notify_waiters();
+        Ok(accepted)
+    }
+}
+
+/// Renders a message for its recipients, one rendering per distinct (recipient, locale), and
+/// keeps each distinct notification once (a group message with equal badges shares one).
+struct Plan<'a> {
+    app: &'a App,
+    message: &'a Message,
+    renderer: Renderer,
+    /// Distinct rendered notifications, as JSON.
+    notifications: Vec<String>,
+    seen: HashMap<String, usize>,
+}
+
+impl Plan<'_> {
+    /// What `r` gets: suppressed as a whole, or a delivery per logged-in device.
+    fn recipient(
+        &mut self,
+        r: &RecipientIn,
+        state: RecipientState,
+    ) -> Result<NewRecipient, ServiceError> {
+        let stored = state.settings.unwrap_or_default();
+        let mut recipient = Recipient::new(r.user_id.as_str());
+        recipient.unread = r.unread;
+        recipient.settings = UserPushSettings {
+            enabled: stored.enabled.unwrap_or(true),
+            c2c_sound: stored.c2c_sound,
+            group_sound: stored.group_sound,
+        };
+        recipient.locale = state.devices.first().and_then(|d| d.device.locale.clone());
+        let mut out = NewRecipient {
+            user: r.user_id.clone(),
+            unread: r.unread,
+            suppressed: None,
+            deliveries: Vec::new(),
+            suppressed_devices: Vec::new(),
+        };
+        // Reasons that hold for the whole recipient come first (system message, settings,
+        // sender); login states are per device, below.
+        if let Rendered::Suppressed(reason) = self.render(&recipient)? {
+            out.suppressed = Some(reason.as_str().to_owned());
+            return Ok(out);
+        }
+        if state.devices.is_empty() {
+            out.suppressed = Some(NO_DEVICES.to_owned());
+            return Ok(out);
+        }
+        let mut by_locale: HashMap<Option<String>, Result<usize, &'static str>> = HashMap::new();
+        for DeviceState { device, login, .. } in state.devices {
+            let route = ChannelKey::new(device.kind, device.credential.as_str());
+            let skip = match login {
+                Login::LoggedIn if !self.app.channels.contains(&route) => Some(NO_CREDENTIAL),
+                Login::LoggedIn => None,
+                Login::LoggedOut => Some(SuppressReason::RecipientLoggedOut.as_str()),
+                Login::Kicked => Some(SuppressReason::RecipientKickedOffline.as_str()),
+            };
+            let notification = match skip {
+                Some(reason) => Err(reason),
+                None => match by_locale.get(&device.locale) {
+                    Some(&rendered) => rendered,
+                    None => {
+                        recipient.locale = device.locale.clone();
+                        let rendered = self.notification(&recipient)?;
+                        by_locale.insert(device.locale.clone(), rendered);
+                        rendered
+                    }
+                },
+            };
+            match notification {
+                Ok(notification) => out.deliveries.push(NewDelivery {
+                    device_id: device.device_id,
+                    kind: device.kind,
+                    credential: device.credential,
+                    token: device.token,
+                    notification,
+                }),
+                Err(reason) => out
+                    .suppressed_devices
+                    .push((device.device_id, reason.to_owned())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index of the recipient's notification, or why there is none.
+    fn notification(
+        &mut self,
+        recipient: &Recipient,
+    ) -> Result<Result<usize, &'static str>, ServiceError> {
+        let notification = match self.render(recipient)? {
+            Rendered::Notification(n) => n,
+            Rendered::Suppressed(reason) => return Ok(Err(reason.as_str())),
+        };
+        let json = serde_json::to_string(&notification)
+            .map_err(|e| ServiceError::invalid("message", e.to_string()))?;
+        let next = self.notifications.len();
+        let index = *self.seen.entry(json.clone()).or_insert(next);
+        if index == next {
+            self.notifications.push(json);
+        }
+        Ok(Ok(index))
+    }
+
+    fn render(&self, recipient: &Recipient) -> Result<Rendered, ServiceError> {
+        self.renderer
+            .render(self.message, recipient)
+            .map_err(|e| ServiceError::invalid("message.push.android.sound", e.to_string()))
+    }
+}
+
+fn replay(id: String, stored: [u8; 32], presented: [u8; 32]) -> Result<Accepted, ServiceError> {
+    if stored == presented {
+        Ok(Accepted {
+            message_id: id,
+            created: false,
+        })
+    } else {
+        Err(ServiceError::IdempotencyKeyReused)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// The core message from the request's `message` object, with the gateway's id; and its JSON.
+fn parse_message(
+    mut object: serde_json::Map<String, serde_json::Value>,
+    id: &str,
+) -> Result<(Message, String), ServiceError> {
+    if object.contains_key("id") {
+        return Err(ServiceError::invalid(
+            "message.id",
+            "unknown field: the gateway assigns message ids",
+        ));
+    }
+    object.insert("id".to_owned(), serde_json::Value::String(id.to_owned()));
+    let text = serde_json::Value::Object(object).to_string();
+    let message: Message = pushway_core::json::from_str(&text).map_err(|e| {
+        let field = e.field().unwrap_or(".");
+        let field = if field == "." {
+            "message".to_owned()
+        } else {
+            format!("message.{field}")
+        };
+        ServiceError::invalid(field, e.to_string())
+    })?;
+    Ok((message, text))
+}
+
+fn check_recipients(recipients: &[RecipientIn]) -> Result<(), ServiceError> {
+    if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
+        return Err(ServiceError::invalid(
+            "recipients",
+            format!("must name 1 to {MAX_RECIPIENTS} recipients"),
+        ));
+    }
+    let mut users = HashSet::with_capacity(recipients.len());
+    for (i, r) in recipients.iter().enumerate() {
+        check_id(&format!("recipients[{i}].user_id"), &r.user_id)?;
+        if !users.insert(r.user_id.as_str()) {
+            return Err(ServiceError::invalid(
+                format!("recipients[{i}].user_id"),
+                "named twice",
+            ));
+        }
+    }
+    Ok(())
+}

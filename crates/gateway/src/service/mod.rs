@@ -1,0 +1,133 @@
+//! The gateway's logic, free of HTTP types: accept (validate, render, commit), status, and the
+//! registry of devices, settings and logins. Handlers call it; tests can too.
+
+mod accept;
+mod commit;
+mod error;
+mod input;
+mod registry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
+pub use error::ServiceError;
+pub use input::{DeviceIn, KindIn, MessageRequest, RecipientIn};
+
+use self::commit::Committer;
+use crate::app::{App, Apps};
+use crate::config::WorkerConfig;
+use crate::store::{DeadTokenEntry, MessageStatus, Store};
+
+/// The clock the service and workers read (Unix milliseconds); tests may fake it.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, in Unix milliseconds.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// The service: shared by every handler (cheap to clone).
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) apps: Arc<Apps>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) worker: WorkerConfig,
+    /// Wakes the workers when rows were committed.
+    pub(crate) wake: Arc<Notify>,
+    /// Bumped by the writer after each commit of outcomes.
+    pub(crate) recorded: watch::Receiver<u64>,
+    /// Commits accepted messages in groups.
+    committer: Committer,
+}
+
+impl Service {
+    /// A service over `store` for `apps`; starts its accept committer (call inside a runtime).
+    pub fn new(
+        store: Arc<dyn Store>,
+        apps: Arc<Apps>,
+        clock: Arc<dyn Clock>,
+        worker: WorkerConfig,
+        wake: Arc<Notify>,
+        recorded: watch::Receiver<u64>,
+    ) -> Self {
+        Service {
+            committer: Committer::spawn(store.clone()),
+            store,
+            apps,
+            clock,
+            worker,
+            wake,
+            recorded,
+        }
+    }
+
+    /// The app called `id`.
+    pub fn app(&self, id: &str) -> Result<&Arc<App>, ServiceError> {
+        self.apps.get(id).ok_or(ServiceError::UnknownApp)
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// A message's status.
+    pub async fn status(&self, app: &str, message: &str) -> Result<MessageStatus, ServiceError> {
+        self.app(app)?;
+        self.store
+            .status(app, message, self.clock.now_ms())
+            .await?
+            .ok_or(ServiceError::UnknownMessage)
+    }
+
+    /// The app's dead-token feed after `cursor`.
+    pub async fn dead_tokens(
+        &self,
+        app: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadTokenEntry>, ServiceError> {
+        self.app(app)?;
+        Ok(self.store.dead_tokens(app, cursor, limit).await?)
+    }
+
+    /// A message's status once every delivery's first outcome is known, or as it is after
+    /// `wait`.
+    pub async fn status_within(
+        &self,
+        app: &str,
+        message: &str,
+        wait: Duration,
+    ) -> Result<MessageStatus, ServiceError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut recorded = self.recorded.clone();
+        loop {
+            // Mark the current version seen before reading, so a commit in between wakes us.
+            recorded.borrow_and_update();
+            let status = self.status(app, message).await?;
+            if status.is_known() {
+                return Ok(status);
+            }
+            match tokio::time::timeout_at(deadline, recorded.changed()).await {
+                Ok(Ok(())) => continue,
+                // Timed out, or the writer is gone: answer with what is known.
+                _ => return self.status(app, message).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `pushway serve --simulate`: the bundled vendor simulators (pushway-mock), started in this
+//! process as every vendor's endpoint, and a demo app whose credentials point at them, so a
+//! newcomer can try the gateway with no vendor account.
+
+use pushway_mock::apns::{ApnsSimulator, TestKey};
+use pushway_mock::huawei::HuaweiSimulator;
+use pushway_mock::xiaomi::XiaomiSimulator;
+
+use crate::config::{ApiKeyConfig, ApnsConfig, AppConfig, HuaweiConfig, Secret, XiaomiConfig};
+
+/// The demo app's id.
+pub const DEMO_APP: &str = "demo";
+/// The credential name of every demo credential.
+pub const DEMO_CREDENTIAL: &str = "demo";
+/// The demo app's Android package and iOS bundle id.
+pub const DEMO_PACKAGE: &str = "com.example.chat";
+const TEAM_ID: &str = "T3AM1D9ZQ8";
+const KEY_ID: &str = "K7Q2M9X4PL";
+const XIAOMI_SECRET: &str = "simulated-xiaomi-app-secret";
+const HUAWEI_APP_ID: &str = "104437395";
+const HUAWEI_SECRET: &str = "simulated-huawei-client-secret";
+
+/// The running simulators; they stop when dropped.
+#[derive(Debug)]
+pub struct Simulators {
+    /// APNs over TLS (self-signed, trusted by the demo app's credential).
+    pub apns: ApnsSimulator,
+    /// Xiaomi MiPush.
+    pub xiaomi: XiaomiSimulator,
+    /// Huawei Push Kit (OAuth and push).
+    pub huawei: HuaweiSimulator,
+}
+
+/// Starts the simulators and returns them with a demo app reached by `api_key`.
+pub async fn demo(api_key: &str) -> Result<(Simulators, AppConfig), SimulateError> {
+    let key = TestKey::generate();
+    let sims = Simulators::start(&key).await?;
+    let app = sims.app(&key, api_key);
+    Ok((sims, app))
+}
+
+/// Why the simulators did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("simulator: {0}")]
+pub struct SimulateError(String);
+
+impl Simulators {
+    /// Starts the three simulators on `127.0.0.1:0`, with the APNs key `key`.
+    pub async fn start(key: &TestKey) -> Result<Simulators, SimulateError> {
+        let err = |e: &dyn std::fmt::Display| SimulateError(e.to_string());
+        let apns = ApnsSimulator::builder()
+            .key(TEAM_ID, KEY_ID, key.public_key_pem())
+            .topic(DEMO_PACKAGE)
+            .start()
+            .await
+            .map_err(|e| err(&e))?;
+        let xiaomi = XiaomiSimulator::builder()
+            .app_secret(XIAOMI_SECRET)
+            .package(DEMO_PACKAGE)
+            .start()
+            .await
+            .map_err(|e| err(&e))?;
+        let huawei = HuaweiSimulator::builder()
+            .app_id(HUAWEI_APP_ID)
+            .client_secret(HUAWEI_SECRET)
+            .start()
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(Simulators {
+            apns,
+            xiaomi,
+            huawei,
+        })
+    }
+
+    /// An app with one credential per vendor, each pointing at its simulator, reached by
+    /// `api_key`.
+    pub fn app(&self, key: &TestKey, api_key: &str) -> AppConfig {
+        let mut app = AppConfig {
+            api_keys: vec![ApiKeyConfig::inline("demo", api_key)],
+            ..AppConfig::default()
+        };
+        let apns_url = self.apns.base_url();
+        app.apns.insert(
+            DEMO_CREDENTIAL.to_owned(),
+            ApnsConfig {
+                team_id: TEAM_ID.to_owned(),
+                key_id: KEY_ID.to_owned(),
+                topic: DEMO_PACKAGE.to_owned(),
+                key_pem: Some(Secret::new(key.private_key_pem())),
+                key_file: None,
+                production_url: Some(apns_url.clone()),
+                sandbox_url: Some(apns_url),
+                ca_cert_pem: self.apns.ca_cert_pem(),
+            },
+        );
+        app.xiaomi.insert(
+            DEMO_CREDENTIAL.to_owned(),
+            XiaomiConfig {
+                package: DEMO_PACKAGE.to_owned(),
+                channel_id: "im_messages".to_owned(),
+                app_secret: Some(Secret::new(XIAOMI_SECRET)),
+                app_secret_file: None,
+                base_url: Some(self.xiaomi.base_url()),
+                danger_allow_plain_http: true,
+            },
+        );
+        app.huawei.insert(
+            DEMO_CREDENTIAL.to_owned(),
+            HuaweiConfig {
+                app_id: HUAWEI_APP_ID.to_owned(),
+                client_secret: Some(Secret::new(HUAWEI_SECRET)),
+                client_secret_file: None,
+                service_account_file: None,
+                base_url: Some(self.huawei.base_url()),
+                danger_allow_plain_http: true,
+            },
+        );
+        app
+    }
+}

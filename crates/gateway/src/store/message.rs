@@ -1,0 +1,128 @@
+//! A message to commit with its rendered notifications and delivery rows, and the rows' states.
+
+use pushway_core::TokenKind;
+use serde::{Deserialize, Serialize};
+
+/// A message to commit, with everything rendered.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The gateway's message id.
+    pub id: String,
+    /// The app.
+    pub app: String,
+    /// The caller's idempotency key.
+    pub idempotency_key: String,
+    /// SHA-256 of the request body, to tell a replay from a reused key.
+    pub request_hash: [u8; 32],
+    /// The message as JSON.
+    pub body: String,
+    /// When it was accepted.
+    pub created_at: i64,
+    /// When its deliveries stop being tried.
+    pub expires_at: i64,
+    /// Distinct rendered notifications (JSON); deliveries refer to them by index.
+    pub notifications: Vec<String>,
+    /// Every recipient.
+    pub recipients: Vec<NewRecipient>,
+}
+
+/// One recipient of a new message.
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    /// The user.
+    pub user: String,
+    /// Their unread count including this message.
+    pub unread: u32,
+    /// Why the whole recipient gets nothing, if so.
+    pub suppressed: Option<String>,
+    /// One delivery per device that gets the push.
+    pub deliveries: Vec<NewDelivery>,
+    /// Devices that get nothing, with the reason.
+    pub suppressed_devices: Vec<(String, String)>,
+}
+
+/// One delivery row to create.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The device id.
+    pub device_id: String,
+    /// The token kind.
+    pub kind: TokenKind,
+    /// The credential name.
+    pub credential: String,
+    /// The token, as registered at accept time.
+    pub token: String,
+    /// Index into [`NewMessage::notifications`].
+    pub notification: usize,
+}
+
+/// The answer to an accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The message id.
+    pub message_id: String,
+    /// `false` when the idempotency key had been used: nothing was added.
+    pub created: bool,
+}
+
+/// A delivery row's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not tried yet.
+    Pending,
+    /// Claimed by a worker under a lease.
+    InFlight,
+    /// The vendor accepted it.
+    Delivered,
+    /// The daemon channel queued it for an offline device.
+    Queued,
+    /// Due again at its `run_at` (after a retryable outcome, or held while its route is
+    /// paused).
+    Retrying,
+    /// Finished without knowing it arrived (the vendor's answer could not be told, or the
+    /// token is stale): not tried again, the token kept.
+    Failed,
+    /// Will never arrive: dead token, refused, attempts or time exhausted.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The stored label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::InFlight => "in_flight",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Queued => "queued",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored label.
+    pub fn parse(label: &str) -> Option<DeliveryState> {
+        Some(match label {
+            "pending" => DeliveryState::Pending,
+            "in_flight" => DeliveryState::InFlight,
+            "delivered" => DeliveryState::Delivered,
+            "queued" => DeliveryState::Queued,
+            "retrying" => DeliveryState::Retrying,
+            "failed" => DeliveryState::Failed,
+            "dead" => DeliveryState::Dead,
+            _ => return None,
+        })
+    }
+
+    /// Whether nothing more will happen to the row.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Delivered
+                | DeliveryState::Queued
+                | DeliveryState::Failed
+                | DeliveryState::Dead
+        )
+    }
+}

@@ -1,0 +1,147 @@
+//! The store: everything the gateway keeps, behind one trait so SQLite (the embedded default)
+//! and, later, Postgres serve the same service and workers.
+//!
+//! Queries live in the back ends only; the service and workers speak in the types below. Times
+//! are Unix milliseconds (`i64`), passed in by the caller so tests control the clock.
+
+mod device;
+mod message;
+mod outbox;
+pub mod sqlite;
+mod status;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
+pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
+pub use outbox::{Claimed, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch};
+pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
+
+/// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
+/// fault.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    pub(crate) fn new(error: impl std::fmt::Display) -> Self {
+        StoreError(error.to_string())
+    }
+}
+
+/// What the gateway keeps. Every method is one short transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Makes the stored apps and their key hashes exactly `apps` (keys of apps not listed are
+    /// removed; the apps' data is kept).
+    async fn sync_apps(&self, apps: &[(String, Vec<[u8; 32]>)], now: i64)
+    -> Result<(), StoreError>;
+
+    /// Every stored key hash and the app it reaches.
+    async fn api_keys(&self) -> Result<Vec<([u8; 32], String)>, StoreError>;
+
+    /// Registers or updates a device. A token registered for another user or device of the app
+    /// moves here (the other registration is removed).
+    async fn put_device(&self, device: &Device, now: i64) -> Result<PutDevice, StoreError>;
+
+    /// Removes a device; whether it existed.
+    async fn delete_device(&self, app: &str, user: &str, device: &str) -> Result<bool, StoreError>;
+
+    /// A user's devices with their login states, by device id.
+    async fn devices(&self, app: &str, user: &str) -> Result<Vec<DeviceState>, StoreError>;
+
+    /// The settings, devices and login states of each of `users` (users with neither are
+    /// absent), as one consistent read for accepting a message.
+    async fn recipients(
+        &self,
+        app: &str,
+        users: &[String],
+    ) -> Result<HashMap<String, RecipientState>, StoreError>;
+
+    /// Stores a user's push settings exactly as given.
+    async fn put_settings(
+        &self,
+        app: &str,
+        user: &str,
+        settings: &StoredSettings,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A user's push settings as stored; `None` when never set.
+    async fn settings(&self, app: &str, user: &str) -> Result<Option<StoredSettings>, StoreError>;
+
+    /// Sets the login state of one device, or of every registered device of the user when
+    /// `device` is `None`; returns how many devices it set.
+    async fn set_login(
+        &self,
+        app: &str,
+        user: &str,
+        device: Option<&str>,
+        state: Login,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// The message accepted earlier under `key`, with the hash of its request.
+    async fn find_idempotent(
+        &self,
+        app: &str,
+        key: &str,
+    ) -> Result<Option<(String, [u8; 32])>, StoreError>;
+
+    /// Commits messages, each with its rendered notifications, recipients and delivery rows,
+    /// in one transaction (the accept path's group commit: one fsync for all). A message whose
+    /// idempotency key was taken meanwhile stores nothing and answers the earlier message.
+    async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError>;
+
+    /// A message's status as of `now` (which routes are paused); `None` when the app has no
+    /// such message.
+    async fn status(
+        &self,
+        app: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<MessageStatus>, StoreError>;
+
+    /// Claims up to `limit` due rows (pending or retrying with `run_at <= now`, or in flight
+    /// with an expired lease) of routes not paused, leasing them until `lease_until`.
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, StoreError>;
+
+    /// Makes the given rows, where still in flight, due again now (their worker stopped before
+    /// their outcome); returns how many it released.
+    async fn release(&self, ids: &[i64], now: i64) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` messages accepted before `before` whose deliveries are all
+    /// finished (with their rows; their idempotency keys are forgotten too), and dead-token
+    /// feed entries older than `before`; returns how many messages it deleted.
+    async fn prune(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
+
+    /// The rendered notifications (JSON) of the given ids.
+    async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError>;
+
+    /// Records a batch of outcomes, dead tokens and route pauses in one transaction (the
+    /// writer's group commit).
+    async fn record(&self, batch: &WriteBatch, now: i64) -> Result<(), StoreError>;
+
+    /// The dead-token feed of an app after `cursor`, oldest first.
+    async fn dead_tokens(
+        &self,
+        app: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadTokenEntry>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    fn _dyn_compatible(_: Box<dyn super::Store>) {}
+}

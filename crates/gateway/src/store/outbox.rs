@@ -1,0 +1,127 @@
+//! What workers claim and what the writer commits.
+
+use pushway_core::{ApnsEnv, TokenKind};
+use serde::Serialize;
+
+use super::DeliveryState;
+
+/// A row claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The row id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// The rendered notification's id.
+    pub notification_id: i64,
+    /// The token kind.
+    pub kind: TokenKind,
+    /// The credential name.
+    pub credential: String,
+    /// The token.
+    pub token: String,
+    /// Sends including this one.
+    pub attempts: u32,
+    /// Retryable failures before this send.
+    pub retries: u32,
+    /// When the row stops being tried.
+    pub expires_at: i64,
+    /// The last outcome's reason, for a row that dies unsent.
+    pub last_reason: Option<String>,
+}
+
+/// What the writer commits in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    /// Outcomes of claimed rows.
+    pub outcomes: Vec<OutcomeRecord>,
+    /// Tokens reported dead by the hygiene layer.
+    pub dead: Vec<DeadTokenRecord>,
+    /// Routes to pause.
+    pub pauses: Vec<RoutePause>,
+}
+
+impl WriteBatch {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.outcomes.is_empty() && self.dead.is_empty() && self.pauses.is_empty()
+    }
+}
+
+/// The new state of one claimed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    /// The row id.
+    pub delivery_id: i64,
+    /// Its new state.
+    pub state: DeliveryState,
+    /// When it is due again (retrying).
+    pub run_at: i64,
+    /// The outcome's label.
+    pub outcome: String,
+    /// The outcome's reason.
+    pub reason: Option<String>,
+    /// Whether the outcome was a retryable failure (counts toward `max_attempts`).
+    pub retried: bool,
+}
+
+/// A token a vendor reported dead: its device registration is removed and a feed entry added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadTokenRecord {
+    /// The app.
+    pub app: String,
+    /// The token kind.
+    pub kind: TokenKind,
+    /// The credential name.
+    pub credential: String,
+    /// The token.
+    pub token: String,
+    /// The vendor's reason.
+    pub reason: String,
+    /// Since when the vendor knows (Unix ms): a registration updated after it is kept.
+    pub since: Option<i64>,
+}
+
+/// A paused route: its rows are held, not claimed, until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePause {
+    /// The app.
+    pub app: String,
+    /// The token kind.
+    pub kind: TokenKind,
+    /// The credential name.
+    pub credential: String,
+    /// Paused until (Unix ms).
+    pub until: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// One entry of the dead-token feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadTokenEntry {
+    /// The feed cursor of this entry.
+    pub cursor: i64,
+    /// The user the registration belonged to, when it was still registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The device id, when it was still registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    #[serde(serialize_with = "super::device::api_kind")]
+    pub kind: TokenKind,
+    /// The APNs environment, for APNs tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns_env: Option<ApnsEnv>,
+    /// The credential name.
+    pub credential: String,
+    /// The token.
+    pub token: String,
+    /// The vendor's reason.
+    pub reason: String,
+    /// Whether a registration was removed (`false`: none, or re-registered since).
+    pub removed: bool,
+    /// When it was recorded (Unix ms).
+    pub at_ms: i64,
+}

@@ -1,0 +1,261 @@
+//! The SQLite store: one file in WAL mode, one writer connection (SQLite has one writer at a
+//! time; queuing writes in the pool avoids `SQLITE_BUSY`), a few readers.
+//!
+//! The SQL is kept to what Postgres also speaks (`ON CONFLICT`, `RETURNING`, partial indexes) so
+//! the Postgres twin can share its shape; the SQLite-only parts are `json_each` for id lists and
+//! `BEGIN IMMEDIATE`.
+
+mod outbox;
+mod recipients;
+mod registry;
+mod status;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pushway_core::TokenKind;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::*;
+
+/// How long a statement waits for the database lock or a pooled connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reader connections.
+const READERS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit that answered 202 survives power loss, not only a crash. Group
+            // commit keeps the fsyncs per delivery far below one.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::new)?;
+        MIGRATOR.run(&writer).await.map_err(StoreError::new)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::new)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes both pools, waiting for statements in progress.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::new)
+    }
+}
+
+pub(super) fn err(e: sqlx::Error) -> StoreError {
+    StoreError::new(e)
+}
+
+pub(super) fn kind_label(kind: TokenKind) -> &'static str {
+    kind.as_str()
+}
+
+pub(super) fn parse_kind(label: &str) -> Result<TokenKind, StoreError> {
+    Ok(match label {
+        "apns_production" => TokenKind::ApnsProduction,
+        "apns_sandbox" => TokenKind::ApnsSandbox,
+        "xiaomi" => TokenKind::Xiaomi,
+        "huawei" => TokenKind::Huawei,
+        "daemon" => TokenKind::Daemon,
+        other => {
+            return Err(StoreError::new(format!(
+                "unknown token kind {other:?} in the database"
+            )));
+        }
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn sync_apps(
+        &self,
+        apps: &[(String, Vec<[u8; 32]>)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM api_keys")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for (app, keys) in apps {
+            sqlx::query(
+                "INSERT INTO apps (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(app)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            for key in keys {
+                sqlx::query("INSERT INTO api_keys (hash, app_id) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING")
+                    .bind(&key[..])
+                    .bind(app)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn api_keys(&self) -> Result<Vec<([u8; 32], String)>, StoreError> {
+        let rows = sqlx::query("SELECT hash, app_id FROM api_keys")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let hash: Vec<u8> = row.try_get(0).map_err(err)?;
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| StoreError::new("api_keys: a hash is not 32 bytes"))?;
+            keys.push((hash, row.try_get(1).map_err(err)?));
+        }
+        Ok(keys)
+    }
+
+    async fn put_device(&self, device: &Device, now: i64) -> Result<PutDevice, StoreError> {
+        self.put_device_impl(device, now).await
+    }
+
+    async fn delete_device(&self, app: &str, user: &str, device: &str) -> Result<bool, StoreError> {
+        self.delete_device_impl(app, user, device).await
+    }
+
+    async fn devices(&self, app: &str, user: &str) -> Result<Vec<DeviceState>, StoreError> {
+        self.devices_impl(app, user).await
+    }
+
+    async fn recipients(
+        &self,
+        app: &str,
+        users: &[String],
+    ) -> Result<HashMap<String, RecipientState>, StoreError> {
+        self.recipients_impl(app, users).await
+    }
+
+    async fn put_settings(
+        &self,
+        app: &str,
+        user: &str,
+        settings: &StoredSettings,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.put_settings_impl(app, user, settings, now).await
+    }
+
+    async fn settings(&self, app: &str, user: &str) -> Result<Option<StoredSettings>, StoreError> {
+        self.settings_impl(app, user).await
+    }
+
+    async fn set_login(
+        &self,
+        app: &str,
+        user: &str,
+        device: Option<&str>,
+        state: Login,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.set_login_impl(app, user, device, state, now).await
+    }
+
+    async fn find_idempotent(
+        &self,
+        app: &str,
+        key: &str,
+    ) -> Result<Option<(String, [u8; 32])>, StoreError> {
+        self.find_idempotent_impl(app, key).await
+    }
+
+    async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError> {
+        self.accept_impl(messages).await
+    }
+
+    async fn status(
+        &self,
+        app: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<MessageStatus>, StoreError> {
+        self.status_impl(app, message, now).await
+    }
+
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.claim_impl(now, lease_until, limit).await
+    }
+
+    async fn release(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
+        self.release_impl(ids, now).await
+    }
+
+    async fn prune(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        self.prune_impl(before, limit).await
+    }
+
+    async fn notifications(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
+        self.notifications_impl(ids).await
+    }
+
+    async fn record(&self, batch: &WriteBatch, now: i64) -> Result<(), StoreError> {
+        self.record_impl(batch, now).await
+    }
+
+    async fn dead_tokens(
+        &self,
+        app: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadTokenEntry>, StoreError> {
+        self.dead_tokens_impl(app, cursor, limit).await
+    }
+}

@@ -1,0 +1,250 @@
+//! Devices, per-user settings and login states.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, err, kind_label, parse_kind};
+use crate::store::{Device, DeviceState, Login, PutDevice, StoreError, StoredSettings};
+
+impl SqliteStore {
+    pub(super) async fn put_device_impl(
+        &self,
+        device: &Device,
+        now: i64,
+    ) -> Result<PutDevice, StoreError> {
+        let mut tx = self.write_tx().await?;
+        // A token belongs to one user: a registration of it elsewhere moves here.
+        let moved = sqlx::query(
+            "DELETE FROM devices WHERE app_id = ? AND kind = ? AND credential = ? AND token = ?
+               AND NOT (user_id = ? AND device_id = ?)
+             RETURNING user_id, device_id",
+        )
+        .bind(&device.app)
+        .bind(kind_label(device.kind))
+        .bind(&device.credential)
+        .bind(&device.token)
+        .bind(&device.user)
+        .bind(&device.device_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        let moved_from = moved
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+            .map_err(err)?;
+        let existed =
+            sqlx::query("SELECT 1 FROM devices WHERE app_id = ? AND user_id = ? AND device_id = ?")
+                .bind(&device.app)
+                .bind(&device.user)
+                .bind(&device.device_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?
+                .is_some();
+        sqlx::query(
+            "INSERT INTO devices
+               (app_id, user_id, device_id, kind, credential, token, locale, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET
+               kind = excluded.kind, credential = excluded.credential, token = excluded.token,
+               locale = excluded.locale, updated_at = excluded.updated_at",
+        )
+        .bind(&device.app)
+        .bind(&device.user)
+        .bind(&device.device_id)
+        .bind(kind_label(device.kind))
+        .bind(&device.credential)
+        .bind(&device.token)
+        .bind(&device.locale)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(PutDevice {
+            created: !existed,
+            moved_from,
+        })
+    }
+
+    pub(super) async fn delete_device_impl(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let deleted =
+            sqlx::query("DELETE FROM devices WHERE app_id = ? AND user_id = ? AND device_id = ?")
+                .bind(app)
+                .bind(user)
+                .bind(device)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected();
+        sqlx::query("DELETE FROM device_logins WHERE app_id = ? AND user_id = ? AND device_id = ?")
+            .bind(app)
+            .bind(user)
+            .bind(device)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(deleted > 0)
+    }
+
+    pub(super) async fn devices_impl(
+        &self,
+        app: &str,
+        user: &str,
+    ) -> Result<Vec<DeviceState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.device_id, d.kind, d.credential, d.token, d.locale, d.created_at,
+                    d.updated_at, COALESCE(l.state, 'logged_in') AS login, d.user_id
+             FROM devices d LEFT JOIN device_logins l
+               ON l.app_id = d.app_id AND l.user_id = d.user_id AND l.device_id = d.device_id
+             WHERE d.app_id = ? AND d.user_id = ? ORDER BY d.device_id",
+        )
+        .bind(app)
+        .bind(user)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(err)?;
+        rows.iter().map(|row| device_state(row, app)).collect()
+    }
+
+    pub(super) async fn put_settings_impl(
+        &self,
+        app: &str,
+        user: &str,
+        settings: &StoredSettings,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO user_settings (app_id, user_id, enabled, c2c_sound, group_sound, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (app_id, user_id) DO UPDATE SET enabled = excluded.enabled,
+               c2c_sound = excluded.c2c_sound, group_sound = excluded.group_sound,
+               updated_at = excluded.updated_at",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(settings.enabled)
+        .bind(&settings.c2c_sound)
+        .bind(&settings.group_sound)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    pub(super) async fn settings_impl(
+        &self,
+        app: &str,
+        user: &str,
+    ) -> Result<Option<StoredSettings>, StoreError> {
+        let row = sqlx::query(
+            "SELECT enabled, c2c_sound, group_sound FROM user_settings
+             WHERE app_id = ? AND user_id = ?",
+        )
+        .bind(app)
+        .bind(user)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(err)?;
+        row.map(|row| {
+            Ok(StoredSettings {
+                enabled: row.try_get(0).map_err(err)?,
+                c2c_sound: row.try_get(1).map_err(err)?,
+                group_sound: row.try_get(2).map_err(err)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn set_login_impl(
+        &self,
+        app: &str,
+        user: &str,
+        device: Option<&str>,
+        state: Login,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let count = match device {
+            Some(device) => {
+                sqlx::query(
+                    "INSERT INTO device_logins (app_id, user_id, device_id, state, updated_at)
+                     VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET
+                       state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(app)
+                .bind(user)
+                .bind(device)
+                .bind(state.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+                1
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE device_logins SET state = ?, updated_at = ?
+                     WHERE app_id = ? AND user_id = ?",
+                )
+                .bind(state.as_str())
+                .bind(now)
+                .bind(app)
+                .bind(user)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+                sqlx::query(
+                    "INSERT INTO device_logins (app_id, user_id, device_id, state, updated_at)
+                     SELECT app_id, user_id, device_id, ?, ? FROM devices
+                     WHERE app_id = ? AND user_id = ?
+                     ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET
+                       state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(state.as_str())
+                .bind(now)
+                .bind(app)
+                .bind(user)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected()
+            }
+        };
+        tx.commit().await.map_err(err)?;
+        Ok(count)
+    }
+}
+
+/// A device row: `device_id, kind, credential, token, locale, created_at, updated_at, login,
+/// user_id`, in that order.
+pub(super) fn device_state(row: &SqliteRow, app: &str) -> Result<DeviceState, StoreError> {
+    let kind: String = row.try_get(1).map_err(err)?;
+    let login: String = row.try_get(7).map_err(err)?;
+    Ok(DeviceState {
+        device: Device {
+            app: app.to_owned(),
+            user: row.try_get(8).map_err(err)?,
+            device_id: row.try_get(0).map_err(err)?,
+            kind: parse_kind(&kind)?,
+            credential: row.try_get(2).map_err(err)?,
+            token: row.try_get(3).map_err(err)?,
+            locale: row.try_get(4).map_err(err)?,
+        },
+        login: Login::parse(&login),
+        created_at: row.try_get(5).map_err(err)?,
+        updated_at: row.try_get(6).map_err(err)?,
+    })
+}

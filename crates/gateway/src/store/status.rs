@@ -1,0 +1,105 @@
+//! A message's status as the API shows it.
+
+use pushway_core::{ApnsEnv, TokenKind};
+use serde::Serialize;
+
+use super::DeliveryState;
+
+/// A message's status: every recipient, suppressed or with their devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageStatus {
+    /// The message id.
+    pub message_id: String,
+    /// When it was accepted (Unix ms).
+    pub created_at_ms: i64,
+    /// Every recipient, in the order given.
+    pub recipients: Vec<RecipientStatus>,
+}
+
+impl MessageStatus {
+    /// Whether every delivery has an outcome that will not change.
+    pub fn is_settled(&self) -> bool {
+        self.recipients
+            .iter()
+            .flat_map(|r| &r.devices)
+            .all(|d| d.state.is_final())
+    }
+
+    /// Whether every delivery has an outcome to report: finished, tried and due again, or held
+    /// by a paused route.
+    pub fn is_known(&self) -> bool {
+        self.recipients.iter().flat_map(|r| &r.devices).all(|d| {
+            d.state.is_final()
+                || (d.state == DeliveryState::Retrying && d.attempts > 0)
+                || (d.route_paused.is_some() && d.state != DeliveryState::InFlight)
+        })
+    }
+}
+
+/// One recipient's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientStatus {
+    /// The user.
+    pub user_id: String,
+    /// Why the recipient gets nothing, if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+    /// The devices the push goes to.
+    pub devices: Vec<DeliveryStatus>,
+    /// The devices that get nothing (logged out, kicked), with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed_devices: Vec<SuppressedDevice>,
+}
+
+/// A device left out of a message, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuppressedDevice {
+    /// The device id.
+    pub device_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One delivery row's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryStatus {
+    /// The device id.
+    pub device_id: String,
+    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    #[serde(serialize_with = "super::device::api_kind")]
+    pub kind: TokenKind,
+    /// The APNs environment, for APNs devices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns_env: Option<ApnsEnv>,
+    /// The credential name.
+    pub credential: String,
+    /// The state.
+    pub state: DeliveryState,
+    /// Sends so far.
+    pub attempts: u32,
+    /// The last outcome's label (`delivered`, `retry`, `invalid_token`…), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
+    /// The last outcome's reason, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reason: Option<String>,
+    /// When the row is due next (pending, retrying) or its lease ends (in flight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at_ms: Option<i64>,
+    /// The row's route is paused (its credential was refused): the row is held, not dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_paused: Option<RoutePaused>,
+    /// When the row was created.
+    pub created_at_ms: i64,
+    /// When it last changed.
+    pub updated_at_ms: i64,
+}
+
+/// Why and until when a delivery's route is paused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutePaused {
+    /// Until when (Unix ms); the row is tried again then.
+    pub until_ms: i64,
+    /// The refusal that paused it (outcome and reason).
+    pub reason: String,
+}

@@ -1,0 +1,206 @@
+//! The delivery workers: claim due rows under a lease, send each rendered notification to its
+//! devices through the app's [`Router`](pushway_core::Router) (whose providers carry the
+//! delivery layers), and hand each outcome to the one writer, which commits them in batches.
+//!
+//! Stopping: the claim loop ends, dispatches in progress get until the grace period ends, the
+//! writer commits what it was given, and the leases of rows still unanswered are released so
+//! they are due again at once (not only when their lease would have expired).
+
+mod decide;
+mod send;
+mod sink;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushway_core::Notification;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use decide::{backoff_ms, decide};
+pub use sink::GatewaySink;
+pub use writer::{WriteCommand, Writer, spawn_writer};
+
+use self::send::{Leased, final_record, send_group};
+use crate::app::Apps;
+use crate::config::WorkerConfig;
+use crate::service::Clock;
+use crate::store::{Claimed, Store};
+
+/// How often finished messages past the retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The most messages one prune deletes (a short transaction; the next prune takes more).
+const PRUNE_BATCH: u32 = 1000;
+
+/// A worker: one claim loop; its dispatches run as tasks, at most `max_in_flight` at once.
+pub struct Worker {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) apps: Arc<Apps>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: WorkerConfig,
+    pub(crate) writer: Writer,
+    pub(crate) wake: Arc<Notify>,
+    /// `Some(grace)` asks the worker to stop within `grace`.
+    pub(crate) stop: watch::Receiver<Option<Duration>>,
+}
+
+/// The claim loop's dispatch tasks and what they hold.
+struct InFlight {
+    slots: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+    leased: Arc<Leased>,
+}
+
+impl Worker {
+    /// Runs the claim loop until asked to stop (or aborted).
+    pub fn spawn(self) -> JoinHandle<()> {
+        tokio::spawn(self.run())
+    }
+
+    async fn run(mut self) {
+        let mut in_flight = InFlight {
+            slots: Arc::new(Semaphore::new(self.config.max_in_flight.max(1))),
+            tasks: JoinSet::new(),
+            leased: Arc::new(Leased::default()),
+        };
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
+        let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let batch = self.config.claim_batch.max(1);
+        let mut next_prune = tokio::time::Instant::now();
+        while self.stop.borrow().is_none() {
+            while in_flight.tasks.try_join_next().is_some() {}
+            if tokio::time::Instant::now() >= next_prune {
+                self.prune().await;
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            }
+            // Registered before the claim, so a commit during the claim still wakes us.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let now = self.clock.now_ms();
+            let full = match self
+                .store
+                .claim(now, now.saturating_add(lease), batch)
+                .await
+            {
+                Ok(rows) => {
+                    let full = rows.len() as u64 >= u64::from(batch);
+                    self.dispatch(rows, now, &mut in_flight).await;
+                    full
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "worker: claim failed");
+                    false
+                }
+            };
+            if !full {
+                tokio::select! {
+                    () = &mut woken => {}
+                    () = tokio::time::sleep(poll) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
+        }
+        self.finish(in_flight).await;
+    }
+
+    /// Deletes finished messages older than the retention, a bounded number per call.
+    async fn prune(&self) {
+        let retention =
+            i64::try_from(self.config.retention_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let before = self.clock.now_ms().saturating_sub(retention);
+        match self.store.prune(before, PRUNE_BATCH).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "pruned finished messages past the retention"),
+            Err(e) => tracing::error!(error = %e, "worker: pruning failed"),
+        }
+    }
+
+    /// Lets dispatches in progress finish within the grace period, then releases the leases of
+    /// the rows still unanswered.
+    async fn finish(&self, mut in_flight: InFlight) {
+        let grace = self.stop.borrow().unwrap_or_default();
+        let drained = async { while in_flight.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            in_flight.tasks.abort_all();
+            while in_flight.tasks.join_next().await.is_some() {}
+        }
+        self.writer.flush().await;
+        let unanswered = in_flight.leased.take();
+        if !unanswered.is_empty() {
+            match self.store.release(&unanswered, self.clock.now_ms()).await {
+                Ok(n) => tracing::info!(released = n, "worker: leases released at shutdown"),
+                Err(e) => {
+                    tracing::error!(error = %e, "worker: releasing leases failed; they expire")
+                }
+            }
+        }
+    }
+
+    /// Sends the claimed rows, one dispatch per rendered notification.
+    async fn dispatch(&self, rows: Vec<Claimed>, now: i64, in_flight: &mut InFlight) {
+        let mut expired = Vec::new();
+        let mut groups: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
+        for row in rows {
+            if row.expires_at <= now {
+                expired.push(final_record(&row, now, "expired", row.last_reason.clone()));
+            } else {
+                groups.entry(row.notification_id).or_default().push(row);
+            }
+        }
+        if !expired.is_empty() {
+            self.writer.send(WriteCommand::Outcomes(expired));
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = groups.keys().copied().collect();
+        let bodies = match self.store.notifications(&ids).await {
+            Ok(bodies) => bodies,
+            Err(e) => {
+                // Their leases expire and the rows are claimed again.
+                tracing::error!(error = %e, "worker: loading notifications failed");
+                return;
+            }
+        };
+        let bodies: BTreeMap<i64, String> = bodies.into_iter().collect();
+        for (id, rows) in groups {
+            let notification = bodies
+                .get(&id)
+                .and_then(|body| serde_json::from_str::<Notification>(body).ok());
+            let Some(notification) = notification else {
+                let reason = Some("notification_unreadable".to_owned());
+                let records = rows
+                    .iter()
+                    .map(|row| final_record(row, now, "rejected", reason.clone()))
+                    .collect();
+                self.writer.send(WriteCommand::Outcomes(records));
+                continue;
+            };
+            let Ok(slot) = in_flight.slots.clone().acquire_owned().await else {
+                return;
+            };
+            in_flight.leased.add(&rows);
+            let leased = in_flight.leased.clone();
+            let apps = self.apps.clone();
+            let clock = self.clock.clone();
+            let config = self.config.clone();
+            let writer = self.writer.clone();
+            in_flight.tasks.spawn(async move {
+                send_group(
+                    &apps,
+                    &leased,
+                    &*clock,
+                    &config,
+                    &writer,
+                    &notification,
+                    rows,
+                )
+                .await;
+                drop(slot);
+            });
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The gateway through its real HTTP API on 127.0.0.1:0, against the pushway-mock simulators
+//! (APNs over TLS, Xiaomi, Huawei) started in-process.
+
+mod bad_input;
+mod credentials;
+mod dead_tokens;
+mod devices;
+mod idempotency;
+mod misconfigured;
+mod overload;
+mod retries;
+mod seed_rules;
+mod settings;
+mod shutdown;
+mod store;
+mod support;

@@ -1,0 +1,251 @@
+//! A gateway with the demo app (every vendor pointing at a simulator) and a second app, on a
+//! temporary SQLite file.
+
+use std::time::Duration;
+
+use pushway_gateway::config::{ApiKeyConfig, AppConfig, Config};
+use pushway_gateway::simulate::{DEMO_APP, Simulators};
+use pushway_gateway::{Gateway, start};
+use pushway_mock::apns::TestKey;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+pub const KEY: &str = "pw_test_demo_key";
+pub const OTHER_APP: &str = "other";
+pub const OTHER_KEY: &str = "pw_test_other_key";
+
+pub struct Harness {
+    gateway: Option<Gateway>,
+    config: Config,
+    pub sims: Simulators,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Harness::start_with(|_, _| {}).await
+    }
+
+    /// Starts with `edit` applied to the config (the demo app is `apps["demo"]`).
+    pub async fn start_with(edit: impl FnOnce(&mut Config, &Simulators)) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = TestKey::generate();
+        let sims = Simulators::start(&key).await.expect("simulators");
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().expect("addr");
+        config.store.path = dir.path().join("gateway.sqlite3");
+        config.worker.poll_interval_ms = 20;
+        config.worker.backoff_base_ms = 50;
+        config.worker.backoff_max_ms = 200;
+        config.apps.insert(DEMO_APP.to_owned(), sims.app(&key, KEY));
+        let mut other = AppConfig::default();
+        other
+            .api_keys
+            .push(ApiKeyConfig::inline("other", OTHER_KEY));
+        config.apps.insert(OTHER_APP.to_owned(), other);
+        edit(&mut config, &sims);
+        let db = config.store.path.clone();
+        let gateway = start(config.clone()).await.expect("gateway starts");
+        let base = format!("http://{}", gateway.addr());
+        Harness {
+            gateway: Some(gateway),
+            config,
+            sims,
+            http: reqwest::Client::new(),
+            base,
+            db,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the gateway gracefully within `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop(grace).await;
+        }
+    }
+
+    /// Starts the gateway again on the same database (on a new port).
+    pub async fn restart(&mut self) {
+        let gateway = start(self.config.clone()).await.expect("gateway restarts");
+        self.base = format!("http://{}", gateway.addr());
+        self.gateway = Some(gateway);
+    }
+
+    /// Posts a message under `key` without waiting; its id.
+    pub async fn post_nowait(&self, key: &str, body: Value) -> String {
+        let a = self
+            .send(
+                Method::POST,
+                "/v1/apps/demo/messages",
+                Some(KEY),
+                &[("idempotency-key", key)],
+                Some(body.to_string()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+        a.body["message_id"].as_str().expect("id").to_owned()
+    }
+
+    /// A request with the demo key.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.send(method, path, Some(KEY), &[], body.map(|b| b.to_string()))
+            .await
+    }
+
+    /// A request with full control: key, extra headers, raw body (sent as JSON).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let mut has_type = false;
+        for (name, value) in headers {
+            has_type |= name.eq_ignore_ascii_case("content-type");
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            if !has_type {
+                request = request.header("content-type", "application/json");
+            }
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            retry_after,
+            body,
+        }
+    }
+
+    /// Registers a device of the demo app.
+    pub async fn device(&self, user: &str, device: &str, kind: &str, token: &str) {
+        let mut body = json!({"kind": kind, "credential": "demo", "token": token});
+        if kind == "apns" {
+            body["apns_env"] = json!("sandbox");
+        }
+        let a = self
+            .call(
+                Method::PUT,
+                &format!("/v1/apps/demo/users/{user}/devices/{device}"),
+                Some(body),
+            )
+            .await;
+        assert!(a.status.is_success(), "register {device}: {:?}", a.body);
+    }
+
+    /// Posts a message under `key` and waits up to 10 s for its first outcomes.
+    pub async fn post_message(&self, key: &str, body: Value) -> Answer {
+        self.send(
+            Method::POST,
+            "/v1/apps/demo/messages?wait=10s",
+            Some(KEY),
+            &[("idempotency-key", key)],
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    /// Rows in a table of the store (to prove nothing was stored).
+    pub async fn count(&self, table: &str) -> i64 {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.db)
+            .read_only(true);
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("open db");
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+            .get(0);
+        pool.close().await;
+        n
+    }
+
+    /// Polls a message's status until `done` holds (at most 10 s).
+    pub async fn status_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..500 {
+            let a = self
+                .call(Method::GET, &format!("/v1/apps/demo/messages/{id}"), None)
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+            if done(&a.body) {
+                return a.body;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("status of {id} never reached the expected state");
+    }
+}
+
+/// A C2C text message from `sender` to `peer`.
+pub fn c2c(sender: &str, peer: &str, text: &str) -> Value {
+    json!({
+        "conversation": {"type": "c2c", "peer": peer},
+        "sender": {"user_id": sender},
+        "elements": [{"type": "text", "text": text}]
+    })
+}
+
+/// The device entries of recipient `user` in a status body.
+pub fn devices_of<'a>(status: &'a Value, user: &str) -> &'a Value {
+    recipient(status, user)
+        .get("devices")
+        .unwrap_or(&Value::Null)
+}
+
+/// Recipient `user` of a status body.
+pub fn recipient<'a>(status: &'a Value, user: &str) -> &'a Value {
+    status["recipients"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["user_id"] == user))
+        .unwrap_or(&Value::Null)
+}
+
+/// Asserts `answer` is the problem `slug` with `status`.
+pub fn assert_problem(answer: &Answer, status: u16, slug: &str) {
+    assert_eq!(answer.status.as_u16(), status, "{:?}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json");
+    assert_eq!(
+        answer.body["type"],
+        format!("/problems/{slug}"),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(answer.body["status"], status);
+}

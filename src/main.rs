@@ -1,0 +1,135 @@
+//! `pushway`: the offline-push gateway. Parses arguments, runs, maps errors to an exit code;
+//! everything else is in `pushway::gateway`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use pushway::gateway::config::Config;
+use pushway::gateway::{auth, check, simulate, start};
+
+/// pushway: offline push for instant messaging.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the gateway (HTTP API, durable outbox, delivery workers).
+    Serve {
+        /// A TOML configuration file; `PUSHWAY_*` environment variables override it. Without
+        /// one: SQLite under ./pushway-data/, 127.0.0.1:8080.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Starts the bundled vendor simulators in-process and a demo app that sends to them.
+        #[arg(long)]
+        simulate: bool,
+    },
+    /// Validates the configuration (keys, secret files, vendor credentials) and exits.
+    CheckConfig {
+        /// A TOML configuration file; `PUSHWAY_*` environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::CheckConfig { config } => {
+            let config = Config::load(config.as_deref())?;
+            for line in check(&config)? {
+                println!("{line}");
+            }
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Serve { config, simulate } => serve(config, simulate).await,
+    }
+}
+
+async fn serve(file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
+    let mut config = Config::load(file.as_deref())?;
+    let mut demo = None;
+    if simulate {
+        anyhow::ensure!(
+            !config.apps.contains_key(simulate::DEMO_APP),
+            "--simulate adds an app called {:?}, which the configuration already has",
+            simulate::DEMO_APP
+        );
+        let key = auth::generate_key();
+        let (sims, app) = simulate::demo(&key)
+            .await
+            .context("starting the simulators")?;
+        config.apps.insert(simulate::DEMO_APP.to_owned(), app);
+        demo = Some((sims, key));
+    }
+    if config.apps.is_empty() {
+        eprintln!("warning: no apps configured: every request will be refused (try --simulate)");
+    }
+    let grace = config.server.shutdown_grace();
+    let gateway = start(config).await?;
+    let base = format!("http://{}", gateway.addr());
+    println!("pushway listening on {base}  (API under {base}/v1, health at {base}/readyz)");
+    if let Some((_, key)) = &demo {
+        println!(
+            "demo app {:?} with every vendor simulated; API key: {key}",
+            simulate::DEMO_APP
+        );
+        println!("try:");
+        println!(
+            "  curl -X PUT {base}/v1/apps/demo/users/bob/devices/phone -H 'Authorization: Bearer {key}' \\\n    -H 'Content-Type: application/json' -d '{{\"kind\":\"xiaomi\",\"credential\":\"demo\",\"token\":\"regid-bob\"}}'"
+        );
+        println!(
+            "  curl -X POST '{base}/v1/apps/demo/messages?wait=5s' -H 'Authorization: Bearer {key}' -H 'Idempotency-Key: first' \\\n    -H 'Content-Type: application/json' -d '{{\"message\":{{\"conversation\":{{\"type\":\"c2c\",\"peer\":\"bob\"}},\"sender\":{{\"user_id\":\"alice\"}},\"elements\":[{{\"type\":\"text\",\"text\":\"hello\"}}]}},\"recipients\":[{{\"user_id\":\"bob\"}}]}}'"
+        );
+    }
+    shutdown_signal().await;
+    println!("stopping");
+    gateway.stop(grace).await;
+    drop(demo);
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
