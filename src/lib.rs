@@ -49,4 +49,7 @@ mod readme_doctests {
     struct Delivery;
     #[doc = include_str!("../crates/mock/README.md")]
     struct Mock;
+    #[cfg(feature = "gateway")]
+    #[doc = include_str!("../crates/gateway/README.md")]
+    struct Gateway;
 }
