@@ -170,7 +170,7 @@ def run_name(row):
 
 def failures_text(rows, limit=3):
     """One line naming each invalid run among ROWS and why; "" when all are valid."""
-    parts = [f"{run_name(r)}: {', '.join(why)}" for r in rows for why in [run_failures(r)] if why]
+    parts = [f"{run_name(r)}: {', '.join(why)}" for r in rows or [] for why in [run_failures(r)] if why]
     if len(parts) > limit:
         parts = parts[:limit] + [f"and {len(parts) - limit} more"]
     return "; ".join(parts)

@@ -196,7 +196,7 @@ def section_apns(rows, out):
     for r in rows:
         if r.get("client") == "memory":
             t.add(f"memory per in-flight send ({r['inflight']} in flight)", r["bytes_per_inflight_send"], " B",
-                  note="against a server that never answers")
+                  runs=[r], note="against a server that never answers")
     out.append(t)
 
 

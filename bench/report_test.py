@@ -134,6 +134,14 @@ class ReportTest(unittest.TestCase):
         self.assertEqual([r[3] for r in t.rows], ["1.00×", "1.20×", "10.00×"])
         self.assertEqual([r[4] for r in t.rows], ["pass", "**FAIL**", "pass"])
 
+    def test_apns_memory_rows_are_figures_of_their_own(self):
+        # A memory run has no limit or peer rows beside it: its figure is checked against itself.
+        rows = [{"client": "memory", "inflight": 1000, "bytes_per_inflight_send": 2757, "round": 1}]
+        out = []
+        report.section_apns(rows, out)
+        memory = [(r[0], r[1], r[4]) for r in out[0].rows if r[0].startswith("memory")]
+        self.assertEqual(memory, [("memory per in-flight send (1000 in flight)", "2,757 B", "—")])
+
     def test_router_failure_is_a_fail_and_its_timings_invalid(self):
         rows = [{"mode": "by-badge", "ok": False, "seconds": 0.2, "per_s": 50000, "notifications": 100,
                  "dispatches": 3, "outcomes": {}, "round": 1}]
