@@ -10,11 +10,11 @@
 //! | [`app`] | apps: API keys and one router of vendor providers each |
 //! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
-//! | [`store`] | the [`Store`](store::Store) trait and its SQLite back end |
+//! | [`store`] | the [`Store`] trait and its SQLite back end |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
 //! | `simulate` | `--simulate`: the bundled vendor simulators and a demo app (feature `simulate`, default) |
 //!
-//! [`start`] runs all of it from a [`Config`](config::Config); the `pushway` binary
+//! [`start`] runs all of it from a [`Config`]; the `pushway` binary
 //! (`pushway serve`) is a thin wrapper around it.
 //!
 //! ```no_run
