@@ -1,10 +1,10 @@
 //! What README.md promises about the gateway: the main-job command (`pushway demo`) runs end to
-//! end with every outcome as expected, and the `pushway serve` configuration example parses and
-//! is the one the gateway documents.
+//! end with every outcome as expected, the `pushway serve` configuration example parses and is
+//! the one the gateway documents, and every route of its API table is served.
 
 use std::process::Command;
 
-use pushway::gateway::config::Config;
+use pushway::gateway::config::{ApiKeyConfig, AppConfig, Config};
 
 /// The TOML block of `text` (Markdown, or `//!` doc lines) that contains `marker`.
 fn toml_block(text: &str, marker: &str) -> Option<String> {
@@ -107,4 +107,108 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
         Some("demo OK: 5 messages, 16 outcomes and 8 vendor deliveries exactly as expected"),
         "{stdout}"
     );
+}
+
+/// The (method, path) pairs of the README's API table: a cell may list several methods, and
+/// several paths, where `/x` after a `/v1/...` path replaces that path's last segment.
+fn api_table(readme: &str) -> Vec<(String, String)> {
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let section = readme
+        .split("## The gateway")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_default();
+    let mut routes = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let (Some(methods), Some(paths)) = (cells.first(), cells.get(1)) else {
+            continue;
+        };
+        let paths = ticked(paths);
+        let first = paths.first().cloned().unwrap_or_default();
+        for path in &paths {
+            let path = if path.starts_with("/v1/") || !first.starts_with("/v1/") {
+                path.clone()
+            } else {
+                let parent = first.rsplit_once('/').map_or("", |(p, _)| p);
+                format!("{parent}{path}")
+            };
+            let path = path.split('?').next().unwrap_or_default().to_owned();
+            for method in ticked(methods) {
+                routes.push((method, path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_of_the_readme_api_table_is_served() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let routes = api_table(&readme);
+    assert_eq!(routes.len(), 14, "{routes:?}");
+    assert!(routes.contains(&(
+        "POST".to_owned(),
+        "/v1/apps/{app}/users/{user}/devices/{device}/kicked".to_owned()
+    )));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.server.listen = ([127, 0, 0, 1], 0).into();
+    config.store.path = dir.path().join("readme.sqlite3");
+    let mut app = AppConfig::default();
+    app.api_keys
+        .push(ApiKeyConfig::inline("readme", "pw_readme_key"));
+    config.apps.insert("chat".to_owned(), app);
+    let gateway = pushway::gateway::start(config)
+        .await
+        .expect("gateway starts");
+    let base = format!("http://{}", gateway.addr());
+    let http = reqwest::Client::new();
+    let problem_of = |method: &str, path: &str| {
+        let path = path
+            .replace("{app}", "chat")
+            .replace("{user}", "bob")
+            .replace("{device}", "phone")
+            .replace("{id}", "no-such-message");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = http
+            .request(method.clone(), format!("{base}{path}"))
+            .bearer_auth("pw_readme_key");
+        if method == reqwest::Method::PUT || method == reqwest::Method::POST {
+            request = request
+                .header("content-type", "application/json")
+                .header("idempotency-key", "readme")
+                .body("{}");
+        }
+        async move {
+            let response = request.send().await.expect("answer");
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            body["type"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    // What an unknown route and a known route's unknown method answer, so the check can fail.
+    assert_eq!(
+        problem_of("GET", "/v1/apps/{app}/nowhere").await,
+        "/problems/not-found"
+    );
+    assert_eq!(
+        problem_of("PATCH", "/v1/apps/{app}/messages").await,
+        "/problems/method-not-allowed"
+    );
+    for (method, path) in &routes {
+        let problem = problem_of(method, path).await;
+        assert!(
+            problem != "/problems/not-found" && problem != "/problems/method-not-allowed",
+            "README lists {method} {path}, which the gateway answers with {problem}"
+        );
+    }
+    gateway.stop(std::time::Duration::from_secs(1)).await;
 }
