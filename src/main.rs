@@ -1,5 +1,7 @@
 //! `pushway`: the offline-push gateway. Parses arguments, runs, maps errors to an exit code;
-//! everything else is in `pushway::gateway`.
+//! everything else is in `pushway::gateway` (and `pushway demo` in its own module).
+
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,10 @@ enum Command {
         #[arg(long)]
         simulate: bool,
     },
+    /// Runs the gateway with simulated vendors on a temporary database, acts as an IM back end
+    /// through its HTTP API, and prints what each vendor received and each outcome; exits 0
+    /// only when every outcome is the expected one.
+    Demo,
     /// Validates the configuration (keys, secret files, vendor credentials) and exits.
     CheckConfig {
         /// A TOML configuration file; `PUSHWAY_*` environment variables override it.
@@ -39,10 +45,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The demo's output is its report: only warnings unless RUST_LOG asks for more.
+    let default_level = match args.command {
+        Command::Demo => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -72,6 +83,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { config, simulate } => serve(config, simulate).await,
+        Command::Demo => demo::run().await,
     }
 }
 
