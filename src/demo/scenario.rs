@@ -144,9 +144,8 @@ pub(super) fn steps() -> Vec<Step> {
     system["kind"] = json!("system");
     let mut custom = c2c("carol", photo);
     // Per-message settings (the seed's TIMMessageOfflinePushSettings) over carol's own: the
-    // Android title, the sound on both platforms, a tap that hands the app `ext`. Xiaomi is
-    // not among carol's logged-in devices: a custom notify mode there needs a custom activity,
-    // which the gateway's Xiaomi credentials do not configure yet.
+    // Android title, the sound on both platforms, a tap that hands the app `ext` (on Xiaomi it
+    // opens the credential's `custom_activity`; carol's Xiaomi phone is logged out here).
     custom["push"] = json!({
         "ext": "photo-981",
         "android": {"title": "Ann sent a photo", "sound": format!("{SOUNDS}shutter"),

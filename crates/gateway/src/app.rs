@@ -155,6 +155,9 @@ fn build_app(
         if let Some(url) = &mi.base_url {
             builder = builder.base_url(url);
         }
+        if let Some(activity) = &mi.custom_activity {
+            builder = builder.custom_activity(activity);
+        }
         let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
         add(
             ChannelKey::new(TokenKind::Xiaomi, name),

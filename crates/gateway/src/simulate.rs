@@ -99,6 +99,7 @@ impl Simulators {
             XiaomiConfig {
                 package: DEMO_PACKAGE.to_owned(),
                 channel_id: "im_messages".to_owned(),
+                custom_activity: Some(".ui.ChatActivity".to_owned()),
                 app_secret: Some(Secret::new(XIAOMI_SECRET)),
                 app_secret_file: None,
                 base_url: Some(self.xiaomi.base_url()),

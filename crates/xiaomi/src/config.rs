@@ -188,7 +188,7 @@ impl XiaomiProviderBuilder {
     /// The activity a [`NotifyMode::Custom`](pushway_core::NotifyMode::Custom) tap opens, with
     /// the app data as string extras: a class name, either relative to the package
     /// (`.ui.ChatActivity`) or fully qualified. Without it, Custom notifications are not sent
-    /// (outcome `Misconfigured`).
+    /// (outcome `Rejected`, reason `custom_activity_missing`).
     pub fn custom_activity(mut self, activity: impl Into<String>) -> Self {
         self.custom_activity = Some(activity.into());
         self

@@ -232,8 +232,11 @@ fn form_encode_into(value: &str, out: &mut String) -> bool {
 /// would pass Xiaomi's extra-value limit, the `ext` extra is left out (the app still gets it in
 /// `payload`, which the opened activity reads from the `MiPushMessage`).
 fn custom_intent(config: &Config, notification: &Notification) -> Result<String, Outcome> {
+    // Refused for this notification, not `Misconfigured`: the credential itself works, and a
+    // gateway pauses a misconfigured route, which would hold every Normal-mode push behind one
+    // Custom-mode message.
     let Some(component) = &config.custom_component else {
-        return Err(Outcome::Misconfigured {
+        return Err(Outcome::Rejected {
             reason: Reason::new("custom_activity_missing")
                 .with_detail("NotifyMode::Custom needs XiaomiProviderBuilder::custom_activity"),
         });

@@ -90,6 +90,10 @@ pub struct XiaomiConfig {
     pub package: String,
     /// The notification channel id registered with Xiaomi.
     pub channel_id: String,
+    /// The activity a custom-notify-mode tap opens (`.ui.ChatActivity` or fully qualified);
+    /// without it, custom-mode pushes to Xiaomi devices are refused (`custom_activity_missing`).
+    #[serde(default)]
+    pub custom_activity: Option<String>,
     /// The AppSecret.
     #[serde(default)]
     pub app_secret: Option<Secret>,

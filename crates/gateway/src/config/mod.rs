@@ -20,6 +20,7 @@
 //! [apps.chat.xiaomi.main]
 //! package = "com.example.chat"
 //! channel_id = "im_messages"
+//! custom_activity = ".ui.ChatActivity"
 //! app_secret_file = "/run/secrets/xiaomi"
 //!
 //! [apps.chat.huawei.main]
@@ -255,6 +256,10 @@ mod tests {
         assert_eq!(chat.api_keys[0].name, "im-backend");
         assert_eq!(chat.apns["main"].topic, "com.example.chat");
         assert_eq!(chat.xiaomi["main"].channel_id, "im_messages");
+        assert_eq!(
+            chat.xiaomi["main"].custom_activity.as_deref(),
+            Some(".ui.ChatActivity")
+        );
         assert_eq!(chat.huawei["main"].app_id, "104437395");
         assert_eq!(config.worker.max_attempts, 10);
     }

@@ -72,3 +72,55 @@ async fn a_refused_credential_pauses_only_its_route() {
         2
     );
 }
+
+/// A custom-notify-mode message to a Xiaomi credential without `custom_activity` is refused for
+/// that message only (`rejected`, dead): the route is not paused, so the next normal message to
+/// the same device is delivered at once (it used to wait behind a paused route until the custom
+/// message's time to live ran out).
+#[tokio::test]
+async fn a_custom_mode_message_without_an_activity_does_not_pause_the_route() {
+    let h = Harness::start_with(|config, sims| {
+        let app = config.apps.get_mut("demo").expect("demo app");
+        let mut plain = XiaomiConfig::default();
+        plain.package = "com.example.chat".to_owned();
+        plain.channel_id = "im_messages".to_owned();
+        plain.app_secret = Some(Secret::new("simulated-xiaomi-app-secret"));
+        plain.base_url = Some(sims.xiaomi.base_url());
+        plain.danger_allow_plain_http = true;
+        app.xiaomi.insert("plain".to_owned(), plain);
+    })
+    .await;
+    let a = h
+        .call(
+            reqwest::Method::PUT,
+            "/v1/apps/demo/users/bob/devices/mi",
+            Some(json!({"kind": "xiaomi", "credential": "plain", "token": "regid-bob"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+
+    let mut custom = c2c("alice", "bob", "a photo");
+    custom["push"] = json!({"ext": "photo-1", "android": {"notify_mode": "custom"}});
+    let a = h
+        .post_message(
+            "c1",
+            json!({"message": custom, "recipients": [{"user_id": "bob"}]}),
+        )
+        .await;
+    let bob = devices_of(&a.body, "bob");
+    assert_eq!(bob[0]["state"], "dead", "{:#}", a.body);
+    assert_eq!(bob[0]["last_outcome"], "rejected");
+    assert_eq!(bob[0]["last_reason"], "custom_activity_missing");
+    assert!(bob[0].get("route_paused").is_none(), "{:#}", a.body);
+
+    let before = h.sims.xiaomi.request_count();
+    let b = h
+        .post_message(
+            "c2",
+            json!({"message": c2c("alice", "bob", "hello"), "recipients": [{"user_id": "bob"}]}),
+        )
+        .await;
+    assert_eq!(b.body["settled"], true, "{:#}", b.body);
+    assert_eq!(devices_of(&b.body, "bob")[0]["state"], "delivered");
+    assert_eq!(h.sims.xiaomi.request_count(), before + 1);
+}

@@ -199,7 +199,7 @@ async fn notify_mode_custom_without_an_activity_is_not_sent() {
     let outcomes = send_one(&provider, &n, &["REGID_A", "REGID_B"]).await;
     assert_eq!(outcomes.len(), 2);
     for outcome in &outcomes {
-        assert_eq!(outcome.as_str(), "misconfigured");
+        assert_eq!(outcome.as_str(), "rejected");
         assert_eq!(outcome.reason().unwrap().code(), "custom_activity_missing");
     }
     assert_eq!(sim.request_count(), 0);
