@@ -4,7 +4,8 @@
 //! (which tokens exist, which credentials it accepts, which faults to inject) and records every
 //! request it received so tests can assert the exact request a vendor would have seen. A simulator
 //! shuts down when it is dropped. [`control`] sets fault rules from their text form, over HTTP
-//! too, for tools outside Rust (the `pushway-mock` binary serves it).
+//! too, and reads back what each simulator received, for tools and tests outside this process
+//! (the `pushway-mock` binary serves it).
 
 pub mod apns;
 pub mod control;

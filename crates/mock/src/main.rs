@@ -2,8 +2,9 @@
 //!
 //! Starts the chosen simulators (default: all), prints one JSON line per simulator with its
 //! bound address and the fault control endpoint, e.g.
-//! `{"simulator":"xiaomi","addr":"127.0.0.1:41234","base_url":"http://127.0.0.1:41234","control_url":"http://127.0.0.1:41240/_control/faults"}`,
-//! and runs until Ctrl-C. Recording is off unless `--recording N` is given.
+//! `{"simulator":"xiaomi","addr":"127.0.0.1:41234","base_url":"http://127.0.0.1:41234","control_url":"http://127.0.0.1:41240/_control/faults","received_url":"http://127.0.0.1:41240/_control/received?simulator=xiaomi"}`,
+//! and runs until Ctrl-C. Each simulator keeps its last 10,000 requests (`--recording N`;
+//! `--recording off` for benchmarks and long runs: a kept request holds its body).
 //!
 //! Faults, as in the library (`pushway_mock::control::spec` has the syntax): at start with
 //! `--apns-fault`, `--xiaomi-fault`, `--huawei-fault` and `--huawei-oauth-fault` (repeatable,
@@ -11,6 +12,10 @@
 //! served on its own port (`--control-port`, default any free port; `--no-control` to leave it
 //! out): `GET` reads the rules and request counts, `POST {"simulator":"xiaomi","faults":[…]}`
 //! replaces a simulator's rules (`[]` clears; `"append":true` adds), `DELETE` clears them all.
+//! `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` (`received_url`) reads what a
+//! simulator received from its recording: one entry per (send, device token) with the token and
+//! the app data, APNs with its `apns-id` and answered status, in pages of at most 20,000
+//! (`pushway_mock::control::received` has the details).
 
 use std::error::Error;
 use std::io::Write;
@@ -51,6 +56,12 @@ enum Simulator {
 /// `POST {"simulator":"xiaomi","faults":["times=1:status=503"]}` replaces a simulator's rules
 /// (`[]` clears, `"append":true` adds; simulators `apns`, `xiaomi`, `huawei`, `huawei_oauth`),
 /// `DELETE` clears every rule.
+///
+/// `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` (`received_url` in every line)
+/// reads what `apns`, `xiaomi` or `huawei` received, from its recording (`--recording`): one
+/// entry per (send, device token) with `token` and `data` (APNs: the payload, Xiaomi: `payload`,
+/// Huawei: `message.data`), APNs also `apns_id` and the answered `status`; at most 20,000
+/// entries an answer, `next_offset` says where the next page starts.
 #[derive(Debug, Parser)]
 #[command(name = "pushway-mock", version, verbatim_doc_comment)]
 struct Args {
@@ -60,8 +71,9 @@ struct Args {
     /// The address every simulator listens on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// How many requests each simulator keeps: `off` or a number.
-    #[arg(long, default_value = "off", value_parser = parse_recording)]
+    /// How many requests each simulator keeps (what `/_control/received` reads): a number, or
+    /// `off` for benchmarks and long runs (a kept request holds its body).
+    #[arg(long, default_value = "10000", value_parser = parse_recording)]
     recording: Recording,
 
     /// Port of the fault control endpoint (0: any free port).
@@ -247,6 +259,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
     for mut line in lines {
         line.control_url = control.as_ref().map(ControlServer::url);
+        line.received_url = control.as_ref().map(|c| c.received_url(line.simulator));
         print_line(&line)?;
     }
 
@@ -354,6 +367,9 @@ struct Line {
     /// The fault control endpoint, shared by every simulator of the process.
     #[serde(skip_serializing_if = "Option::is_none")]
     control_url: Option<String>,
+    /// What this simulator received (`/_control/received?simulator=…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received_url: Option<String>,
 }
 
 impl Line {
@@ -365,6 +381,7 @@ impl Line {
             tls: None,
             ca_cert_pem: None,
             control_url: None,
+            received_url: None,
         }
     }
 

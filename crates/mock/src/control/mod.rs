@@ -7,12 +7,21 @@
 //! | `GET /_control/faults` | the rules set through this controller and the request count, per simulator |
 //! | `POST /_control/faults` with `{"simulator":"xiaomi","faults":["times=1:status=503"]}` | replaces that simulator's rules (`[]` clears them); add `"append":true` to keep the others |
 //! | `DELETE /_control/faults` | clears every simulator's rules |
+//! | `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` | what `apns`, `xiaomi` or `huawei` received, one entry per (send, device token), from its recording ([`received`]) |
 //!
 //! Simulators are named `apns`, `xiaomi`, `huawei` (`messages:send`) and `huawei_oauth` (the
 //! token endpoint). Every answer is JSON: the state after the change, e.g.
 //! `{"xiaomi":{"faults":["times=1:status=503"],"requests":12}}`, or `{"error":"…"}` with 400.
 //! Rules set anew start counting anew (`times=N`, `ratio=K/N`).
+//!
+//! `/_control/received` answers
+//! `{"simulator":"xiaomi","requests":12,"kept":12,"complete":true,"total":30,"offset":0,
+//! "next_offset":null,"received":[{"token":"…","data":{…}},…]}`: `requests` arrived, `kept` by the
+//! recording (`complete` when none was evicted), `total` entries, at most `limit` of them
+//! (default and most [`MAX_RECEIVED_LIMIT`]) from `offset`; `next_offset` is where the next page
+//! starts, `null` after the last.
 
+pub mod received;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -25,6 +34,7 @@ use http::{Method, Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use self::received::{MAX_RECEIVED_LIMIT, RECEIVED_PATH, Received, ReceivedLog};
 use self::spec::{parse_apns_fault, parse_huawei_fault, parse_rule, parse_xiaomi_fault};
 use crate::apns::ApnsSimulator;
 use crate::http_server::{Handler, Reply, ServerHandle, StartError, serve};
@@ -174,6 +184,55 @@ impl Controller {
         Ok(())
     }
 
+    /// What `simulator` (`apns`, `xiaomi` or `huawei`) received, from its recording (see
+    /// [`received`](mod@received)).
+    pub fn received(&self, simulator: &str) -> Result<ReceivedLog, String> {
+        let s = &self.simulators;
+        let log = match simulator {
+            "apns" => s.apns.as_ref().map(|sim| {
+                let kept = sim.requests();
+                (
+                    sim.request_count(),
+                    kept.len(),
+                    received::apns_entries(&kept),
+                )
+            }),
+            "xiaomi" => s.xiaomi.as_ref().map(|sim| {
+                let kept = sim.requests();
+                (
+                    sim.request_count(),
+                    kept.len(),
+                    received::xiaomi_entries(&kept),
+                )
+            }),
+            "huawei" => s.huawei.as_ref().map(|sim| {
+                let kept = sim.requests();
+                (
+                    sim.request_count(),
+                    kept.len(),
+                    received::huawei_entries(&kept),
+                )
+            }),
+            _ => None,
+        };
+        let (requests, kept, entries) = log.ok_or_else(|| {
+            let running: Vec<&str> = self
+                .targets()
+                .into_iter()
+                .filter(|n| *n != "huawei_oauth")
+                .collect();
+            format!(
+                "no simulator {simulator:?} is running (running: {})",
+                running.join(", ")
+            )
+        })?;
+        Ok(ReceivedLog {
+            requests,
+            kept,
+            entries,
+        })
+    }
+
     /// The rules and request counts, per running simulator.
     pub fn state(&self) -> Value {
         let all = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
@@ -221,6 +280,14 @@ impl ControlServer {
     pub fn url(&self) -> String {
         format!("http://{}{PATH}", self.server.addr())
     }
+
+    /// `http://<addr>/_control/received?simulator=<simulator>`.
+    pub fn received_url(&self, simulator: &str) -> String {
+        format!(
+            "http://{}{RECEIVED_PATH}?simulator={simulator}",
+            self.server.addr()
+        )
+    }
 }
 
 struct Endpoint(Arc<Controller>);
@@ -238,8 +305,13 @@ struct Change {
 impl Handler for Endpoint {
     async fn handle(&self, request: Request<Bytes>) -> (Duration, Reply) {
         let controller = &self.0;
-        let reply = if request.uri().path() != PATH {
-            error(StatusCode::NOT_FOUND, format!("no such path; use {PATH}"))
+        let reply = if request.uri().path() == RECEIVED_PATH {
+            received_reply(controller, &request)
+        } else if request.uri().path() != PATH {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no such path; use {PATH} or {RECEIVED_PATH}"),
+            )
         } else if request.method() == Method::GET {
             state(controller)
         } else if request.method() == Method::DELETE {
@@ -265,6 +337,31 @@ impl Handler for Endpoint {
             )
         };
         (Duration::ZERO, reply)
+    }
+}
+
+/// `GET /_control/received?simulator=NAME[&offset=N][&limit=N]`.
+fn received_reply(controller: &Controller, request: &Request<Bytes>) -> Reply {
+    if request.method() != Method::GET {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "use GET".to_owned());
+    }
+    let (simulator, offset, limit) = match received::query(request.uri().query()) {
+        Ok((Some(simulator), offset, limit)) => (simulator, offset, limit),
+        Ok((None, ..)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "name the simulator: ?simulator=apns, xiaomi or huawei".to_owned(),
+            );
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match controller.received(&simulator) {
+        Ok(log) => Reply::body(
+            StatusCode::OK,
+            "application/json",
+            received::answer(&simulator, &log, offset, limit).to_string(),
+        ),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 

@@ -329,3 +329,160 @@ async fn a_fault_flag_for_a_simulator_not_started_or_a_bad_rule_fails_at_start()
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// `GET` of a URL answering JSON; the status and the body.
+async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let answer = client.get(url).send().await.expect("answers");
+    let status = answer.status().as_u16();
+    (status, answer.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn received_lists_each_device_token_a_simulator_was_sent_with_its_data() {
+    let (mut child, lines) = start(
+        &[
+            "apns",
+            "xiaomi",
+            "huawei",
+            "--apns-h2c",
+            "--apns-no-provider-token",
+        ],
+        3,
+    )
+    .await;
+    let received_url = |i: usize| lines[i]["received_url"].as_str().expect("received_url");
+    let control = lines[0]["control_url"].as_str().expect("control_url");
+    let base = control.trim_end_matches("/_control/faults");
+    for (i, name) in ["apns", "xiaomi", "huawei"].iter().enumerate() {
+        assert_eq!(
+            received_url(i),
+            format!("{base}/_control/received?simulator={name}")
+        );
+    }
+    let client = reqwest::Client::new();
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let token = "ab".repeat(32);
+    let apns_id = "a1b2c3d4-0000-4000-8000-000000000001";
+    let answer = h2c
+        .post(format!(
+            "{}/3/device/{token}",
+            lines[0]["base_url"].as_str().expect("url")
+        ))
+        .header("apns-topic", "com.example.app")
+        .header("apns-push-type", "alert")
+        .header("apns-id", apns_id)
+        .body(r#"{"aps":{"alert":"hi"},"ext":"m1"}"#)
+        .send()
+        .await
+        .expect("apns answers");
+    assert_eq!(answer.status().as_u16(), 200);
+
+    let xiaomi = lines[1]["base_url"].as_str().expect("url");
+    let answer: Value = client
+        .post(format!("{xiaomi}/v3/message/regid"))
+        .header("authorization", "key=any")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("restricted_package_name=p&registration_id=r1,r2&title=t&description=d&payload=%7B%22ext%22%3A%22m2%22%7D")
+        .send()
+        .await
+        .expect("xiaomi answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["code"], 0);
+
+    // Huawei entries are what was sent, whatever the answer (here 401: no access token).
+    let huawei = lines[2]["base_url"].as_str().expect("url");
+    for body in [
+        r#"{"message":{"data":"{\"ext\":\"m3\"}","token":["h1","h2"]}}"#,
+        r#"{"validate_only":true,"message":{"data":"x","token":["h3"]}}"#,
+    ] {
+        let answer = client
+            .post(format!("{huawei}/v1/12345/messages:send"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("huawei answers");
+        assert_eq!(answer.status().as_u16(), 401);
+    }
+
+    let (status, apns) = get_json(&client, received_url(0)).await;
+    assert_eq!(status, 200, "{apns}");
+    assert_eq!(
+        apns,
+        serde_json::json!({
+            "simulator": "apns", "requests": 1, "kept": 1, "complete": true, "total": 1,
+            "offset": 0, "next_offset": null,
+            "received": [{"token": token, "data": {"aps": {"alert": "hi"}, "ext": "m1"},
+                          "apns_id": apns_id, "status": 200}]
+        })
+    );
+    let (_, xiaomi) = get_json(&client, received_url(1)).await;
+    assert_eq!(
+        xiaomi["received"],
+        serde_json::json!([
+            {"token": "r1", "data": {"ext": "m2"}},
+            {"token": "r2", "data": {"ext": "m2"}}
+        ])
+    );
+    let (_, huawei) = get_json(&client, received_url(2)).await;
+    assert_eq!(huawei["requests"], 2);
+    assert_eq!(
+        huawei["received"],
+        serde_json::json!([
+            {"token": "h1", "data": {"ext": "m3"}},
+            {"token": "h2", "data": {"ext": "m3"}}
+        ])
+    );
+
+    // Pages of `limit` entries, `next_offset` to go on.
+    let (_, first) = get_json(&client, &format!("{}&limit=1", received_url(1))).await;
+    assert_eq!(first["received"][0]["token"], "r1");
+    assert_eq!(first["next_offset"], 1);
+    let (_, second) = get_json(&client, &format!("{}&offset=1", received_url(1))).await;
+    assert_eq!(
+        second["received"],
+        serde_json::json!([{"token": "r2", "data": {"ext": "m2"}}])
+    );
+    assert_eq!(second["next_offset"], Value::Null);
+
+    // Mistakes are 400s that say why; other methods 405.
+    for (query, needle) in [
+        ("", "name the simulator"),
+        ("?simulator=huawei_oauth", "no simulator \"huawei_oauth\""),
+        ("?simulator=apns&limit=20001", "limit is at most 20000"),
+        ("?simulator=apns&since=3", "unknown parameter"),
+    ] {
+        let (status, answer) = get_json(&client, &format!("{base}/_control/received{query}")).await;
+        assert_eq!(status, 400, "{query}: {answer}");
+        let error = answer["error"].as_str().expect("error");
+        assert!(error.contains(needle), "{query}: {error}");
+    }
+    let answer = client
+        .delete(received_url(0))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status().as_u16(), 405);
+    child.kill().await.expect("kill");
+}
+
+#[tokio::test]
+async fn received_says_when_the_recording_keeps_nothing() {
+    let (mut child, lines) = start(&["xiaomi", "--recording", "off"], 1).await;
+    let client = reqwest::Client::new();
+    let base = lines[0]["base_url"].as_str().expect("base_url");
+    assert_eq!(xiaomi_send(&client, base).await.status().as_u16(), 200);
+    let url = lines[0]["received_url"].as_str().expect("received_url");
+    let (status, answer) = get_json(&client, url).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["requests"], 1);
+    assert_eq!(answer["kept"], 0);
+    assert_eq!(answer["complete"], false);
+    assert_eq!(answer["received"], serde_json::json!([]));
+    child.kill().await.expect("kill");
+}

@@ -1,0 +1,168 @@
+//! The two child processes: the vendor simulators (this test binary again, running
+//! [`crate::crash_simulators`]) and the `pushway` gateway. Both are killed when their guard is
+//! dropped, so a failing assertion leaves no process behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// The environment variable that makes [`crate::crash_simulators`] serve (in the child); its
+/// value is the test's temporary directory. Not `PUSHWAY_*`: the gateway reads those.
+pub const SIMULATORS_ENV: &str = "GATEWAY_CRASH_SIMULATORS_DIR";
+/// The line prefix the simulator child announces itself with.
+pub const SIMULATORS_LINE: &str = "CRASH_SIMULATORS=";
+/// How long a child may take to announce itself (a cold debug build on a busy machine).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the simulators listen, as the child announces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimulatorUrls {
+    /// `https://127.0.0.1:PORT` (TLS, self-signed).
+    pub apns: String,
+    /// The APNs simulator's certificate, for the gateway to trust.
+    pub apns_ca_pem: String,
+    /// `http://127.0.0.1:PORT`.
+    pub xiaomi: String,
+    /// `http://127.0.0.1:PORT` (OAuth and push).
+    pub huawei: String,
+    /// `http://127.0.0.1:PORT`, serving `/_control/faults` and `/_control/received`.
+    pub control: String,
+}
+
+/// The simulator process; killed when dropped (and it exits by itself when its stdin closes,
+/// i.e. when this process dies without dropping it).
+pub struct SimulatorProcess {
+    _child: Child,
+    pub urls: SimulatorUrls,
+}
+
+impl SimulatorProcess {
+    /// Re-runs this test binary as the simulator server, with `dir` holding the APNs key.
+    pub async fn start(dir: &Path) -> SimulatorProcess {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut child = Command::new(exe)
+            .args(["--exact", "crash_simulators", "--ignored", "--nocapture"])
+            .env(SIMULATORS_ENV, dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn the simulator process");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let json = read_until(&mut lines, |line| {
+            // libtest may print its own words before ours on the same line.
+            line.find(SIMULATORS_LINE)
+                .map(|at| line[at + SIMULATORS_LINE.len()..].to_owned())
+        })
+        .await
+        .expect("the simulator process announced its addresses");
+        let urls = serde_json::from_str(&json).expect("the announced addresses parse");
+        SimulatorProcess {
+            _child: child,
+            urls,
+        }
+    }
+}
+
+/// A running `pushway serve`; killed (SIGKILL) when dropped.
+pub struct GatewayProcess {
+    child: Child,
+    /// Kept open so the gateway never writes to a closed pipe.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl GatewayProcess {
+    /// Starts `pushway serve --config <config>` and waits for its "listening" line.
+    pub async fn start(config: &Path) -> GatewayProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pushway"));
+        command
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        // Only the file configures it: no override from this process's environment.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PUSHWAY_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("spawn pushway");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        // "pushway listening on http://127.0.0.1:PORT  (…)": the first URL of that line.
+        let base = read_until(&mut lines, |line| {
+            let rest = &line[line.find("listening on ")?..];
+            let url = &rest[rest.find("http://")?..];
+            Some(url.split_whitespace().next()?.to_owned())
+        })
+        .await
+        .expect("pushway printed where it listens");
+        GatewayProcess {
+            child,
+            _stdout: lines,
+            base,
+        }
+    }
+
+    /// `kill -9`: no graceful shutdown, no lease released, nothing flushed.
+    pub async fn kill9(mut self) {
+        // `Child::start_kill` sends SIGKILL on Unix.
+        self.child.start_kill().expect("SIGKILL the gateway");
+        let status = self.child.wait().await.expect("reap the gateway");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "the gateway died of SIGKILL"
+        );
+    }
+}
+
+/// Reads lines until `pick` finds what it wants; `None` when the child closed stdout first.
+async fn read_until(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    pick: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(found) = pick(&line) {
+                return Some(found);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(START_TIMEOUT, read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The files of one run in the temporary directory.
+pub struct Files {
+    /// The gateway's configuration.
+    pub config: PathBuf,
+    /// The gateway's SQLite file.
+    pub db: PathBuf,
+    /// The APNs signing key (PKCS#8 PEM), for the gateway.
+    pub apns_key: PathBuf,
+    /// The APNs public key (PEM), for the simulator.
+    pub apns_public_key: PathBuf,
+}
+
+impl Files {
+    /// The paths under `dir`.
+    pub fn in_dir(dir: &Path) -> Files {
+        Files {
+            config: dir.join("pushway.toml"),
+            db: dir.join("gateway.sqlite3"),
+            apns_key: dir.join("apns.p8"),
+            apns_public_key: dir.join("apns.pub.pem"),
+        }
+    }
+}
