@@ -40,10 +40,7 @@ async fn committed_document_is_current() {
             .lines()
             .zip(served.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(served.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(served.lines().count()));
         panic!(
             "openapi.json (repository root) differs from the document the gateway serves, first \
              at line {}; regenerate it with `UPDATE_OPENAPI=1 cargo nextest run -p \

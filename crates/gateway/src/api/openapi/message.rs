@@ -313,13 +313,10 @@ mod tests {
         for (pointer, value) in refused {
             let mut m = full.clone();
             let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-            if let Some(Value::Object(object)) = m.pointer_mut(parent) {
-                object.insert(key.to_owned(), value);
-            } else if let Some(Value::Array(array)) = m.pointer_mut(parent) {
-                if let Ok(i) = key.parse::<usize>() {
-                    array[i] = value;
-                }
-            }
+            let Some(Value::Object(object)) = m.pointer_mut(parent) else {
+                panic!("no object at {parent}");
+            };
+            object.insert(key.to_owned(), value);
             cases.push((m, false));
         }
         for missing in ["/conversation", "/sender"] {
