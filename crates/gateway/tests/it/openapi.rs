@@ -73,6 +73,7 @@ async fn every_operation_answers_as_documented() {
             calls += 1;
         }
     }
+    // Guards against a document that lost its paths; update it when an operation is added.
     assert_eq!(calls, 15, "operations in the document");
 }
 
