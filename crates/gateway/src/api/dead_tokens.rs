@@ -3,20 +3,54 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::path::Params;
+use super::openapi::problems;
+use super::path::{AppPath, Params};
 use super::query::params;
 use super::{AppState, Problem};
+use crate::store::DeadTokenEntry;
 
 /// The most entries one page holds.
 const MAX_LIMIT: u32 = 1000;
 
+/// A page of the dead-token feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeadTokenPage {
+    /// The entries after the cursor, oldest first.
+    items: Vec<DeadTokenEntry>,
+    /// The cursor of the next page (`after=`): the last entry's, or the one given when the
+    /// page is empty.
+    next_cursor: i64,
+}
+
+/// Tokens the vendors reported dead since a cursor, oldest first; each registration was
+/// removed from the registry unless it was re-registered since.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/dead-tokens",
+    tag = "dead-tokens",
+    operation_id = "dead_tokens",
+    params(
+        AppPath,
+        ("after" = Option<i64>, Query, minimum = 0,
+            description = "A cursor from an earlier page (`next_cursor`); default 0, the start"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
+            description = "The most entries to return; default 100"),
+    ),
+    responses(
+        (status = 200, description = "A page of the feed", body = DeadTokenPage),
+        DeadTokensProblems,
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
-    Params(app): Params<String>,
+    Params(AppPath { app }): Params<AppPath>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<DeadTokenPage>, Problem> {
     state.authorize(&headers, &app)?;
     let mut after = 0i64;
     let mut limit = 100u32;
@@ -37,8 +71,12 @@ pub(super) async fn get(
         }
     }
     let items = state.service.dead_tokens(&app, after, limit).await?;
-    let next = items.last().map_or(after, |e| e.cursor);
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next }),
-    ))
+    let next_cursor = items.last().map_or(after, |e| e.cursor);
+    Ok(Json(DeadTokenPage { items, next_cursor }))
 }
+
+problems!(
+    /// `GET /dead-tokens`.
+    DeadTokensProblems: INVALID_PATH, INVALID_QUERY, UNAUTHORIZED, FORBIDDEN, UNKNOWN_APP,
+    OVERLOADED, TIMEOUT, UNAVAILABLE
+);

@@ -3,15 +3,18 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::path::Params;
+use super::openapi::problems;
+use super::path::{DevicePath, Params, UserPath};
 use super::{AppState, Problem};
 use crate::store::Login;
 
 async fn set(
     state: AppState,
     headers: HeaderMap,
-    (app, user, device): (String, String, String),
+    DevicePath { app, user, device }: DevicePath,
     login: Login,
 ) -> Result<StatusCode, Problem> {
     state.authorize(&headers, &app)?;
@@ -22,39 +25,92 @@ async fn set(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The device logged in: it gets pushes again.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/users/{user}/devices/{device}/login",
+    tag = "logins",
+    operation_id = "login",
+    params(DevicePath),
+    responses((status = 204, description = "Set (also when no such device is registered yet)"), LoginProblems),
+    security(("bearer" = []))
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
-    Params(path): Params<(String, String, String)>,
+    Params(path): Params<DevicePath>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::LoggedIn).await
 }
 
+/// The device logged out: it gets nothing until it logs in.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/users/{user}/devices/{device}/logout",
+    tag = "logins",
+    operation_id = "logout",
+    params(DevicePath),
+    responses((status = 204, description = "Set (also when no such device is registered yet)"), LoginProblems),
+    security(("bearer" = []))
+)]
 pub(super) async fn logout(
     State(state): State<AppState>,
-    Params(path): Params<(String, String, String)>,
+    Params(path): Params<DevicePath>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::LoggedOut).await
 }
 
+/// The device was kicked offline: it gets nothing until it logs in.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/users/{user}/devices/{device}/kicked",
+    tag = "logins",
+    operation_id = "kicked",
+    params(DevicePath),
+    responses((status = 204, description = "Set (also when no such device is registered yet)"), LoginProblems),
+    security(("bearer" = []))
+)]
 pub(super) async fn kicked(
     State(state): State<AppState>,
-    Params(path): Params<(String, String, String)>,
+    Params(path): Params<DevicePath>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     set(state, headers, path, Login::Kicked).await
 }
 
+problems!(
+    /// `POST .../devices/{device}/{login,logout,kicked}` and `POST .../logout`.
+    LoginProblems: INVALID_PATH, UNAUTHORIZED, FORBIDDEN, UNKNOWN_APP, INVALID_FIELD, OVERLOADED,
+    TIMEOUT, UNAVAILABLE
+);
+
+/// How many devices were logged out.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LoggedOut {
+    /// The user's registered devices, all now logged out.
+    logged_out: u64,
+}
+
+/// Logs every registered device of the user out.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/users/{user}/logout",
+    tag = "logins",
+    operation_id = "logout_all",
+    params(UserPath),
+    responses((status = 200, description = "Logged out", body = LoggedOut), LoginProblems),
+    security(("bearer" = []))
+)]
 pub(super) async fn logout_all(
     State(state): State<AppState>,
-    Params((app, user)): Params<(String, String)>,
+    Params(UserPath { app, user }): Params<UserPath>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<LoggedOut>, Problem> {
     state.authorize(&headers, &app)?;
-    let count = state
+    let logged_out = state
         .service
         .set_login(&app, &user, None, Login::LoggedOut)
         .await?;
-    Ok(Json(serde_json::json!({ "logged_out": count })))
+    Ok(Json(LoggedOut { logged_out }))
 }

@@ -12,7 +12,11 @@
 //! | `POST /v1/apps/{app}/messages[?wait=5s]` | accept a message (`Idempotency-Key`) |
 //! | `GET /v1/apps/{app}/messages/{id}` | its status |
 //! | `GET /v1/apps/{app}/dead-tokens?after=&limit=` | the dead-token feed |
+//! | `GET /v1/openapi.json` | the OpenAPI 3.1 document (no key needed; see [`openapi_json`]) |
 //! | `GET /livez`, `GET /readyz` | health |
+//!
+//! Every route is also listed in `openapi::ApiDoc` (the document's one list of paths), with a
+//! `#[utoipa::path]` on its handler.
 
 mod dead_tokens;
 mod devices;
@@ -20,6 +24,7 @@ mod health;
 mod json;
 mod logins;
 mod messages;
+mod openapi;
 mod path;
 mod problem;
 mod query;
@@ -39,6 +44,8 @@ use tower_http::trace::TraceLayer;
 
 pub use problem::Problem;
 
+pub(crate) use openapi::message::MessageSchema;
+
 use crate::auth::{KeyHash, hash_key, matches};
 use crate::config::ServerConfig;
 use crate::service::Service;
@@ -51,6 +58,12 @@ pub(crate) struct State {
 }
 
 pub(crate) type AppState = Arc<State>;
+
+/// The API's OpenAPI 3.1 document as served at `GET /v1/openapi.json` (pretty JSON, final
+/// newline): the repository's `openapi.json`.
+pub fn openapi_json() -> String {
+    openapi::json()
+}
 
 impl State {
     /// Checks the request's key reaches `app`.
@@ -127,6 +140,7 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
         .route("/v1/apps/{app}/messages", post(messages::post))
         .route("/v1/apps/{app}/messages/{id}", get(messages::get))
         .route("/v1/apps/{app}/dead-tokens", get(dead_tokens::get))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

@@ -26,21 +26,30 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::service::ServiceError;
 
-/// A problem answer.
-#[derive(Debug, Clone, Serialize)]
+/// A problem answer (RFC 9457).
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     #[serde(skip)]
     status: StatusCode,
+    /// The problem's type, stable: `/problems/<slug>`.
     #[serde(rename = "type")]
+    #[schema(format = "uri-reference", example = "/problems/invalid-field")]
     kind: String,
+    /// A short summary of the type.
+    #[schema(value_type = String)]
     title: &'static str,
+    /// The HTTP status.
     #[serde(rename = "status")]
     status_code: u16,
+    /// What went wrong in this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// The offending field, as a path (`recipients[0].user_id`), for `invalid-field` and
+    /// the like.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
     #[serde(skip)]

@@ -2,6 +2,9 @@
 
 use pushway_core::{ApnsEnv, TokenKind};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::ServiceError;
 
@@ -11,8 +14,9 @@ pub const MAX_ID_LEN: usize = 256;
 pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// A device kind as the API names it; the APNs environment is a field of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TokenKind)]
 pub enum KindIn {
     /// An iPhone (APNs).
     Apns,
@@ -37,21 +41,60 @@ impl KindIn {
     }
 }
 
+/// The schema of pushway-core's [`ApnsEnv`] (which has none of its own): `"production"` or
+/// `"sandbox"`.
+pub struct ApnsEnvSchema;
+
+impl PartialSchema for ApnsEnvSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["production", "sandbox"]))
+            .description(Some("The APNs environment the token was issued in"))
+            .into()
+    }
+}
+
+impl ToSchema for ApnsEnvSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ApnsEnv".into()
+    }
+}
+
 /// A device registration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeviceRegistration)]
 pub struct DeviceIn {
-    /// The channel.
+    /// The channel (`daemon` is refused for now: 422 `unsupported-token-kind`).
     pub kind: KindIn,
-    /// The APNs environment (required for, and only for, `apns`).
+    /// The APNs environment: required for `apns` devices, refused for the others.
     #[serde(default)]
+    #[schema(value_type = Option<ApnsEnvSchema>)]
     pub apns_env: Option<ApnsEnv>,
-    /// The credential name the token was issued under.
+    /// The credential name the token was issued under (one of the app's credentials of that
+    /// kind): 1 to 256 bytes, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub credential: String,
-    /// The token.
+    /// The token: 1 to 4096 bytes, no whitespace or control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub token: String,
-    /// The device's locale (BCP 47).
+    /// The device's locale (BCP 47), which picks the placeholder texts: 1 to 256 bytes, no
+    /// control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub locale: Option<String>,
 }
 
@@ -77,23 +120,32 @@ impl DeviceIn {
 }
 
 /// `POST /messages`: one IM message and who to tell.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     /// The message in pushway-core's model, without `id` (the gateway assigns it).
+    #[schema(value_type = crate::api::MessageSchema)]
     pub message: serde_json::Map<String, serde_json::Value>,
-    /// The recipients (for a group, the members to notify).
+    /// The recipients (for a group, the members to notify), each named once.
+    #[schema(min_items = 1, max_items = 10000)]
     pub recipients: Vec<RecipientIn>,
 }
 
 /// One recipient of a message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Recipient)]
 pub struct RecipientIn {
-    /// The user.
+    /// The user: 1 to 256 bytes, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub user_id: String,
-    /// Their unread count including this message (the iOS badge).
+    /// Their unread count including this message (the iOS badge); default 0.
     #[serde(default)]
+    #[schema(maximum = 4294967295_u32)]
     pub unread: u32,
 }
 

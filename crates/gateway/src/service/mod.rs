@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use error::ServiceError;
-pub use input::{DeviceIn, KindIn, MessageRequest, RecipientIn};
+pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
 
 use self::commit::Committer;
 use crate::app::{App, Apps};

@@ -2,9 +2,10 @@
 
 use pushway_core::TokenKind;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A device's login state (seed: a logged-out or kicked device gets no pushes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Login {
     /// Logged in (the default for a device never told otherwise).
@@ -78,17 +79,28 @@ pub struct PutDevice {
 
 /// A user's push settings as set (seed: `TIMOfflinePushSettings`); unset fields are `None`
 /// (the system default) and read back as unset.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PushSettings)]
 pub struct StoredSettings {
-    /// Whether the user wants offline pushes.
+    /// Whether the user wants offline pushes; absent: the default (yes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// The C2C sound (an app-resource URI).
+    /// The C2C sound (an app-resource URI, 1 to 256 bytes); absent: the system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub c2c_sound: Option<String>,
-    /// The group sound (an app-resource URI).
+    /// The group sound (an app-resource URI, 1 to 256 bytes); absent: the system default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub group_sound: Option<String>,
 }
 

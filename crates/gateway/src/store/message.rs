@@ -2,6 +2,7 @@
 
 use pushway_core::TokenKind;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A message to commit, with everything rendered.
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ pub struct Accepted {
 }
 
 /// A delivery row's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Not tried yet.

@@ -2,6 +2,7 @@
 
 use pushway_core::{ApnsEnv, TokenKind};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::DeliveryState;
 
@@ -98,7 +99,7 @@ pub struct RoutePause {
 }
 
 /// One entry of the dead-token feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DeadTokenEntry {
     /// The feed cursor of this entry.
     pub cursor: i64,
@@ -110,9 +111,11 @@ pub struct DeadTokenEntry {
     pub device_id: Option<String>,
     /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
     #[serde(serialize_with = "super::device::api_kind")]
+    #[schema(value_type = crate::service::KindIn)]
     pub kind: TokenKind,
     /// The APNs environment, for APNs tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::service::ApnsEnvSchema>)]
     pub apns_env: Option<ApnsEnv>,
     /// The credential name.
     pub credential: String,

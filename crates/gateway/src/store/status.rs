@@ -2,11 +2,12 @@
 
 use pushway_core::{ApnsEnv, TokenKind};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::DeliveryState;
 
 /// A message's status: every recipient, suppressed or with their devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MessageStatus {
     /// The message id.
     pub message_id: String,
@@ -37,7 +38,7 @@ impl MessageStatus {
 }
 
 /// One recipient's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RecipientStatus {
     /// The user.
     pub user_id: String,
@@ -52,7 +53,7 @@ pub struct RecipientStatus {
 }
 
 /// A device left out of a message, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SuppressedDevice {
     /// The device id.
     pub device_id: String,
@@ -61,15 +62,17 @@ pub struct SuppressedDevice {
 }
 
 /// One delivery row's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DeliveryStatus {
     /// The device id.
     pub device_id: String,
     /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
     #[serde(serialize_with = "super::device::api_kind")]
+    #[schema(value_type = crate::service::KindIn)]
     pub kind: TokenKind,
     /// The APNs environment, for APNs devices.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::service::ApnsEnvSchema>)]
     pub apns_env: Option<ApnsEnv>,
     /// The credential name.
     pub credential: String,
@@ -96,7 +99,7 @@ pub struct DeliveryStatus {
 }
 
 /// Why and until when a delivery's route is paused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RoutePaused {
     /// Until when (Unix ms); the row is tried again then.
     pub until_ms: i64,

@@ -7,6 +7,7 @@ mod dead_tokens;
 mod devices;
 mod idempotency;
 mod misconfigured;
+mod openapi;
 mod overload;
 mod retries;
 mod seed_rules;
