@@ -46,10 +46,14 @@ pub struct DeviceIn {
     /// The APNs environment (required for, and only for, `apns`).
     #[serde(default)]
     pub apns_env: Option<ApnsEnv>,
-    /// The credential name the token was issued under.
-    pub credential: String,
-    /// The token.
-    pub token: String,
+    /// The credential name the token was issued under (required, except for `daemon` devices:
+    /// theirs is `daemon`).
+    #[serde(default)]
+    pub credential: Option<String>,
+    /// The token (required, except for `daemon` devices: the gateway sets theirs,
+    /// `<user>/<device>`).
+    #[serde(default)]
+    pub token: Option<String>,
     /// The device's locale (BCP 47).
     #[serde(default)]
     pub locale: Option<String>,
@@ -71,7 +75,7 @@ impl DeviceIn {
             )),
             (KindIn::Xiaomi, None) => Ok(TokenKind::Xiaomi),
             (KindIn::Huawei, None) => Ok(TokenKind::Huawei),
-            (KindIn::Daemon, None) => Err(ServiceError::UnsupportedKind("daemon".to_owned())),
+            (KindIn::Daemon, None) => Ok(TokenKind::Daemon),
         }
     }
 }
