@@ -62,10 +62,17 @@ pub async fn connect(h: &Harness, token: &str) -> Result<Connection, u16> {
         .map_err(|e| e.close_code().unwrap_or(0))
 }
 
+/// `future`, failing the test after 10 s (a push or a close that never comes).
+pub async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(10), future)
+        .await
+        .expect("waited over 10 s")
+}
+
 /// Receives one push and acks it, in the background (so a `?wait` POST sees `delivered`).
 fn receive_one(mut device: Connection) -> tokio::task::JoinHandle<(Connection, Push)> {
     tokio::spawn(async move {
-        let push = device.next().await.expect("a push");
+        let push = within(device.next()).await.expect("a push");
         device.ack(&push.id).await.expect("ack");
         (device, push)
     })
@@ -136,7 +143,7 @@ async fn a_daemon_device_gets_a_scoped_token_connects_on_the_api_port_and_receiv
     let a = h.post_message("d1", request.clone()).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
     let id = a.body["message_id"].as_str().expect("id").to_owned();
-    let (device, push) = receiving.await.expect("device task");
+    let (device, push) = within(receiving).await.expect("device task");
     assert_eq!(push.id, id);
     assert_eq!(push.notification, rendered(&request, &id));
     let alice = devices_of(&a.body, "alice");
@@ -182,7 +189,7 @@ async fn an_offline_device_is_queued_and_gets_the_push_on_connect_even_after_a_r
 
     // The token issued before the restart still works, and the queued push arrives, once.
     let mut device = connect(&h, &token).await.expect("connects");
-    let push = device.next().await.expect("the queued push");
+    let push = within(device.next()).await.expect("the queued push");
     assert_eq!(push.id, id);
     assert_eq!(push.notification, rendered(&request, &id));
     device.ack(&push.id).await.expect("ack");
@@ -190,7 +197,7 @@ async fn an_offline_device_is_queued_and_gets_the_push_on_connect_even_after_a_r
     // A later message shows the queue held nothing else.
     let receiving = receive_one(device);
     let a = h.post_message("q2", to_alice("second", 2)).await;
-    let (_device, push) = receiving.await.expect("device task");
+    let (_device, push) = within(receiving).await.expect("device task");
     assert_eq!(push.id, a.body["message_id"].as_str().expect("id"));
     assert_eq!(devices_of(&a.body, "alice")[0]["state"], "delivered");
 }
@@ -235,7 +242,7 @@ async fn tokens_reach_only_their_own_user_and_device() {
     assert_eq!(devices_of(&a.body, "bob")[0]["state"], "queued");
     let receiving = receive_one(alice);
     let a = h.post_message("a1", to_alice("for alice", 1)).await;
-    let (_alice, push) = receiving.await.expect("alice's task");
+    let (_alice, push) = within(receiving).await.expect("alice's task");
     assert_eq!(push.id, a.body["message_id"].as_str().expect("id"));
 }
 
@@ -255,7 +262,7 @@ async fn logout_kick_and_removal_revoke_the_devices_tokens() {
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     // The live connection is closed, and the token no longer connects.
-    let closed = device.next().await.expect_err("closed");
+    let closed = within(device.next()).await.expect_err("closed");
     assert_eq!(closed.close_code(), Some(4009));
     assert_eq!(connect(&h, &old).await.err(), Some(4009));
     assert_problem(
@@ -283,7 +290,7 @@ async fn logout_kick_and_removal_revoke_the_devices_tokens() {
     assert_eq!(claims(&fresh)["gen"], 1);
     let receiving = receive_one(connect(&h, &fresh).await.expect("connects"));
     let a = h.post_message("l2", to_alice("welcome back", 2)).await;
-    let (mut device, push) = receiving.await.expect("device task");
+    let (mut device, push) = within(receiving).await.expect("device task");
     assert_eq!(push.id, a.body["message_id"].as_str().expect("id"));
 
     // Kicked: closed and refused the same way.
@@ -296,7 +303,10 @@ async fn logout_kick_and_removal_revoke_the_devices_tokens() {
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        device.next().await.expect_err("closed").close_code(),
+        within(device.next())
+            .await
+            .expect_err("closed")
+            .close_code(),
         Some(4009)
     );
     assert_eq!(connect(&h, &fresh).await.err(), Some(4009));
@@ -338,7 +348,7 @@ async fn logout_of_all_and_a_change_of_kind_revoke_daemon_tokens() {
         .await;
     assert_eq!(a.body["logged_out"], 2);
     assert_eq!(
-        live.next().await.expect_err("closed").close_code(),
+        within(live.next()).await.expect_err("closed").close_code(),
         Some(4009)
     );
     assert_eq!(connect(&h, &phone).await.err(), Some(4009));
