@@ -10,7 +10,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::auth::{AuthError, DeviceClaims};
 use crate::config::{CLOSE_TIMEOUT, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
@@ -59,7 +59,7 @@ where
             tokio_tungstenite::accept_async_with_config(stream, Some(config)),
         ) => accepted,
     };
-    let mut ws = match accepted {
+    let ws = match accepted {
         Ok(Ok(ws)) => ws,
         Ok(Err(error)) => {
             tracing::debug!(%error, "daemon websocket handshake failed");
@@ -67,6 +67,29 @@ where
         }
         Err(_) => return,
     };
+    serve_ws(inner, ws, waiting).await;
+}
+
+/// Serves a stream whose HTTP upgrade an embedder already answered (`101 Switching
+/// Protocols`): it speaks WebSocket frames from its first byte. It waits for `hello` like any
+/// connection, and counts among those awaiting it.
+pub(crate) async fn serve_upgraded<S>(inner: &Inner, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let waiting = inner.pending.enter(inner.config.max_unauthenticated);
+    let config = ws_config(inner.config.max_in_flight);
+    // No I/O happens here: the stream is only wrapped.
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    serve_ws(inner, ws, waiting).await;
+}
+
+/// The protocol on an open WebSocket: `hello`, registration, the session, the close.
+async fn serve_ws<S>(inner: &Inner, mut ws: WebSocketStream<S>, waiting: PendingGuard<'_>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let shed = waiting.shed.clone();
     let authenticated = tokio::select! {
         biased;
         () = shed.notified() => {

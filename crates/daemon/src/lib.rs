@@ -4,7 +4,7 @@
 //!
 //! | piece | what it is |
 //! |---|---|
-//! | [`Hub`] | (user, device) → live connection; serves `ws://` or `wss://` ([`Hub::serve`], [`Hub::serve_tls`]) |
+//! | [`Hub`] | (user, device) → live connection; serves `ws://` or `wss://` ([`Hub::serve`], [`Hub::serve_tls`]), or connections another HTTP server upgraded ([`Hub::serve_upgraded`]) |
 //! | [`DeviceKey`] | a user's device: the key of connections, queues and token generations; its address `<user>/<device>` is the device token |
 //! | [`DeviceAuth`] | the HS256 JWT a device presents in its `hello`; [`Hub::issue_token`], [`Hub::revoke_device`] |
 //! | [`DaemonProvider`] | a [`PushProvider`](pushway_core::PushProvider): `Delivered` when acked in time, else `Queued` |

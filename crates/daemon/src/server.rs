@@ -94,6 +94,20 @@ impl Hub {
         handshake::serve(self.inner.clone(), stream).await;
     }
 
+    /// Serves one connection whose HTTP upgrade to WebSocket the caller already answered
+    /// (`101 Switching Protocols`, e.g. from its own HTTP server's route), until it closes: `io`
+    /// carries WebSocket frames from its first byte. The device then says `hello` within the
+    /// auth timeout like on [`Hub::serve`]'s connections, with the same frame limits, and the
+    /// connection counts among those awaiting `hello`
+    /// ([`HubBuilder::max_unauthenticated`](crate::HubBuilder::max_unauthenticated)). Spawn it
+    /// as a task.
+    pub async fn serve_upgraded<S>(&self, io: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        handshake::serve_upgraded(&self.inner, io).await;
+    }
+
     fn spawn_accept(&self, listener: TcpListener, tls: Option<TlsAcceptor>) -> io::Result<Server> {
         let local_addr = listener.local_addr()?;
         let hub = self.clone();

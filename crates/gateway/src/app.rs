@@ -11,6 +11,12 @@ use pushway_delivery::{ApnsEnvEvidence, DeliveryBuilder, DeliveryConfig, TokenSi
 use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
 use pushway_xiaomi::XiaomiProvider;
 
+mod daemon;
+
+use self::daemon::daemon_channel;
+pub use self::daemon::{
+    DAEMON_CREDENTIAL, DaemonChannel, DaemonStores, daemon_queue_path, open_daemon_stores,
+};
 use crate::auth::{KeyHash, hash_key, parse_hash};
 use crate::config::{AppConfig, Config, ConfigError, secret};
 
@@ -24,6 +30,8 @@ pub struct App {
     pub channels: HashSet<ChannelKey>,
     /// Its API keys' hashes.
     pub keys: Vec<KeyHash>,
+    /// Its daemon channel, when configured.
+    pub daemon: Option<DaemonChannel>,
 }
 
 impl std::fmt::Debug for App {
@@ -32,6 +40,7 @@ impl std::fmt::Debug for App {
             .field("id", &self.id)
             .field("router", &self.router)
             .field("keys", &self.keys.len())
+            .field("daemon", &self.daemon)
             .finish()
     }
 }
@@ -39,10 +48,21 @@ impl std::fmt::Debug for App {
 /// Every app, by id.
 pub type Apps = BTreeMap<String, Arc<App>>;
 
-/// Builds every app of `config`; `sink` makes the dead-token sink of one app.
+/// Builds every app of `config`; `sink` makes the dead-token sink of one app. Daemon queues are
+/// kept in memory (to check a configuration; [`build_apps_with`] to run one).
 pub fn build_apps(
     config: &Config,
     sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
+) -> Result<Apps, ConfigError> {
+    build_apps_with(config, sink, &DaemonStores::new())
+}
+
+/// Builds every app of `config`, each daemon channel over its store in `stores` (opened by
+/// [`open_daemon_stores`]; in memory when absent).
+pub fn build_apps_with(
+    config: &Config,
+    sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
+    stores: &DaemonStores,
 ) -> Result<Apps, ConfigError> {
     let mut apps = Apps::new();
     for (id, app) in &config.apps {
@@ -52,7 +72,17 @@ pub fn build_apps(
                 "an app id is 1-64 characters of [A-Za-z0-9_.-]",
             ));
         }
-        let built = build_app(id, app, config, sink(id))?;
+        let sink = sink(id);
+        let mut built = build_app(id, app, config, sink.clone())?;
+        if let Some(daemon) = &app.daemon {
+            let at = format!("apps.{id}.daemon");
+            let channel = daemon_channel(&at, daemon, config, stores.get(id))?;
+            let provider = wrap_provider(config, sink, &at, Arc::new(channel.hub.provider()))?;
+            let key = ChannelKey::new(TokenKind::Daemon, DAEMON_CREDENTIAL);
+            built.channels.insert(key.clone());
+            built.router.register(key, provider);
+            built.daemon = Some(channel);
+        }
         apps.insert(id.clone(), Arc::new(built));
     }
     Ok(apps)
@@ -87,16 +117,8 @@ fn build_app(
         keys.push(hash);
     }
 
-    let delivery = || {
-        let mut d = DeliveryConfig::default();
-        d.timeout = Duration::from_secs(config.worker.send_timeout_secs.max(1));
-        // The outbox retries durably (run_at + backoff); a second retry layer in memory would
-        // multiply attempts and hold leases longer.
-        d.retry = None;
-        d
-    };
     let wrap = |at: &str, provider: Arc<dyn PushProvider>, evidence: Option<ApnsEnvEvidence>| {
-        let mut builder = DeliveryBuilder::new(delivery(), sink.clone());
+        let mut builder = DeliveryBuilder::new(delivery(config), sink.clone());
         if let Some(evidence) = evidence {
             builder = builder.apns_evidence(evidence);
         }
@@ -207,5 +229,28 @@ fn build_app(
         router,
         channels,
         keys,
+        daemon: None,
     })
+}
+
+/// The delivery layers' settings for every provider.
+fn delivery(config: &Config) -> DeliveryConfig {
+    let mut d = DeliveryConfig::default();
+    d.timeout = Duration::from_secs(config.worker.send_timeout_secs.max(1));
+    // The outbox retries durably (run_at + backoff); a second retry layer in memory would
+    // multiply attempts and hold leases longer.
+    d.retry = None;
+    d
+}
+
+/// `provider` wrapped in the delivery layers.
+fn wrap_provider(
+    config: &Config,
+    sink: Arc<dyn TokenSink>,
+    at: &str,
+    provider: Arc<dyn PushProvider>,
+) -> Result<Arc<dyn PushProvider>, ConfigError> {
+    DeliveryBuilder::new(delivery(config), sink)
+        .build(provider)
+        .map_err(|e| ConfigError::at(at, e))
 }

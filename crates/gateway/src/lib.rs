@@ -82,6 +82,9 @@ pub struct Gateway {
     server: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
+    /// The daemon channels' hubs, to disconnect their devices on stop, and their queue stores.
+    daemon_hubs: Vec<pushway_daemon::Hub>,
+    daemon_stores: app::DaemonStores,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -101,6 +104,11 @@ impl Gateway {
     /// released (due again at the next start, not only after their lease); the store is closed.
     pub async fn stop(mut self, grace: Duration) {
         self.stop.send_replace(Some(grace));
+        // Daemon devices first: their upgraded connections are not the HTTP server's to wait
+        // for, and a push waiting for an ack answers `queued` at once (it stays in the queue).
+        for hub in &self.daemon_hubs {
+            hub.disconnect_all();
+        }
         let deadline = tokio::time::Instant::now() + grace;
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
@@ -121,6 +129,11 @@ impl Gateway {
         if let Some(writer) = self.writer.take() {
             writer.abort();
         }
+        // Devices that connected during the grace period.
+        for hub in &self.daemon_hubs {
+            hub.disconnect_all();
+        }
+        self.daemon_stores.close().await;
         self.store.close().await;
     }
 }
@@ -172,9 +185,15 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
     let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
-    let apps = app::build_apps(&config, &|id: &str| {
+    let daemon_stores = app::open_daemon_stores(&config).await?;
+    let sink = |id: &str| {
         Arc::new(GatewaySink::new(id, writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
-    })?;
+    };
+    let apps = app::build_apps_with(&config, &sink, &daemon_stores)?;
+    let daemon_hubs = apps
+        .values()
+        .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
+        .collect();
     let listed: Vec<(String, Vec<[u8; 32]>)> = apps
         .values()
         .map(|a| (a.id.clone(), a.keys.clone()))
@@ -235,5 +254,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         server: Some(server),
         worker: Some(worker),
         writer: Some(writer_task),
+        daemon_hubs,
+        daemon_stores,
     })
 }

@@ -21,3 +21,4 @@ mod support;
 mod tinyfs;
 mod tls;
 mod unauthenticated;
+mod upgraded;

@@ -9,6 +9,8 @@
 //! | `PUT/GET /v1/apps/{app}/users/{user}/settings` | push settings |
 //! | `POST /v1/apps/{app}/users/{user}/devices/{device}/{login,logout,kicked}` | login state |
 //! | `POST /v1/apps/{app}/users/{user}/logout` | log every device of the user out |
+//! | `POST /v1/apps/{app}/users/{user}/devices/{device}/daemon-token` | a daemon device's token |
+//! | `GET /v1/apps/{app}/daemon` | the daemon channel's WebSocket endpoint (devices) |
 //! | `POST /v1/apps/{app}/messages[?wait=5s]` | accept a message (`Idempotency-Key`) |
 //! | `GET /v1/apps/{app}/messages/{id}` | its status |
 //! | `GET /v1/apps/{app}/dead-tokens?after=&limit=` | the dead-token feed |
@@ -18,6 +20,7 @@
 //! Every route is also listed in `openapi::ApiDoc` (the document's one list of paths), with a
 //! `#[utoipa::path]` on its handler.
 
+mod daemon;
 mod dead_tokens;
 mod devices;
 mod health;
@@ -133,6 +136,11 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
             post(logins::kicked),
         )
         .route(&format!("{user}/logout"), post(logins::logout_all))
+        .route(
+            &format!("{user}/devices/{{device}}/daemon-token"),
+            post(daemon::token),
+        )
+        .route("/v1/apps/{app}/daemon", get(daemon::connect))
         .route(
             &format!("{user}/settings"),
             put(settings::put).get(settings::get),

@@ -18,7 +18,12 @@
 //! | `/problems/method-not-allowed` | 405 | the route has no such method |
 //! | `/problems/idempotency-key-reused` | 409 | the key was used for a different request |
 //! | `/problems/unknown-credential` | 422 | the app has no credential of that name and kind |
-//! | `/problems/unsupported-token-kind` | 422 | the kind is not served yet (daemon) |
+//! | `/problems/unsupported-token-kind` | 422 | the app has no channel of this kind (daemon without `[apps.<app>.daemon]`) |
+//! | `/problems/no-daemon-channel` | 404 | the app has no daemon channel |
+//! | `/problems/not-a-daemon-device` | 409 | a daemon token for a device of another kind |
+//! | `/problems/device-not-logged-in` | 409 | a daemon token for a logged-out or kicked device |
+//! | `/problems/invalid-websocket-upgrade` | 400 | `GET /daemon` without a valid WebSocket upgrade |
+//! | `/problems/unsupported-websocket-version` | 426 | `Sec-WebSocket-Version` is not 13 |
 //! | `/problems/overloaded` | 503 | too many requests in progress; try again (`Retry-After`) |
 //! | `/problems/timeout` | 503 | the request took longer than the server's limit |
 //! | `/problems/unavailable` | 503 | the store failed; try again (`Retry-After`) |
@@ -160,6 +165,33 @@ impl From<ServiceError> for Problem {
             )
             .field("kind")
             .detail(detail),
+            ServiceError::NoDaemonChannel => Problem::new(
+                StatusCode::NOT_FOUND,
+                "no-daemon-channel",
+                "No daemon channel",
+            )
+            .detail(detail),
+            ServiceError::NotDaemonDevice => Problem::new(
+                StatusCode::CONFLICT,
+                "not-a-daemon-device",
+                "Not a daemon device",
+            )
+            .detail(detail),
+            ServiceError::NotLoggedIn(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "device-not-logged-in",
+                "Device not logged in",
+            )
+            .detail(detail),
+            ServiceError::Daemon(e) => {
+                tracing::error!(error = %e, "daemon channel failure");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Store unavailable",
+                )
+                .retry_after(1)
+            }
             ServiceError::UnknownDevice => {
                 Problem::new(StatusCode::NOT_FOUND, "unknown-device", "Unknown device")
             }

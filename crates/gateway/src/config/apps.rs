@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::Secret;
+use super::{DaemonConfig, Secret};
 
 /// One app: its API keys and vendor credentials, each credential under a name devices register
 /// with.
@@ -21,6 +21,8 @@ pub struct AppConfig {
     pub xiaomi: BTreeMap<String, XiaomiConfig>,
     /// Huawei credentials by name.
     pub huawei: BTreeMap<String, HuaweiConfig>,
+    /// The daemon channel (pushway's own WebSocket channel); off when absent.
+    pub daemon: Option<DaemonConfig>,
 }
 
 /// One API key: exactly one of `key`, `key_file` (the key itself) or `sha256` (hex of its

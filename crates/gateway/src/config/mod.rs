@@ -26,14 +26,19 @@
 //! [apps.chat.huawei.main]
 //! app_id = "104437395"
 //! client_secret_file = "/run/secrets/huawei"
+//!
+//! [apps.chat.daemon]
+//! secret_file = "/run/secrets/daemon"
 //! ```
 //!
-//! Devices register under a credential name (`main` above) and kind.
+//! Devices register under a credential name (`main` above) and kind; daemon devices under the
+//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]).
 //!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
 
 mod apps;
+mod daemon;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -47,6 +52,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, HuaweiConfig, XiaomiConfig};
+pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
 
@@ -261,6 +267,8 @@ mod tests {
             Some(".ui.ChatActivity")
         );
         assert_eq!(chat.huawei["main"].app_id, "104437395");
+        let daemon = chat.daemon.as_ref().expect("a daemon section");
+        assert_eq!(daemon.token_lifetime_secs, 7 * 86_400);
         assert_eq!(config.worker.max_attempts, 10);
     }
 }

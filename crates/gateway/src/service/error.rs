@@ -1,6 +1,6 @@
 //! What the service refuses, as types: the API maps each to one problem `type`.
 
-use crate::store::StoreError;
+use crate::store::{Login, StoreError};
 
 /// Why the service refused or failed a call.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +25,21 @@ pub enum ServiceError {
         /// The credential name.
         credential: String,
     },
-    /// The token kind is not served by the gateway yet.
-    #[error("{0} devices are not yet supported by the gateway")]
+    /// The app has no channel of this token kind (daemon devices need `[apps.<app>.daemon]`).
+    #[error("this app has no {0} channel configured")]
     UnsupportedKind(String),
+    /// The app has no daemon channel.
+    #[error("this app has no daemon channel configured")]
+    NoDaemonChannel,
+    /// The device is registered with another kind than `daemon`.
+    #[error("the device is not a daemon device")]
+    NotDaemonDevice,
+    /// The device is logged out or kicked: it gets no token until it logs in again.
+    #[error("the device is {}: it gets no token until it logs in again", .0.as_str())]
+    NotLoggedIn(Login),
+    /// The daemon hub's queue store failed.
+    #[error("daemon channel: {0}")]
+    Daemon(String),
     /// No such device.
     #[error("no such device")]
     UnknownDevice,

@@ -66,27 +66,32 @@ impl ToSchema for ApnsEnvSchema {
 #[serde(deny_unknown_fields)]
 #[schema(as = DeviceRegistration)]
 pub struct DeviceIn {
-    /// The channel (`daemon` is refused for now: 422 `unsupported-token-kind`).
+    /// The channel (`daemon` only for an app with a daemon channel, else 422
+    /// `unsupported-token-kind`).
     pub kind: KindIn,
     /// The APNs environment: required for `apns` devices, refused for the others.
     #[serde(default)]
     #[schema(value_type = Option<ApnsEnvSchema>)]
     pub apns_env: Option<ApnsEnv>,
     /// The credential name the token was issued under (one of the app's credentials of that
-    /// kind): 1 to 256 bytes, no control characters.
+    /// kind): 1 to 256 bytes, no control characters. Required, except for `daemon` devices:
+    /// theirs is `daemon`.
+    #[serde(default)]
     #[schema(
         min_length = 1,
         max_length = 256,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
     )]
-    pub credential: String,
-    /// The token: 1 to 4096 bytes, no whitespace or control characters.
+    pub credential: Option<String>,
+    /// The token: 1 to 4096 bytes, no whitespace or control characters. Required, except for
+    /// `daemon` devices: the gateway sets theirs, `<user>/<device>`.
+    #[serde(default)]
     #[schema(
         min_length = 1,
         max_length = 4096,
         pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    pub token: String,
+    pub token: Option<String>,
     /// The device's locale (BCP 47), which picks the placeholder texts: 1 to 256 bytes, no
     /// control characters.
     #[serde(default)]
@@ -114,7 +119,7 @@ impl DeviceIn {
             )),
             (KindIn::Xiaomi, None) => Ok(TokenKind::Xiaomi),
             (KindIn::Huawei, None) => Ok(TokenKind::Huawei),
-            (KindIn::Daemon, None) => Err(ServiceError::UnsupportedKind("daemon".to_owned())),
+            (KindIn::Daemon, None) => Ok(TokenKind::Daemon),
         }
     }
 }

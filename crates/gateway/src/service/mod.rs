@@ -3,6 +3,7 @@
 
 mod accept;
 mod commit;
+mod daemon;
 mod error;
 mod input;
 mod registry;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
+pub use daemon::DaemonToken;
 pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
 

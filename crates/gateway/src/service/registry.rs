@@ -1,7 +1,8 @@
 //! Devices, settings and logins.
 
-use pushway_core::ChannelKey;
+use pushway_core::{ChannelKey, TokenKind};
 
+use super::daemon::daemon_identity;
 use super::input::{check_id, check_token};
 use super::{DeviceIn, Service, ServiceError};
 use crate::store::{Device, DeviceState, Login, PutDevice, StoredSettings};
@@ -19,36 +20,49 @@ impl Service {
         check_id("user_id", user)?;
         check_id("device_id", device_id)?;
         let kind = input.token_kind()?;
-        check_id("credential", &input.credential)?;
-        check_token(&input.token)?;
+        let (credential, token) = if kind == TokenKind::Daemon {
+            daemon_identity(app, user, device_id, &input)?
+        } else {
+            let credential = input
+                .credential
+                .ok_or_else(|| required("credential", kind))?;
+            let token = input.token.ok_or_else(|| required("token", kind))?;
+            check_id("credential", &credential)?;
+            check_token(&token)?;
+            (credential, token)
+        };
         if let Some(locale) = &input.locale {
             check_id("locale", locale)?;
         }
         if !app
             .channels
-            .contains(&ChannelKey::new(kind, input.credential.as_str()))
+            .contains(&ChannelKey::new(kind, credential.as_str()))
         {
             return Err(ServiceError::UnknownCredential {
                 kind: kind.as_str().to_owned(),
-                credential: input.credential,
+                credential,
             });
         }
+        // A daemon device registered again as another kind loses its daemon tokens.
+        let before = if app.daemon.is_some() && kind != TokenKind::Daemon {
+            self.device(&app.id, user, device_id).await?
+        } else {
+            None
+        };
         let device = Device {
             app: app.id.clone(),
             user: user.to_owned(),
             device_id: device_id.to_owned(),
             kind,
-            credential: input.credential,
-            token: input.token,
+            credential,
+            token,
             locale: input.locale,
         };
         let put = self.store.put_device(&device, self.clock.now_ms()).await?;
+        self.revoke_daemon(app, before.as_slice(), None).await?;
         let state = self
-            .store
-            .devices(&app.id, user)
+            .device(&app.id, user, device_id)
             .await?
-            .into_iter()
-            .find(|d| d.device.device_id == device_id)
             .ok_or(ServiceError::UnknownDevice)?;
         Ok((put, state))
     }
@@ -60,12 +74,31 @@ impl Service {
         user: &str,
         device_id: &str,
     ) -> Result<(), ServiceError> {
-        self.app(app)?;
-        if self.store.delete_device(app, user, device_id).await? {
-            Ok(())
-        } else {
-            Err(ServiceError::UnknownDevice)
+        let app = self.app(app)?;
+        let before = match app.daemon {
+            Some(_) => self.device(&app.id, user, device_id).await?,
+            None => None,
+        };
+        if !self.store.delete_device(&app.id, user, device_id).await? {
+            return Err(ServiceError::UnknownDevice);
         }
+        // After the delete: a token issued in between carries the old generation.
+        self.revoke_daemon(app, before.as_slice(), None).await
+    }
+
+    /// One device of a user, with its login state.
+    async fn device(
+        &self,
+        app: &str,
+        user: &str,
+        device_id: &str,
+    ) -> Result<Option<DeviceState>, ServiceError> {
+        Ok(self
+            .store
+            .devices(app, user)
+            .await?
+            .into_iter()
+            .find(|d| d.device.device_id == device_id))
     }
 
     /// A user's devices.
@@ -111,14 +144,26 @@ impl Service {
         device: Option<&str>,
         state: Login,
     ) -> Result<u64, ServiceError> {
-        self.app(app)?;
+        let app = self.app(app)?;
         check_id("user_id", user)?;
         if let Some(device) = device {
             check_id("device_id", device)?;
         }
-        Ok(self
+        let count = self
             .store
-            .set_login(app, user, device, state, self.clock.now_ms())
-            .await?)
+            .set_login(&app.id, user, device, state, self.clock.now_ms())
+            .await?;
+        // A logged-out or kicked daemon device is disconnected and its tokens refused (after
+        // the store's write: a token issued in between carries the old generation).
+        if state != Login::LoggedIn && app.daemon.is_some() {
+            let devices = self.store.devices(&app.id, user).await?;
+            self.revoke_daemon(app, &devices, device).await?;
+        }
+        Ok(count)
     }
+}
+
+/// A field every device but a daemon device needs.
+fn required(field: &str, kind: TokenKind) -> ServiceError {
+    ServiceError::invalid(field, format!("required for {} devices", kind.as_str()))
 }

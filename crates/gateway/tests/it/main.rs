@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod credentials;
+mod daemon;
+mod daemon_http;
 mod dead_tokens;
 mod devices;
 mod idempotency;
