@@ -17,15 +17,29 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use utoipa::ToSchema;
 
-use super::path::Params;
+use super::openapi::problems;
+use super::path::{AppPath, DevicePath, Params};
 use super::{AppState, Problem};
 
 /// The only WebSocket version (RFC 6455).
 const WEBSOCKET_VERSION: &str = "13";
 
+problems!(
+    /// `POST .../devices/{device}/daemon-token`.
+    DaemonTokenProblems: INVALID_PATH, UNAUTHORIZED, FORBIDDEN, UNKNOWN_APP, UNKNOWN_DEVICE,
+    NO_DAEMON_CHANNEL, NOT_A_DAEMON_DEVICE, DEVICE_NOT_LOGGED_IN, OVERLOADED, TIMEOUT, UNAVAILABLE
+);
+
+problems!(
+    /// `GET /v1/apps/{app}/daemon`.
+    DaemonConnectProblems: INVALID_PATH, INVALID_WEBSOCKET_UPGRADE, UNKNOWN_APP, NO_DAEMON_CHANNEL,
+    UNSUPPORTED_WEBSOCKET_VERSION, OVERLOADED, TIMEOUT
+);
+
 /// `POST …/daemon-token`: the answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DaemonTokenOut {
     /// The JWT the device says `hello` with (`sub` = user, `dev` = device, `gen`, `iat`, `exp`).
     pub token: String,
@@ -33,9 +47,23 @@ pub struct DaemonTokenOut {
     pub expires_at_ms: i64,
 }
 
+/// Issues a token for a registered, logged-in daemon device, scoped to its user and device.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/users/{user}/devices/{device}/daemon-token",
+    tag = "daemon",
+    operation_id = "issue_daemon_token",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "The device's token (not to be cached)", body = DaemonTokenOut,
+         headers(("Cache-Control" = String, description = "`no-store`"))),
+        DaemonTokenProblems
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn token(
     State(state): State<AppState>,
-    Params((app, user, device)): Params<(String, String, String)>,
+    Params(DevicePath { app, user, device }): Params<DevicePath>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     state.authorize(&headers, &app)?;
@@ -49,9 +77,23 @@ pub(super) async fn token(
     Ok((no_store, Json(body)).into_response())
 }
 
+/// The daemon channel's WebSocket endpoint: devices connect here and authenticate with their
+/// token in their first frame, `hello` (pushway-daemon's `PROTOCOL.md`); no API key.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/daemon",
+    tag = "daemon",
+    operation_id = "daemon_connect",
+    params(AppPath),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol",
+         headers(("Sec-WebSocket-Accept" = String, description = "RFC 6455 §4.2.2"))),
+        DaemonConnectProblems
+    )
+)]
 pub(super) async fn connect(
     State(state): State<AppState>,
-    Params(app): Params<String>,
+    Params(AppPath { app }): Params<AppPath>,
     mut request: Request,
 ) -> Response {
     let hub = match state.service.daemon_hub(&app) {

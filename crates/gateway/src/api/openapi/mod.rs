@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
 
 pub(crate) use problems::problems;
 
-use super::{dead_tokens, devices, health, logins, messages, settings};
+use super::{daemon, dead_tokens, devices, health, logins, messages, settings};
 
 /// The document's description.
 const DESCRIPTION: &str = "pushway's offline-push gateway: IM back ends tell it about devices, \
@@ -45,6 +45,8 @@ app only). Errors are `application/problem+json` (RFC 9457) with a stable `type`
         messages::post,
         messages::get,
         dead_tokens::get,
+        daemon::token,
+        daemon::connect,
         document,
         health::livez,
         health::readyz,
@@ -57,6 +59,7 @@ app only). Errors are `application/problem+json` (RFC 9457) with a stable `type`
         (name = "logins", description = "Login state per device: logged-out and kicked devices get nothing"),
         (name = "messages", description = "Accepting messages and their delivery status"),
         (name = "dead-tokens", description = "Tokens the vendors reported dead, removed from the registry"),
+        (name = "daemon", description = "The in-house daemon channel: device tokens and the devices' WebSocket endpoint"),
         (name = "meta", description = "Health and this document"),
     )
 )]

@@ -81,7 +81,32 @@ pub(crate) const UNKNOWN_CREDENTIAL: Kind = kind(
 pub(crate) const UNSUPPORTED_TOKEN_KIND: Kind = kind(
     422,
     "unsupported-token-kind",
-    "the kind is not served by the gateway yet (`daemon`)",
+    "the kind is not served for this app (`daemon` without a daemon channel)",
+);
+pub(crate) const NO_DAEMON_CHANNEL: Kind = kind(
+    404,
+    "no-daemon-channel",
+    "the app has no daemon channel (no `[apps.<app>.daemon]` section)",
+);
+pub(crate) const NOT_A_DAEMON_DEVICE: Kind = kind(
+    409,
+    "not-a-daemon-device",
+    "the device is registered with another kind than `daemon`",
+);
+pub(crate) const DEVICE_NOT_LOGGED_IN: Kind = kind(
+    409,
+    "device-not-logged-in",
+    "the device is logged out or was kicked: it gets no token until it logs in",
+);
+pub(crate) const INVALID_WEBSOCKET_UPGRADE: Kind = kind(
+    400,
+    "invalid-websocket-upgrade",
+    "not a valid WebSocket opening handshake (HTTP/1.1, `Connection: upgrade`, `Upgrade: websocket`, a 16-byte `Sec-WebSocket-Key`)",
+);
+pub(crate) const UNSUPPORTED_WEBSOCKET_VERSION: Kind = kind(
+    426,
+    "unsupported-websocket-version",
+    "`Sec-WebSocket-Version` is not 13",
 );
 pub(crate) const OVERLOADED: Kind = kind(
     503,
@@ -212,6 +237,11 @@ mod tests {
         INVALID_FIELD,
         UNKNOWN_CREDENTIAL,
         UNSUPPORTED_TOKEN_KIND,
+        NO_DAEMON_CHANNEL,
+        NOT_A_DAEMON_DEVICE,
+        DEVICE_NOT_LOGGED_IN,
+        INVALID_WEBSOCKET_UPGRADE,
+        UNSUPPORTED_WEBSOCKET_VERSION,
         OVERLOADED,
         TIMEOUT,
         UNAVAILABLE,
@@ -229,6 +259,10 @@ mod tests {
             ServiceError::UnsupportedKind("daemon".to_owned()),
             ServiceError::UnknownDevice,
             ServiceError::UnknownMessage,
+            ServiceError::NoDaemonChannel,
+            ServiceError::NotDaemonDevice,
+            ServiceError::NotLoggedIn(crate::store::Login::LoggedOut),
+            ServiceError::Daemon("store".to_owned()),
             ServiceError::IdempotencyKeyReused,
             ServiceError::Store(StoreError::new("disk full")),
         ];
