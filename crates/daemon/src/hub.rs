@@ -25,6 +25,9 @@ pub struct Hub {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Called after a device's ack removed a push from its queue.
+pub(crate) type AckListener = Arc<dyn Fn(&DeviceKey, &str) + Send + Sync>;
+
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) auth: DeviceAuth,
@@ -35,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
     /// Connections that have not said `hello` yet.
     pub(crate) pending: Pending,
+    /// [`HubBuilder::on_acked`].
+    pub(crate) on_acked: Option<AckListener>,
 }
 
 /// The live connections and the revocations made by this process, under one lock so a
@@ -128,6 +133,14 @@ impl Hub {
         Ok(generation)
     }
 
+    /// Removes every push queued for `device` of `user` (with [`revoke_device`](Hub::revoke_device)
+    /// when the device logs out: its next connection, after a new login, must not get what was
+    /// queued before). Returns the ids removed, each once, oldest first. A push a live
+    /// connection already sent stays unacked; revoke first to close that connection.
+    pub async fn clear_queue(&self, user: &str, device: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.store.clear(&store_key(user, device)?).await
+    }
+
     /// Issues a token for `device` of `user` with its current token generation, valid for
     /// `lifetime` (at most the auth's [`max_lifetime`](DeviceAuth::max_lifetime)).
     pub async fn issue_token(
@@ -185,6 +198,7 @@ impl Inner {
         auth: DeviceAuth,
         store: Arc<dyn QueueStore>,
         clock: Arc<dyn Clock>,
+        on_acked: Option<AckListener>,
     ) -> Inner {
         Inner {
             config,
@@ -195,6 +209,7 @@ impl Inner {
             next_conn_id: AtomicU64::new(1),
             counters: Counters::default(),
             pending: Pending::default(),
+            on_acked,
         }
     }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::auth::DeviceAuth;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::hub::{Hub, Inner};
+use crate::hub::{AckListener, Hub, Inner};
+use crate::key::DeviceKey;
 use crate::queue::QueueStore;
 use crate::store_memory::MemoryStore;
 
@@ -17,6 +18,7 @@ pub struct HubBuilder {
     config: Config,
     store: Option<Arc<dyn QueueStore>>,
     clock: Option<Arc<dyn Clock>>,
+    on_acked: Option<AckListener>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -27,6 +29,7 @@ impl std::fmt::Debug for HubBuilder {
             .field("config", &self.config)
             .field("custom_store", &self.store.is_some())
             .field("custom_clock", &self.clock.is_some())
+            .field("on_acked", &self.on_acked.is_some())
             .finish()
     }
 }
@@ -38,6 +41,7 @@ impl HubBuilder {
             config: Config::default(),
             store: None,
             clock: None,
+            on_acked: None,
         }
     }
 
@@ -126,6 +130,17 @@ impl HubBuilder {
         self
     }
 
+    /// Calls `listener` with the device and the push id each time a device's ack removes a
+    /// push from its queue: the push reached the device, whether the send that queued it saw
+    /// the ack in time (`Delivered`) or not (`Queued`, acked on a later connection). A
+    /// duplicate ack of a push already removed does not call it. It runs on the connection's
+    /// task, between reading that ack and the next frame: keep it short (hand the event to a
+    /// channel).
+    pub fn on_acked(mut self, listener: impl Fn(&DeviceKey, &str) + Send + Sync + 'static) -> Self {
+        self.on_acked = Some(Arc::new(listener));
+        self
+    }
+
     /// The hub.
     pub fn build(self) -> Hub {
         Hub {
@@ -134,6 +149,7 @@ impl HubBuilder {
                 self.auth,
                 self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                self.on_acked,
             )),
         }
     }

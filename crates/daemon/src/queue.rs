@@ -97,6 +97,39 @@ pub trait QueueStore: Send + Sync + 'static {
     /// How many pushes `device` has queued (expired ones included until the next `pending`).
     async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError>;
 
+    /// Removes every push of `device`'s queue (a device that logged out must not get them when
+    /// it next connects); returns the ids removed, each once, oldest first.
+    ///
+    /// The default reads the queue with [`pending`](QueueStore::pending) and removes each id;
+    /// the bundled stores do it in one step.
+    async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
+        /// Pushes read per round.
+        const PAGE: usize = 256;
+        let mut ids = Vec::new();
+        let mut after = 0;
+        loop {
+            // `now_ms` 0: nothing counts as expired, so every push is seen.
+            let page = self.pending(device, after, 0, PAGE).await?;
+            let Some(last) = page.pushes.last() else {
+                break;
+            };
+            after = last.seq;
+            let full = page.pushes.len() >= PAGE;
+            ids.extend(page.pushes.into_iter().map(|p| p.id));
+            if !full {
+                break;
+            }
+        }
+        let mut removed = Vec::with_capacity(ids.len());
+        for id in ids {
+            // An id queued twice is removed whole the first time: 0 the second.
+            if self.remove(device, &id).await? > 0 {
+                removed.push(id);
+            }
+        }
+        Ok(removed)
+    }
+
     /// The device's current token generation (0 until first revoked): tokens of an older
     /// generation are refused.
     async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError>;
@@ -104,6 +137,14 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Bumps the device's token generation (revoking every token issued before) and returns
     /// the new one. A store that survives a restart keeps it too.
     async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError>;
+}
+
+/// `ids` with repeats left out, in their first order.
+pub(crate) fn unique(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
 }
 
 /// A queue store failed (I/O, database).

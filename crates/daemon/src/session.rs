@@ -233,9 +233,17 @@ impl<S> Session<'_, S> {
         // Any ack, even of a duplicate, shows the device reads.
         self.progress = self.last_heard;
         // The device can only ack its own queue: `device` comes from its token.
-        if let Err(error) = self.inner.store.remove(self.device, id).await {
+        match self.inner.store.remove(self.device, id).await {
+            Ok(0) => {}
+            Ok(_) => {
+                if let Some(listener) = &self.inner.on_acked {
+                    listener(self.device, id);
+                }
+            }
             // The push stays queued and is replayed; the device de-duplicates it.
-            tracing::warn!(%error, "daemon queue store failed to remove an acked push");
+            Err(error) => {
+                tracing::warn!(%error, "daemon queue store failed to remove an acked push");
+            }
         }
         self.conn.acked(id);
     }

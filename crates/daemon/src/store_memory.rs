@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rustc_hash::FxHashMap;
 
 use crate::key::DeviceKey;
-use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
+use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush, unique};
 
 /// Shards of the device map, so connections of different devices rarely share a lock.
 const SHARDS: usize = 16;
@@ -127,6 +127,11 @@ impl QueueStore for MemoryStore {
             shard.remove(device);
         }
         Ok(removed)
+    }
+
+    async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
+        let queue = self.shard(device).remove(device).unwrap_or_default();
+        Ok(unique(queue.into_iter().map(|p| p.id)))
     }
 
     async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {

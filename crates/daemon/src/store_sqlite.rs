@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite};
 
 use crate::key::DeviceKey;
-use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
+use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush, unique};
 
 /// How long a query waits for the database lock or a pooled connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -279,6 +279,26 @@ impl QueueStore for SqliteStore {
                 .await
                 .map(|done| done.rows_affected());
         checkout.finish(result)
+    }
+
+    async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result =
+            sqlx::query("DELETE FROM daemon_queue WHERE user = ? AND device = ? RETURNING seq, id")
+                .bind(device.user())
+                .bind(device.device())
+                .fetch_all(checkout.conn()?)
+                .await
+                .and_then(|rows| {
+                    rows.into_iter()
+                        .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                });
+        // `RETURNING` gives no order: oldest first, as the trait says.
+        checkout.finish(result).map(|mut rows| {
+            rows.sort_unstable_by_key(|(seq, _)| *seq);
+            unique(rows.into_iter().map(|(_, id)| id))
+        })
     }
 
     async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {

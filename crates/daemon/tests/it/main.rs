@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod acked;
 mod auth;
 mod client;
 mod closing;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use pushway_daemon::{MemoryStore, NewPush, QueueStore, SqliteStore};
+use pushway_daemon::{
+    Appended, DeviceKey, MemoryStore, NewPush, Pending, QueueStore, SqliteStore, StoreError,
+};
 
 use crate::support::key;
 
@@ -72,6 +74,25 @@ async fn check_contract(store: &dyn QueueStore) {
     let bounded = store.pending(&key("bounded"), 0, 0, 10).await.unwrap();
     let ids: Vec<_> = bounded.pushes.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["c3", "c4"]);
+
+    // Clearing empties one device's queue (expired pushes included), each id once, oldest
+    // first; other devices keep theirs.
+    for (id, expires_at_ms) in [("e1", never), ("e2", 1), ("e1", never), ("e3", never)] {
+        store
+            .append(&key("cleared"), push(id, &frame, expires_at_ms), 10)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.clear(&key("cleared")).await.unwrap(),
+        ["e1", "e2", "e3"]
+    );
+    assert_eq!(store.len(&key("cleared")).await.unwrap(), 0);
+    assert_eq!(
+        store.clear(&key("cleared")).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.len(&key("bounded")).await.unwrap(), 2);
     assert_eq!(
         store
             .pending(&key("nobody"), 0, 0, 10)
@@ -86,6 +107,47 @@ async fn check_contract(store: &dyn QueueStore) {
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
     check_contract(&MemoryStore::new()).await;
+}
+
+/// A store that keeps only the required methods: `clear` is the trait's default.
+struct Minimal(MemoryStore);
+
+#[async_trait::async_trait]
+impl QueueStore for Minimal {
+    async fn append(
+        &self,
+        device: &DeviceKey,
+        push: NewPush<'_>,
+        max_len: usize,
+    ) -> Result<Appended, StoreError> {
+        self.0.append(device, push, max_len).await
+    }
+    async fn pending(
+        &self,
+        device: &DeviceKey,
+        after: u64,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Pending, StoreError> {
+        self.0.pending(device, after, now_ms, limit).await
+    }
+    async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
+        self.0.remove(device, id).await
+    }
+    async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
+        self.0.len(device).await
+    }
+    async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        self.0.token_generation(device).await
+    }
+    async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        self.0.bump_token_generation(device).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_with_the_default_clear_keeps_the_contract() {
+    check_contract(&Minimal(MemoryStore::new())).await;
 }
 
 #[tokio::test]
