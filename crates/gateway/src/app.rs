@@ -76,7 +76,7 @@ pub fn build_apps_with(
         let mut built = build_app(id, app, config, sink.clone())?;
         if let Some(daemon) = &app.daemon {
             let at = format!("apps.{id}.daemon");
-            let channel = daemon_channel(&at, daemon, config, stores.get(id))?;
+            let channel = daemon_channel(id, &at, daemon, config, stores)?;
             let provider = wrap_provider(config, sink, &at, Arc::new(channel.hub.provider()))?;
             let key = ChannelKey::new(TokenKind::Daemon, DAEMON_CREDENTIAL);
             built.channels.insert(key.clone());

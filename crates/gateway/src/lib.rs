@@ -185,7 +185,9 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
     let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
-    let daemon_stores = app::open_daemon_stores(&config).await?;
+    let daemon_stores = app::open_daemon_stores(&config)
+        .await?
+        .reporting_to(writer.clone());
     let sink = |id: &str| {
         Arc::new(GatewaySink::new(id, writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
     };

@@ -1,12 +1,17 @@
 //! `pushway serve --simulate`: the bundled vendor simulators (pushway-mock), started in this
 //! process as every vendor's endpoint, and a demo app whose credentials point at them, so a
-//! newcomer can try the gateway with no vendor account.
+//! newcomer can try the gateway with no vendor account. The demo app has a daemon channel too
+//! (no simulator needed: the gateway is its server), signing device tokens with a secret
+//! generated at start and never shown (`POST …/daemon-token` issues the tokens).
 
 use pushway_mock::apns::{ApnsSimulator, TestKey};
 use pushway_mock::huawei::HuaweiSimulator;
 use pushway_mock::xiaomi::XiaomiSimulator;
 
-use crate::config::{ApiKeyConfig, ApnsConfig, AppConfig, HuaweiConfig, Secret, XiaomiConfig};
+use crate::auth::generate_key;
+use crate::config::{
+    ApiKeyConfig, ApnsConfig, AppConfig, DaemonConfig, HuaweiConfig, Secret, XiaomiConfig,
+};
 
 /// The demo app's id.
 pub const DEMO_APP: &str = "demo";
@@ -31,12 +36,22 @@ pub struct Simulators {
     pub huawei: HuaweiSimulator,
 }
 
-/// Starts the simulators and returns them with a demo app reached by `api_key`.
+/// Starts the simulators and returns them with a demo app reached by `api_key`: one credential
+/// per vendor pointing at its simulator ([`Simulators::app`]) and a daemon channel
+/// ([`demo_daemon`]).
 pub async fn demo(api_key: &str) -> Result<(Simulators, AppConfig), SimulateError> {
     let key = TestKey::generate();
     let sims = Simulators::start(&key).await?;
-    let app = sims.app(&key, api_key);
+    let mut app = sims.app(&key, api_key);
+    app.daemon = Some(demo_daemon());
     Ok((sims, app))
+}
+
+/// The demo app's daemon channel: its tokens signed with a new random secret (32 random bytes,
+/// as [`generate_key`] makes an API key), every other setting at its default (queues in
+/// `daemon-demo.sqlite3` beside the gateway's database).
+pub fn demo_daemon() -> DaemonConfig {
+    DaemonConfig::with_secret(generate_key())
 }
 
 /// Why the simulators did not start.

@@ -1,5 +1,7 @@
 //! An app's daemon channel: a pushway-daemon [`Hub`] whose queues and token generations live in
-//! a SQLite file of the app's own, and how long the device tokens it issues live.
+//! a SQLite file of the app's own, how long the device tokens it issues live, and where it
+//! reports acks that come after a send's outcome (the gateway's writer, which marks a `queued`
+//! delivery `delivered`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,6 +10,8 @@ use std::time::Duration;
 use pushway_daemon::{DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, Hub, SqliteStore};
 
 use crate::config::{Config, ConfigError, DaemonConfig, secret};
+use crate::store::{DaemonUpdate, DeliveryState};
+use crate::worker::{WriteCommand, Writer};
 
 /// The credential name of every daemon device: an app has one daemon channel.
 pub const DAEMON_CREDENTIAL: &str = "daemon";
@@ -23,18 +27,31 @@ pub struct DaemonChannel {
     pub hub: Hub,
     /// How long an issued device token is valid.
     pub token_lifetime: Duration,
+    /// Where the channel reports what happens to pushes after their send's outcome.
+    pub(crate) writer: Option<Writer>,
 }
 
-/// The opened queue store of each app with a daemon channel, by app id.
+/// The opened queue store of each app with a daemon channel, by app id, and the writer their
+/// hubs report acks to.
 #[derive(Debug, Clone, Default)]
 pub struct DaemonStores {
     stores: BTreeMap<String, SqliteStore>,
+    writer: Option<Writer>,
 }
 
 impl DaemonStores {
     /// No stores: every daemon channel keeps its queues in memory.
     pub fn new() -> Self {
         DaemonStores::default()
+    }
+
+    /// Hubs built over these stores report to `writer` when a device acks a push after its
+    /// send's outcome was recorded (a `queued` delivery becomes `delivered`), and when a
+    /// logout, kick or removal takes pushes out of a queue unsent.
+    #[must_use]
+    pub fn reporting_to(mut self, writer: Writer) -> Self {
+        self.writer = Some(writer);
+        self
     }
 
     /// The store of `app`.
@@ -88,12 +105,14 @@ pub async fn open_daemon_stores(config: &Config) -> Result<DaemonStores, ConfigE
     Ok(stores)
 }
 
-/// The channel `daemon` (at config key `at`) describes, over `store` (memory when `None`).
+/// The channel `daemon` of app `app` (at config key `at`) describes, over its store in
+/// `stores` (memory when absent).
 pub(super) fn daemon_channel(
+    app: &str,
     at: &str,
     daemon: &DaemonConfig,
     config: &Config,
-    store: Option<&SqliteStore>,
+    stores: &DaemonStores,
 ) -> Result<DaemonChannel, ConfigError> {
     let key = format!("{at}.secret");
     let secret = secret(&key, &daemon.secret, &daemon.secret_file)?;
@@ -140,11 +159,28 @@ pub(super) fn daemon_channel(
         .ack_timeout(Duration::from_millis(daemon.ack_timeout_ms))
         .queue_max_len(daemon.queue_max_len)
         .queue_ttl(Duration::from_secs(daemon.queue_ttl_secs));
-    if let Some(store) = store {
+    if let Some(store) = stores.get(app) {
         builder = builder.store(store.clone());
+    }
+    if let Some(writer) = &stores.writer {
+        let (app, writer) = (app.to_owned(), writer.clone());
+        // Every ack that removes a push is reported, not only late ones: whether the send still
+        // waits for it is not known here, and the row's update is idempotent.
+        builder = builder.on_acked(move |device, id| {
+            writer.send(WriteCommand::Daemon(vec![DaemonUpdate {
+                app: app.clone(),
+                user: device.user().to_owned(),
+                device_id: device.device().to_owned(),
+                message_id: id.to_owned(),
+                state: DeliveryState::Delivered,
+                outcome: "delivered".to_owned(),
+                reason: None,
+            }]));
+        });
     }
     Ok(DaemonChannel {
         hub: builder.build(),
         token_lifetime: Duration::from_secs(daemon.token_lifetime_secs),
+        writer: stores.writer.clone(),
     })
 }

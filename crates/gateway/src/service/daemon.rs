@@ -1,5 +1,6 @@
 //! Daemon devices: their identity (the gateway sets the token, `<user>/<device>`), the device
-//! tokens the gateway issues them, and revocation when they log out, are kicked or removed.
+//! tokens the gateway issues them, and revocation when they log out, are kicked or removed
+//! (which empties their queues too).
 //!
 //! A daemon device registers with `kind: "daemon"` and no token: its token is its address on
 //! the app's hub, `<user>/<device>`, set here (a caller may send exactly that, or the credential
@@ -14,7 +15,8 @@ use pushway_daemon::{ADDRESS_SEPARATOR, DeviceKey, Hub};
 use super::input::check_id;
 use super::{DeviceIn, Service, ServiceError};
 use crate::app::{App, DAEMON_CREDENTIAL};
-use crate::store::{DeviceState, Login};
+use crate::store::{DaemonUpdate, DeliveryState, DeviceState, Login};
+use crate::worker::WriteCommand;
 
 /// A device token the gateway issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,27 +93,78 @@ impl Service {
 
     /// Revokes the tokens of those of `devices` (only device `only`, when given) that are daemon
     /// devices: their live connections close (`4009 auth_revoked`) and their tokens are refused
-    /// from now on.
+    /// from now on. Their queues are emptied too, so the next connection (after a new login)
+    /// gets nothing queued before; the deliveries of the pushes taken out become `dead`
+    /// (`dropped`, with `why`'s reason) by the time this returns.
     pub(crate) async fn revoke_daemon(
         &self,
         app: &App,
         devices: &[DeviceState],
         only: Option<&str>,
+        why: Revoked,
     ) -> Result<(), ServiceError> {
         let Some(channel) = &app.daemon else {
             return Ok(());
         };
+        let mut dropped = Vec::new();
         for state in devices {
             let device = &state.device;
             if device.kind == TokenKind::Daemon && only.is_none_or(|id| device.device_id == id) {
+                let failed = |e: pushway_daemon::StoreError| ServiceError::Daemon(e.to_string());
+                // Revoked first: the connection is closed before its queue is emptied, so it
+                // cannot be sent what is taken out.
                 channel
                     .hub
                     .revoke_device(&device.user, &device.device_id)
                     .await
-                    .map_err(|e| ServiceError::Daemon(e.to_string()))?;
+                    .map_err(failed)?;
+                let ids = channel
+                    .hub
+                    .clear_queue(&device.user, &device.device_id)
+                    .await
+                    .map_err(failed)?;
+                dropped.extend(ids.into_iter().map(|message_id| DaemonUpdate {
+                    app: app.id.clone(),
+                    user: device.user.clone(),
+                    device_id: device.device_id.clone(),
+                    message_id,
+                    state: DeliveryState::Dead,
+                    outcome: "dropped".to_owned(),
+                    reason: Some(why.reason().to_owned()),
+                }));
             }
         }
+        if let Some(writer) = channel.writer.as_ref().filter(|_| !dropped.is_empty()) {
+            writer.send(WriteCommand::Daemon(dropped));
+            writer.flush().await;
+        }
         Ok(())
+    }
+}
+
+/// Why a daemon device's tokens are revoked and its queue emptied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revoked {
+    /// The user logged out of it.
+    LoggedOut,
+    /// It was kicked offline.
+    Kicked,
+    /// It was removed.
+    Removed,
+    /// It was registered again as a device of another kind.
+    Replaced,
+}
+
+impl Revoked {
+    /// The reason its dropped pushes' deliveries record (the first two as the renderer names
+    /// the same suppressions).
+    pub(crate) const fn reason(self) -> &'static str {
+        match self {
+            Revoked::LoggedOut => "recipient_logged_out",
+            Revoked::Kicked => "recipient_kicked_offline",
+            Revoked::Removed => "device_removed",
+            Revoked::Replaced => "device_replaced",
+        }
     }
 }
 

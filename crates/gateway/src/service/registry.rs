@@ -2,7 +2,7 @@
 
 use pushway_core::{ChannelKey, TokenKind};
 
-use super::daemon::daemon_identity;
+use super::daemon::{Revoked, daemon_identity};
 use super::input::{check_id, check_token};
 use super::{DeviceIn, Service, ServiceError};
 use crate::store::{Device, DeviceState, Login, PutDevice, StoredSettings};
@@ -59,7 +59,8 @@ impl Service {
             locale: input.locale,
         };
         let put = self.store.put_device(&device, self.clock.now_ms()).await?;
-        self.revoke_daemon(app, before.as_slice(), None).await?;
+        self.revoke_daemon(app, before.as_slice(), None, Revoked::Replaced)
+            .await?;
         let state = self
             .device(&app.id, user, device_id)
             .await?
@@ -83,7 +84,8 @@ impl Service {
             return Err(ServiceError::UnknownDevice);
         }
         // After the delete: a token issued in between carries the old generation.
-        self.revoke_daemon(app, before.as_slice(), None).await
+        self.revoke_daemon(app, before.as_slice(), None, Revoked::Removed)
+            .await
     }
 
     /// One device of a user, with its login state.
@@ -157,7 +159,12 @@ impl Service {
         // the store's write: a token issued in between carries the old generation).
         if state != Login::LoggedIn && app.daemon.is_some() {
             let devices = self.store.devices(&app.id, user).await?;
-            self.revoke_daemon(app, &devices, device).await?;
+            let why = if state == Login::Kicked {
+                Revoked::Kicked
+            } else {
+                Revoked::LoggedOut
+            };
+            self.revoke_daemon(app, &devices, device, why).await?;
         }
         Ok(count)
     }

@@ -16,7 +16,9 @@ use async_trait::async_trait;
 
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
-pub use outbox::{Claimed, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch};
+pub use outbox::{
+    Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
+};
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's

@@ -40,13 +40,40 @@ pub struct WriteBatch {
     pub dead: Vec<DeadTokenRecord>,
     /// Routes to pause.
     pub pauses: Vec<RoutePause>,
+    /// What daemon hubs learned after a send's outcome.
+    pub daemon: Vec<DaemonUpdate>,
 }
 
 impl WriteBatch {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.outcomes.is_empty() && self.dead.is_empty() && self.pauses.is_empty()
+        self.outcomes.is_empty()
+            && self.dead.is_empty()
+            && self.pauses.is_empty()
+            && self.daemon.is_empty()
     }
+}
+
+/// What a daemon hub learned about a push after the send that queued it: the device acked it
+/// (on a later connection, or after the ack timeout), or it was taken out of the device's
+/// queue unsent (logout, kick, removal). Applied to the (message, device) row while it is not
+/// finished otherwise (pending, in flight, retrying, or queued).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonUpdate {
+    /// The app.
+    pub app: String,
+    /// The user.
+    pub user: String,
+    /// The device id.
+    pub device_id: String,
+    /// The message id (the push id).
+    pub message_id: String,
+    /// `Delivered` (acked) or `Dead` (taken out unsent).
+    pub state: DeliveryState,
+    /// The outcome's label (`delivered`, `dropped`).
+    pub outcome: String,
+    /// The reason, for a push taken out unsent.
+    pub reason: Option<String>,
 }
 
 /// The new state of one claimed row.

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::service::Clock;
-use crate::store::{DeadTokenRecord, OutcomeRecord, RoutePause, Store, WriteBatch};
+use crate::store::{DaemonUpdate, DeadTokenRecord, OutcomeRecord, RoutePause, Store, WriteBatch};
 
 /// The most records one transaction takes.
 const MAX_BATCH: usize = 5_000;
@@ -25,6 +25,8 @@ pub enum WriteCommand {
     Dead(Vec<DeadTokenRecord>),
     /// A route to pause.
     Pause(RoutePause),
+    /// What daemon hubs learned after sends' outcomes (acks, pushes taken out unsent).
+    Daemon(Vec<DaemonUpdate>),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -103,6 +105,11 @@ fn add(
         WriteCommand::Pause(pause) => {
             batch.pauses.push(pause);
             1
+        }
+        WriteCommand::Daemon(updates) => {
+            let n = updates.len();
+            batch.daemon.extend(updates);
+            n
         }
         WriteCommand::Flush(done) => {
             flushes.push(done);

@@ -4,6 +4,7 @@
 mod bad_input;
 mod credentials;
 mod daemon;
+mod daemon_after;
 mod daemon_http;
 mod dead_tokens;
 mod devices;

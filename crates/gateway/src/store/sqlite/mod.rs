@@ -5,6 +5,7 @@
 //! the Postgres twin can share its shape; the SQLite-only parts are `json_each` for id lists and
 //! `BEGIN IMMEDIATE`.
 
+mod daemon;
 mod outbox;
 mod recipients;
 mod registry;

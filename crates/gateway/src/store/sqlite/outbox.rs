@@ -181,6 +181,7 @@ impl SqliteStore {
             .await
             .map_err(err)?;
         }
+        super::daemon::record_daemon(&mut tx, &batch.daemon, now).await?;
         tx.commit().await.map_err(err)
     }
 
