@@ -93,6 +93,14 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
         // Per-message settings over carol's own: Android title and sound, a tap carrying ext.
         r#"     huawei  carol/mate    title "Ann sent a photo", body "Photo from the crag", sound "/raw/shutter", click_action {"intent":"intent://open#Intent;scheme=pushway;launchFlags=0x4000000;S.conversation_id=alice;S.conversation_type=c2c;S.sender_id=alice;S.ext=photo-981;end","type":1}"#,
         r#"     apns    carol/iphone  title "alice", body "Photo from the crag", sound "shutter.caf", badge 3, thread-id "alice", ext "photo-981""#,
+        // The daemon channel: the connected phone gets it live; the tablet that was off is
+        // queued, gets the push when it connects, and its delivery then shows delivered.
+        "     grace/phone   delivered (daemon, 1 attempt)",
+        "     grace/tablet  queued (daemon, 1 attempt)",
+        r#"     daemon  grace/phone   title "alice", body "Climbing gym at 8? Bring chalk", badge 4, conversation_id "alice""#,
+        "   grace/tablet comes online:",
+        r#"     daemon  grace/tablet  title "alice", body "Climbing gym at 8? Bring chalk", badge 4, conversation_id "alice""#,
+        "     grace/tablet  delivered (daemon, 1 attempt)",
         // A retried POST adds nothing.
         "   the same message id; vendors received nothing new",
     ] {
@@ -104,7 +112,7 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
     assert_eq!(lines.iter().filter(|l| l.contains('✗')).count(), 0);
     assert_eq!(
         lines.last().copied(),
-        Some("demo OK: 5 messages, 16 outcomes and 8 vendor deliveries exactly as expected"),
+        Some("demo OK: 6 messages, 20 outcomes and 10 deliveries received exactly as expected"),
         "{stdout}"
     );
 }

@@ -117,6 +117,36 @@ impl Api {
             .await?;
         Ok((id, status))
     }
+
+    /// Polls message `id`'s status until the delivery of `label` (`user/device`) is no longer
+    /// `queued` — a queued daemon push the device has since acked turns `delivered` — or the
+    /// polls run out; returns the last status.
+    pub(super) async fn settled_for(&self, id: &str, label: &str) -> anyhow::Result<Value> {
+        let path = self.path(&format!("messages/{id}"));
+        let mut status = Value::Null;
+        for _ in 0..SETTLE_POLLS {
+            status = self
+                .call(Method::GET, &path, &[], None, StatusCode::OK)
+                .await?;
+            if state_of(&status, label).is_some_and(|s| s != "queued") {
+                break;
+            }
+            tokio::time::sleep(SETTLE_POLL_INTERVAL).await;
+        }
+        Ok(status)
+    }
+}
+
+/// The state of the delivery to `label` (`user/device`) in a status body.
+fn state_of<'a>(status: &'a Value, label: &str) -> Option<&'a str> {
+    let (user, device) = label.rsplit_once('/')?;
+    status["recipients"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["user_id"] == user)
+        .flat_map(|r| r["devices"].as_array().into_iter().flatten())
+        .find(|d| d["device_id"] == device)?["state"]
+        .as_str()
 }
 
 /// Whether every delivery of a status body is in a final state.

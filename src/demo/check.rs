@@ -1,15 +1,15 @@
 //! Checking a message against what the demo expects: each recipient's outcome from the status
-//! API and what each vendor received. Both are printed as they are; every difference is printed
-//! with a ✗ and counted.
+//! API and what each vendor (or daemon device) received. Both are printed as they are; every
+//! difference is printed with a ✗ and counted.
 
 use serde_json::Value;
 
 use super::received::Received;
-use super::scenario::Step;
+use super::scenario::{Outcomes, Sent};
 
-/// Prints each recipient's outcome from the status body; returns how many differ from the step's
-/// expectations.
-pub(super) fn check_outcomes(step: &Step, status: &Value) -> usize {
+/// Prints each recipient's outcome from the status body; returns how many differ from `expected`
+/// (`user` or `user/device`, outcome).
+pub(super) fn check_outcomes(expected: &Outcomes, status: &Value) -> usize {
     println!("   outcomes (the status API):");
     let mut actual = Vec::new();
     for r in status["recipients"].as_array().into_iter().flatten() {
@@ -47,8 +47,7 @@ pub(super) fn check_outcomes(step: &Step, status: &Value) -> usize {
         println!("     {label:<13} {outcome}{detail}");
     }
     let mut got: Vec<(String, String)> = actual.into_iter().map(|(l, o, _)| (l, o)).collect();
-    let mut want: Vec<(String, String)> = step
-        .outcomes
+    let mut want: Vec<(String, String)> = expected
         .iter()
         .map(|(l, o)| ((*l).to_owned(), o.clone()))
         .collect();
@@ -57,18 +56,18 @@ pub(super) fn check_outcomes(step: &Step, status: &Value) -> usize {
     differences("outcome", &want, &got)
 }
 
-/// Prints what the vendors received; returns how many entries differ from the step's.
-pub(super) fn check_received(step: &Step, received: &[Received]) -> usize {
+/// Prints what the vendors (and daemon devices) received; returns how many entries differ from
+/// `expected`.
+pub(super) fn check_received(expected: &[Sent], received: &[Received]) -> usize {
     if received.is_empty() {
-        println!("   vendors received: nothing");
+        println!("   received: nothing");
     } else {
-        println!("   vendors received:");
+        println!("   received (by the vendor simulators and the daemon devices):");
         for r in received {
             println!("     {r}");
         }
     }
-    let mut want: Vec<Received> = step
-        .received
+    let mut want: Vec<Received> = expected
         .iter()
         .map(|(vendor, device, fields)| Received {
             vendor,

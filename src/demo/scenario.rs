@@ -1,7 +1,6 @@
 //! The demo's story, as data: the users and their devices, their push settings and logins, the
 //! messages an IM back end sends, and for each message what the demo expects — every
-//! recipient's outcome and every field each vendor receives. The daemon channel is left out
-//! until the gateway serves daemon devices.
+//! recipient's outcome and every field each vendor or daemon device receives.
 
 use serde_json::{Value, json};
 
@@ -9,10 +8,11 @@ use serde_json::{Value, json};
 pub(super) struct DeviceSpec {
     pub(super) user: &'static str,
     pub(super) device: &'static str,
-    /// `apns`, `xiaomi` or `huawei`.
+    /// `apns`, `xiaomi`, `huawei` or `daemon`.
     pub(super) kind: &'static str,
     /// `production` or `sandbox`, for APNs.
     pub(super) apns_env: Option<&'static str>,
+    /// The vendor token; none for a daemon device (the gateway sets it, `<user>/<device>`).
     pub(super) token: &'static str,
 }
 
@@ -34,7 +34,8 @@ const fn device(
 
 /// Every device of the story: alice sends; bob has an iPhone and a Xiaomi phone; carol a Huawei
 /// phone, an iPhone and an old Xiaomi phone she logged out of; dave turned pushes off; erin was
-/// kicked offline; frank has no device at all.
+/// kicked offline; frank has no device at all; grace's Android phone and tablet have no vendor
+/// push, so they use the daemon channel: the phone is connected, the tablet is off.
 pub(super) const DEVICES: &[DeviceSpec] = &[
     device(
         "alice",
@@ -62,7 +63,14 @@ pub(super) const DEVICES: &[DeviceSpec] = &[
     device("carol", "old-mi", "xiaomi", None, "mi-regid-carol-old"),
     device("dave", "mi", "xiaomi", None, "mi-regid-dave-77c1"),
     device("erin", "mate", "huawei", None, "IQAAAACy0erinMate40"),
+    device("grace", "phone", "daemon", None, ""),
+    device("grace", "tablet", "daemon", None, ""),
 ];
+
+/// The daemon devices connected (a WebSocket client of the gateway's daemon endpoint, which
+/// receives and acks) from the start, as `(user, device)`; the others connect only when a step
+/// says so ([`Step::reconnect`]).
+pub(super) const ONLINE_DAEMONS: &[(&str, &str)] = &[("grace", "phone")];
 
 const SOUNDS: &str = "android.resource://com.example.chat/raw/";
 
@@ -87,8 +95,24 @@ pub(super) fn settings() -> Vec<(&'static str, Value)> {
 pub(super) const LOGINS: &[(&str, &str, &str)] =
     &[("carol", "old-mi", "logout"), ("erin", "mate", "kicked")];
 
-/// What one device's vendor should receive: (vendor, `user/device`, the fields that matter).
+/// What one device's vendor should receive: (vendor, `user/device`, the fields that matter);
+/// the vendor `daemon` for a daemon device.
 pub(super) type Sent = (&'static str, &'static str, Vec<(&'static str, Value)>);
+
+/// Expected outcomes: (`user` or `user/device`, outcome): a delivery's state,
+/// `suppressed: <reason>` for a recipient, `left out: <reason>` for one device.
+pub(super) type Outcomes = Vec<(&'static str, String)>;
+
+/// A daemon device that was offline when the message was sent (so its delivery is `queued`)
+/// and connects after it.
+pub(super) struct Reconnect {
+    pub(super) user: &'static str,
+    pub(super) device: &'static str,
+    /// What it receives once connected: the queued push.
+    pub(super) received: Sent,
+    /// The message's outcomes after its ack.
+    pub(super) outcomes: Outcomes,
+}
 
 /// One message and what it should give.
 pub(super) struct Step {
@@ -98,11 +122,12 @@ pub(super) struct Step {
     pub(super) key: &'static str,
     /// The `POST /messages` body.
     pub(super) body: Value,
-    /// (`user` or `user/device`, outcome): `delivered`, `suppressed: <reason>` for a recipient,
-    /// `left out: <reason>` for one device.
-    pub(super) outcomes: Vec<(&'static str, String)>,
+    /// Every recipient's outcome.
+    pub(super) outcomes: Outcomes,
     /// (vendor, `user/device`, fields) for every device a vendor receives this message for.
     pub(super) received: Vec<Sent>,
+    /// An offline daemon device that connects after the message.
+    pub(super) reconnect: Option<Reconnect>,
 }
 
 fn c2c(to: &str, text: &str) -> Value {
@@ -117,7 +142,7 @@ fn to(user: &str, unread: u32) -> Value {
     json!({"user_id": user, "unread": unread})
 }
 
-fn delivered(devices: &[&'static str]) -> Vec<(&'static str, String)> {
+fn delivered(devices: &[&'static str]) -> Outcomes {
     devices
         .iter()
         .map(|d| (*d, "delivered".to_owned()))
@@ -129,6 +154,7 @@ pub(super) fn steps() -> Vec<Step> {
     let hello = "Are we still on for 7?";
     let rope = "Rope check at 6, bring the 60 m";
     let photo = "Photo from the crag";
+    let gym = "Climbing gym at 8? Bring chalk";
     let intent = "intent://open#Intent;scheme=pushway;launchFlags=0x4000000;\
                   S.conversation_id=alice;S.conversation_type=c2c;S.sender_id=alice;\
                   S.ext=photo-981;end";
@@ -181,6 +207,7 @@ pub(super) fn steps() -> Vec<Step> {
                     ],
                 ),
             ],
+            reconnect: None,
         },
         Step {
             title: "group message in Climbers, alice shown by her name card",
@@ -195,6 +222,7 @@ pub(super) fn steps() -> Vec<Step> {
                                to("frank", 1), to("alice", 0)]
             }),
             outcomes: group_outcomes,
+            reconnect: None,
             received: {
                 let body = format!("Ann (belayer): {rope}");
                 let apns = |badge: u32| {
@@ -266,6 +294,7 @@ pub(super) fn steps() -> Vec<Step> {
                     ],
                 ),
             ],
+            reconnect: None,
         },
         Step {
             title: "system message alice → bob (never pushed)",
@@ -273,6 +302,7 @@ pub(super) fn steps() -> Vec<Step> {
             body: json!({"message": system, "recipients": [to("bob", 6)]}),
             outcomes: vec![("bob", "suppressed: system_message".to_owned())],
             received: vec![],
+            reconnect: None,
         },
         Step {
             title: "C2C message alice → dave, who turned offline pushes off",
@@ -280,6 +310,33 @@ pub(super) fn steps() -> Vec<Step> {
             body: json!({"message": c2c("dave", "Coming climbing?"), "recipients": [to("dave", 1)]}),
             outcomes: vec![("dave", "suppressed: recipient_disabled".to_owned())],
             received: vec![],
+            reconnect: None,
         },
+        Step {
+            title: "C2C message alice → grace: the daemon channel (her phone connected, her tablet off)",
+            key: "demo-6",
+            body: json!({"message": c2c("grace", gym), "recipients": [to("grace", 4)]}),
+            outcomes: vec![
+                ("grace/phone", "delivered".to_owned()),
+                ("grace/tablet", "queued".to_owned()),
+            ],
+            received: vec![("daemon", "grace/phone", daemon_fields(gym, 4))],
+            reconnect: Some(Reconnect {
+                user: "grace",
+                device: "tablet",
+                received: ("daemon", "grace/tablet", daemon_fields(gym, 4)),
+                outcomes: delivered(&["grace/phone", "grace/tablet"]),
+            }),
+        },
+    ]
+}
+
+/// What a daemon device shows for a C2C message from alice with `text` and `unread`.
+fn daemon_fields(text: &str, unread: u32) -> Vec<(&'static str, Value)> {
+    vec![
+        ("title", json!("alice")),
+        ("body", json!(text)),
+        ("badge", json!(unread)),
+        ("conversation_id", json!("alice")),
     ]
 }
