@@ -278,3 +278,24 @@ fn daemon_settings_are_checked_and_the_secret_never_shown() {
     let debug = format!("{:?}", DaemonConfig::with_secret(crate::daemon::SECRET));
     assert!(!debug.contains("32+ bytes"), "{debug}");
 }
+
+#[tokio::test]
+async fn an_unusable_id_in_the_token_path_is_the_documented_422() {
+    let h = start().await;
+    // A control character in the device id (schemathesis found it once the demo app had a
+    // daemon channel: the answer was right, the document did not list it).
+    let a = h
+        .call(
+            Method::POST,
+            "/v1/apps/demo/users/alice/devices/%C2%9B/daemon-token",
+            None,
+        )
+        .await;
+    assert_problem(&a, 422, "invalid-field");
+    assert_eq!(a.body["field"], "device_id");
+    let doc: Value =
+        serde_json::from_str(&pushway_gateway::api::openapi_json()).expect("the document");
+    let responses = &doc["paths"]["/v1/apps/{app}/users/{user}/devices/{device}/daemon-token"]["post"]
+        ["responses"];
+    assert!(responses["422"].is_object(), "{responses}");
+}
