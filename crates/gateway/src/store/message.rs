@@ -74,9 +74,11 @@ pub enum DeliveryState {
     Pending,
     /// Claimed by a worker under a lease.
     InFlight,
-    /// The vendor accepted it.
+    /// The vendor accepted it (a daemon device acked it).
     Delivered,
-    /// The daemon channel queued it for an offline device.
+    /// The daemon channel queued it for an offline device (or one that did not ack in time):
+    /// `delivered` once the device acks it on a later connection, `dead` if a logout, kick or
+    /// removal empties the queue first.
     Queued,
     /// Due again at its `run_at` (after a retryable outcome, or held while its route is
     /// paused).
@@ -84,7 +86,8 @@ pub enum DeliveryState {
     /// Finished without knowing it arrived (the vendor's answer could not be told, or the
     /// token is stale): not tried again, the token kept.
     Failed,
-    /// Will never arrive: dead token, refused, attempts or time exhausted.
+    /// Will never arrive: dead token, refused, attempts or time exhausted, or taken out of a
+    /// daemon queue unsent.
     Dead,
 }
 
@@ -116,7 +119,8 @@ impl DeliveryState {
         })
     }
 
-    /// Whether nothing more will happen to the row.
+    /// Whether no worker will send the row again (a `queued` row may still turn `delivered`
+    /// or `dead` when its daemon device acks it or its queue is emptied).
     pub const fn is_final(self) -> bool {
         matches!(
             self,
