@@ -14,8 +14,8 @@ use pushway_daemon::{ADDRESS_SEPARATOR, DeviceKey, Hub};
 
 use super::input::check_id;
 use super::{DeviceIn, Service, ServiceError};
-use crate::app::{App, DAEMON_CREDENTIAL};
-use crate::store::{DaemonUpdate, DeliveryState, DeviceState, Login};
+use crate::app::{App, DAEMON_CREDENTIAL, DaemonChannel};
+use crate::store::{DaemonUpdate, DeliveryState, Device, DeviceState, Login};
 use crate::worker::WriteCommand;
 
 /// A device token the gateway issued.
@@ -106,40 +106,87 @@ impl Service {
         let Some(channel) = &app.daemon else {
             return Ok(());
         };
-        let mut dropped = Vec::new();
-        for state in devices {
-            let device = &state.device;
-            if device.kind == TokenKind::Daemon && only.is_none_or(|id| device.device_id == id) {
-                let failed = |e: pushway_daemon::StoreError| ServiceError::Daemon(e.to_string());
-                // Revoked first: the connection is closed before its queue is emptied, so it
-                // cannot be sent what is taken out.
-                channel
-                    .hub
-                    .revoke_device(&device.user, &device.device_id)
-                    .await
-                    .map_err(failed)?;
-                let ids = channel
-                    .hub
-                    .clear_queue(&device.user, &device.device_id)
-                    .await
-                    .map_err(failed)?;
-                dropped.extend(ids.into_iter().map(|message_id| DaemonUpdate {
-                    app: app.id.clone(),
-                    user: device.user.clone(),
-                    device_id: device.device_id.clone(),
-                    message_id,
-                    state: DeliveryState::Dead,
-                    outcome: "dropped".to_owned(),
-                    reason: Some(why.reason().to_owned()),
-                }));
-            }
+        let targets: Vec<(&Device, Revoked)> = daemon_devices(devices, only)
+            .map(|state| (&state.device, why))
+            .collect();
+        for (device, _) in &targets {
+            // Revoked first: the connection is closed before its queue is emptied, so it
+            // cannot be sent what is taken out.
+            channel
+                .hub
+                .revoke_device(&device.user, &device.device_id)
+                .await
+                .map_err(daemon_error)?;
         }
-        if let Some(writer) = channel.writer.as_ref().filter(|_| !dropped.is_empty()) {
-            writer.send(WriteCommand::Daemon(dropped));
-            writer.flush().await;
-        }
-        Ok(())
+        empty_queues(app, channel, &targets).await
     }
+
+    /// Before those of `devices` (only device `only`, when given) that are logged-out or kicked
+    /// daemon devices log in again: empties their queues. The logout emptied them, but a send
+    /// already under way then may have queued a push since; the device must not get it.
+    pub(crate) async fn before_daemon_login(
+        &self,
+        app: &App,
+        devices: &[DeviceState],
+        only: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let Some(channel) = &app.daemon else {
+            return Ok(());
+        };
+        let targets: Vec<(&Device, Revoked)> = daemon_devices(devices, only)
+            .filter_map(|state| match state.login {
+                Login::LoggedIn => None,
+                Login::LoggedOut => Some((&state.device, Revoked::LoggedOut)),
+                Login::Kicked => Some((&state.device, Revoked::Kicked)),
+            })
+            .collect();
+        empty_queues(app, channel, &targets).await
+    }
+}
+
+/// The daemon devices among `devices` (only device `only`, when given).
+fn daemon_devices<'a>(
+    devices: &'a [DeviceState],
+    only: Option<&'a str>,
+) -> impl Iterator<Item = &'a DeviceState> {
+    devices.iter().filter(move |state| {
+        state.device.kind == TokenKind::Daemon && only.is_none_or(|id| state.device.device_id == id)
+    })
+}
+
+/// Empties the queue of each target device; the deliveries of the pushes taken out become
+/// `dead` (`dropped`, with the target's reason), committed before this returns.
+async fn empty_queues(
+    app: &App,
+    channel: &DaemonChannel,
+    targets: &[(&Device, Revoked)],
+) -> Result<(), ServiceError> {
+    let mut dropped = Vec::new();
+    for (device, why) in targets {
+        let ids = channel
+            .hub
+            .clear_queue(&device.user, &device.device_id)
+            .await
+            .map_err(daemon_error)?;
+        dropped.extend(ids.into_iter().map(|message_id| DaemonUpdate {
+            app: app.id.clone(),
+            user: device.user.clone(),
+            device_id: device.device_id.clone(),
+            message_id,
+            state: DeliveryState::Dead,
+            outcome: "dropped".to_owned(),
+            reason: Some(why.reason().to_owned()),
+        }));
+    }
+    if let Some(writer) = channel.writer.as_ref().filter(|_| !dropped.is_empty()) {
+        writer.send(WriteCommand::Daemon(dropped));
+        writer.flush().await;
+    }
+    Ok(())
+}
+
+fn daemon_error(error: pushway_daemon::StoreError) -> ServiceError {
+    ServiceError::Daemon(error.to_string())
 }
 
 /// Why a daemon device's tokens are revoked and its queue emptied.

@@ -151,6 +151,12 @@ impl Service {
         if let Some(device) = device {
             check_id("device_id", device)?;
         }
+        // A daemon device logging in again starts with an empty queue (before the store's
+        // write: no push for the logged-in device can be queued until it is committed).
+        if state == Login::LoggedIn && app.daemon.is_some() {
+            let devices = self.store.devices(&app.id, user).await?;
+            self.before_daemon_login(app, &devices, device).await?;
+        }
         let count = self
             .store
             .set_login(&app.id, user, device, state, self.clock.now_ms())

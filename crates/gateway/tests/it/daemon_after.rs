@@ -1,8 +1,10 @@
 //! Daemon deliveries after their send: a `queued` push acked on a later connection (or after
 //! the ack timeout) shows `delivered` in the status API; a logout, a kick or a removal empties
-//! the device's queue, so its next connection gets nothing queued before, and those deliveries
-//! show `dead`. And `serve --simulate`'s demo app serves daemon devices.
+//! the device's queue (and a login after one empties it again, for sends that were under way),
+//! so its next connection gets nothing queued before, and those deliveries show `dead`. And
+//! `serve --simulate`'s demo app serves daemon devices.
 
+use pushway_daemon::QueueStore as _;
 use pushway_gateway::config::DaemonConfig;
 use pushway_gateway::simulate::{self, DEMO_APP};
 use reqwest::{Method, StatusCode};
@@ -154,6 +156,84 @@ async fn logout_empties_the_queue_so_the_next_connection_gets_only_newer_pushes(
     h.status_until(&new, |s| alice_phone(s).0 == "delivered")
         .await;
     assert_eq!(alice_phone(&status(&h, &old).await).0, json!("dead"));
+}
+
+#[tokio::test]
+async fn a_push_queued_while_logged_out_is_dropped_when_the_device_logs_in_again() {
+    let h = start().await;
+    register(&h, "alice", "phone").await;
+    let late = queued_for_alice(&h, "late-1", "under way at the logout").await;
+    // The hub's own queue file, opened beside the running gateway (SQLite, WAL): it holds the
+    // push as the worker queued it.
+    let queue = pushway_daemon::SqliteStore::open(h.db.with_file_name("daemon-demo.sqlite3"))
+        .await
+        .expect("the daemon queue file");
+    let key = pushway_daemon::DeviceKey::new("alice", "phone").expect("key");
+    let queued = queue.pending(&key, 0, 0, 10).await.expect("pending").pushes;
+    assert_eq!(queued.len(), 1);
+
+    let a = h
+        .call(
+            Method::POST,
+            "/v1/apps/demo/users/alice/devices/phone/logout",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(queue.len(&key).await.expect("len"), 0);
+    // A send that was under way at the logout queues the push after the logout emptied the
+    // queue (as the worker's append would).
+    let push = pushway_daemon::NewPush {
+        id: &queued[0].id,
+        frame: &queued[0].frame,
+        expires_at_ms: queued[0].expires_at_ms,
+    };
+    queue.append(&key, push, 10).await.expect("append");
+
+    let a = h
+        .call(
+            Method::POST,
+            "/v1/apps/demo/users/alice/devices/phone/login",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(queue.len(&key).await.expect("len"), 0);
+    queue.close().await;
+    assert_eq!(
+        alice_phone(&status(&h, &late).await),
+        (
+            json!("dead"),
+            json!("dropped"),
+            json!("recipient_logged_out"),
+            json!(1)
+        )
+    );
+    let mut device = connect(&h, &token(&h, "alice", "phone").await)
+        .await
+        .expect("connects");
+    let new = h.post_nowait("late-2", to_alice("after the login")).await;
+    let push = within(device.next()).await.expect("a push");
+    assert_eq!(push.id, new);
+    device.ack(&push.id).await.expect("ack");
+    h.status_until(&new, |s| alice_phone(s).0 == "delivered")
+        .await;
+
+    // Logging in a device that is logged in already keeps its queue.
+    device.close().await;
+    let kept = queued_for_alice(&h, "late-3", "while it is away").await;
+    let a = h
+        .call(
+            Method::POST,
+            "/v1/apps/demo/users/alice/devices/phone/login",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let mut device = connect(&h, &token(&h, "alice", "phone").await)
+        .await
+        .expect("connects");
+    assert_eq!(within(device.next()).await.expect("a push").id, kept);
 }
 
 #[tokio::test]
