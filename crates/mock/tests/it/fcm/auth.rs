@@ -131,6 +131,9 @@ async fn assertions_as_independent_clients_build_them_are_accepted() {
     assert_eq!(sim.issued_tokens(), 4);
 }
 
+/// (case, form, expected body).
+type Case = (&'static str, Vec<(&'static str, String)>, Value);
+
 #[tokio::test]
 async fn each_bad_grant_gets_its_exact_error_body() {
     let (sim, client) = start(builder()).await;
@@ -162,7 +165,7 @@ async fn each_bad_grant_gets_its_exact_error_body() {
         r#"{"alg":"HS256","typ":"JWT"}"#,
         &claims(&own, FCM_SCOPE, t, t + 3600),
     );
-    let mut cases: Vec<(&str, Vec<(&str, String)>, Value)> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "T1 grant_type",
             vec![
@@ -395,4 +398,28 @@ async fn the_project_number_is_accepted_in_the_url() {
             .status,
         200
     );
+}
+
+#[tokio::test]
+async fn a_key_file_gives_the_public_half_the_simulator_trusts() {
+    let account = TestServiceAccount::new();
+    let key = ServiceAccountKey::from_key_file(account.key_file_json()).expect("key file");
+    assert_eq!(
+        (key.client_email.as_str(), key.project_id.as_str()),
+        (account.client_email(), PROJECT)
+    );
+    assert!(
+        key.public_key_pem
+            .starts_with("-----BEGIN RSA PUBLIC KEY-----\n")
+    );
+    let (sim, client) = start(FcmSimulator::builder().service_account(key)).await;
+    let token = access_token(&client, &sim).await;
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    // The key file a client reads, pointed at the simulator.
+    let file: Value = serde_json::from_str(&account.key_file_json_with_token_uri(&sim.token_url()))
+        .expect("json");
+    assert_eq!(file["token_uri"], json!(sim.token_url()));
+    assert_eq!(file["type"], "service_account");
+    let err = ServiceAccountKey::from_key_file(r#"{"private_key":"x"}"#).expect_err("not a key");
+    assert_eq!(err, "private_key is not PEM");
 }
