@@ -55,6 +55,7 @@ mod fault;
 mod log;
 mod node;
 mod oauth;
+mod quota;
 mod response;
 mod server;
 mod state;
@@ -71,6 +72,7 @@ pub use self::account::{
 pub use self::fault::FcmFault;
 pub use self::log::{FcmOutcome, FcmRequest};
 pub use self::oauth::JWT_BEARER_GRANT;
+pub use self::quota::Quotas;
 pub use self::response::JSON_UTF8;
 pub use self::state::TOKEN_PATH;
 pub use self::validate::{MAX_PAYLOAD_BYTES, MAX_TTL_SECS};
@@ -80,6 +82,7 @@ pub use crate::http_server::StartError;
 use self::account::Verifier;
 use self::log::Log;
 use self::oauth::AccessTokens;
+use self::quota::Limiter;
 use self::state::{Registry, State};
 use crate::fault::FaultRules;
 use crate::{RecordedRequest, Recorder, Recording};
@@ -130,13 +133,14 @@ pub struct FcmSimulatorBuilder {
     goaway_after: u64,
     accept_any_token: bool,
     strict_size: bool,
+    quotas: Quotas,
     recording: Recording,
 }
 
 impl FcmSimulator {
     /// A builder with the defaults: `127.0.0.1:0`, TLS, no trusted account (add one with
     /// [`FcmSimulatorBuilder::service_account`]), access tokens valid 3599 s, 100 streams per
-    /// connection, any well-formed device token valid, data-only size rule,
+    /// connection, any well-formed device token valid, data-only size rule, no quotas,
     /// `Recording::Last(10_000)`.
     pub fn builder() -> FcmSimulatorBuilder {
         FcmSimulatorBuilder {
@@ -148,6 +152,7 @@ impl FcmSimulator {
             goaway_after: 0,
             accept_any_token: true,
             strict_size: false,
+            quotas: Quotas::default(),
             recording: Recording::default(),
         }
     }
@@ -274,6 +279,12 @@ impl FcmSimulator {
         self.state.strict_size.store(strict, Ordering::Relaxed);
     }
 
+    /// S12: the quotas from now on (every window starts afresh); `Quotas::default()` is none.
+    /// Over a quota a send gets 429 `QUOTA_EXCEEDED`.
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.state.quota.set(quotas);
+    }
+
     /// GOAWAY after `n` requests on each connection (`None`: never). The `n`-th is answered.
     pub fn set_goaway_after(&self, n: Option<u64>) {
         self.state
@@ -351,6 +362,12 @@ impl FcmSimulatorBuilder {
         self
     }
 
+    /// S12 quotas (default none; [`Quotas::documented`] has FCM's).
+    pub fn quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
     /// How many requests to keep (default `Recording::Last(10_000)`; `Off` for benchmarks).
     pub fn recording(mut self, recording: Recording) -> Self {
         self.recording = recording;
@@ -382,6 +399,7 @@ impl FcmSimulatorBuilder {
             log: Log::new(self.recording),
             oauth_log: Recorder::new(self.recording),
             strict_size: AtomicBool::new(self.strict_size),
+            quota: Limiter::default(),
             goaway_after: AtomicU64::new(self.goaway_after),
             accepted: AtomicU64::new(0),
             seq: AtomicU64::new(0),
@@ -389,6 +407,7 @@ impl FcmSimulatorBuilder {
             peak_streams: AtomicU32::new(0),
             next_connection: AtomicU64::new(0),
         });
+        state.quota.set(self.quotas);
         let (acceptor, cert_pem) = match tls {
             Some((acceptor, pem)) => (Some(acceptor), Some(pem)),
             None => (None, None),
