@@ -130,6 +130,7 @@ pub struct FcmSimulatorBuilder {
     accounts: Vec<ServiceAccountKey>,
     token_expires_in: u64,
     max_concurrent_streams: u32,
+    idle_timeout: Option<std::time::Duration>,
     goaway_after: u64,
     accept_any_token: bool,
     strict_size: bool,
@@ -149,6 +150,7 @@ impl FcmSimulator {
             accounts: Vec::new(),
             token_expires_in: 3599,
             max_concurrent_streams: 100,
+            idle_timeout: None,
             goaway_after: 0,
             accept_any_token: true,
             strict_size: false,
@@ -344,6 +346,13 @@ impl FcmSimulatorBuilder {
         self
     }
 
+    /// Closes a connection (GOAWAY `NO_ERROR`) once no request was in flight on it for this
+    /// long, as FCM closes idle connections (§7). Default: never.
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
     /// GOAWAY after `n` requests on each connection (see [`FcmSimulator::set_goaway_after`]).
     pub fn goaway_after(mut self, n: u64) -> Self {
         self.goaway_after = n;
@@ -412,11 +421,15 @@ impl FcmSimulatorBuilder {
             Some((acceptor, pem)) => (Some(acceptor), Some(pem)),
             None => (None, None),
         };
+        let config = server::ConnConfig {
+            max_concurrent_streams: self.max_concurrent_streams,
+            idle_timeout: self.idle_timeout,
+        };
         let task = tokio::spawn(server::accept_loop(
             listener,
             acceptor,
             Arc::clone(&state),
-            self.max_concurrent_streams,
+            config,
         ));
         Ok(FcmSimulator {
             addr,

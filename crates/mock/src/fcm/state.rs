@@ -47,6 +47,8 @@ pub(crate) struct ConnCtx {
     pub closing: AtomicBool,
     pub goaway: tokio::sync::Notify,
     pub drop: tokio::sync::Notify,
+    /// A request started or ended (restarts the idle timer).
+    pub activity: tokio::sync::Notify,
 }
 
 /// The device-token registry (S11), on top of the rule the other simulators share: a token is
