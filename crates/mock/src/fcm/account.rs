@@ -108,6 +108,33 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A JWT-bearer assertion as a token request carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedAssertion {
+    /// The JOSE header (`alg`, `typ`, `kid`), `Null` if it does not decode.
+    pub header: Value,
+    /// The claims (`iss`, `scope`, `aud`, `iat`, `exp`, …), `Null` if they do not decode.
+    pub claims: Value,
+    /// Whether the parts were base64url with `=` padding.
+    pub padded: bool,
+}
+
+pub(crate) fn decode_assertion(jwt: &str) -> DecodedAssertion {
+    let mut parts = jwt.split('.');
+    let mut part = || {
+        parts
+            .next()
+            .and_then(|p| LENIENT.decode(p).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null)
+    };
+    DecodedAssertion {
+        header: part(),
+        claims: part(),
+        padded: jwt.contains('='),
+    }
+}
+
 /// Why an assertion was refused; each has its own `error_description`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AssertionError {

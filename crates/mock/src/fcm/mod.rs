@@ -46,7 +46,11 @@
 //! which sends `https` — does not need it. Independent checks with that SDK use its HTTP/1.1
 //! path instead (`send()`, or `sendEach` after `enableLegacyHttpTransport()`), which the
 //! simulator serves with the same checks. The test `node_style_scheme_is_reset_with_protocol_error`
-//! pins this behaviour.
+//! pins this behaviour. Checked with firebase-admin-node 13.10.0 against `pushway-mock fcm`:
+//! `send()` (token request and send through its `httpAgent`) and `sendEach` after
+//! `enableLegacyHttpTransport()` are answered 200, `send(…, dryRun)` gets `fake_message_id`, an
+//! unregistered token `messaging/registration-token-not-registered`; HTTP/2 `sendEach` fails each
+//! message with `app/network-error` "Stream closed with error code NGHTTP2_PROTOCOL_ERROR".
 //!
 //! The simulator stops when dropped.
 
@@ -69,7 +73,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
 pub use self::account::{
-    GOOGLE_TOKEN_URL, LEGACY_TOKEN_URL, MAX_ASSERTION_SECS, SCOPE_CLOUD_PLATFORM,
+    DecodedAssertion, GOOGLE_TOKEN_URL, LEGACY_TOKEN_URL, MAX_ASSERTION_SECS, SCOPE_CLOUD_PLATFORM,
     SCOPE_FIREBASE_MESSAGING, ServiceAccountKey,
 };
 pub use self::builder::FcmSimulatorBuilder;
@@ -184,6 +188,16 @@ impl FcmSimulator {
     /// The kept token endpoint requests, oldest first.
     pub fn token_requests(&self) -> Vec<RecordedRequest> {
         self.state.oauth_log.requests()
+    }
+
+    /// The assertions of the kept token requests, decoded (header and claims as JSON; `Null`
+    /// where a part does not decode), oldest first: what a client's JWT looked like.
+    pub fn token_assertions(&self) -> Vec<DecodedAssertion> {
+        self.token_requests()
+            .iter()
+            .filter_map(|r| r.form_value("assertion"))
+            .map(|jwt| account::decode_assertion(&jwt))
+            .collect()
     }
 
     /// Requests to the token endpoint in all.
