@@ -260,7 +260,13 @@ impl State {
         // S11.
         let device = match &checked.target {
             Target::Token(token) | Target::Fid(token) => {
-                self.check_token(token)?;
+                let ios = self.check_token(token)?;
+                // S9, known only once the registry says the token is Apple's.
+                if ios && checked.apple_data_only_high {
+                    return Err(ApiError::invalid_argument(
+                        "Data-only messages to iOS devices must be sent with apns-priority 5.",
+                    ));
+                }
                 Some(token.as_str())
             }
             _ => None,
@@ -279,7 +285,8 @@ impl State {
         ))
     }
 
-    fn check_token(&self, token: &str) -> Result<(), ApiError> {
+    /// S11; `Ok(true)` for a valid iOS token.
+    fn check_token(&self, token: &str) -> Result<bool, ApiError> {
         if token.is_empty() || token.chars().any(char::is_whitespace) {
             return Err(errors::invalid_token());
         }
@@ -290,7 +297,8 @@ impl State {
             None => TokenState::Invalid,
         };
         match state {
-            TokenState::Valid => Ok(()),
+            TokenState::Valid => Ok(false),
+            TokenState::Ios => Ok(true),
             TokenState::Invalid => Err(errors::invalid_token()),
             TokenState::Unregistered => Err(errors::unregistered()),
             TokenState::OtherProject => Err(errors::sender_id_mismatch()),
