@@ -113,13 +113,20 @@ impl State {
         if parts.uri.path() == TOKEN_PATH {
             return self.token(&parts, &body);
         }
-        let handled = ctx.handled.fetch_add(1, Ordering::Relaxed) + 1;
-        if ctx.closing.load(Ordering::Acquire) {
+        // Decided by the request's number on the connection, not by `closing` alone: requests
+        // run in parallel, and the (n+1)-th may get here before the n-th set `closing`.
+        let handled = ctx.handled.fetch_add(1, Ordering::AcqRel) + 1;
+        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
+        let past_limit = goaway_after != 0 && handled > goaway_after;
+        if past_limit || ctx.closing.load(Ordering::Acquire) {
+            // The limit may have been lowered on a busy connection: make sure a GOAWAY goes out.
+            if !ctx.closing.swap(true, Ordering::AcqRel) {
+                ctx.goaway.notify_one();
+            }
             self.record(ctx, &parts, &body, FcmOutcome::Refused);
             return Outcome::Refuse;
         }
-        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
-        let mut goaway = goaway_after != 0 && handled >= goaway_after;
+        let mut goaway = goaway_after != 0 && handled == goaway_after;
 
         // S1: an unknown path or method gets Google's HTML 404.
         let project = match send_project(parts.uri.path()) {
