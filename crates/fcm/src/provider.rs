@@ -160,7 +160,9 @@ fn transport_outcome(error: &reqwest::Error) -> Outcome {
         return Outcome::retry(Reason::TIMEOUT);
     }
     let mut source = error.source();
+    let mut innermost = None;
     while let Some(cause) = source {
+        innermost = Some(cause);
         if let Some(h2) = cause.downcast_ref::<h2::Error>() {
             let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
             let graceful = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
@@ -173,7 +175,11 @@ fn transport_outcome(error: &reqwest::Error) -> Outcome {
         }
         source = cause.source();
     }
-    Outcome::retry(Reason::CONNECTION)
+    let reason = Reason::new(Reason::CONNECTION);
+    Outcome::retry(match innermost {
+        Some(cause) => reason.with_detail(cause.to_string()),
+        None => reason,
+    })
 }
 
 #[async_trait]

@@ -1,0 +1,9 @@
+//! Integration tests of pushway-fcm against the FCM simulator of pushway-mock, over TLS.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod body;
+mod delivery;
+mod outcomes;
+mod support;
+mod transport;
