@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod builder;
 mod delivery;
 mod outcomes;
 mod support;
