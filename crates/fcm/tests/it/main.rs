@@ -6,5 +6,6 @@ mod body;
 mod builder;
 mod delivery;
 mod outcomes;
+mod router;
 mod support;
 mod transport;
