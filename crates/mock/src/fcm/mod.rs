@@ -55,6 +55,7 @@ mod fault;
 mod log;
 mod node;
 mod oauth;
+mod quota;
 mod response;
 mod server;
 mod state;
@@ -71,6 +72,7 @@ pub use self::account::{
 pub use self::fault::FcmFault;
 pub use self::log::{FcmOutcome, FcmRequest};
 pub use self::oauth::JWT_BEARER_GRANT;
+pub use self::quota::Quotas;
 pub use self::response::JSON_UTF8;
 pub use self::state::TOKEN_PATH;
 pub use self::validate::{MAX_PAYLOAD_BYTES, MAX_TTL_SECS};
@@ -80,6 +82,7 @@ pub use crate::http_server::StartError;
 use self::account::Verifier;
 use self::log::Log;
 use self::oauth::AccessTokens;
+use self::quota::Limiter;
 use self::state::{Registry, State};
 use crate::fault::FaultRules;
 use crate::{RecordedRequest, Recorder, Recording};
@@ -127,16 +130,18 @@ pub struct FcmSimulatorBuilder {
     accounts: Vec<ServiceAccountKey>,
     token_expires_in: u64,
     max_concurrent_streams: u32,
+    idle_timeout: Option<std::time::Duration>,
     goaway_after: u64,
     accept_any_token: bool,
     strict_size: bool,
+    quotas: Quotas,
     recording: Recording,
 }
 
 impl FcmSimulator {
     /// A builder with the defaults: `127.0.0.1:0`, TLS, no trusted account (add one with
     /// [`FcmSimulatorBuilder::service_account`]), access tokens valid 3599 s, 100 streams per
-    /// connection, any well-formed device token valid, data-only size rule,
+    /// connection, any well-formed device token valid, data-only size rule, no quotas,
     /// `Recording::Last(10_000)`.
     pub fn builder() -> FcmSimulatorBuilder {
         FcmSimulatorBuilder {
@@ -145,9 +150,11 @@ impl FcmSimulator {
             accounts: Vec::new(),
             token_expires_in: 3599,
             max_concurrent_streams: 100,
+            idle_timeout: None,
             goaway_after: 0,
             accept_any_token: true,
             strict_size: false,
+            quotas: Quotas::default(),
             recording: Recording::default(),
         }
     }
@@ -274,6 +281,12 @@ impl FcmSimulator {
         self.state.strict_size.store(strict, Ordering::Relaxed);
     }
 
+    /// S12: the quotas from now on (every window starts afresh); `Quotas::default()` is none.
+    /// Over a quota a send gets 429 `QUOTA_EXCEEDED`.
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.state.quota.set(quotas);
+    }
+
     /// GOAWAY after `n` requests on each connection (`None`: never). The `n`-th is answered.
     pub fn set_goaway_after(&self, n: Option<u64>) {
         self.state
@@ -333,6 +346,13 @@ impl FcmSimulatorBuilder {
         self
     }
 
+    /// Closes a connection (GOAWAY `NO_ERROR`) once no request was in flight on it for this
+    /// long, as FCM closes idle connections (§7). Default: never.
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
     /// GOAWAY after `n` requests on each connection (see [`FcmSimulator::set_goaway_after`]).
     pub fn goaway_after(mut self, n: u64) -> Self {
         self.goaway_after = n;
@@ -348,6 +368,12 @@ impl FcmSimulatorBuilder {
     /// The strict size rule (see [`FcmSimulator::set_strict_size`]).
     pub fn strict_size(mut self, strict: bool) -> Self {
         self.strict_size = strict;
+        self
+    }
+
+    /// S12 quotas (default none; [`Quotas::documented`] has FCM's).
+    pub fn quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
         self
     }
 
@@ -382,6 +408,7 @@ impl FcmSimulatorBuilder {
             log: Log::new(self.recording),
             oauth_log: Recorder::new(self.recording),
             strict_size: AtomicBool::new(self.strict_size),
+            quota: Limiter::default(),
             goaway_after: AtomicU64::new(self.goaway_after),
             accepted: AtomicU64::new(0),
             seq: AtomicU64::new(0),
@@ -389,15 +416,20 @@ impl FcmSimulatorBuilder {
             peak_streams: AtomicU32::new(0),
             next_connection: AtomicU64::new(0),
         });
+        state.quota.set(self.quotas);
         let (acceptor, cert_pem) = match tls {
             Some((acceptor, pem)) => (Some(acceptor), Some(pem)),
             None => (None, None),
+        };
+        let config = server::ConnConfig {
+            max_concurrent_streams: self.max_concurrent_streams,
+            idle_timeout: self.idle_timeout,
         };
         let task = tokio::spawn(server::accept_loop(
             listener,
             acceptor,
             Arc::clone(&state),
-            self.max_concurrent_streams,
+            config,
         ));
         Ok(FcmSimulator {
             addr,

@@ -16,6 +16,7 @@ use super::account::Verifier;
 use super::fault::{Action, FcmFault, errors};
 use super::log::{FcmOutcome, FcmRequest, Log};
 use super::oauth::{self, AccessTokens, TokenCheck};
+use super::quota::Limiter;
 use super::response::{self, ApiError};
 use super::validate::{self, Target};
 use crate::fault::FaultRules;
@@ -46,6 +47,8 @@ pub(crate) struct ConnCtx {
     pub closing: AtomicBool,
     pub goaway: tokio::sync::Notify,
     pub drop: tokio::sync::Notify,
+    /// A request started or ended (restarts the idle timer).
+    pub activity: tokio::sync::Notify,
 }
 
 /// The device-token registry (S11), on top of the rule the other simulators share: a token is
@@ -69,6 +72,7 @@ pub(crate) struct State {
     pub log: Log<FcmRequest>,
     pub oauth_log: Recorder,
     pub strict_size: AtomicBool,
+    pub quota: Limiter,
     /// GOAWAY after this many requests on a connection; 0 = never.
     pub goaway_after: AtomicU64,
     pub accepted: AtomicU64,
@@ -254,9 +258,15 @@ impl State {
         // S5–S10.
         let checked = validate::check(body, self.strict_size.load(Ordering::Relaxed))?;
         // S11.
-        if let Target::Token(token) | Target::Fid(token) = &checked.target {
-            self.check_token(token)?;
-        }
+        let device = match &checked.target {
+            Target::Token(token) | Target::Fid(token) => {
+                self.check_token(token)?;
+                Some(token.as_str())
+            }
+            _ => None,
+        };
+        // S12.
+        self.quota.admit(device).map_err(errors::quota_exceeded)?;
         // S13.
         if checked.validate_only {
             return Ok(format!("projects/{project}/messages/fake_message_id"));

@@ -489,3 +489,62 @@ async fn the_size_rule_counts_data_bytes_and_strictly_the_whole_message() {
     );
     assert_eq!(sim.accepted_count(), 3);
 }
+
+#[tokio::test]
+async fn quotas_answer_429_with_retry_after_per_project_and_per_device() {
+    use pushway_mock::fcm::Quotas;
+    let quota_body = envelope(
+        429,
+        "Quota exceeded.",
+        "RESOURCE_EXHAUSTED",
+        json!([quota_failure(), fcm_error("QUOTA_EXCEEDED")]),
+    );
+    let project = Quotas {
+        project_per_minute: Some(3),
+        retry_after: true,
+        ..Quotas::default()
+    };
+    let (sim, client) = start(builder().quotas(project)).await;
+    let token = access_token(&client, &sim).await;
+    for _ in 0..3 {
+        assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    }
+    let answer = send(&client, &sim, &token, &message()).await;
+    assert_eq!((answer.status, answer.json()), (429, quota_body.clone()));
+    let secs: u64 = answer
+        .header("retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&secs), "{secs}");
+    // No-header mode; setting quotas starts the windows afresh.
+    sim.set_quotas(Quotas {
+        retry_after: false,
+        ..project
+    });
+    for _ in 0..3 {
+        assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    }
+    let answer = send(&client, &sim, &token, &message()).await;
+    assert_eq!((answer.status, answer.header("retry-after")), (429, None));
+
+    // Per device: a second token is not affected.
+    sim.set_quotas(Quotas {
+        device_per_minute: Some(2),
+        retry_after: true,
+        ..Quotas::default()
+    });
+    let mut other = message();
+    other["message"]["token"] = json!("other-device");
+    for _ in 0..2 {
+        assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    }
+    assert_eq!(
+        send(&client, &sim, &token, &message()).await.json(),
+        quota_body
+    );
+    assert_eq!(send(&client, &sim, &token, &other).await.status, 200);
+    sim.set_quotas(Quotas::default());
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    assert_eq!(sim.accepted_count(), 3 + 3 + 2 + 1 + 1);
+}

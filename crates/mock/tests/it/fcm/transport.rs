@@ -303,3 +303,37 @@ async fn the_goaway_fault_answers_then_closes_the_connection() {
     assert_eq!(sim.connection_count(), 2);
     assert_eq!(sim.accepted_count(), 2);
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_clients_reconnect() {
+    let (sim, client) = start(builder().idle_timeout(Duration::from_millis(100))).await;
+    let token = access_token(&client, &sim).await;
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    assert_eq!(sim.connection_count(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    assert_eq!(sim.connection_count(), 2, "the idle connection was closed");
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413() {
+    let (sim, client) = start(builder()).await;
+    let token = access_token(&client, &sim).await;
+    let response = client
+        .post(sim.send_url(PROJECT))
+        .bearer_auth(&token)
+        .body(vec![b'x'; 1024 * 1024 + 1])
+        .send()
+        .await
+        .expect("answer");
+    let answer = read(response).await;
+    assert_eq!(answer.status, 413);
+    assert!(
+        answer
+            .body
+            .contains("Error 413 (Request Entity Too Large)!!1"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(sim.request_count(), 0);
+}
