@@ -10,6 +10,7 @@
 pub mod apns;
 pub mod control;
 pub mod fault;
+pub mod fcm;
 mod http_server;
 pub mod huawei;
 pub mod record;

@@ -16,7 +16,7 @@ pub enum ApnsEnv {
 }
 
 /// Which channel a device token belongs to. JSON: `"apns_production"`, `"apns_sandbox"`,
-/// `"xiaomi"`, `"huawei"`, `"daemon"`.
+/// `"xiaomi"`, `"huawei"`, `"fcm"`, `"daemon"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -29,6 +29,9 @@ pub enum TokenKind {
     Xiaomi,
     /// A Huawei Push Kit token.
     Huawei,
+    /// A Firebase Cloud Messaging registration token of an Android app (every Google-certified
+    /// Android phone outside mainland China).
+    Fcm,
     /// A device id of pushway's own long-connection channel.
     Daemon,
 }
@@ -47,7 +50,7 @@ impl TokenKind {
     pub const fn is_android(self) -> bool {
         matches!(
             self,
-            TokenKind::Xiaomi | TokenKind::Huawei | TokenKind::Daemon
+            TokenKind::Xiaomi | TokenKind::Huawei | TokenKind::Fcm | TokenKind::Daemon
         )
     }
 
@@ -58,6 +61,7 @@ impl TokenKind {
             TokenKind::ApnsSandbox => "apns_sandbox",
             TokenKind::Xiaomi => "xiaomi",
             TokenKind::Huawei => "huawei",
+            TokenKind::Fcm => "fcm",
             TokenKind::Daemon => "daemon",
         }
     }

@@ -27,7 +27,7 @@ pub enum RenderWarning {
     },
     /// The Android sound is a numeric resource id (`android.resource://<package>/<id>`): channels
     /// that take a URI (Xiaomi, the daemon) play it, channels that need the resource name
-    /// (Huawei's `/raw/<name>`) play the default sound.
+    /// (Huawei's `/raw/<name>`, FCM's `sound`) play the default sound.
     AndroidSoundWithoutName {
         /// The sound as set.
         uri: String,

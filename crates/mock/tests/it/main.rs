@@ -2,5 +2,6 @@
 
 mod apns;
 mod binary;
+mod fcm;
 mod huawei;
 mod xiaomi;
