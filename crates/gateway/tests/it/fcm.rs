@@ -117,6 +117,73 @@ async fn an_unregistered_fcm_token_leaves_the_registry_and_enters_the_feed() {
     assert_eq!(items[0]["reason"], "UNREGISTERED");
 }
 
+/// A credential whose service account the token endpoint refuses (`invalid_grant`) gets `auth`
+/// and pauses its own route, like the other vendors': its rows are held, not tried again while
+/// paused, and the app's other FCM credential still delivers.
+#[tokio::test]
+async fn a_refused_fcm_service_account_pauses_only_its_route() {
+    let h = Harness::start_with(|config, sims| {
+        let app = config.apps.get_mut("demo").expect("demo app");
+        let mut untrusted = fcm_config();
+        // pushway-fcm's own test key: a valid key file the simulator does not trust.
+        untrusted.service_account_file = Some(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../fcm/tests/fixtures/test-service-account.json"
+            )
+            .into(),
+        );
+        untrusted.project_id = Some("pushway-test".to_owned());
+        untrusted.api_base_url = Some(sims.fcm.base_url());
+        untrusted.token_url = Some(sims.fcm.token_url());
+        untrusted.ca_cert_pem = sims.fcm.cert_pem().map(str::to_owned);
+        app.fcm.insert("untrusted".to_owned(), untrusted);
+    })
+    .await;
+    let a = h
+        .call(
+            Method::PUT,
+            "/v1/apps/demo/users/bob/devices/pixel",
+            Some(json!({"kind": "fcm", "credential": "untrusted", "token": TOKEN})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    h.device("carol", "pixel", "fcm", DEAD).await;
+
+    let body = |text: &str| json!({"message": c2c("alice", "bob", text), "recipients": [{"user_id": "bob"}, {"user_id": "carol"}]});
+    let a = h.post_message("r1", body("one")).await;
+    let bob = &devices_of(&a.body, "bob")[0];
+    assert_eq!(bob["state"], "retrying", "{:#}", a.body);
+    assert_eq!(bob["last_outcome"], "auth");
+    assert_eq!(bob["last_reason"], "invalid_grant");
+    assert_eq!(devices_of(&a.body, "carol")[0]["state"], "delivered");
+    let tokens_before = h.sims.fcm.token_request_count();
+
+    let b = h.post_message("r2", body("two")).await;
+    assert_eq!(b.body["settled"], false);
+    let bob = &devices_of(&b.body, "bob")[0];
+    assert_eq!(bob["state"], "pending", "{:#}", b.body);
+    assert_eq!(bob["attempts"], 0);
+    assert!(
+        bob["route_paused"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("auth")),
+        "{:#}",
+        b.body
+    );
+    assert_eq!(devices_of(&b.body, "carol")[0]["state"], "delivered");
+    // The paused route asked for no token; only carol's two pushes reached messages:send.
+    assert_eq!(h.sims.fcm.token_request_count(), tokens_before);
+    let sent: Vec<_> = h
+        .sims
+        .fcm
+        .requests()
+        .iter()
+        .map(|r| r.json()["message"]["token"].clone())
+        .collect();
+    assert_eq!(sent, [json!(DEAD), json!(DEAD)]);
+}
+
 fn with_fcm(fcm: FcmConfig) -> Config {
     let mut app = AppConfig::default();
     app.fcm.insert("main".to_owned(), fcm);
