@@ -64,7 +64,6 @@ pub async fn serve(dir: &Path) {
         apns: Some(Arc::new(apns)),
         xiaomi: Some(Arc::new(xiaomi)),
         huawei: Some(Arc::new(huawei)),
-        // The crash test's gateway sends to APNs, Xiaomi and Huawei only.
         fcm: None,
     }));
     let control = ControlServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), controller)

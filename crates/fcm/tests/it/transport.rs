@@ -144,3 +144,21 @@ async fn the_servers_stream_limit_is_honoured() {
     );
     assert_eq!(sim.request_count(), 501);
 }
+
+/// FCM closes idle connections (GOAWAY); the next send opens a new one and is delivered.
+#[tokio::test]
+async fn an_idle_connection_closed_by_the_server_is_reopened_lazily() {
+    let sim = sim_builder()
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let provider = builder(&sim).connections(1).build().unwrap();
+    assert!(provider.send(&c2c(), &devices(&[TOKEN_A])).await[0].is_delivered());
+    let before = sim.connection_count();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let outcomes = provider.send(&c2c(), &devices(&[TOKEN_A])).await;
+    assert!(outcomes[0].is_delivered(), "{}", outcomes[0]);
+    assert_eq!(sim.connection_count(), before + 1);
+    assert_eq!(sim.accepted_count(), 2);
+}

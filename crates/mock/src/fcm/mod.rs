@@ -97,6 +97,9 @@ use crate::{RecordedRequest, Recording};
 pub enum TokenState {
     /// Accepted.
     Valid,
+    /// An iOS (APNs-backed) token, accepted; data-only messages to it with `apns-priority` 10
+    /// get 400 `INVALID_ARGUMENT` (S9, \[F8\]; the text is our model).
+    Ios,
     /// 400 "The registration token is not a valid FCM registration token".
     Invalid,
     /// 404 `UNREGISTERED` (app uninstalled, token expired).

@@ -113,13 +113,20 @@ impl State {
         if parts.uri.path() == TOKEN_PATH {
             return self.token(&parts, &body);
         }
-        let handled = ctx.handled.fetch_add(1, Ordering::Relaxed) + 1;
-        if ctx.closing.load(Ordering::Acquire) {
+        // Decided by the request's number on the connection, not by `closing` alone: requests
+        // run in parallel, and the (n+1)-th may get here before the n-th set `closing`.
+        let handled = ctx.handled.fetch_add(1, Ordering::AcqRel) + 1;
+        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
+        let past_limit = goaway_after != 0 && handled > goaway_after;
+        if past_limit || ctx.closing.load(Ordering::Acquire) {
+            // The limit may have been lowered on a busy connection: make sure a GOAWAY goes out.
+            if !ctx.closing.swap(true, Ordering::AcqRel) {
+                ctx.goaway.notify_one();
+            }
             self.record(ctx, &parts, &body, FcmOutcome::Refused);
             return Outcome::Refuse;
         }
-        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
-        let mut goaway = goaway_after != 0 && handled >= goaway_after;
+        let mut goaway = goaway_after != 0 && handled == goaway_after;
 
         // S1: an unknown path or method gets Google's HTML 404.
         let project = match send_project(parts.uri.path()) {
@@ -260,7 +267,13 @@ impl State {
         // S11.
         let device = match &checked.target {
             Target::Token(token) | Target::Fid(token) => {
-                self.check_token(token)?;
+                let ios = self.check_token(token)?;
+                // S9, known only once the registry says the token is Apple's.
+                if ios && checked.apple_data_only_high {
+                    return Err(ApiError::invalid_argument(
+                        "Data-only messages to iOS devices must be sent with apns-priority 5.",
+                    ));
+                }
                 Some(token.as_str())
             }
             _ => None,
@@ -279,7 +292,8 @@ impl State {
         ))
     }
 
-    fn check_token(&self, token: &str) -> Result<(), ApiError> {
+    /// S11; `Ok(true)` for a valid iOS token.
+    fn check_token(&self, token: &str) -> Result<bool, ApiError> {
         if token.is_empty() || token.chars().any(char::is_whitespace) {
             return Err(errors::invalid_token());
         }
@@ -290,7 +304,8 @@ impl State {
             None => TokenState::Invalid,
         };
         match state {
-            TokenState::Valid => Ok(()),
+            TokenState::Valid => Ok(false),
+            TokenState::Ios => Ok(true),
             TokenState::Invalid => Err(errors::invalid_token()),
             TokenState::Unregistered => Err(errors::unregistered()),
             TokenState::OtherProject => Err(errors::sender_id_mismatch()),

@@ -29,6 +29,9 @@ pub(crate) enum Target {
 pub(crate) struct Checked {
     pub validate_only: bool,
     pub target: Target,
+    /// S9's condition: no notification (neither `message.notification` nor
+    /// `apns.payload.aps.alert`) and `apns.headers.apns-priority` "10". Refused for iOS tokens.
+    pub apple_data_only_high: bool,
 }
 
 /// `lowerCamelCase` → `snake_case`; snake_case names come back unchanged.
@@ -317,9 +320,21 @@ pub(crate) fn check(body: &[u8], strict_size: bool) -> Result<Checked, ApiError>
             })
             .detail(fcm("INVALID_ARGUMENT")));
     }
+    let apns = member(message, "apns");
+    let priority_10 = apns
+        .and_then(|a| member(a, "headers"))
+        .and_then(|h| member(h, "apns-priority"))
+        .and_then(Node::as_str)
+        == Some("10");
+    let alert = apns
+        .and_then(|a| member(a, "payload"))
+        .and_then(|p| member(p, "aps"))
+        .and_then(|aps| member(aps, "alert"));
+    let data_only = member(message, "notification").is_none() && alert.is_none();
     Ok(Checked {
         validate_only,
         target,
+        apple_data_only_high: data_only && priority_10,
     })
 }
 

@@ -275,3 +275,35 @@ async fn quotas_answer_429_with_retry_after_per_project_and_per_device() {
     assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
     assert_eq!(sim.accepted_count(), 3 + 3 + 2 + 1 + 1);
 }
+
+#[tokio::test]
+async fn data_only_to_ios_needs_apns_priority_5() {
+    use pushway_mock::fcm::TokenState;
+    let (sim, client) = start(builder()).await;
+    let token = access_token(&client, &sim).await;
+    sim.set_token_state("ios-device", TokenState::Ios);
+    let body = |priority: &str, alert: bool| {
+        let mut payload = json!({"aps": {"content-available": 1}});
+        if alert {
+            payload["aps"]["alert"] = json!({"title": "Alice", "body": "hi"});
+        }
+        json!({"message": {"token": "ios-device", "data": {"conv_id": "c2c_alice"},
+            "apns": {"headers": {"apns-priority": priority}, "payload": payload}}})
+    };
+    assert_eq!(
+        check(&client, &sim, &token, body("10", false)).await,
+        (
+            400,
+            invalid_argument(
+                "Data-only messages to iOS devices must be sent with apns-priority 5."
+            )
+        )
+    );
+    assert_eq!(check(&client, &sim, &token, body("5", false)).await.0, 200);
+    assert_eq!(check(&client, &sim, &token, body("10", true)).await.0, 200);
+    // The same message to an Android token is fine.
+    let mut android = body("10", false);
+    android["message"]["token"] = json!(DEVICE);
+    assert_eq!(check(&client, &sim, &token, android).await.0, 200);
+    assert_eq!(sim.accepted_count(), 3);
+}
