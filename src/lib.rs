@@ -3,8 +3,8 @@
 //! When a chat app is not running, its server still has to wake the phone. pushway renders a
 //! notification from the IM message under the recipient's settings (the rules of the IM SDK's
 //! offline-push chapter), then sends it through the channel of each of the recipient's devices —
-//! Apple APNs, Xiaomi MiPush, Huawei Push Kit, or an in-house long-connection channel — chosen by
-//! a [`Router`](core::Router) from the device token's type.
+//! Apple APNs, Xiaomi MiPush, Huawei Push Kit, Firebase Cloud Messaging, or an in-house
+//! long-connection channel — chosen by a [`Router`](core::Router) from the device token's type.
 //!
 //! This facade re-exports the workspace's crates: [`core`] always, and each channel crate behind
 //! a feature of the same name (all on by default once they exist).
@@ -16,6 +16,8 @@ pub use pushway_core as core;
 pub use pushway_daemon as daemon;
 #[cfg(feature = "delivery")]
 pub use pushway_delivery as delivery;
+#[cfg(feature = "fcm")]
+pub use pushway_fcm as fcm;
 /// The offline-push gateway behind `pushway serve` (feature `gateway`, on by default; off with
 /// `default-features = false` so library embedders compile no axum or sqlx).
 #[cfg(feature = "gateway")]
@@ -43,6 +45,9 @@ mod readme_doctests {
     struct Xiaomi;
     #[doc = include_str!("../crates/huawei/README.md")]
     struct Huawei;
+    #[cfg(feature = "fcm")]
+    #[doc = include_str!("../crates/fcm/README.md")]
+    struct Fcm;
     #[doc = include_str!("../crates/daemon/README.md")]
     struct Daemon;
     #[doc = include_str!("../crates/delivery/README.md")]

@@ -56,6 +56,7 @@ fn the_readme_serve_config_parses_and_is_the_documented_example() {
     assert_eq!(chat.apns["main"].topic, "com.example.chat");
     assert_eq!(chat.xiaomi["main"].channel_id, "im_messages");
     assert_eq!(chat.huawei["main"].app_id, "104437395");
+    assert_eq!(chat.fcm["main"].channel_id, "im_messages");
 }
 
 #[test]
@@ -83,6 +84,8 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
         r#"     xiaomi  bob/mi        title "Climbers", description "Ann (belayer): Rope check at 6, bring the 60 m", notify_effect "1", sound_uri "android.resource://com.example.chat/raw/bob_group""#,
         r#"     apns    carol/iphone  title "Climbers", body "Ann (belayer): Rope check at 6, bring the 60 m", sound "default", badge 1, thread-id "g-climbers""#,
         r#"     huawei  carol/mate    title "Climbers", body "Ann (belayer): Rope check at 6, bring the 60 m", sound "/raw/carol_group", click_action {"type":3}"#,
+        r#"     fcm     carol/pixel   title "Climbers", body "Ann (belayer): Rope check at 6, bring the 60 m", sound "carol_group", notification_count 1, tag "group:g-climbers""#,
+        "     carol/pixel   delivered (fcm, 1 attempt)",
         // Every suppression, with its reason.
         "     carol/old-mi  left out: recipient_logged_out",
         "     dave          suppressed: recipient_disabled",
@@ -93,6 +96,7 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
         // Per-message settings over carol's own: Android title and sound, a tap carrying ext.
         r#"     huawei  carol/mate    title "Ann sent a photo", body "Photo from the crag", sound "/raw/shutter", click_action {"intent":"intent://open#Intent;scheme=pushway;launchFlags=0x4000000;S.conversation_id=alice;S.conversation_type=c2c;S.sender_id=alice;S.ext=photo-981;end","type":1}"#,
         r#"     apns    carol/iphone  title "alice", body "Photo from the crag", sound "shutter.caf", badge 3, thread-id "alice", ext "photo-981""#,
+        r#"     fcm     carol/pixel   title "Ann sent a photo", body "Photo from the crag", sound "shutter", notification_count 3, tag "c2c:alice", click_action "com.example.chat.OPEN_CHAT", ext "photo-981""#,
         // The daemon channel: the connected phone gets it live; the tablet that was off is
         // queued, gets the push when it connects, and its delivery then shows delivered.
         "     grace/phone   delivered (daemon, 1 attempt)",
@@ -112,7 +116,7 @@ fn the_demo_runs_end_to_end_and_every_outcome_is_the_expected_one() {
     assert_eq!(lines.iter().filter(|l| l.contains('✗')).count(), 0);
     assert_eq!(
         lines.last().copied(),
-        Some("demo OK: 6 messages, 20 outcomes and 10 deliveries received exactly as expected"),
+        Some("demo OK: 6 messages, 22 outcomes and 12 deliveries received exactly as expected"),
         "{stdout}"
     );
 }

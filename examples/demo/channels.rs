@@ -1,4 +1,4 @@
-//! The four channels of the demo: simulators, providers wrapped in the delivery layers, the
+//! The five channels of the demo: simulators, providers wrapped in the delivery layers, the
 //! daemon hub with one connected device, and the router.
 
 use std::error::Error;
@@ -10,10 +10,12 @@ use pushway::core::{ApnsEnv, ChannelKey, DispatchReport, PushProvider, Router, T
 use pushway::daemon::client::DeviceClient;
 use pushway::daemon::{DeviceAuth, Hub, Server};
 use pushway::delivery::{DeliveryBuilder, DeliveryConfig, RecordingSink};
+use pushway::fcm::FcmProvider;
 use pushway::huawei::{HuaweiProvider, IntentTarget};
 use pushway::xiaomi::XiaomiProvider;
 use pushway_mock::Recording;
 use pushway_mock::apns::{ApnsSimulator, TestKey};
+use pushway_mock::fcm::{FcmSimulator, TestServiceAccount};
 use pushway_mock::huawei::HuaweiSimulator;
 use pushway_mock::xiaomi::XiaomiSimulator;
 use tokio::sync::mpsc;
@@ -36,6 +38,7 @@ pub struct Channels {
     pub apns_sim: ApnsSimulator,
     xiaomi_sim: XiaomiSimulator,
     huawei_sim: HuaweiSimulator,
+    fcm_sim: FcmSimulator,
     daemon: Server,
     device: tokio::task::JoinHandle<()>,
     daemon_received: mpsc::Receiver<pushway::daemon::client::Push>,
@@ -66,6 +69,13 @@ impl Channels {
             .recording(Recording::Last(100))
             .start()
             .await?;
+        // FCM over TLS, trusting pushway-mock's committed TEST-ONLY service account.
+        let account = TestServiceAccount::new();
+        let fcm_sim = FcmSimulator::builder()
+            .service_account(account.key())
+            .recording(Recording::Last(100))
+            .start()
+            .await?;
 
         let apns = ApnsProvider::builder()
             .key_pem(key.private_key_pem().as_bytes().to_vec())
@@ -90,6 +100,13 @@ impl Channels {
             .intent_target(IntentTarget::new("pushway", "chat").package(PACKAGE))
             .base_url(huawei_sim.base_url())
             .allow_plain_http(true)
+            .build()?;
+        let fcm = FcmProvider::builder()
+            .service_account_json(account.key_file_json())
+            .channel_id("im_messages")
+            .api_base_url(fcm_sim.base_url())
+            .token_url(fcm_sim.token_url())
+            .add_root_certificate_pem(fcm_sim.cert_pem().unwrap_or_default().as_bytes().to_vec())
             .build()?;
 
         let auth = DeviceAuth::hs256(b"demo secret for device tokens, 32+ bytes")?;
@@ -132,6 +149,10 @@ impl Channels {
                 layered(Arc::new(huawei))?,
             )
             .register(
+                ChannelKey::new(TokenKind::Fcm, "chat"),
+                layered(Arc::new(fcm))?,
+            )
+            .register(
                 ChannelKey::new(TokenKind::Daemon, "daemon"),
                 layered(Arc::new(daemon_provider))?,
             );
@@ -142,6 +163,7 @@ impl Channels {
             apns_sim,
             xiaomi_sim,
             huawei_sim,
+            fcm_sim,
             daemon,
             device,
             daemon_received,
@@ -154,6 +176,7 @@ impl Channels {
             ("apns", self.apns_sim.base_url()),
             ("xiaomi", self.xiaomi_sim.base_url()),
             ("huawei", self.huawei_sim.base_url()),
+            ("fcm", self.fcm_sim.base_url()),
             ("daemon", self.daemon.url()),
         ]
     }
@@ -163,6 +186,7 @@ impl Channels {
         self.apns_sim.clear_requests();
         self.xiaomi_sim.clear_requests();
         self.huawei_sim.clear_requests();
+        self.fcm_sim.clear_requests();
     }
 
     /// What each vendor received for the last dispatch, with each device's outcome.
@@ -191,6 +215,7 @@ impl Channels {
                             .find(|r| r.path.ends_with("messages:send")),
                         outcome,
                     ),
+                    TokenKind::Fcm => received::fcm(self.fcm_sim.requests().last(), outcome),
                     _ => received::daemon(daemon_push.as_ref(), outcome),
                 }
             })

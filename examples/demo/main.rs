@@ -4,9 +4,9 @@
 //! cargo run --release --example demo
 //! ```
 //!
-//! It starts the APNs (TLS), Xiaomi and Huawei simulators and the daemon hub in this process,
-//! connects a simulated daemon device, and registers one recipient with four devices, one per
-//! channel. Then it renders and dispatches a C2C message and a group message with mixed elements
+//! It starts the APNs (TLS), Xiaomi, Huawei and FCM (TLS) simulators and the daemon hub in this
+//! process, connects a simulated daemon device, and registers one recipient with five devices, one
+//! per channel. Then it renders and dispatches a C2C message and a group message with mixed elements
 //! and per-message settings, and prints per channel what the vendor actually received and the
 //! outcome. It also shows a suppressed push (a recipient who turned pushes off) and a dead token
 //! reaching the token sink. Nothing leaves 127.0.0.1.
@@ -24,6 +24,7 @@ const APNS_TOKEN: &str = "4a1f8c3e9b0d27e65c4f18a2d3b7e90c5f6a1b2c3d4e5f60718293
 const DEAD_APNS_TOKEN: &str = "d00d8c3e9b0d27e65c4f18a2d3b7e90c5f6a1b2c3d4e5f60718293a4b5c6d7e8";
 const XIAOMI_REGID: &str = "aB3+Xy9/kLmN0pQ=";
 const HUAWEI_TOKEN: &str = "IQAAAACy0bbbTOKEN-bob-mate60";
+const FCM_TOKEN: &str = "fKx3dR9bQ0y:APA91bH-bob-pixel8";
 const DAEMON_DEVICE: &str = "bob-pixel-7";
 
 #[tokio::main]
@@ -61,6 +62,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let report = channels.router.dispatch(&notification, &bob).await;
         let rows = channels.received(&report).await;
         received::print_table(&rows);
+        // Every channel must have delivered, and its vendor (or device) received the push.
+        let failed: Vec<_> = rows
+            .iter()
+            .filter(|r| r.outcome != "delivered" || r.title == received::NOTHING)
+            .map(|r| r.channel)
+            .collect();
+        if !failed.is_empty() {
+            return Err(format!("not delivered or not received: {failed:?}").into());
+        }
         recipient.unread += 1;
     }
 
@@ -105,12 +115,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Bob's four devices, one per channel.
+/// Bob's five devices, one per channel.
 fn devices() -> Vec<DeviceToken> {
     vec![
         DeviceToken::new(TokenKind::ApnsSandbox, "chat", APNS_TOKEN),
         DeviceToken::new(TokenKind::Xiaomi, "chat", XIAOMI_REGID),
         DeviceToken::new(TokenKind::Huawei, "chat", HUAWEI_TOKEN),
+        DeviceToken::new(TokenKind::Fcm, "chat", FCM_TOKEN),
         DeviceToken::new(TokenKind::Daemon, "daemon", format!("bob/{DAEMON_DEVICE}")),
     ]
 }

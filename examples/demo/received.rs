@@ -3,6 +3,7 @@
 
 use pushway_mock::RecordedRequest;
 use pushway_mock::apns::ApnsRequest;
+use pushway_mock::fcm::FcmRequest;
 use serde_json::Value;
 
 /// One channel's line of the table.
@@ -18,6 +19,8 @@ pub struct Row {
 }
 
 const NONE: &str = "—";
+/// The title of a row whose vendor received nothing.
+pub const NOTHING: &str = "(nothing received)";
 
 fn text(value: &Value) -> String {
     match value {
@@ -30,7 +33,7 @@ fn text(value: &Value) -> String {
 fn missing(channel: &'static str, outcome: String) -> Row {
     Row {
         channel,
-        title: "(nothing received)".to_owned(),
+        title: NOTHING.to_owned(),
         body: String::new(),
         sound: String::new(),
         badge: String::new(),
@@ -109,6 +112,38 @@ pub fn huawei(request: Option<&RecordedRequest>, outcome: String) -> Row {
             "click_action type {}",
             text(&notification["click_action"]["type"])
         ),
+        app_data: text(&body["message"]["data"]),
+        outcome,
+    }
+}
+
+/// FCM: `message.android.notification`, `message.data`.
+pub fn fcm(request: Option<&FcmRequest>, outcome: String) -> Row {
+    let Some(request) = request else {
+        return missing("fcm", outcome);
+    };
+    let body = request.json();
+    let notification = &body["message"]["android"]["notification"];
+    let sound = if notification["default_sound"] == Value::Bool(true) {
+        "default".to_owned()
+    } else {
+        text(&notification["sound"])
+    };
+    let tap = match &notification["click_action"] {
+        Value::Null => format!("tag {} (opens the app)", text(&notification["tag"])),
+        action => format!(
+            "tag {}, click_action {}",
+            text(&notification["tag"]),
+            text(action)
+        ),
+    };
+    Row {
+        channel: "fcm",
+        title: text(&notification["title"]),
+        body: text(&notification["body"]),
+        sound,
+        badge: text(&notification["notification_count"]),
+        tap,
         app_data: text(&body["message"]["data"]),
         outcome,
     }

@@ -1,4 +1,4 @@
-//! What the three send examples (`apns_send`, `xiaomi_send`, `huawei_send`) share: settings from
+//! What the send examples (`apns_send`, `xiaomi_send`, `huawei_send`, `fcm_send`) share: settings from
 //! a flag or the environment, the `--notify-mode` flag, and the exit code.
 
 // Each example uses part of this module.

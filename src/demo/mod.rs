@@ -1,5 +1,5 @@
 //! `pushway demo`: the gateway end to end on embedded defaults. It starts what `pushway serve
-//! --simulate` starts — the APNs (TLS), Xiaomi and Huawei simulators in this process and a
+//! --simulate` starts — the APNs (TLS), Xiaomi, Huawei and FCM (TLS) simulators in this process and a
 //! gateway whose demo app points at them and has a daemon channel — on a temporary SQLite file
 //! and a free port, then acts as an IM back end through the HTTP API only: registers devices,
 //! sets push settings, logs a device out and kicks another, connects a daemon device (a real
@@ -46,7 +46,9 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let gateway = start(config).await.context("starting the gateway")?;
     let base = format!("http://{}", gateway.addr());
     println!("pushway demo: the gateway on {base}, its store a temporary SQLite file,");
-    println!("APNs (over TLS), Xiaomi and Huawei simulated in this process; app {DEMO_APP:?}.");
+    println!(
+        "APNs and FCM (over TLS), Xiaomi and Huawei simulated in this process; app {DEMO_APP:?}."
+    );
     println!("Everything below goes through the HTTP API, as an IM back end would send it;");
     println!(
         "daemon devices are WebSocket clients of the gateway's daemon endpoint, in this process."

@@ -17,6 +17,8 @@ pub(super) struct Recorded {
     xiaomi: Vec<Vec<(String, String)>>,
     /// Huawei: the JSON body of each send (OAuth token requests left out).
     huawei: Vec<Value>,
+    /// FCM: the JSON body of each send (one token each; token requests are recorded apart).
+    fcm: Vec<Value>,
 }
 
 impl Recorded {
@@ -37,6 +39,7 @@ impl Recorded {
                 .map(|r| r.json())
                 .filter(|body| body["message"].is_object())
                 .collect(),
+            fcm: sims.fcm.requests().iter().map(|r| r.json()).collect(),
         }
     }
 
@@ -46,6 +49,7 @@ impl Recorded {
             apns: self.apns[earlier.apns.len().min(self.apns.len())..].to_vec(),
             xiaomi: self.xiaomi[earlier.xiaomi.len().min(self.xiaomi.len())..].to_vec(),
             huawei: self.huawei[earlier.huawei.len().min(self.huawei.len())..].to_vec(),
+            fcm: self.fcm[earlier.fcm.len().min(self.fcm.len())..].to_vec(),
         }
     }
 
@@ -92,6 +96,13 @@ impl Recorded {
                 });
             }
         }
+        for body in &self.fcm {
+            out.push(Received {
+                vendor: "fcm",
+                device: label(body["message"]["token"].as_str().unwrap_or_default()),
+                fields: fcm_fields(body),
+            });
+        }
         out.sort_by(|a, b| (a.vendor, &a.device).cmp(&(b.vendor, &b.device)));
         out
     }
@@ -100,7 +111,7 @@ impl Recorded {
 /// What one device's vendor received.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Received {
-    /// `apns`, `xiaomi` or `huawei`.
+    /// `apns`, `xiaomi`, `huawei`, `fcm` or `daemon`.
     pub(super) vendor: &'static str,
     /// `user/device`.
     pub(super) device: String,
@@ -162,4 +173,28 @@ fn huawei_fields(body: &Value) -> Vec<(String, Value)> {
         .filter(|k| !notification[*k].is_null())
         .map(|k| (k.to_owned(), notification[k].clone()))
         .collect()
+}
+
+/// `message.android.notification`: `title`, `body`, `sound` (or `default_sound`),
+/// `notification_count`, `tag`, `click_action`; and the app's `ext` from `message.data`.
+fn fcm_fields(body: &Value) -> Vec<(String, Value)> {
+    let notification = &body["message"]["android"]["notification"];
+    let mut fields: Vec<(String, Value)> = [
+        "title",
+        "body",
+        "sound",
+        "default_sound",
+        "notification_count",
+        "tag",
+        "click_action",
+    ]
+    .into_iter()
+    .filter(|k| !notification[*k].is_null())
+    .map(|k| (k.to_owned(), notification[k].clone()))
+    .collect();
+    let ext = &body["message"]["data"]["ext"];
+    if !ext.is_null() {
+        fields.push(("ext".to_owned(), ext.clone()));
+    }
+    fields
 }

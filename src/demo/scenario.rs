@@ -2,13 +2,14 @@
 //! messages an IM back end sends, and for each message what the demo expects — every
 //! recipient's outcome and every field each vendor or daemon device receives.
 
+use pushway::gateway::simulate::DEMO_CLICK_ACTION;
 use serde_json::{Value, json};
 
 /// A device an IM back end registers.
 pub(super) struct DeviceSpec {
     pub(super) user: &'static str,
     pub(super) device: &'static str,
-    /// `apns`, `xiaomi`, `huawei` or `daemon`.
+    /// `apns`, `xiaomi`, `huawei`, `fcm` or `daemon`.
     pub(super) kind: &'static str,
     /// `production` or `sandbox`, for APNs.
     pub(super) apns_env: Option<&'static str>,
@@ -33,7 +34,7 @@ const fn device(
 }
 
 /// Every device of the story: alice sends; bob has an iPhone and a Xiaomi phone; carol a Huawei
-/// phone, an iPhone and an old Xiaomi phone she logged out of; dave turned pushes off; erin was
+/// phone, an iPhone, a Pixel (FCM) and an old Xiaomi phone she logged out of; dave turned pushes off; erin was
 /// kicked offline; frank has no device at all; grace's Android phone and tablet have no vendor
 /// push, so they use the daemon channel: the phone is connected, the tablet is off.
 pub(super) const DEVICES: &[DeviceSpec] = &[
@@ -59,6 +60,13 @@ pub(super) const DEVICES: &[DeviceSpec] = &[
         "apns",
         Some("production"),
         "c4a7e1f0b9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2",
+    ),
+    device(
+        "carol",
+        "pixel",
+        "fcm",
+        None,
+        "fKx3dR9bQ0y:APA91bH-carol-pixel8",
     ),
     device("carol", "old-mi", "xiaomi", None, "mi-regid-carol-old"),
     device("dave", "mi", "xiaomi", None, "mi-regid-dave-77c1"),
@@ -158,7 +166,13 @@ pub(super) fn steps() -> Vec<Step> {
     let intent = "intent://open#Intent;scheme=pushway;launchFlags=0x4000000;\
                   S.conversation_id=alice;S.conversation_type=c2c;S.sender_id=alice;\
                   S.ext=photo-981;end";
-    let mut group_outcomes = delivered(&["bob/iphone", "bob/mi", "carol/mate", "carol/iphone"]);
+    let mut group_outcomes = delivered(&[
+        "bob/iphone",
+        "bob/mi",
+        "carol/mate",
+        "carol/iphone",
+        "carol/pixel",
+    ]);
     group_outcomes.extend([
         ("carol/old-mi", "left out: recipient_logged_out".to_owned()),
         ("dave", "suppressed: recipient_disabled".to_owned()),
@@ -257,6 +271,17 @@ pub(super) fn steps() -> Vec<Step> {
                             ("click_action", json!({"type": 3})),
                         ],
                     ),
+                    (
+                        "fcm",
+                        "carol/pixel",
+                        vec![
+                            ("title", json!("Climbers")),
+                            ("body", json!(body)),
+                            ("sound", json!("carol_group")),
+                            ("notification_count", json!(1)),
+                            ("tag", json!("group:g-climbers")),
+                        ],
+                    ),
                 ]
             },
         },
@@ -265,7 +290,7 @@ pub(super) fn steps() -> Vec<Step> {
             key: "demo-3",
             body: json!({"message": custom, "recipients": [to("carol", 3)]}),
             outcomes: {
-                let mut o = delivered(&["carol/mate", "carol/iphone"]);
+                let mut o = delivered(&["carol/mate", "carol/iphone", "carol/pixel"]);
                 o.push(("carol/old-mi", "left out: recipient_logged_out".to_owned()));
                 o
             },
@@ -291,6 +316,21 @@ pub(super) fn steps() -> Vec<Step> {
                         ("body", json!(photo)),
                         ("sound", json!("/raw/shutter")),
                         ("click_action", json!({"type": 1, "intent": intent})),
+                    ],
+                ),
+                (
+                    "fcm",
+                    "carol/pixel",
+                    vec![
+                        ("title", json!("Ann sent a photo")),
+                        ("body", json!(photo)),
+                        ("sound", json!("shutter")),
+                        ("notification_count", json!(3)),
+                        ("tag", json!("c2c:alice")),
+                        // The tap opens the credential's intent-filter action; the app data
+                        // (with `ext`) arrives as the intent's extras.
+                        ("click_action", json!(DEMO_CLICK_ACTION)),
+                        ("ext", json!("photo-981")),
                     ],
                 ),
             ],

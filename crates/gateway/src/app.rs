@@ -12,11 +12,13 @@ use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
 use pushway_xiaomi::XiaomiProvider;
 
 mod daemon;
+mod fcm;
 
 use self::daemon::daemon_channel;
 pub use self::daemon::{
     DAEMON_CREDENTIAL, DaemonChannel, DaemonStores, daemon_queue_path, open_daemon_stores,
 };
+use self::fcm::fcm_provider;
 use crate::auth::{KeyHash, hash_key, parse_hash};
 use crate::config::{AppConfig, Config, ConfigError, secret};
 
@@ -221,6 +223,14 @@ fn build_app(
         let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
         add(
             ChannelKey::new(TokenKind::Huawei, name),
+            wrap(&at, Arc::new(provider), None)?,
+        );
+    }
+    for (name, fcm) in &app.fcm {
+        let at = format!("{prefix}.fcm.{name}");
+        let provider = fcm_provider(&at, fcm)?;
+        add(
+            ChannelKey::new(TokenKind::Fcm, name),
             wrap(&at, Arc::new(provider), None)?,
         );
     }

@@ -1,16 +1,18 @@
-//! `pushway serve --simulate`: the bundled vendor simulators (pushway-mock), started in this
-//! process as every vendor's endpoint, and a demo app whose credentials point at them, so a
+//! `pushway serve --simulate`: the bundled vendor simulators (pushway-mock: APNs, Xiaomi, Huawei
+//! and FCM), started in this process as every vendor's endpoint, and a demo app whose credentials point at them, so a
 //! newcomer can try the gateway with no vendor account. The demo app has a daemon channel too
 //! (no simulator needed: the gateway is its server), signing device tokens with a secret
 //! generated at start and never shown (`POST …/daemon-token` issues the tokens).
 
 use pushway_mock::apns::{ApnsSimulator, TestKey};
+use pushway_mock::fcm::{FcmSimulator, TestServiceAccount};
 use pushway_mock::huawei::HuaweiSimulator;
 use pushway_mock::xiaomi::XiaomiSimulator;
 
 use crate::auth::generate_key;
 use crate::config::{
-    ApiKeyConfig, ApnsConfig, AppConfig, DaemonConfig, HuaweiConfig, Secret, XiaomiConfig,
+    ApiKeyConfig, ApnsConfig, AppConfig, DaemonConfig, FcmConfig, HuaweiConfig, Secret,
+    XiaomiConfig,
 };
 
 /// The demo app's id.
@@ -24,6 +26,10 @@ const KEY_ID: &str = "K7Q2M9X4PL";
 const XIAOMI_SECRET: &str = "simulated-xiaomi-app-secret";
 const HUAWEI_APP_ID: &str = "104437395";
 const HUAWEI_SECRET: &str = "simulated-huawei-client-secret";
+/// The Android notification channel of the demo app's Xiaomi and FCM credentials.
+pub const DEMO_CHANNEL_ID: &str = "im_messages";
+/// The intent-filter action a custom-mode tap opens on the demo app's FCM devices.
+pub const DEMO_CLICK_ACTION: &str = "com.example.chat.OPEN_CHAT";
 
 /// The running simulators; they stop when dropped.
 #[derive(Debug)]
@@ -34,6 +40,10 @@ pub struct Simulators {
     pub xiaomi: XiaomiSimulator,
     /// Huawei Push Kit (OAuth and push).
     pub huawei: HuaweiSimulator,
+    /// Firebase Cloud Messaging and Google's OAuth token endpoint, over TLS (self-signed,
+    /// trusted by the demo app's credential), trusting pushway-mock's committed test service
+    /// account ([`TestServiceAccount`], project `pushway-test`).
+    pub fcm: FcmSimulator,
 }
 
 /// Starts the simulators and returns them with a demo app reached by `api_key`: one credential
@@ -60,7 +70,7 @@ pub fn demo_daemon() -> DaemonConfig {
 pub struct SimulateError(String);
 
 impl Simulators {
-    /// Starts the three simulators on `127.0.0.1:0`, with the APNs key `key`.
+    /// Starts the four simulators on `127.0.0.1:0`, with the APNs key `key`.
     pub async fn start(key: &TestKey) -> Result<Simulators, SimulateError> {
         let err = |e: &dyn std::fmt::Display| SimulateError(e.to_string());
         let apns = ApnsSimulator::builder()
@@ -81,10 +91,16 @@ impl Simulators {
             .start()
             .await
             .map_err(|e| err(&e))?;
+        let fcm = FcmSimulator::builder()
+            .service_account(TestServiceAccount::new().key())
+            .start()
+            .await
+            .map_err(|e| err(&e))?;
         Ok(Simulators {
             apns,
             xiaomi,
             huawei,
+            fcm,
         })
     }
 
@@ -113,7 +129,7 @@ impl Simulators {
             DEMO_CREDENTIAL.to_owned(),
             XiaomiConfig {
                 package: DEMO_PACKAGE.to_owned(),
-                channel_id: "im_messages".to_owned(),
+                channel_id: DEMO_CHANNEL_ID.to_owned(),
                 custom_activity: Some(".ui.ChatActivity".to_owned()),
                 app_secret: Some(Secret::new(XIAOMI_SECRET)),
                 app_secret_file: None,
@@ -132,6 +148,18 @@ impl Simulators {
                 danger_allow_plain_http: true,
             },
         );
+        // The committed test key, inline; its `token_uri` is Google's, so the token URL is
+        // set as well.
+        let fcm = FcmConfig {
+            service_account: Some(Secret::new(TestServiceAccount::new().key_file_json())),
+            channel_id: DEMO_CHANNEL_ID.to_owned(),
+            click_action: Some(DEMO_CLICK_ACTION.to_owned()),
+            api_base_url: Some(self.fcm.base_url()),
+            token_url: Some(self.fcm.token_url()),
+            ca_cert_pem: self.fcm.cert_pem().map(str::to_owned),
+            ..FcmConfig::default()
+        };
+        app.fcm.insert(DEMO_CREDENTIAL.to_owned(), fcm);
         app
     }
 }

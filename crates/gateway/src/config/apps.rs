@@ -21,6 +21,8 @@ pub struct AppConfig {
     pub xiaomi: BTreeMap<String, XiaomiConfig>,
     /// Huawei credentials by name.
     pub huawei: BTreeMap<String, HuaweiConfig>,
+    /// Firebase Cloud Messaging credentials by name.
+    pub fcm: BTreeMap<String, FcmConfig>,
     /// The daemon channel (pushway's own WebSocket channel); off when absent.
     pub daemon: Option<DaemonConfig>,
 }
@@ -132,6 +134,42 @@ pub struct HuaweiConfig {
     #[serde(default)]
     pub base_url: Option<String>,
     /// Allows an `http://` endpoint (simulators only).
+    #[serde(default)]
+    pub danger_allow_plain_http: bool,
+}
+
+/// A Firebase Cloud Messaging (HTTP v1) credential: a service-account key file of the Firebase
+/// project, given as a file (`service_account_file`) or inline (`service_account`, its JSON).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FcmConfig {
+    /// The service-account key file's JSON.
+    #[serde(default)]
+    pub service_account: Option<Secret>,
+    /// A service-account key file (JSON, as the Firebase console issues it).
+    #[serde(default)]
+    pub service_account_file: Option<PathBuf>,
+    /// The Firebase project of the send URL (id or number); default: the key file's.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The Android notification channel the app created for chat messages: on Android 8+ it,
+    /// not the sound, decides how a notification alerts.
+    pub channel_id: String,
+    /// The intent-filter action a custom-notify-mode tap opens (default
+    /// `pushway.intent.OPEN_CONVERSATION`); the app data arrives as the intent's extras.
+    #[serde(default)]
+    pub click_action: Option<String>,
+    /// API endpoint override (a simulator), in place of `https://fcm.googleapis.com`.
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    /// Token endpoint override (a full URL); default: the key file's `token_uri`.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// An extra trusted root certificate (PEM), for a simulator's self-signed certificate.
+    #[serde(default)]
+    pub ca_cert_pem: Option<String>,
+    /// Allows `http://` endpoints (simulators only).
     #[serde(default)]
     pub danger_allow_plain_http: bool,
 }

@@ -27,6 +27,10 @@
 //! app_id = "104437395"
 //! client_secret_file = "/run/secrets/huawei"
 //!
+//! [apps.chat.fcm.main]
+//! channel_id = "im_messages"
+//! service_account_file = "/run/secrets/firebase-service-account.json"
+//!
 //! [apps.chat.daemon]
 //! secret_file = "/run/secrets/daemon"
 //! ```
@@ -51,7 +55,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
-pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, HuaweiConfig, XiaomiConfig};
+pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, XiaomiConfig};
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
@@ -267,6 +271,13 @@ mod tests {
             Some(".ui.ChatActivity")
         );
         assert_eq!(chat.huawei["main"].app_id, "104437395");
+        assert_eq!(chat.fcm["main"].channel_id, "im_messages");
+        assert_eq!(
+            chat.fcm["main"].service_account_file.as_deref(),
+            Some(std::path::Path::new(
+                "/run/secrets/firebase-service-account.json"
+            ))
+        );
         let daemon = chat.daemon.as_ref().expect("a daemon section");
         assert_eq!(daemon.token_lifetime_secs, 7 * 86_400);
         assert_eq!(config.worker.max_attempts, 10);

@@ -24,6 +24,8 @@ pub enum KindIn {
     Xiaomi,
     /// A Huawei phone (Push Kit).
     Huawei,
+    /// An Android phone with Google Play services (Firebase Cloud Messaging).
+    Fcm,
     /// pushway's own long-connection channel.
     Daemon,
 }
@@ -36,6 +38,7 @@ impl KindIn {
             TokenKind::ApnsSandbox => (KindIn::Apns, Some(ApnsEnv::Sandbox)),
             TokenKind::Xiaomi => (KindIn::Xiaomi, None),
             TokenKind::Huawei => (KindIn::Huawei, None),
+            TokenKind::Fcm => (KindIn::Fcm, None),
             _ => (KindIn::Daemon, None),
         }
     }
@@ -119,6 +122,7 @@ impl DeviceIn {
             )),
             (KindIn::Xiaomi, None) => Ok(TokenKind::Xiaomi),
             (KindIn::Huawei, None) => Ok(TokenKind::Huawei),
+            (KindIn::Fcm, None) => Ok(TokenKind::Fcm),
             (KindIn::Daemon, None) => Ok(TokenKind::Daemon),
         }
     }

@@ -136,7 +136,7 @@ pub struct DeadTokenEntry {
     /// The device id, when it was still registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
-    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    /// The channel: `apns`, `xiaomi`, `huawei`, `fcm`, `daemon` (as devices are registered).
     #[serde(serialize_with = "super::device::api_kind")]
     #[schema(value_type = crate::service::KindIn)]
     pub kind: TokenKind,

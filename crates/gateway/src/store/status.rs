@@ -66,7 +66,7 @@ pub struct SuppressedDevice {
 pub struct DeliveryStatus {
     /// The device id.
     pub device_id: String,
-    /// The channel: `apns`, `xiaomi`, `huawei` (as devices are registered).
+    /// The channel: `apns`, `xiaomi`, `huawei`, `fcm`, `daemon` (as devices are registered).
     #[serde(serialize_with = "super::device::api_kind")]
     #[schema(value_type = crate::service::KindIn)]
     pub kind: TokenKind,

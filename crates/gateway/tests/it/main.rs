@@ -1,5 +1,5 @@
 //! The gateway through its real HTTP API on 127.0.0.1:0, against the pushway-mock simulators
-//! (APNs over TLS, Xiaomi, Huawei) started in-process.
+//! (APNs and FCM over TLS, Xiaomi, Huawei) started in-process.
 
 mod bad_input;
 mod credentials;
@@ -8,6 +8,7 @@ mod daemon_after;
 mod daemon_http;
 mod dead_tokens;
 mod devices;
+mod fcm;
 mod idempotency;
 mod misconfigured;
 mod openapi;

@@ -94,6 +94,7 @@ pub(super) fn parse_kind(label: &str) -> Result<TokenKind, StoreError> {
         "apns_sandbox" => TokenKind::ApnsSandbox,
         "xiaomi" => TokenKind::Xiaomi,
         "huawei" => TokenKind::Huawei,
+        "fcm" => TokenKind::Fcm,
         "daemon" => TokenKind::Daemon,
         other => {
             return Err(StoreError::new(format!(
