@@ -7,7 +7,8 @@
 //! `--recording off` for benchmarks and long runs: a kept request holds its body).
 //!
 //! Faults, as in the library (`pushway_mock::control::spec` has the syntax): at start with
-//! `--apns-fault`, `--xiaomi-fault`, `--huawei-fault` and `--huawei-oauth-fault` (repeatable,
+//! `--apns-fault`, `--xiaomi-fault`, `--huawei-fault`, `--huawei-oauth-fault`, `--fcm-fault` and
+//! `--fcm-oauth-fault` (repeatable,
 //! e.g. `--xiaomi-fault times=2:status=503`), and while running through the control endpoint,
 //! served on its own port (`--control-port`, default any free port; `--no-control` to leave it
 //! out): `GET` reads the rules and request counts, `POST {"simulator":"xiaomi","faults":[…]}`
@@ -28,6 +29,7 @@ use clap::{Parser, ValueEnum};
 use pushway_mock::Recording;
 use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator};
 use pushway_mock::control::{ControlServer, Controller, Simulators};
+use pushway_mock::fcm::{FcmSimulator, ServiceAccountKey};
 use pushway_mock::huawei::{ErrorStatus, HuaweiSimulator, IllegalTokensShape, ServiceAccount};
 use pushway_mock::xiaomi::XiaomiSimulator;
 use serde::Serialize;
@@ -43,6 +45,9 @@ enum Simulator {
     Xiaomi,
     /// Huawei Push Kit with its OAuth endpoint (HTTP/1.1).
     Huawei,
+    /// Firebase Cloud Messaging HTTP v1 with its OAuth token endpoint (TLS or plain; HTTP/2 and
+    /// HTTP/1.1).
+    Fcm,
 }
 
 /// Runs pushway's vendor simulators until Ctrl-C, printing one JSON line per simulator.
@@ -50,17 +55,23 @@ enum Simulator {
 /// A fault rule is `[TRIGGER:]FAULT`. Triggers: `always` (default), `times=N`, `ratio=K/N`,
 /// `token=T`. Faults: `latency=MS` and `drop` everywhere; APNs `reason=NAME`, `refused_stream`,
 /// `goaway[=NAME]`; Xiaomi `rate_limited`, `quota_exceeded`; Huawei `flow_control`,
-/// `internal_error`; Xiaomi and Huawei `status=CODE`, `raw=CODE,CONTENT_TYPE,BODY`.
+/// `internal_error`; Xiaomi and Huawei `status=CODE`; Xiaomi, Huawei and FCM
+/// `raw=CODE,CONTENT_TYPE,BODY`; FCM `unregistered`, `invalid_token`, `apns_unregistered`,
+/// `sender_id_mismatch`, `third_party_auth_error`, `unauthenticated`, `permission_denied`,
+/// `quota_exceeded[=SECS]`, `unavailable[=SECS]`, `internal[=SECS]`, `not_found_html`,
+/// `refused_stream`, `goaway`.
 ///
 /// The control endpoint (`control_url` in every line): `GET` reads the rules and request counts,
 /// `POST {"simulator":"xiaomi","faults":["times=1:status=503"]}` replaces a simulator's rules
-/// (`[]` clears, `"append":true` adds; simulators `apns`, `xiaomi`, `huawei`, `huawei_oauth`),
+/// (`[]` clears, `"append":true` adds; simulators `apns`, `xiaomi`, `huawei`, `huawei_oauth`,
+/// `fcm`, `fcm_oauth`),
 /// `DELETE` clears every rule.
 ///
 /// `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` (`received_url` in every line)
-/// reads what `apns`, `xiaomi` or `huawei` received, from its recording (`--recording`): one
-/// entry per (send, device token) with `token` and `data` (APNs: the payload, Xiaomi: `payload`,
-/// Huawei: `message.data`), APNs also `apns_id` and the answered `status`; at most 20,000
+/// reads what `apns`, `xiaomi`, `huawei` or `fcm` received, from its recording (`--recording`):
+/// one entry per (send, device token) with `token` and `data` (APNs: the payload, Xiaomi:
+/// `payload`, Huawei: `message.data`, FCM: `android.data` or `message.data`), APNs also
+/// `apns_id`, APNs and FCM the answered `status`; at most 20,000
 /// entries an answer, `next_offset` says where the next page starts.
 #[derive(Debug, Parser)]
 #[command(name = "pushway-mock", version, verbatim_doc_comment)]
@@ -97,6 +108,13 @@ struct Args {
     /// several.
     #[arg(long = "huawei-oauth-fault", value_name = "RULE")]
     huawei_oauth_faults: Vec<String>,
+    /// A fault rule for FCM's `messages:send`, e.g. `times=1:quota_exceeded=30`; repeat for
+    /// several.
+    #[arg(long = "fcm-fault", value_name = "RULE")]
+    fcm_faults: Vec<String>,
+    /// A fault rule for FCM's token endpoint, e.g. `times=1:unavailable`; repeat for several.
+    #[arg(long = "fcm-oauth-fault", value_name = "RULE")]
+    fcm_oauth_faults: Vec<String>,
 
     /// Port of the APNs simulator (0: any free port).
     #[arg(long, default_value_t = 0)]
@@ -166,6 +184,36 @@ struct Args {
     /// The RSA public key (PEM) of the service-account key file.
     #[arg(long, requires = "huawei_service_account")]
     huawei_service_account_public_key: Option<PathBuf>,
+
+    /// Port of the FCM simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    fcm_port: u16,
+    /// Serve FCM on plain TCP (h2c with prior knowledge, or HTTP/1.1) instead of TLS.
+    #[arg(long)]
+    fcm_plain: bool,
+    /// A Google service-account key file (JSON) whose assertions to accept; repeat for several.
+    /// None: the committed TEST-ONLY account of `fixtures/fcm/test-service-account.json`.
+    #[arg(long = "fcm-service-account", value_name = "KEY_FILE")]
+    fcm_service_accounts: Vec<PathBuf>,
+    /// `expires_in` of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 3599)]
+    fcm_token_expires_in: u64,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS advertised by the FCM simulator.
+    #[arg(long, default_value_t = 100)]
+    fcm_max_concurrent_streams: u32,
+    /// GOAWAY after this many requests on each connection (0: never).
+    #[arg(long, default_value_t = 0)]
+    fcm_goaway_after: u64,
+    /// Answer 400 "not a valid FCM registration token" to unknown device tokens (default: any
+    /// well-formed token is valid).
+    #[arg(long)]
+    fcm_strict_tokens: bool,
+    /// Count the whole message (minus the target) against the 4096 bytes, not only `data`.
+    #[arg(long)]
+    fcm_strict_size: bool,
+    /// Also write the FCM simulator's certificate (PEM) to this file.
+    #[arg(long)]
+    fcm_ca_out: Option<PathBuf>,
 }
 
 fn parse_recording(s: &str) -> Result<Recording, String> {
@@ -234,6 +282,19 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         lines.push(Line::new("huawei", sim.addr(), sim.base_url()));
         simulators.huawei = Some(Arc::new(sim));
     }
+    // Last, so tools that read the first three lines of `all` keep working.
+    if wants(Simulator::Fcm) {
+        let sim = start_fcm(&args).await?;
+        let pem = sim.cert_pem().map(str::to_owned);
+        if let (Some(pem), Some(path)) = (&pem, &args.fcm_ca_out) {
+            std::fs::write(path, pem)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        let mut line = Line::new("fcm", sim.addr(), sim.base_url()).tls(!args.fcm_plain, pem);
+        line.token_url = Some(sim.token_url());
+        lines.push(line);
+        simulators.fcm = Some(Arc::new(sim));
+    }
 
     // Faults from the flags go through the controller, so the endpoint reads them back.
     let controller = Arc::new(Controller::new(simulators));
@@ -242,6 +303,8 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         ("xiaomi", &args.xiaomi_faults),
         ("huawei", &args.huawei_faults),
         ("huawei_oauth", &args.huawei_oauth_faults),
+        ("fcm", &args.fcm_faults),
+        ("fcm_oauth", &args.fcm_oauth_faults),
     ] {
         if !rules.is_empty() {
             controller
@@ -331,6 +394,29 @@ async fn start_huawei(args: &Args) -> Result<HuaweiSimulator, Box<dyn Error>> {
     Ok(builder.start().await?)
 }
 
+async fn start_fcm(args: &Args) -> Result<FcmSimulator, Box<dyn Error>> {
+    let mut builder = FcmSimulator::builder()
+        .bind(SocketAddr::new(args.host, args.fcm_port))
+        .tls(!args.fcm_plain)
+        .token_expires_in(args.fcm_token_expires_in)
+        .max_concurrent_streams(args.fcm_max_concurrent_streams)
+        .goaway_after(args.fcm_goaway_after)
+        .accept_any_token(!args.fcm_strict_tokens)
+        .strict_size(args.fcm_strict_size)
+        .recording(args.recording);
+    if args.fcm_service_accounts.is_empty() {
+        builder = builder.service_account(ServiceAccountKey::test());
+    }
+    for path in &args.fcm_service_accounts {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key = ServiceAccountKey::from_key_file(&text)
+            .map_err(|e| format!("--fcm-service-account {}: {e}", path.display()))?;
+        builder = builder.service_account(key);
+    }
+    Ok(builder.start().await?)
+}
+
 /// Reads `project_id`, `key_id` and `sub_account` of a key file, and the public key PEM.
 fn service_account(
     key_file: &PathBuf,
@@ -370,6 +456,9 @@ struct Line {
     /// What this simulator received (`/_control/received?simulator=…`).
     #[serde(skip_serializing_if = "Option::is_none")]
     received_url: Option<String>,
+    /// FCM: the OAuth token endpoint (a key file's `token_uri`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_url: Option<String>,
 }
 
 impl Line {
@@ -382,6 +471,7 @@ impl Line {
             ca_cert_pem: None,
             control_url: None,
             received_url: None,
+            token_url: None,
         }
     }
 

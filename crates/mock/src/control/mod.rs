@@ -7,10 +7,10 @@
 //! | `GET /_control/faults` | the rules set through this controller and the request count, per simulator |
 //! | `POST /_control/faults` with `{"simulator":"xiaomi","faults":["times=1:status=503"]}` | replaces that simulator's rules (`[]` clears them); add `"append":true` to keep the others |
 //! | `DELETE /_control/faults` | clears every simulator's rules |
-//! | `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` | what `apns`, `xiaomi` or `huawei` received, one entry per (send, device token), from its recording ([`received`]) |
+//! | `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` | what `apns`, `xiaomi`, `huawei` or `fcm` received, one entry per (send, device token), from its recording ([`received`]) |
 //!
-//! Simulators are named `apns`, `xiaomi`, `huawei` (`messages:send`) and `huawei_oauth` (the
-//! token endpoint). Every answer is JSON: the state after the change, e.g.
+//! Simulators are named `apns`, `xiaomi`, `huawei` (`messages:send`), `huawei_oauth` (the
+//! token endpoint), `fcm` (`messages:send`) and `fcm_oauth` (its token endpoint). Every answer is JSON: the state after the change, e.g.
 //! `{"xiaomi":{"faults":["times=1:status=503"],"requests":12}}`, or `{"error":"…"}` with 400.
 //! Rules set anew start counting anew (`times=N`, `ratio=K/N`).
 //!
@@ -35,8 +35,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use self::received::{MAX_RECEIVED_LIMIT, RECEIVED_PATH, Received, ReceivedLog};
-use self::spec::{parse_apns_fault, parse_huawei_fault, parse_rule, parse_xiaomi_fault};
+use self::spec::{
+    parse_apns_fault, parse_fcm_fault, parse_huawei_fault, parse_rule, parse_xiaomi_fault,
+};
 use crate::apns::ApnsSimulator;
+use crate::fcm::FcmSimulator;
 use crate::http_server::{Handler, Reply, ServerHandle, StartError, serve};
 use crate::huawei::HuaweiSimulator;
 use crate::xiaomi::XiaomiSimulator;
@@ -53,6 +56,8 @@ pub struct Simulators {
     pub xiaomi: Option<Arc<XiaomiSimulator>>,
     /// The Huawei simulator (both of its endpoints).
     pub huawei: Option<Arc<HuaweiSimulator>>,
+    /// The FCM simulator (both of its endpoints).
+    pub fcm: Option<Arc<FcmSimulator>>,
 }
 
 /// Sets fault rules on running simulators from their text form, and remembers them so they
@@ -84,6 +89,9 @@ impl Controller {
         }
         if self.simulators.huawei.is_some() {
             names.extend(["huawei", "huawei_oauth"]);
+        }
+        if self.simulators.fcm.is_some() {
+            names.extend(["fcm", "fcm_oauth"]);
         }
         names
     }
@@ -124,8 +132,8 @@ impl Controller {
         }
     }
 
-    /// Clears `name`'s rules on its simulator and sets the kept ones again (Huawei clears both of
-    /// its endpoints at once, so the other endpoint's rules are set again too).
+    /// Clears `name`'s rules on its simulator and sets the kept ones again (Huawei and FCM clear
+    /// both of their endpoints at once, so the other endpoint's rules are set again too).
     fn reapply(&self, name: &'static str, all: &BTreeMap<&'static str, Vec<String>>) {
         let names: &[&'static str] = match name {
             "apns" => {
@@ -139,6 +147,12 @@ impl Controller {
                     sim.clear_faults();
                 }
                 &["xiaomi"]
+            }
+            "fcm" | "fcm_oauth" => {
+                if let Some(sim) = &self.simulators.fcm {
+                    sim.clear_faults();
+                }
+                &["fcm", "fcm_oauth"]
             }
             _ => {
                 if let Some(sim) = &self.simulators.huawei {
@@ -179,12 +193,20 @@ impl Controller {
                     _ => {}
                 }
             }
+            "fcm" | "fcm_oauth" => {
+                let (trigger, fault) = parse_rule(rule, parse_fcm_fault)?;
+                match (dry_run, &s.fcm) {
+                    (false, Some(sim)) if name == "fcm" => sim.inject(trigger, fault),
+                    (false, Some(sim)) => sim.inject_oauth(trigger, fault),
+                    _ => {}
+                }
+            }
             _ => return Err(format!("no simulator {name:?}")),
         }
         Ok(())
     }
 
-    /// What `simulator` (`apns`, `xiaomi` or `huawei`) received, from its recording (see
+    /// What `simulator` (`apns`, `xiaomi`, `huawei` or `fcm`) received, from its recording (see
     /// [`received`](mod@received)).
     pub fn received(&self, simulator: &str) -> Result<ReceivedLog, String> {
         let s = &self.simulators;
@@ -213,13 +235,21 @@ impl Controller {
                     received::huawei_entries(&kept),
                 )
             }),
+            "fcm" => s.fcm.as_ref().map(|sim| {
+                let kept = sim.requests();
+                (
+                    sim.request_count(),
+                    kept.len(),
+                    received::fcm_entries(&kept),
+                )
+            }),
             _ => None,
         };
         let (requests, kept, entries) = log.ok_or_else(|| {
             let running: Vec<&str> = self
                 .targets()
                 .into_iter()
-                .filter(|n| *n != "huawei_oauth")
+                .filter(|n| !n.ends_with("_oauth"))
                 .collect();
             format!(
                 "no simulator {simulator:?} is running (running: {})",
@@ -242,6 +272,8 @@ impl Controller {
             let requests = match name {
                 "apns" => s.apns.as_ref().map(|sim| sim.request_count()),
                 "xiaomi" => s.xiaomi.as_ref().map(|sim| sim.request_count()),
+                "fcm" => s.fcm.as_ref().map(|sim| sim.request_count()),
+                "fcm_oauth" => s.fcm.as_ref().map(|sim| sim.token_request_count()),
                 // One count for both Huawei endpoints: the simulator counts them together.
                 _ => s.huawei.as_ref().map(|sim| sim.request_count()),
             };
@@ -350,7 +382,7 @@ fn received_reply(controller: &Controller, request: &Request<Bytes>) -> Reply {
         Ok((None, ..)) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                "name the simulator: ?simulator=apns, xiaomi or huawei".to_owned(),
+                "name the simulator: ?simulator=apns, xiaomi, huawei or fcm".to_owned(),
             );
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, e),

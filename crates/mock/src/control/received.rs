@@ -7,6 +7,7 @@
 //! | `apns` | request to `/3/device/<token>` | the JSON payload | `apns_id` (the request's, else the answered one), `status` (answered; `null` when refused or dropped) |
 //! | `xiaomi` | regid of a send to `/v3` or `/v2/message/regid` | the `payload` field | |
 //! | `huawei` | token of a `messages:send` (not `validate_only`) | `message.data` | |
+//! | `fcm` | `messages:send` to a `token` (not `validate_only`) | `android.data`, else `message.data` | `status` (answered; `null` when refused or dropped) |
 //!
 //! `data` is the value as JSON when it parses as JSON, else the text (`null` when absent), so
 //! pushway's app data (the same keys on every channel) reads the same for every vendor.
@@ -23,6 +24,7 @@ use serde_json::Value;
 
 use crate::RecordedRequest;
 use crate::apns::{ApnsOutcome, ApnsRequest};
+use crate::fcm::FcmRequest;
 
 /// The path of the endpoint.
 pub const RECEIVED_PATH: &str = "/_control/received";
@@ -39,7 +41,7 @@ pub struct Received {
     /// APNs only: the `apns-id` of the request, else the one answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub apns_id: Option<String>,
-    /// APNs only: the answered status; `None` when the stream was refused or the connection
+    /// APNs and FCM: the answered status; `None` when the stream was refused or the connection
     /// dropped. Absent for Xiaomi and Huawei, whose recordings keep no answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Option<u16>>,
@@ -152,6 +154,37 @@ pub fn huawei_entries(requests: &[RecordedRequest]) -> Vec<Received> {
                 });
             }
         }
+    }
+    out
+}
+
+/// The entries of the FCM simulator's kept requests: one per `messages:send` to a device
+/// token that is not `validate_only`, with its effective data and the answered status.
+pub fn fcm_entries(requests: &[FcmRequest]) -> Vec<Received> {
+    let mut out = Vec::new();
+    for r in requests {
+        if !r.request.path.ends_with("/messages:send") {
+            continue;
+        }
+        let body = body_json(&r.request.body);
+        let dry = |name: &str| body[name] == Value::Bool(true);
+        if dry("validate_only") || dry("validateOnly") {
+            continue;
+        }
+        let message = &body["message"];
+        let Some(token) = message["token"].as_str() else {
+            continue;
+        };
+        let data = match &message["android"]["data"] {
+            Value::Null => message["data"].clone(),
+            data => data.clone(),
+        };
+        out.push(Received {
+            token: token.to_owned(),
+            data,
+            apns_id: None,
+            status: Some(r.status()),
+        });
     }
     out
 }

@@ -20,7 +20,10 @@
 //! | `rate_limited`, `quota_exceeded` | Xiaomi | codes 10027 / 200001 |
 //! | `flow_control`, `internal_error` | Huawei | HTTP 503 / code 81000001 |
 //! | `status=CODE` | Xiaomi, Huawei | this HTTP status, empty body |
-//! | `raw=CODE,CONTENT_TYPE,BODY` | Xiaomi, Huawei | this status, content type (may be empty) and body |
+//! | `raw=CODE,CONTENT_TYPE,BODY` | Xiaomi, Huawei, FCM | this status, content type (may be empty) and body |
+//! | `unregistered`, `invalid_token`, `apns_unregistered`, `sender_id_mismatch`, `third_party_auth_error`, `unauthenticated`, `permission_denied` | FCM | that documented error (protocols/fcm.md §5) |
+//! | `quota_exceeded[=SECS]`, `unavailable[=SECS]`, `internal[=SECS]` | FCM | 429 / 503 / 500, with `retry-after: SECS` when given |
+//! | `not_found_html`, `refused_stream`, `goaway` | FCM | Google's HTML 404; `RST_STREAM REFUSED_STREAM`; the answer, then GOAWAY |
 //!
 //! Examples: `reason=ServiceUnavailable`, `times=2:status=503`, `ratio=1/10:rate_limited`,
 //! `token=REGID_A:drop`, `raw=502,text/html,<html>Bad Gateway</html>`.
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 use crate::apns::{ApnsFault, ApnsReason, GoAway};
 use crate::fault::Trigger;
+use crate::fcm::FcmFault;
 use crate::huawei::HuaweiFault;
 use crate::xiaomi::XiaomiFault;
 
@@ -177,6 +181,57 @@ pub fn parse_huawei_fault(text: &str) -> Result<HuaweiFault, String> {
     }
 }
 
+/// An FCM fault (see the table above).
+pub fn parse_fcm_fault(text: &str) -> Result<FcmFault, String> {
+    let secs = |value: Option<&str>| {
+        value
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{text}: expected whole seconds after `=`"))
+            })
+            .transpose()
+    };
+    match split(text) {
+        ("unregistered", None) => Ok(FcmFault::Unregistered),
+        ("invalid_token", None) => Ok(FcmFault::InvalidToken),
+        ("apns_unregistered", None) => Ok(FcmFault::ApnsUnregistered),
+        ("sender_id_mismatch", None) => Ok(FcmFault::SenderIdMismatch),
+        ("third_party_auth_error", None) => Ok(FcmFault::ThirdPartyAuthError),
+        ("unauthenticated", None) => Ok(FcmFault::Unauthenticated),
+        ("permission_denied", None) => Ok(FcmFault::PermissionDenied),
+        ("quota_exceeded", value) => Ok(FcmFault::QuotaExceeded {
+            retry_after: secs(value)?,
+        }),
+        ("unavailable", value) => Ok(FcmFault::Unavailable {
+            retry_after: secs(value)?,
+        }),
+        ("internal", value) => Ok(FcmFault::Internal {
+            retry_after: secs(value)?,
+        }),
+        ("not_found_html", None) => Ok(FcmFault::NotFoundHtml),
+        ("raw", Some(value)) => {
+            let (status, content_type, body) = raw(value)?;
+            Ok(FcmFault::Raw {
+                status,
+                content_type,
+                body,
+            })
+        }
+        ("latency", Some(ms)) => Ok(FcmFault::Latency(latency(ms)?)),
+        ("drop", None) => Ok(FcmFault::DropConnection),
+        ("refused_stream", None) => Ok(FcmFault::RefusedStream),
+        ("goaway", None) => Ok(FcmFault::GoAway),
+        _ => Err(unknown(
+            "FCM",
+            text,
+            "unregistered, invalid_token, apns_unregistered, sender_id_mismatch, \
+             third_party_auth_error, unauthenticated, permission_denied, quota_exceeded[=SECS], \
+             unavailable[=SECS], internal[=SECS], not_found_html, raw=CODE,TYPE,BODY, latency=MS, \
+             drop, refused_stream or goaway",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +280,33 @@ mod tests {
             parse_apns_fault("goaway").unwrap(),
             ApnsFault::GoAway(GoAway::shutdown())
         );
+    }
+
+    #[test]
+    fn fcm_rules_parse() {
+        assert_eq!(
+            parse_rule("times=1:quota_exceeded=30", parse_fcm_fault).unwrap(),
+            (
+                Trigger::Times(1),
+                FcmFault::QuotaExceeded {
+                    retry_after: Some(30)
+                }
+            )
+        );
+        assert_eq!(
+            parse_fcm_fault("unavailable").unwrap(),
+            FcmFault::Unavailable { retry_after: None }
+        );
+        assert_eq!(
+            parse_rule("token=fGw0:APA91b:unregistered", parse_fcm_fault),
+            Err("unknown FCM fault \"APA91b:unregistered\": expected unregistered, invalid_token, apns_unregistered, sender_id_mismatch, third_party_auth_error, unauthenticated, permission_denied, quota_exceeded[=SECS], unavailable[=SECS], internal[=SECS], not_found_html, raw=CODE,TYPE,BODY, latency=MS, drop, refused_stream or goaway".to_owned())
+        );
+        assert!(
+            parse_fcm_fault("internal=soon")
+                .unwrap_err()
+                .contains("whole seconds")
+        );
+        assert_eq!(parse_fcm_fault("goaway").unwrap(), FcmFault::GoAway);
     }
 
     #[test]

@@ -48,6 +48,34 @@ impl ServiceAccountKey {
     pub fn test() -> ServiceAccountKey {
         TestServiceAccount::new().key()
     }
+
+    /// The public half of a key file (Google's JSON format): `client_email`, `project_id`, and
+    /// the public key derived from `private_key` (RSA PKCS#8 PEM).
+    pub fn from_key_file(json: &str) -> Result<ServiceAccountKey, String> {
+        let file: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+        let field = |name: &str| {
+            file[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("no string field {name:?}"))
+        };
+        let private = field("private_key")?;
+        let (label, der) =
+            pem_decode(&private).ok_or_else(|| "private_key is not PEM".to_owned())?;
+        if label != "PRIVATE KEY" {
+            return Err(format!("private_key: expected PRIVATE KEY, got {label}"));
+        }
+        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der)
+            .map_err(|e| format!("private_key: not an RSA PKCS#8 key: {e}"))?;
+        let public = aws_lc_rs::signature::KeyPair::public_key(&pair);
+        Ok(ServiceAccountKey {
+            client_email: field("client_email")?,
+            project_id: field("project_id")?,
+            project_number: None,
+            // PKCS#1 RSAPublicKey DER, as aws-lc-rs gives it.
+            public_key_pem: pem_encode("RSA PUBLIC KEY", public.as_ref()),
+        })
+    }
 }
 
 /// The committed TEST-ONLY service account `crates/mock/fixtures/fcm/test-service-account.json`
@@ -156,6 +184,33 @@ impl TestServiceAccount {
             .to_string(),
         )
     }
+}
+
+/// The label and DER of the first PEM block.
+fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
+    let rest = &pem[pem.find("-----BEGIN ")? + 11..];
+    let label_end = rest.find("-----")?;
+    let body = &rest[label_end + 5..];
+    let body: String = body[..body.find("-----END ")?]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    Some((rest[..label_end].to_owned(), der))
+}
+
+/// DER in a PEM block with 64-column lines.
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 pub(crate) fn unix_now() -> i64 {

@@ -4,7 +4,7 @@
 mod auth;
 mod connection;
 mod faults;
-mod raw;
+pub(crate) mod raw;
 mod requests;
 mod tls;
 

@@ -9,7 +9,7 @@ use tokio::process::Command;
 
 /// Starts the binary with `args`, reads `n` JSON lines from its stdout, and returns them with
 /// the child (killed when dropped).
-async fn start(args: &[&str], n: usize) -> (tokio::process::Child, Vec<Value>) {
+pub(crate) async fn start(args: &[&str], n: usize) -> (tokio::process::Child, Vec<Value>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushway-mock"))
         .args(args)
         .stdout(Stdio::piped())
@@ -89,12 +89,14 @@ async fn prints_one_line_per_simulator_and_serves_them() {
 
 #[tokio::test]
 async fn all_starts_every_simulator_on_the_given_ports() {
-    let (mut child, lines) = start(&["--apns-h2c", "--apns-no-provider-token"], 3).await;
+    let (mut child, lines) = start(&["--apns-h2c", "--apns-no-provider-token"], 4).await;
     let names: Vec<&str> = lines
         .iter()
         .map(|l| l["simulator"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["apns", "xiaomi", "huawei"]);
+    // FCM last: tools that read the first three lines keep working.
+    assert_eq!(names, ["apns", "xiaomi", "huawei", "fcm"]);
+    assert_eq!(lines[3]["tls"], true);
     assert_eq!(lines[0]["tls"], false);
     assert!(lines[0].get("ca_cert_pem").is_none());
     child.kill().await.expect("kill");
@@ -128,7 +130,7 @@ async fn xiaomi_send(client: &reqwest::Client, base: &str) -> reqwest::Response 
 }
 
 /// `POST` to the control endpoint; returns the status and the JSON answer.
-async fn control(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn control(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
     let answer = client
         .post(url)
         .json(&body)
@@ -331,7 +333,7 @@ async fn a_fault_flag_for_a_simulator_not_started_or_a_bad_rule_fails_at_start()
 }
 
 /// `GET` of a URL answering JSON; the status and the body.
-async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
+pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
     let answer = client.get(url).send().await.expect("answers");
     let status = answer.status().as_u16();
     (status, answer.json().await.expect("json"))

@@ -1,6 +1,7 @@
 //! Tests of the FCM simulator: the token endpoint, `messages:send` and its error shapes, HTTP/2.
 
 mod auth;
+mod binary;
 mod errors;
 mod transport;
 
