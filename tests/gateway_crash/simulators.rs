@@ -64,6 +64,7 @@ pub async fn serve(dir: &Path) {
         apns: Some(Arc::new(apns)),
         xiaomi: Some(Arc::new(xiaomi)),
         huawei: Some(Arc::new(huawei)),
+        fcm: None,
     }));
     let control = ControlServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), controller)
         .await

@@ -234,10 +234,14 @@ impl FcmProviderBuilder {
         }
         let mut roots = Vec::new();
         for pem in &self.root_certs {
-            roots.push(
-                reqwest::Certificate::from_pem(pem)
-                    .map_err(|e| Error::config(format!("root certificate: {e}")))?,
-            );
+            // `from_pem` defers parsing to the TLS backend, which skips what is not a
+            // certificate: parse here so a wrong file fails the build, not every send.
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::config(format!("root certificate: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::config("root certificate: no certificate in the PEM"));
+            }
+            roots.extend(certs);
         }
         let client = |h2_only: bool| {
             let mut builder = reqwest::Client::builder()

@@ -29,6 +29,12 @@
 //!   [`Outcome::Retry`](pushway_core::Outcome::Retry) with reason
 //!   [`not_processed`](pushway_core::Reason::NOT_PROCESSED) for the retry layer, so each `send`
 //!   stays one attempt and nothing is ever reported delivered that FCM did not answer 200.
+//! - ALPN `h2` only: with ALPN negotiation reqwest's pool cannot tell a new connection will be
+//!   HTTP/2 and opens one per request during a burst (129 connections for 500 sends against
+//!   the simulator); with `h2` only, concurrent sends wait for the one being opened.
+//! - Before a new connection's SETTINGS arrive, hyper allows 100 streams (FCM's figure); a
+//!   server allowing fewer refuses the excess, which comes back as `Retry`/`not_processed`
+//!   (reqwest offers no setting for the initial stream limit).
 //! - No keep-alive PINGs: FCM answers frequent PINGs with GOAWAY `too_many_pings`; idle
 //!   connections are dropped after 90 s and reopened lazily.
 //!

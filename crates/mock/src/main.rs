@@ -29,7 +29,7 @@ use clap::{Parser, ValueEnum};
 use pushway_mock::Recording;
 use pushway_mock::apns::{ApnsEnvironment, ApnsSimulator};
 use pushway_mock::control::{ControlServer, Controller, Simulators};
-use pushway_mock::fcm::{FcmSimulator, ServiceAccountKey};
+use pushway_mock::fcm::{FcmSimulator, Quotas, ServiceAccountKey};
 use pushway_mock::huawei::{ErrorStatus, HuaweiSimulator, IllegalTokensShape, ServiceAccount};
 use pushway_mock::xiaomi::XiaomiSimulator;
 use serde::Serialize;
@@ -211,6 +211,10 @@ struct Args {
     /// Count the whole message (minus the target) against the 4096 bytes, not only `data`.
     #[arg(long)]
     fcm_strict_size: bool,
+    /// Enforce FCM's documented quotas (600,000 messages per project per minute, 240 per device
+    /// per minute, 5,000 per hour): 429 QUOTA_EXCEEDED with retry-after. Default: none.
+    #[arg(long)]
+    fcm_documented_quotas: bool,
     /// Also write the FCM simulator's certificate (PEM) to this file.
     #[arg(long)]
     fcm_ca_out: Option<PathBuf>,
@@ -404,6 +408,9 @@ async fn start_fcm(args: &Args) -> Result<FcmSimulator, Box<dyn Error>> {
         .accept_any_token(!args.fcm_strict_tokens)
         .strict_size(args.fcm_strict_size)
         .recording(args.recording);
+    if args.fcm_documented_quotas {
+        builder = builder.quotas(Quotas::documented());
+    }
     if args.fcm_service_accounts.is_empty() {
         builder = builder.service_account(ServiceAccountKey::test());
     }

@@ -65,8 +65,18 @@ fn unknown_login_state_names_the_field() {
 
 #[test]
 fn unknown_token_kind_names_the_field() {
-    let field = field_of::<DeviceToken>(r#"{"kind":"fcm","credential":"c","token":"t"}"#);
+    let field = field_of::<DeviceToken>(r#"{"kind":"wns","credential":"c","token":"t"}"#);
     assert_eq!(field, "kind");
+}
+
+#[test]
+fn fcm_is_a_token_kind_of_an_android_device() {
+    let token: DeviceToken =
+        json::from_str(r#"{"kind":"fcm","credential":"c","token":"t"}"#).unwrap();
+    assert_eq!(token.kind, pushway_core::TokenKind::Fcm);
+    assert_eq!(token.kind.as_str(), "fcm");
+    assert!(token.kind.is_android());
+    assert_eq!(token.kind.apns_env(), None);
 }
 
 #[test]

@@ -3,7 +3,9 @@
 
 mod auth;
 mod body;
+mod builder;
 mod delivery;
 mod outcomes;
+mod router;
 mod support;
 mod transport;

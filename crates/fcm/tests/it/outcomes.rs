@@ -190,3 +190,34 @@ async fn a_wrong_project_is_auth_and_a_wrong_path_is_misconfigured() {
     );
     assert!(!outcomes[0].should_drop_token());
 }
+
+/// The simulator's per-device quota (240 a minute at FCM; 2 here): the third send in the minute
+/// is `Retry` after the simulator's `retry-after`, or after a minute when it sends none.
+#[tokio::test]
+async fn a_device_over_its_quota_is_retried_after_the_window() {
+    for with_header in [true, false] {
+        let sim = sim().await;
+        sim.set_quotas(pushway_mock::fcm::Quotas {
+            device_per_minute: Some(2),
+            retry_after: with_header,
+            ..Default::default()
+        });
+        let provider = provider(&sim);
+        for _ in 0..2 {
+            assert!(provider.send(&c2c(), &devices(&[TOKEN_A])).await[0].is_delivered());
+        }
+        let outcomes = provider.send(&c2c(), &devices(&[TOKEN_A, TOKEN_B])).await;
+        assert_eq!(outcomes[0].as_str(), "retry");
+        assert_eq!(outcomes[0].reason().unwrap().code(), "QUOTA_EXCEEDED");
+        let after = outcomes[0].retry_after().unwrap();
+        if with_header {
+            assert!(
+                after > Duration::ZERO && after <= Duration::from_secs(60),
+                "{after:?}"
+            );
+        } else {
+            assert_eq!(after, Duration::from_secs(60));
+        }
+        assert!(outcomes[1].is_delivered(), "another device is not limited");
+    }
+}

@@ -117,3 +117,48 @@ async fn a_slow_answer_times_out_and_a_dropped_connection_is_retry() {
     // The next send opens a new connection.
     assert!(provider.send(&c2c(), &devices(&[TOKEN_A])).await[0].is_delivered());
 }
+
+/// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` below FCM's 100: the client keeps to it, so no
+/// stream is refused and the 500 sends queue for the 10 streams.
+#[tokio::test]
+async fn the_servers_stream_limit_is_honoured() {
+    let sim = sim_builder()
+        .max_concurrent_streams(10)
+        .start()
+        .await
+        .unwrap();
+    let provider = builder(&sim).connections(1).build().unwrap();
+    // One send first, so the connection's SETTINGS are known before the burst (hyper assumes
+    // 100 streams until then, fcm.md §7).
+    assert!(provider.send(&c2c(), &devices(&[TOKEN_A])).await[0].is_delivered());
+    let outcomes = provider.send(&c2c(), &many(500)).await;
+    assert!(
+        outcomes.iter().all(Outcome::is_delivered),
+        "{:?}",
+        labels(&outcomes).iter().find(|l| l.0 != "delivered")
+    );
+    assert!(
+        sim.peak_concurrent_streams() <= 10,
+        "{}",
+        sim.peak_concurrent_streams()
+    );
+    assert_eq!(sim.request_count(), 501);
+}
+
+/// FCM closes idle connections (GOAWAY); the next send opens a new one and is delivered.
+#[tokio::test]
+async fn an_idle_connection_closed_by_the_server_is_reopened_lazily() {
+    let sim = sim_builder()
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let provider = builder(&sim).connections(1).build().unwrap();
+    assert!(provider.send(&c2c(), &devices(&[TOKEN_A])).await[0].is_delivered());
+    let before = sim.connection_count();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let outcomes = provider.send(&c2c(), &devices(&[TOKEN_A])).await;
+    assert!(outcomes[0].is_delivered(), "{}", outcomes[0]);
+    assert_eq!(sim.connection_count(), before + 1);
+    assert_eq!(sim.accepted_count(), 2);
+}

@@ -1,6 +1,5 @@
-//! Service accounts: the public half the simulator trusts ([`ServiceAccountKey`]), the committed
-//! test key with its private half ([`TestServiceAccount`]), and the check of a JWT-bearer
-//! assertion at the token endpoint (protocols/fcm.md §2, §8 rows T2–T6).
+//! Service accounts: the public half the simulator trusts ([`ServiceAccountKey`]) and the check
+//! of a JWT-bearer assertion at the token endpoint (protocols/fcm.md §2, §8 rows T2–T6).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,11 +7,12 @@ use base64::Engine as _;
 use base64::alphabet::URL_SAFE;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::StartError;
+use super::test_account::TestServiceAccount;
 
 /// The scope that grants FCM sends.
 pub const SCOPE_FIREBASE_MESSAGING: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -26,9 +26,6 @@ pub const LEGACY_TOKEN_URL: &str = "https://accounts.google.com/o/oauth2/token";
 pub const MAX_ASSERTION_SECS: i64 = 3600;
 /// Clock skew tolerated on `iat` (an `iat` this far in the future still passes) [model].
 const IAT_SKEW_SECS: i64 = 60;
-
-const TEST_KEY_FILE: &str = include_str!("../../fixtures/fcm/test-service-account.json");
-const TEST_PUBLIC_KEY: &str = include_str!("../../fixtures/fcm/test-service-account.pub.pem");
 
 /// A service account the simulator trusts: the public half of a key file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,114 +75,6 @@ impl ServiceAccountKey {
     }
 }
 
-/// The committed TEST-ONLY service account `crates/mock/fixtures/fcm/test-service-account.json`
-/// (Google's key-file format, RSA 2048, project `pushway-test`), with helpers to sign
-/// assertions. Its private key is public: never trust it outside tests.
-#[derive(Debug, Clone)]
-pub struct TestServiceAccount {
-    file: Value,
-}
-
-impl Default for TestServiceAccount {
-    fn default() -> Self {
-        TestServiceAccount::new()
-    }
-}
-
-impl TestServiceAccount {
-    /// The fixture key.
-    pub fn new() -> TestServiceAccount {
-        let file = serde_json::from_str(TEST_KEY_FILE).unwrap_or(Value::Null);
-        TestServiceAccount { file }
-    }
-
-    fn field(&self, name: &str) -> &str {
-        self.file[name].as_str().unwrap_or_default()
-    }
-
-    /// `client_email`.
-    pub fn client_email(&self) -> &str {
-        self.field("client_email")
-    }
-
-    /// `project_id`.
-    pub fn project_id(&self) -> &str {
-        self.field("project_id")
-    }
-
-    /// `private_key_id` (the `kid` google-auth puts in the assertion header).
-    pub fn private_key_id(&self) -> &str {
-        self.field("private_key_id")
-    }
-
-    /// `private_key`: RSA PKCS#8 PEM.
-    pub fn private_key_pem(&self) -> &str {
-        self.field("private_key")
-    }
-
-    /// The public key, SPKI PEM.
-    pub fn public_key_pem(&self) -> &str {
-        TEST_PUBLIC_KEY
-    }
-
-    /// What a simulator must trust to accept this account's assertions.
-    pub fn key(&self) -> ServiceAccountKey {
-        ServiceAccountKey {
-            client_email: self.client_email().to_owned(),
-            project_id: self.project_id().to_owned(),
-            project_number: None,
-            public_key_pem: TEST_PUBLIC_KEY.to_owned(),
-        }
-    }
-
-    /// The key file as JSON text, exactly as committed (`token_uri` is Google's).
-    pub fn key_file_json(&self) -> &'static str {
-        TEST_KEY_FILE
-    }
-
-    /// The key file with `token_uri` replaced (e.g. by [`super::FcmSimulator::token_url`]), as a
-    /// client under test reads it.
-    pub fn key_file_json_with_token_uri(&self, token_uri: &str) -> String {
-        let mut file = self.file.clone();
-        file["token_uri"] = Value::String(token_uri.to_owned());
-        serde_json::to_string_pretty(&file).unwrap_or_default()
-    }
-
-    /// Signs `header.claims` (any JSON, unpadded base64url) with RS256: for well-formed and
-    /// deliberately bad assertions alike.
-    pub fn sign(&self, header_json: &str, claims_json: &str) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header_json),
-            URL_SAFE_NO_PAD.encode(claims_json)
-        );
-        let signature = EncodingKey::from_rsa_pem(self.private_key_pem().as_bytes())
-            .and_then(|key| jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::RS256))
-            .unwrap_or_default();
-        format!("{input}.{signature}")
-    }
-
-    /// A valid assertion for `aud` as google-auth builds it: header with `kid`, `iss`, `scope`
-    /// `firebase.messaging`, `iat` = now, `exp` = now + 3600.
-    pub fn assertion(&self, aud: &str) -> String {
-        let now = unix_now();
-        self.sign(
-            &format!(
-                r#"{{"alg":"RS256","typ":"JWT","kid":"{}"}}"#,
-                self.private_key_id()
-            ),
-            &serde_json::json!({
-                "iss": self.client_email(),
-                "scope": SCOPE_FIREBASE_MESSAGING,
-                "aud": aud,
-                "iat": now,
-                "exp": now + MAX_ASSERTION_SECS,
-            })
-            .to_string(),
-        )
-    }
-}
-
 /// The label and DER of the first PEM block.
 fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
     let rest = &pem[pem.find("-----BEGIN ")? + 11..];
@@ -217,6 +106,33 @@ pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A JWT-bearer assertion as a token request carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedAssertion {
+    /// The JOSE header (`alg`, `typ`, `kid`), `Null` if it does not decode.
+    pub header: Value,
+    /// The claims (`iss`, `scope`, `aud`, `iat`, `exp`, …), `Null` if they do not decode.
+    pub claims: Value,
+    /// Whether the parts were base64url with `=` padding.
+    pub padded: bool,
+}
+
+pub(crate) fn decode_assertion(jwt: &str) -> DecodedAssertion {
+    let mut parts = jwt.split('.');
+    let mut part = || {
+        parts
+            .next()
+            .and_then(|p| LENIENT.decode(p).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null)
+    };
+    DecodedAssertion {
+        header: part(),
+        claims: part(),
+        padded: jwt.contains('='),
+    }
 }
 
 /// Why an assertion was refused; each has its own `error_description`.

@@ -46,43 +46,50 @@
 //! which sends `https` — does not need it. Independent checks with that SDK use its HTTP/1.1
 //! path instead (`send()`, or `sendEach` after `enableLegacyHttpTransport()`), which the
 //! simulator serves with the same checks. The test `node_style_scheme_is_reset_with_protocol_error`
-//! pins this behaviour.
+//! pins this behaviour. Checked with firebase-admin-node 13.10.0 against `pushway-mock fcm`:
+//! `send()` (token request and send through its `httpAgent`) and `sendEach` after
+//! `enableLegacyHttpTransport()` are answered 200, `send(…, dryRun)` gets `fake_message_id`, an
+//! unregistered token `messaging/registration-token-not-registered`; HTTP/2 `sendEach` fails each
+//! message with `app/network-error` "Stream closed with error code NGHTTP2_PROTOCOL_ERROR".
 //!
 //! The simulator stops when dropped.
 
 mod account;
+mod builder;
 mod fault;
 mod log;
 mod node;
 mod oauth;
+mod quota;
 mod response;
+mod schema;
 mod server;
 mod state;
+mod test_account;
 mod validate;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 pub use self::account::{
-    GOOGLE_TOKEN_URL, LEGACY_TOKEN_URL, MAX_ASSERTION_SECS, SCOPE_CLOUD_PLATFORM,
-    SCOPE_FIREBASE_MESSAGING, ServiceAccountKey, TestServiceAccount,
+    DecodedAssertion, GOOGLE_TOKEN_URL, LEGACY_TOKEN_URL, MAX_ASSERTION_SECS, SCOPE_CLOUD_PLATFORM,
+    SCOPE_FIREBASE_MESSAGING, ServiceAccountKey,
 };
+pub use self::builder::FcmSimulatorBuilder;
 pub use self::fault::FcmFault;
 pub use self::log::{FcmOutcome, FcmRequest};
 pub use self::oauth::JWT_BEARER_GRANT;
+pub use self::quota::Quotas;
 pub use self::response::JSON_UTF8;
 pub use self::state::TOKEN_PATH;
+pub use self::test_account::TestServiceAccount;
 pub use self::validate::{MAX_PAYLOAD_BYTES, MAX_TTL_SECS};
 pub use crate::fault::Trigger;
 pub use crate::http_server::StartError;
 
-use self::account::Verifier;
-use self::log::Log;
-use self::oauth::AccessTokens;
 use self::state::{Registry, State};
-use crate::fault::FaultRules;
-use crate::{RecordedRequest, Recorder, Recording};
+use crate::{RecordedRequest, Recording};
 
 /// What the registry says about a device token (S11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +97,9 @@ use crate::{RecordedRequest, Recorder, Recording};
 pub enum TokenState {
     /// Accepted.
     Valid,
+    /// An iOS (APNs-backed) token, accepted; data-only messages to it with `apns-priority` 10
+    /// get 400 `INVALID_ARGUMENT` (S9, \[F8\]; the text is our model).
+    Ios,
     /// 400 "The registration token is not a valid FCM registration token".
     Invalid,
     /// 404 `UNREGISTERED` (app uninstalled, token expired).
@@ -118,38 +128,13 @@ impl Drop for FcmSimulator {
     }
 }
 
-/// Configures and starts an [`FcmSimulator`].
-#[derive(Debug)]
-#[must_use]
-pub struct FcmSimulatorBuilder {
-    bind: SocketAddr,
-    tls: bool,
-    accounts: Vec<ServiceAccountKey>,
-    token_expires_in: u64,
-    max_concurrent_streams: u32,
-    goaway_after: u64,
-    accept_any_token: bool,
-    strict_size: bool,
-    recording: Recording,
-}
-
 impl FcmSimulator {
     /// A builder with the defaults: `127.0.0.1:0`, TLS, no trusted account (add one with
     /// [`FcmSimulatorBuilder::service_account`]), access tokens valid 3599 s, 100 streams per
-    /// connection, any well-formed device token valid, data-only size rule,
+    /// connection, any well-formed device token valid, data-only size rule, no quotas,
     /// `Recording::Last(10_000)`.
     pub fn builder() -> FcmSimulatorBuilder {
-        FcmSimulatorBuilder {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls: true,
-            accounts: Vec::new(),
-            token_expires_in: 3599,
-            max_concurrent_streams: 100,
-            goaway_after: 0,
-            accept_any_token: true,
-            strict_size: false,
-            recording: Recording::default(),
-        }
+        FcmSimulatorBuilder::default()
     }
 
     /// The bound address.
@@ -206,6 +191,16 @@ impl FcmSimulator {
     /// The kept token endpoint requests, oldest first.
     pub fn token_requests(&self) -> Vec<RecordedRequest> {
         self.state.oauth_log.requests()
+    }
+
+    /// The assertions of the kept token requests, decoded (header and claims as JSON; `Null`
+    /// where a part does not decode), oldest first: what a client's JWT looked like.
+    pub fn token_assertions(&self) -> Vec<DecodedAssertion> {
+        self.token_requests()
+            .iter()
+            .filter_map(|r| r.form_value("assertion"))
+            .map(|jwt| account::decode_assertion(&jwt))
+            .collect()
     }
 
     /// Requests to the token endpoint in all.
@@ -274,6 +269,12 @@ impl FcmSimulator {
         self.state.strict_size.store(strict, Ordering::Relaxed);
     }
 
+    /// S12: the quotas from now on (every window starts afresh); `Quotas::default()` is none.
+    /// Over a quota a send gets 429 `QUOTA_EXCEEDED`.
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.state.quota.set(quotas);
+    }
+
     /// GOAWAY after `n` requests on each connection (`None`: never). The `n`-th is answered.
     pub fn set_goaway_after(&self, n: Option<u64>) {
         self.state
@@ -297,114 +298,5 @@ impl FcmSimulator {
     pub fn clear_faults(&self) {
         self.state.faults.clear();
         self.state.oauth_faults.clear();
-    }
-}
-
-impl FcmSimulatorBuilder {
-    /// The address to listen on (default `127.0.0.1:0`).
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.bind = addr;
-        self
-    }
-
-    /// TLS with a self-signed certificate (default), or `false` for plain TCP (h2c with prior
-    /// knowledge, or HTTP/1.1).
-    pub fn tls(mut self, on: bool) -> Self {
-        self.tls = on;
-        self
-    }
-
-    /// Trusts this service account's assertions; repeat for several.
-    pub fn service_account(mut self, account: ServiceAccountKey) -> Self {
-        self.accounts.push(account);
-        self
-    }
-
-    /// `expires_in` of issued access tokens, in seconds (default 3599, what Google sends; 0
-    /// expires them at once).
-    pub fn token_expires_in(mut self, secs: u64) -> Self {
-        self.token_expires_in = secs;
-        self
-    }
-
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS` per connection (default 100, §7).
-    pub fn max_concurrent_streams(mut self, n: u32) -> Self {
-        self.max_concurrent_streams = n.max(1);
-        self
-    }
-
-    /// GOAWAY after `n` requests on each connection (see [`FcmSimulator::set_goaway_after`]).
-    pub fn goaway_after(mut self, n: u64) -> Self {
-        self.goaway_after = n;
-        self
-    }
-
-    /// Whether unknown well-formed device tokens are valid (default `true`).
-    pub fn accept_any_token(mut self, accept_any: bool) -> Self {
-        self.accept_any_token = accept_any;
-        self
-    }
-
-    /// The strict size rule (see [`FcmSimulator::set_strict_size`]).
-    pub fn strict_size(mut self, strict: bool) -> Self {
-        self.strict_size = strict;
-        self
-    }
-
-    /// How many requests to keep (default `Recording::Last(10_000)`; `Off` for benchmarks).
-    pub fn recording(mut self, recording: Recording) -> Self {
-        self.recording = recording;
-        self
-    }
-
-    /// Binds and starts serving on the current Tokio runtime.
-    pub async fn start(self) -> Result<FcmSimulator, StartError> {
-        let verifier = Verifier::new(self.accounts)?;
-        let tls = if self.tls { Some(server::tls()?) } else { None };
-        let bind = self.bind;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|source| StartError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr: bind, source })?;
-        let scheme = if self.tls { "https" } else { "http" };
-        let state = Arc::new(State {
-            verifier,
-            access: AccessTokens::new(self.token_expires_in),
-            token_url: format!("{scheme}://{addr}{TOKEN_PATH}"),
-            registry: RwLock::new(Registry {
-                accept_any: self.accept_any_token,
-                states: Default::default(),
-            }),
-            faults: FaultRules::default(),
-            oauth_faults: FaultRules::default(),
-            log: Log::new(self.recording),
-            oauth_log: Recorder::new(self.recording),
-            strict_size: AtomicBool::new(self.strict_size),
-            goaway_after: AtomicU64::new(self.goaway_after),
-            accepted: AtomicU64::new(0),
-            seq: AtomicU64::new(0),
-            id_salt: uuid::Uuid::new_v4().as_u64_pair().0,
-            peak_streams: AtomicU32::new(0),
-            next_connection: AtomicU64::new(0),
-        });
-        let (acceptor, cert_pem) = match tls {
-            Some((acceptor, pem)) => (Some(acceptor), Some(pem)),
-            None => (None, None),
-        };
-        let task = tokio::spawn(server::accept_loop(
-            listener,
-            acceptor,
-            Arc::clone(&state),
-            self.max_concurrent_streams,
-        ));
-        Ok(FcmSimulator {
-            addr,
-            tls: self.tls,
-            cert_pem,
-            state,
-            task,
-        })
     }
 }

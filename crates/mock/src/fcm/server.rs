@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -55,11 +55,20 @@ pub(crate) fn tls() -> Result<(TlsAcceptor, String), StartError> {
 }
 
 /// Accepts connections until the task is aborted; aborting it aborts every connection.
+/// Per-connection settings fixed at start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnConfig {
+    pub max_concurrent_streams: u32,
+    /// Close (GOAWAY) a connection with no request in flight for this long (§7: FCM closes
+    /// idle connections after minutes).
+    pub idle_timeout: Option<Duration>,
+}
+
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     state: Arc<State>,
-    max_concurrent_streams: u32,
+    config: ConnConfig,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -74,10 +83,10 @@ pub(crate) async fn accept_loop(
                 let tls = tls.clone();
                 connections.spawn(async move {
                     match tls {
-                        None => serve(socket, state, max_concurrent_streams).await,
+                        None => serve(socket, state, config).await,
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(socket).await {
-                                serve(stream, state, max_concurrent_streams).await;
+                                serve(stream, state, config).await;
                             }
                         }
                     }
@@ -94,7 +103,7 @@ pub(crate) async fn accept_loop(
 #[error("stream refused by the simulator")]
 struct Refused(#[source] h2::Error);
 
-async fn serve<T>(io: T, state: Arc<State>, max_concurrent_streams: u32)
+async fn serve<T>(io: T, state: Arc<State>, config: ConnConfig)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -113,20 +122,36 @@ where
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http2()
-        .max_concurrent_streams(max_concurrent_streams)
+        .max_concurrent_streams(config.max_concurrent_streams)
         // §7: Google sends no keep-alive PINGs; neither do we.
         .keep_alive_interval(None);
     builder.http1().keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut shutting_down = false;
+    let idle = config.idle_timeout;
     loop {
+        // A new timer per turn: any request (or answer) on the connection starts it anew. Lazy,
+        // so a connection without an idle timeout never arms one.
+        let idle_timer = async {
+            match idle {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = conn.as_mut() => return,
             () = ctx.goaway.notified(), if !shutting_down => {
                 // GOAWAY(NO_ERROR); answered streams are flushed, then the connection closes.
                 conn.as_mut().graceful_shutdown();
                 shutting_down = true;
+            }
+            () = ctx.activity.notified(), if idle.is_some() => {}
+            () = idle_timer, if idle.is_some() && !shutting_down => {
+                if ctx.in_flight.load(Ordering::Acquire) == 0 {
+                    conn.as_mut().graceful_shutdown();
+                    shutting_down = true;
+                }
             }
             // Dropping the connection closes the socket without a GOAWAY.
             () = ctx.drop.notified() => return,
@@ -139,15 +164,36 @@ async fn respond(
     ctx: &ConnCtx,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Refused> {
+    ctx.activity.notify_one();
+    let now = ctx.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    let result = respond_counted(state, ctx, request, now).await;
+    ctx.in_flight.fetch_sub(1, Ordering::AcqRel);
+    ctx.activity.notify_one();
+    result
+}
+
+async fn respond_counted(
+    state: &State,
+    ctx: &ConnCtx,
+    request: Request<Incoming>,
+    now: u32,
+) -> Result<Response<Full<Bytes>>, Refused> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            // What Google's front end answers to an oversized request [model: page text].
+            return Ok(super::response::raw(
+                413,
+                "text/html; charset=UTF-8",
+                "<!DOCTYPE html>\n<html lang=en>\n  <title>Error 413 (Request Entity Too Large)!!1</title>\n",
+            ));
+        }
         Err(_) => return Err(Refused(h2::Error::from(h2::Reason::CANCEL))),
     };
-    let now = ctx.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
     state.peak_streams.fetch_max(now, Ordering::Relaxed);
     let outcome = state.handle(ctx, parts, body).await;
-    let result = match outcome {
+    match outcome {
         Outcome::Respond {
             response,
             delay,
@@ -168,7 +214,5 @@ async fn respond(
             std::future::pending::<Infallible>().await;
             Err(Refused(h2::Error::from(h2::Reason::CANCEL)))
         }
-    };
-    ctx.in_flight.fetch_sub(1, Ordering::Relaxed);
-    result
+    }
 }

@@ -16,6 +16,7 @@ use super::account::Verifier;
 use super::fault::{Action, FcmFault, errors};
 use super::log::{FcmOutcome, FcmRequest, Log};
 use super::oauth::{self, AccessTokens, TokenCheck};
+use super::quota::Limiter;
 use super::response::{self, ApiError};
 use super::validate::{self, Target};
 use crate::fault::FaultRules;
@@ -46,6 +47,8 @@ pub(crate) struct ConnCtx {
     pub closing: AtomicBool,
     pub goaway: tokio::sync::Notify,
     pub drop: tokio::sync::Notify,
+    /// A request started or ended (restarts the idle timer).
+    pub activity: tokio::sync::Notify,
 }
 
 /// The device-token registry (S11), on top of the rule the other simulators share: a token is
@@ -69,6 +72,7 @@ pub(crate) struct State {
     pub log: Log<FcmRequest>,
     pub oauth_log: Recorder,
     pub strict_size: AtomicBool,
+    pub quota: Limiter,
     /// GOAWAY after this many requests on a connection; 0 = never.
     pub goaway_after: AtomicU64,
     pub accepted: AtomicU64,
@@ -109,13 +113,20 @@ impl State {
         if parts.uri.path() == TOKEN_PATH {
             return self.token(&parts, &body);
         }
-        let handled = ctx.handled.fetch_add(1, Ordering::Relaxed) + 1;
-        if ctx.closing.load(Ordering::Acquire) {
+        // Decided by the request's number on the connection, not by `closing` alone: requests
+        // run in parallel, and the (n+1)-th may get here before the n-th set `closing`.
+        let handled = ctx.handled.fetch_add(1, Ordering::AcqRel) + 1;
+        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
+        let past_limit = goaway_after != 0 && handled > goaway_after;
+        if past_limit || ctx.closing.load(Ordering::Acquire) {
+            // The limit may have been lowered on a busy connection: make sure a GOAWAY goes out.
+            if !ctx.closing.swap(true, Ordering::AcqRel) {
+                ctx.goaway.notify_one();
+            }
             self.record(ctx, &parts, &body, FcmOutcome::Refused);
             return Outcome::Refuse;
         }
-        let goaway_after = self.goaway_after.load(Ordering::Relaxed);
-        let mut goaway = goaway_after != 0 && handled >= goaway_after;
+        let mut goaway = goaway_after != 0 && handled == goaway_after;
 
         // S1: an unknown path or method gets Google's HTML 404.
         let project = match send_project(parts.uri.path()) {
@@ -254,9 +265,21 @@ impl State {
         // S5–S10.
         let checked = validate::check(body, self.strict_size.load(Ordering::Relaxed))?;
         // S11.
-        if let Target::Token(token) | Target::Fid(token) = &checked.target {
-            self.check_token(token)?;
-        }
+        let device = match &checked.target {
+            Target::Token(token) | Target::Fid(token) => {
+                let ios = self.check_token(token)?;
+                // S9, known only once the registry says the token is Apple's.
+                if ios && checked.apple_data_only_high {
+                    return Err(ApiError::invalid_argument(
+                        "Data-only messages to iOS devices must be sent with apns-priority 5.",
+                    ));
+                }
+                Some(token.as_str())
+            }
+            _ => None,
+        };
+        // S12.
+        self.quota.admit(device).map_err(errors::quota_exceeded)?;
         // S13.
         if checked.validate_only {
             return Ok(format!("projects/{project}/messages/fake_message_id"));
@@ -269,7 +292,8 @@ impl State {
         ))
     }
 
-    fn check_token(&self, token: &str) -> Result<(), ApiError> {
+    /// S11; `Ok(true)` for a valid iOS token.
+    fn check_token(&self, token: &str) -> Result<bool, ApiError> {
         if token.is_empty() || token.chars().any(char::is_whitespace) {
             return Err(errors::invalid_token());
         }
@@ -280,7 +304,8 @@ impl State {
             None => TokenState::Invalid,
         };
         match state {
-            TokenState::Valid => Ok(()),
+            TokenState::Valid => Ok(false),
+            TokenState::Ios => Ok(true),
             TokenState::Invalid => Err(errors::invalid_token()),
             TokenState::Unregistered => Err(errors::unregistered()),
             TokenState::OtherProject => Err(errors::sender_id_mismatch()),

@@ -8,6 +8,7 @@
 
 use super::node::Node;
 use super::response::{ApiError, Detail, TOO_BIG, fcm};
+use super::schema::{MESSAGE, TARGETS, Ty};
 
 /// The payload limit (§4).
 pub const MAX_PAYLOAD_BYTES: usize = 4096;
@@ -28,139 +29,10 @@ pub(crate) enum Target {
 pub(crate) struct Checked {
     pub validate_only: bool,
     pub target: Target,
+    /// S9's condition: no notification (neither `message.notification` nor
+    /// `apns.payload.aps.alert`) and `apns.headers.apns-priority` "10". Refused for iOS tokens.
+    pub apple_data_only_high: bool,
 }
-
-#[derive(Clone, Copy)]
-enum Ty {
-    Str,
-    Bool,
-    Int32,
-    Float,
-    /// `map<string,string>`.
-    Map,
-    Obj(&'static [(&'static str, Ty)]),
-    /// A free-form JSON object (`apns.payload`, `webpush.notification`).
-    Struct,
-    Duration,
-    /// An enum; `true`: case-insensitive (`android.priority`, §3).
-    Enum(&'static str, &'static [&'static str], bool),
-    StrList,
-    DurationList,
-}
-
-const NOTIFICATION: &[(&str, Ty)] = &[("title", Ty::Str), ("body", Ty::Str), ("image", Ty::Str)];
-const FCM_OPTIONS: &[(&str, Ty)] = &[("analytics_label", Ty::Str)];
-const APNS_FCM_OPTIONS: &[(&str, Ty)] = &[("analytics_label", Ty::Str), ("image", Ty::Str)];
-const WEBPUSH_FCM_OPTIONS: &[(&str, Ty)] = &[("link", Ty::Str), ("analytics_label", Ty::Str)];
-const COLOR: &[(&str, Ty)] = &[
-    ("red", Ty::Float),
-    ("green", Ty::Float),
-    ("blue", Ty::Float),
-    ("alpha", Ty::Float),
-];
-const LIGHT_SETTINGS: &[(&str, Ty)] = &[
-    ("color", Ty::Obj(COLOR)),
-    ("light_on_duration", Ty::Duration),
-    ("light_off_duration", Ty::Duration),
-];
-const ANDROID_NOTIFICATION: &[(&str, Ty)] = &[
-    ("title", Ty::Str),
-    ("body", Ty::Str),
-    ("icon", Ty::Str),
-    ("color", Ty::Str),
-    ("sound", Ty::Str),
-    ("tag", Ty::Str),
-    ("click_action", Ty::Str),
-    ("body_loc_key", Ty::Str),
-    ("body_loc_args", Ty::StrList),
-    ("title_loc_key", Ty::Str),
-    ("title_loc_args", Ty::StrList),
-    ("channel_id", Ty::Str),
-    ("ticker", Ty::Str),
-    ("sticky", Ty::Bool),
-    ("event_time", Ty::Str),
-    ("local_only", Ty::Bool),
-    (
-        "notification_priority",
-        Ty::Enum(
-            "NotificationPriority",
-            &[
-                "PRIORITY_UNSPECIFIED",
-                "PRIORITY_MIN",
-                "PRIORITY_LOW",
-                "PRIORITY_DEFAULT",
-                "PRIORITY_HIGH",
-                "PRIORITY_MAX",
-            ],
-            false,
-        ),
-    ),
-    ("default_sound", Ty::Bool),
-    ("default_vibrate_timings", Ty::Bool),
-    ("default_light_settings", Ty::Bool),
-    ("vibrate_timings", Ty::DurationList),
-    (
-        "visibility",
-        Ty::Enum(
-            "Visibility",
-            &["VISIBILITY_UNSPECIFIED", "PRIVATE", "PUBLIC", "SECRET"],
-            false,
-        ),
-    ),
-    ("notification_count", Ty::Int32),
-    ("light_settings", Ty::Obj(LIGHT_SETTINGS)),
-    ("image", Ty::Str),
-    ("bypass_proxy_notification", Ty::Bool),
-    (
-        "proxy",
-        Ty::Enum(
-            "Proxy",
-            &["PROXY_UNSPECIFIED", "ALLOW", "DENY", "IF_PRIORITY_LOWERED"],
-            false,
-        ),
-    ),
-];
-const ANDROID: &[(&str, Ty)] = &[
-    ("collapse_key", Ty::Str),
-    (
-        "priority",
-        Ty::Enum("AndroidMessagePriority", &["NORMAL", "HIGH"], true),
-    ),
-    ("ttl", Ty::Duration),
-    ("restricted_package_name", Ty::Str),
-    ("data", Ty::Map),
-    ("notification", Ty::Obj(ANDROID_NOTIFICATION)),
-    ("fcm_options", Ty::Obj(FCM_OPTIONS)),
-    ("direct_boot_ok", Ty::Bool),
-    ("bandwidth_constrained_ok", Ty::Bool),
-    ("restricted_satellite_ok", Ty::Bool),
-];
-const APNS: &[(&str, Ty)] = &[
-    ("headers", Ty::Map),
-    ("payload", Ty::Struct),
-    ("fcm_options", Ty::Obj(APNS_FCM_OPTIONS)),
-    ("live_activity_token", Ty::Str),
-];
-const WEBPUSH: &[(&str, Ty)] = &[
-    ("headers", Ty::Map),
-    ("data", Ty::Map),
-    ("notification", Ty::Struct),
-    ("fcm_options", Ty::Obj(WEBPUSH_FCM_OPTIONS)),
-];
-const MESSAGE: &[(&str, Ty)] = &[
-    ("name", Ty::Str),
-    ("data", Ty::Map),
-    ("notification", Ty::Obj(NOTIFICATION)),
-    ("android", Ty::Obj(ANDROID)),
-    ("apns", Ty::Obj(APNS)),
-    ("webpush", Ty::Obj(WEBPUSH)),
-    ("fcm_options", Ty::Obj(FCM_OPTIONS)),
-    ("token", Ty::Str),
-    ("topic", Ty::Str),
-    ("condition", Ty::Str),
-    ("fid", Ty::Str),
-];
-const TARGETS: [&str; 4] = ["token", "topic", "condition", "fid"];
 
 /// `lowerCamelCase` → `snake_case`; snake_case names come back unchanged.
 fn snake(name: &str) -> String {
@@ -448,9 +320,21 @@ pub(crate) fn check(body: &[u8], strict_size: bool) -> Result<Checked, ApiError>
             })
             .detail(fcm("INVALID_ARGUMENT")));
     }
+    let apns = member(message, "apns");
+    let priority_10 = apns
+        .and_then(|a| member(a, "headers"))
+        .and_then(|h| member(h, "apns-priority"))
+        .and_then(Node::as_str)
+        == Some("10");
+    let alert = apns
+        .and_then(|a| member(a, "payload"))
+        .and_then(|p| member(p, "aps"))
+        .and_then(|aps| member(aps, "alert"));
+    let data_only = member(message, "notification").is_none() && alert.is_none();
     Ok(Checked {
         validate_only,
         target,
+        apple_data_only_high: data_only && priority_10,
     })
 }
 

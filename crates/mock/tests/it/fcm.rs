@@ -2,6 +2,7 @@
 
 mod auth;
 mod binary;
+mod body;
 mod errors;
 mod transport;
 
@@ -146,4 +147,24 @@ pub fn message() -> Value {
 /// An FcmError detail.
 pub fn fcm_error(code: &str) -> Value {
     json!({"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code})
+}
+
+/// Google's error envelope.
+pub fn envelope(code: u16, message: &str, status: &str, details: Value) -> Value {
+    json!({"error": {"code": code, "message": message, "status": status, "details": details}})
+}
+
+pub fn quota_failure() -> Value {
+    json!({"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+        {"subject": "messaging", "description": "Exceeded quota for messages sent per minute."}
+    ]})
+}
+
+pub fn invalid_token() -> Value {
+    envelope(
+        400,
+        "The registration token is not a valid FCM registration token",
+        "INVALID_ARGUMENT",
+        json!([fcm_error("INVALID_ARGUMENT")]),
+    )
 }

@@ -73,6 +73,19 @@ async fn a_valid_assertion_gets_a_bearer_token_with_google_s_shape() {
     let kept = sim.token_requests();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].form_value("grant_type").as_deref(), Some(GRANT));
+    let decoded = sim.token_assertions();
+    assert_eq!(decoded.len(), 1);
+    let account = TestServiceAccount::new();
+    assert_eq!(
+        decoded[0].header,
+        json!({"alg": "RS256", "typ": "JWT", "kid": account.private_key_id()})
+    );
+    let iat = decoded[0].claims["iat"].as_i64().expect("iat");
+    assert_eq!(
+        decoded[0].claims,
+        json!({"iss": account.client_email(), "scope": FCM_SCOPE, "aud": sim.token_url(), "iat": iat, "exp": iat + 3600})
+    );
+    assert!(!decoded[0].padded);
 }
 
 #[tokio::test]

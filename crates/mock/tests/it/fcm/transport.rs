@@ -303,3 +303,62 @@ async fn the_goaway_fault_answers_then_closes_the_connection() {
     assert_eq!(sim.connection_count(), 2);
     assert_eq!(sim.accepted_count(), 2);
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_clients_reconnect() {
+    let (sim, client) = start(builder().idle_timeout(Duration::from_millis(100))).await;
+    let token = access_token(&client, &sim).await;
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    assert_eq!(sim.connection_count(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(send(&client, &sim, &token, &message()).await.status, 200);
+    assert_eq!(sim.connection_count(), 2, "the idle connection was closed");
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413() {
+    let (sim, client) = start(builder()).await;
+    let token = access_token(&client, &sim).await;
+    let response = client
+        .post(sim.send_url(PROJECT))
+        .bearer_auth(&token)
+        .body(vec![b'x'; 1024 * 1024 + 1])
+        .send()
+        .await
+        .expect("answer");
+    let answer = read(response).await;
+    assert_eq!(answer.status, 413);
+    assert!(
+        answer
+            .body
+            .contains("Error 413 (Request Entity Too Large)!!1"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(sim.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_after_n_is_exact_when_requests_run_in_parallel() {
+    let (sim, client) = start(builder().tls(false).goaway_after(3)).await;
+    let token = access_token(&client, &sim).await;
+    let body = message().to_string();
+    let authority = sim.addr().to_string();
+    let auth = format!("Bearer {token}");
+    let mut conn = RawConn::connect(sim.addr()).await;
+    let mut request = headers("http", &authority);
+    request.push(("authorization", &auth));
+    for stream in (1..=19).step_by(2) {
+        conn.send_request(stream, &request, body.as_bytes()).await;
+    }
+    let frames = conn.rest().await;
+    let answered = frames.iter().filter(|f| f.kind == raw::HEADERS).count();
+    let refused: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.kind == raw::RST_STREAM)
+        .map(|f| f.error_code())
+        .collect();
+    assert_eq!(answered, 3, "{frames:?}");
+    assert_eq!(refused, vec![0x7; 7], "REFUSED_STREAM for the rest");
+    assert_eq!(sim.accepted_count(), 3);
+}
