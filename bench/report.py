@@ -200,6 +200,31 @@ def section_apns(rows, out):
     out.append(t)
 
 
+def section_fcm(rows, out):
+    t = Table()
+    runs = [r for r in rows if r.get("client") in ("h2load", "pushway-fcm", "firebase-admin")]
+    h_rows, fa_rows = pick(runs, client="h2load"), pick(runs, client="firebase-admin")
+    h = med(r["per_s"] for r in h_rows)
+    h_cpu = med(r.get("process_cpu_us") for r in h_rows)
+    fa = med(r["per_s"] for r in fa_rows)
+    fa_cpu = med(r.get("process_cpu_us") for r in fa_rows)
+    for w in (100, 1000):
+        p_rows = pick(runs, client="pushway-fcm", inflight=w)
+        p = med(r["per_s"] for r in p_rows)
+        t.add(f"{w} in flight: pushway-fcm ÷ h2load -c1 -m100 (notif/s)", p / h if p and h else None, "×",
+              at_least=0.5, others=p_rows + h_rows,
+              note=f"pushway-fcm {fmt(p)}/s, h2load {fmt(h)}/s (identical body and headers, valid token)")
+        # No target was set for FCM's client CPU: reported beside h2load's, as the issue asks.
+        t.add(f"{w} in flight: pushway-fcm client CPU per notification",
+              med(r.get("phase_cpu_us") for r in p_rows), " µs", others=p_rows,
+              note=f"whole process {fmt(med(r.get('process_cpu_us') for r in p_rows))} µs (setup included); h2load "
+                   f"{'invalid' if failures_text(h_rows) else fmt(h_cpu) + ' µs'} per request (whole process, same run)")
+        t.add(f"{w} in flight: pushway-fcm ÷ firebase-admin send() (notif/s)", p / fa if p and fa else None, "×",
+              at_least=5, others=fa_rows, runs=p_rows + fa_rows,
+              note=f"firebase-admin {fmt(fa)}/s, {fmt(fa_cpu)} µs CPU/notification (whole process)")
+    out.append(t)
+
+
 def section_vendor(rows, out, peer_name):
     t = Table()
     for batch in sorted({r.get("batch", 1000) for r in rows}, reverse=True):
@@ -299,6 +324,15 @@ single-token requests (no target)."""),
 identical body (written by the provider's `build_request`), pushway-huawei (`crates/huawei/benches/throughput.rs`
 `send`, 4 in flight) and PyPI `hpa` 1.0 (Huawei's Push Kit demo, packaged). Tokens/s; client CPU per token over
 the sending phase."""),
+    "fcm": ("FCM provider", section_fcm, """\
+`bench/fcm.sh`: against one `pushway-mock fcm` process (TLS, recording off) and one ~440-byte body (the
+provider's own for the bench notification), per round: h2load `-c1 -m100` posting the identical body with the
+provider's headers and a valid Bearer token obtained first (the limit), pushway-fcm on one HTTP/2 connection
+with 100 and 1,000 sends in flight (`crates/fcm/examples/fcm_bench.rs`; the simulator allows 100 streams, as
+FCM), and Google's `firebase-admin` 13.10 `messaging.send()` with 100 in flight (`bench/fcm_firebase_admin.js`;
+HTTP/1.1 through its `httpAgent`, one connection per send in flight: its HTTP/2 `sendEach` sends `:scheme`
+`https:`, which the simulator refuses). Client CPU per notification = user+sys of the sending process over its
+timed phase ÷ notifications (the whole process is in the notes)."""),
     "daemon": ("Daemon channel", section_daemon, """\
 `cargo bench -p pushway-daemon --bench idle_rss` (a hub in a child process; 10,000 authenticated idle device
 connections opened in steps; RSS growth ÷ connections) and `--bench roundtrip` (hub + 1,000 connected devices in

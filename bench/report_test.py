@@ -142,6 +142,32 @@ class ReportTest(unittest.TestCase):
         memory = [(r[0], r[1], r[4]) for r in out[0].rows if r[0].startswith("memory")]
         self.assertEqual(memory, [("memory per in-flight send (1000 in flight)", "2,757 B", "—")])
 
+    def test_fcm_ratios_and_a_failed_peer(self):
+        def row(client, w, per_s, **extra):
+            return dict({"client": client, "mode": "tls", "inflight": w, "n": 20000, "per_s": per_s,
+                         "ok": 20000, "phase_cpu_us": 20.0, "process_cpu_us": 25.0, "others_share": 0.05,
+                         "round": 1}, **extra)
+        rows = [row("h2load", 100, 20000, failed=0, errored=0, timeout=0, phase_cpu_us=None),
+                row("pushway-fcm", 100, 12000), row("pushway-fcm", 1000, 9000),
+                row("firebase-admin", 100, 2000)]
+        out = []
+        report.section_fcm(rows, out)
+        self.assertEqual([(r[3], r[4]) for r in out[0].rows],
+                         [("1.20×", "pass"), ("—", "—"), ("1.20×", "pass"),
+                          ("0.90×", "**FAIL**"), ("—", "—"), ("0.90×", "**FAIL**")])
+        # One failed send of the peer voids both peer ratios and nothing else.
+        rows[3] = row("firebase-admin", 100, 2000, ok=19999, failed=1)
+        out = []
+        report.section_fcm(rows, out)
+        self.assertEqual([r[4] for r in out[0].rows],
+                         ["pass", "—", "**invalid**", "**FAIL**", "—", "**invalid**"])
+        # A refused h2load run voids the limit ratios; pushway's CPU stays, h2load's CPU does not.
+        rows[0] = row("h2load", 100, 37735, ok=0, failed=20000, errored=0, timeout=0, phase_cpu_us=None)
+        out = []
+        report.section_fcm(rows, out)
+        self.assertEqual([r[4] for r in out[0].rows][:2], ["**invalid**", "—"])
+        self.assertIn("h2load invalid", out[0].rows[1][6])
+
     def test_router_failure_is_a_fail_and_its_timings_invalid(self):
         rows = [{"mode": "by-badge", "ok": False, "seconds": 0.2, "per_s": 50000, "notifications": 100,
                  "dispatches": 3, "outcomes": {}, "round": 1}]

@@ -3,13 +3,13 @@
 # comparison in rounds and writes BENCHMARKS.md (method: shared/BENCHMARKING.md).
 #
 #   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
-#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei daemon router)
+#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router)
 #   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
 #   options: --rounds N, --out FILE, --no-install, --no-build,
 #            --wait-idle (wait up to 10 minutes for the 1-minute load average to fall below 0.5)
 #
 # Sections: render (criterion), apns_sim (bench/apns_sim.sh), apns (bench/apns.sh), xiaomi
-# (bench/xiaomi.sh), huawei (bench/huawei.sh), daemon (pushway-daemon's idle_rss and roundtrip
+# (bench/xiaomi.sh), huawei (bench/huawei.sh), fcm (bench/fcm.sh), daemon (pushway-daemon's idle_rss and roundtrip
 # benches), router (examples/router_e2e.rs). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
 # per figure, medians of the rounds, and the CPU others used during each run (a run where others
@@ -25,7 +25,7 @@ repo=$(pwd)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-ALL=(render apns_sim apns xiaomi huawei daemon router)
+ALL=(render apns_sim apns xiaomi huawei fcm daemon router)
 QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 WAIT_IDLE=0 SECTIONS=() ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,10 +48,10 @@ if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.
 
 # Sizes: full (shared/BENCHMARKING.md) or quick.
 if [ "$QUICK" = 1 ]; then
-  SIM_N=20000 APNS_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000
+  SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000
   CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
 else
-  SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
+  SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} FCM_N=${FCM_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
   IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000}
   CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
 fi
@@ -92,7 +92,7 @@ section_script() {
   local log="$LOGS/$name.log"
   echo "   log: $log"
   BENCH_SECTION=$name bounded "$seconds" "$log" "$@" || status=$?
-  sed -n '/^medians\|^-- \|^mode \|^tls\|^h2c\|^pushway\|^peer\|^limit\|^runs \|^kept \|^memory\|^WARNING/p' "$log" | tail -n 30 || true
+  sed -n '/^medians\|^-- \|^mode \|^tls\|^h2c\|^pushway\|^peer\|^limit\|^runs \|^kept \|^memory\|^WARNING\|^W=\|^h2load\|^firebase/p' "$log" | tail -n 30 || true
   case "$status" in
     0) STATUS[$name]="complete" ;;
     # The section scripts exit 3 when a kept run had a failed request (bench/parse_runs.py).
@@ -135,12 +135,12 @@ wants() { case " ${SECTIONS[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; 
 
 if [ "$INSTALL" = 1 ]; then
   missing=()
-  if wants apns_sim || wants apns; then
+  if wants apns_sim || wants apns || wants fcm; then
     command -v h2load >/dev/null || missing+=(nghttp2-client)
     command -v nghttpd >/dev/null || missing+=(nghttp2-server)
   fi
   if wants xiaomi || wants huawei; then command -v wrk >/dev/null || missing+=(wrk); fi
-  if { wants apns || wants xiaomi; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+  if { wants apns || wants xiaomi || wants fcm; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
@@ -151,7 +151,7 @@ BIN=target/release/examples
 declare -A BENCH_BIN=()
 if [ "$BUILD" = 1 ]; then
   echo "== building (release, once)"
-  cargo build --release -q -p pushway-mock -p pushway-apns -p pushway-xiaomi --bins --examples
+  cargo build --release -q -p pushway-mock -p pushway-apns -p pushway-xiaomi -p pushway-fcm --bins --examples
   cargo build --release -q --example router_e2e
 fi
 # The criterion/bench executables (built by `cargo bench --no-run`, or found fresh when --no-build).
@@ -202,6 +202,10 @@ run_huawei() {
   section_script huawei 1200 env SKIP_BUILD=1 HUAWEI_BENCH_BIN="${BENCH_BIN[throughput]}" \
     PUSHWAY_BENCH_DIR="$SCRATCH/huawei" PUSHWAY_HPA_VENV="$SCRATCH/hpa-venv" \
     bench/huawei.sh --rounds "$ROUNDS" --n "$VENDOR_N" --wrk-seconds "$WRK_SECONDS"
+}
+
+run_fcm() {
+  section_script fcm 1200 env SKIP_BUILD=1 N="$FCM_N" ROUNDS="$ROUNDS" PEERS="$SCRATCH/peers-fcm" bench/fcm.sh
 }
 
 run_daemon() {

@@ -7,7 +7,7 @@
 //! | `GET /_control/faults` | the rules set through this controller and the request count, per simulator |
 //! | `POST /_control/faults` with `{"simulator":"xiaomi","faults":["times=1:status=503"]}` | replaces that simulator's rules (`[]` clears them); add `"append":true` to keep the others |
 //! | `DELETE /_control/faults` | clears every simulator's rules |
-//! | `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` | what `apns`, `xiaomi`, `huawei` or `fcm` received, one entry per (send, device token), from its recording ([`received`]) |
+//! | `GET /_control/received?simulator=NAME[&offset=N][&limit=N]` | what `apns`, `xiaomi`, `huawei` or `fcm` received, one entry per (send, device token), from its recording ([`received`]); `&body=1` adds each FCM request's whole body |
 //!
 //! Simulators are named `apns`, `xiaomi`, `huawei` (`messages:send`), `huawei_oauth` (the
 //! token endpoint), `fcm` (`messages:send`) and `fcm_oauth` (its token endpoint). Every answer is JSON: the state after the change, e.g.
@@ -372,13 +372,13 @@ impl Handler for Endpoint {
     }
 }
 
-/// `GET /_control/received?simulator=NAME[&offset=N][&limit=N]`.
+/// `GET /_control/received?simulator=NAME[&offset=N][&limit=N][&body=1]`.
 fn received_reply(controller: &Controller, request: &Request<Bytes>) -> Reply {
     if request.method() != Method::GET {
         return error(StatusCode::METHOD_NOT_ALLOWED, "use GET".to_owned());
     }
-    let (simulator, offset, limit) = match received::query(request.uri().query()) {
-        Ok((Some(simulator), offset, limit)) => (simulator, offset, limit),
+    let (simulator, offset, limit, body) = match received::query(request.uri().query()) {
+        Ok((Some(simulator), offset, limit, body)) => (simulator, offset, limit, body),
         Ok((None, ..)) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -388,11 +388,16 @@ fn received_reply(controller: &Controller, request: &Request<Bytes>) -> Reply {
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match controller.received(&simulator) {
-        Ok(log) => Reply::body(
-            StatusCode::OK,
-            "application/json",
-            received::answer(&simulator, &log, offset, limit).to_string(),
-        ),
+        Ok(mut log) => {
+            if !body {
+                log.entries.iter_mut().for_each(|e| e.body = None);
+            }
+            Reply::body(
+                StatusCode::OK,
+                "application/json",
+                received::answer(&simulator, &log, offset, limit).to_string(),
+            )
+        }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }

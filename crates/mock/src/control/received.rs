@@ -45,6 +45,10 @@ pub struct Received {
     /// dropped. Absent for Xiaomi and Huawei, whose recordings keep no answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Option<u16>>,
+    /// FCM only, and only when asked for (`&body=1`): the whole request body as JSON, for
+    /// field-by-field comparisons with other clients (the firebase-admin check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
 }
 
 /// What one simulator received, from its recording.
@@ -85,6 +89,7 @@ pub fn apns_entries(requests: &[ApnsRequest]) -> Vec<Received> {
                 data: serde_json::from_slice(&r.request.body).unwrap_or(Value::Null),
                 apns_id,
                 status: Some(answered.map(|(status, _)| status)),
+                body: None,
             })
         })
         .collect()
@@ -123,6 +128,7 @@ pub fn xiaomi_entries(requests: &[RecordedRequest]) -> Vec<Received> {
                 data: data.clone(),
                 apns_id: None,
                 status: None,
+                body: None,
             });
         }
     }
@@ -151,6 +157,7 @@ pub fn huawei_entries(requests: &[RecordedRequest]) -> Vec<Received> {
                     data: data.clone(),
                     apns_id: None,
                     status: None,
+                    body: None,
                 });
             }
         }
@@ -184,6 +191,7 @@ pub fn fcm_entries(requests: &[FcmRequest]) -> Vec<Received> {
             data,
             apns_id: None,
             status: Some(r.status()),
+            body: Some(body.clone()),
         });
     }
     out
@@ -193,9 +201,11 @@ fn body_json(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or(Value::Null)
 }
 
-/// `simulator`, `offset` and `limit` of the query string; `Err` says what is wrong.
-pub(crate) fn query(text: Option<&str>) -> Result<(Option<String>, usize, usize), String> {
+/// `simulator`, `offset`, `limit` and `body` (whether to include FCM request bodies) of the
+/// query string; `Err` says what is wrong.
+pub(crate) fn query(text: Option<&str>) -> Result<(Option<String>, usize, usize, bool), String> {
     let mut simulator = None;
+    let mut body = false;
     let mut offset = 0;
     let mut limit = MAX_RECEIVED_LIMIT;
     for (name, value) in form_urlencoded::parse(text.unwrap_or_default().as_bytes()) {
@@ -207,6 +217,7 @@ pub(crate) fn query(text: Option<&str>) -> Result<(Option<String>, usize, usize)
         match name.as_ref() {
             "simulator" => simulator = Some(value.clone().into_owned()),
             "offset" => offset = number()?,
+            "body" => body = value == "1" || value == "true",
             "limit" => {
                 limit = number()?;
                 if limit > MAX_RECEIVED_LIMIT {
@@ -215,12 +226,12 @@ pub(crate) fn query(text: Option<&str>) -> Result<(Option<String>, usize, usize)
             }
             _ => {
                 return Err(format!(
-                    "unknown parameter {name:?}: use simulator, offset, limit"
+                    "unknown parameter {name:?}: use simulator, offset, limit, body"
                 ));
             }
         }
     }
-    Ok((simulator, offset, limit))
+    Ok((simulator, offset, limit, body))
 }
 
 /// The answer for entries `offset..offset + limit` of `log`.
@@ -312,6 +323,29 @@ mod tests {
     }
 
     #[test]
+    fn fcm_entries_carry_the_whole_body_and_skip_validation_only() {
+        let send = r#"{"message":{"android":{"data":{"k":"v"}},"token":"t1"}}"#;
+        let dry = r#"{"validate_only":true,"message":{"data":{"k":"v"},"token":"t2"}}"#;
+        let requests: Vec<FcmRequest> = [send, dry]
+            .into_iter()
+            .map(|body| FcmRequest {
+                request: request("/v1/projects/p/messages:send", "application/json", body),
+                connection_id: 1,
+                outcome: crate::fcm::FcmOutcome::Refused,
+            })
+            .collect();
+        let entries = fcm_entries(&requests);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].token, "t1");
+        assert_eq!(entries[0].data, serde_json::json!({"k": "v"}));
+        assert_eq!(entries[0].status, Some(None));
+        assert_eq!(
+            entries[0].body,
+            Some(serde_json::from_str::<Value>(send).expect("json"))
+        );
+    }
+
+    #[test]
     fn pages_are_bounded_and_say_where_to_go_on() {
         let log = ReceivedLog {
             requests: 3,
@@ -322,6 +356,7 @@ mod tests {
                     data: Value::Null,
                     apns_id: None,
                     status: None,
+                    body: None,
                 })
                 .collect(),
         };
@@ -336,7 +371,11 @@ mod tests {
 
         assert_eq!(
             query(Some("simulator=apns&offset=5&limit=7")),
-            Ok((Some("apns".into()), 5, 7))
+            Ok((Some("apns".into()), 5, 7, false))
+        );
+        assert_eq!(
+            query(Some("simulator=fcm&body=1")),
+            Ok((Some("fcm".into()), 0, MAX_RECEIVED_LIMIT, true))
         );
         assert!(query(Some("limit=20001")).is_err());
         assert!(query(Some("offset=x")).is_err());
