@@ -29,6 +29,12 @@ pub struct SimulatorUrls {
     pub xiaomi: String,
     /// `http://127.0.0.1:PORT` (OAuth and push).
     pub huawei: String,
+    /// `https://127.0.0.1:PORT` (TLS, self-signed; HTTP/2): the FCM API base URL.
+    pub fcm: String,
+    /// The FCM simulator's token endpoint (a full URL).
+    pub fcm_token_url: String,
+    /// The FCM simulator's certificate, for the gateway to trust.
+    pub fcm_ca_pem: String,
     /// `http://127.0.0.1:PORT`, serving `/_control/faults` and `/_control/received`.
     pub control: String,
 }

@@ -5,7 +5,7 @@
 //! - this test, playing an IM back end through the HTTP API only;
 //! - the `pushway` binary (`pushway serve --config FILE`, `CARGO_BIN_EXE_pushway`), killed with
 //!   SIGKILL mid-flight and started again on the same SQLite file;
-//! - the vendor simulators (APNs over TLS, Xiaomi, Huawei) with `pushway_mock::control`'s
+//! - the vendor simulators (APNs over TLS, Xiaomi, Huawei, FCM over TLS) with `pushway_mock::control`'s
 //!   endpoint, the one the `pushway-mock` binary serves, so the test reads what each simulator
 //!   received from outside its process (`/_control/received`) and slows them down
 //!   (`latency=MS` through `/_control/faults`) so the kill lands while deliveries are in flight.
@@ -40,6 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pushway_mock::apns::TestKey;
+use pushway_mock::fcm::TestServiceAccount;
 use serde_json::Value;
 use sqlx::Row;
 
@@ -55,12 +56,14 @@ const MAX_IN_FLIGHT: usize = 8;
 const LEASE_SECS: u64 = 5;
 /// The simulators' added latency before the kill: deliveries stay in flight that long.
 const LATENCY_MS: u64 = 200;
-/// The kill comes once APNs has received this many requests (of about 5,000).
+/// The kill comes once APNs has received this many requests (of about 4,000).
 const KILL_AFTER_APNS_REQUESTS: u64 = 300;
 /// Concurrent senders of messages.
 const SENDERS: usize = 2;
 /// The bound on each wait (the kill's trigger, settling after the restart).
 const WAIT: Duration = Duration::from_secs(90);
+/// Every vendor channel's simulator, by its control name.
+const SIMULATORS: [&str; 4] = ["apns", "xiaomi", "huawei", "fcm"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
@@ -77,7 +80,7 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
     let gateway = GatewayProcess::start(&files.config).await;
     let api = Api::new(&gateway.base);
     register_everyone(&api).await;
-    for simulator in ["apns", "xiaomi", "huawei"] {
+    for simulator in SIMULATORS {
         control
             .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])
             .await;
@@ -183,7 +186,7 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
         .collect();
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut per_simulator = Vec::new();
-    for simulator in ["apns", "xiaomi", "huawei"] {
+    for simulator in SIMULATORS {
         let entries = control.received(simulator).await;
         per_simulator.push((simulator, entries.len()));
         for entry in entries {
@@ -192,8 +195,12 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
                 .as_str()
                 .expect("the message's ext")
                 .to_owned();
+            // APNs and FCM recordings keep the answer: every send was answered 200 (both record
+            // it before the added latency, so a send whose connection died in the kill reads 200).
+            if matches!(simulator, "apns" | "fcm") {
+                assert_eq!(entry["status"], 200, "{simulator}: {entry}");
+            }
             if simulator == "apns" {
-                assert_eq!(entry["status"], 200, "{entry}");
                 let id = ids_by_label.get(&label).expect("a known message");
                 let derived = pushway::apns::request::apns_id(id, &token).to_string();
                 assert_eq!(entry["apns_id"], Value::String(derived), "{entry}");
@@ -362,6 +369,13 @@ app_id = {huawei_app}
 client_secret = {huawei_secret}
 base_url = {huawei}
 danger_allow_plain_http = true
+
+[apps.{APP}.fcm.{CREDENTIAL}]
+service_account = {fcm_key}
+channel_id = "im_messages"
+api_base_url = {fcm}
+token_url = {fcm_token_url}
+ca_cert_pem = {fcm_ca}
 "#,
         db = path(&files.db),
         key = s(traffic::API_KEY),
@@ -376,5 +390,9 @@ danger_allow_plain_http = true
         huawei_app = s(simulators::HUAWEI_APP_ID),
         huawei_secret = s(simulators::HUAWEI_SECRET),
         huawei = s(&urls.huawei),
+        fcm_key = s(TestServiceAccount::new().key_file_json()),
+        fcm = s(&urls.fcm),
+        fcm_token_url = s(&urls.fcm_token_url),
+        fcm_ca = s(&urls.fcm_ca_pem),
     )
 }

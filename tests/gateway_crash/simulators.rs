@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pushway_mock::Recording;
 use pushway_mock::apns::ApnsSimulator;
 use pushway_mock::control::{ControlServer, Controller, Simulators};
+use pushway_mock::fcm::{FcmSimulator, TestServiceAccount};
 use pushway_mock::huawei::HuaweiSimulator;
 use pushway_mock::xiaomi::XiaomiSimulator;
 use serde_json::{Value, json};
@@ -22,11 +23,12 @@ pub const TOPIC: &str = "com.example.chat";
 pub const XIAOMI_SECRET: &str = "crash-xiaomi-app-secret";
 pub const HUAWEI_APP_ID: &str = "104437395";
 pub const HUAWEI_SECRET: &str = "crash-huawei-client-secret";
-/// Requests each simulator keeps: far above what the test sends (5,000 APNs requests and a few
-/// thousand batched Xiaomi and Huawei sends, duplicates included), so nothing is evicted.
+/// Requests each simulator keeps: far above what the test sends (4,000 APNs requests, 2,000 FCM
+/// requests and a few thousand batched Xiaomi and Huawei sends, duplicates included), so nothing
+/// is evicted.
 const KEPT: usize = 100_000;
 
-/// Starts the three simulators and the control endpoint, announces them on stdout, and serves
+/// Starts the four simulators and the control endpoint, announces them on stdout, and serves
 /// until stdin closes (the parent dropped its end, or died).
 pub async fn serve(dir: &Path) {
     let files = Files::in_dir(dir);
@@ -53,18 +55,31 @@ pub async fn serve(dir: &Path) {
         .start()
         .await
         .expect("Huawei simulator");
+    // The committed test account: the parent puts the same key file in the gateway's config.
+    let fcm = FcmSimulator::builder()
+        .service_account(TestServiceAccount::new().key())
+        .recording(Recording::Last(KEPT))
+        .start()
+        .await
+        .expect("FCM simulator");
     let urls = SimulatorUrls {
         apns: apns.base_url(),
         apns_ca_pem: apns.ca_cert_pem().expect("the APNs simulator serves TLS"),
         xiaomi: xiaomi.base_url(),
         huawei: huawei.base_url(),
+        fcm: fcm.base_url(),
+        fcm_token_url: fcm.token_url(),
+        fcm_ca_pem: fcm
+            .cert_pem()
+            .expect("the FCM simulator serves TLS")
+            .to_owned(),
         control: String::new(),
     };
     let controller = Arc::new(Controller::new(Simulators {
         apns: Some(Arc::new(apns)),
         xiaomi: Some(Arc::new(xiaomi)),
         huawei: Some(Arc::new(huawei)),
-        fcm: None,
+        fcm: Some(Arc::new(fcm)),
     }));
     let control = ControlServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), controller)
         .await

@@ -25,13 +25,14 @@ pub const RECIPIENTS: usize = 20;
 /// 200 messages × 20 recipients × 2.5 devices.
 pub const DELIVERIES: usize = 10_000;
 
-/// The four channels a device can be on.
+/// The five channels a device can be on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Channel {
     ApnsSandbox,
     ApnsProduction,
     Xiaomi,
     Huawei,
+    Fcm,
 }
 
 /// One registered device.
@@ -44,8 +45,7 @@ pub struct Device {
 }
 
 /// Device `j` of user `i`: its channel turns with `i + j`, so a user's devices are on distinct
-/// channels; of every ten devices three are APNs sandbox, two APNs production, three Xiaomi and
-/// two Huawei.
+/// channels; each channel has 200 of the 1,000 devices, so 2,000 of the deliveries.
 pub fn devices_of(i: usize) -> Vec<Device> {
     (0..1 + i % 4)
         .map(|j| {
@@ -54,11 +54,13 @@ pub fn devices_of(i: usize) -> Vec<Device> {
                 Channel::ApnsProduction,
                 Channel::Xiaomi,
                 Channel::Huawei,
-            ][(i + j) % 4];
+                Channel::Fcm,
+            ][(i + j) % 5];
             let token = match channel {
                 Channel::ApnsSandbox | Channel::ApnsProduction => format!("{i:032x}{j:032x}"),
                 Channel::Xiaomi => format!("xiaomi-regid-{i}-{j}"),
                 Channel::Huawei => format!("huawei-token-{i}-{j}"),
+                Channel::Fcm => format!("fcm-token-{i}-{j}"),
             };
             Device {
                 user: format!("u{i}"),
@@ -147,6 +149,7 @@ impl Api {
             }
             Channel::Xiaomi => body["kind"] = json!("xiaomi"),
             Channel::Huawei => body["kind"] = json!("huawei"),
+            Channel::Fcm => body["kind"] = json!("fcm"),
         }
         let url = format!(
             "{}/v1/apps/{APP}/users/{}/devices/{}",

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::Error;
 use crate::ServiceAccountKey;
 use crate::auth::cache::TokenCache;
@@ -18,6 +20,9 @@ pub const DEFAULT_OAUTH_BASE_URL: &str = "https://oauth-login.cloud.huawei.com";
 pub const DEFAULT_PUSH_BASE_URL: &str = "https://push-api.cloud.huawei.com";
 /// The default timeout of every HTTP exchange (token and send).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default most connections to the push server (and so sends in flight) per provider (see
+/// the crate docs, "Connections"). 64 matches the delivery stack's default bulkhead.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// The default `android.category`: instant messages (needs Huawei's self-classification right).
 pub const DEFAULT_CATEGORY: &str = "IM";
 
@@ -176,6 +181,7 @@ pub struct HuaweiProviderBuilder {
     foreground_show: bool,
     intent: IntentTarget,
     timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for HuaweiProviderBuilder {
@@ -194,6 +200,7 @@ impl Default for HuaweiProviderBuilder {
             foreground_show: false,
             intent: IntentTarget::default(),
             timeout: DEFAULT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -300,12 +307,24 @@ impl HuaweiProviderBuilder {
         self
     }
 
+    /// The most connections to the push server, and so the most sends in flight (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]); further sends wait for a free one. Must be at least 1.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
     /// Validates the settings and creates the provider. No network call is made.
     pub fn build(self) -> Result<HuaweiProvider, Error> {
         let push_base = self.checked_url(&self.push_base_url, "push base URL")?;
         let oauth_base = self.checked_url(&self.oauth_base_url, "OAuth base URL")?;
         if self.timeout.is_zero() {
             return Err(Error::config("timeout must be positive"));
+        }
+        if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
+            return Err(Error::config(
+                "max_connections must be at least 1 and below 2^61",
+            ));
         }
         self.intent.validate()?;
         if self
@@ -323,6 +342,9 @@ impl HuaweiProviderBuilder {
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(60))
+            // Per host: the sends' connections, and the token endpoint's (another host in
+            // production) kept apart.
+            .pool_max_idle_per_host(self.max_connections)
             .user_agent(concat!("pushway-huawei/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::http(e.to_string()))?;
@@ -395,6 +417,7 @@ impl HuaweiProviderBuilder {
         };
         Ok(HuaweiProvider::from_inner(Arc::new(Inner {
             http,
+            slots: Semaphore::new(self.max_connections),
             send_url: format!("{push_base}{path}"),
             auth: TokenCache::new(source),
             options: MessageOptions {

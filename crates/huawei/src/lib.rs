@@ -15,6 +15,21 @@
 //! at most half their lifetime) by exactly one task, however many sends need them; the other
 //! sends keep using the valid credential or wait for that one fetch.
 //!
+//! # Connections
+//!
+//! The protocol notes (protocols/huawei.md) show Push Kit's exchanges as HTTP/1.1 over TLS ≥ 1.2
+//! and document no HTTP/2, so HTTP/2 is not forced: a host or proxy that speaks only HTTP/1.1
+//! keeps working. Over HTTP/1.1 a connection carries one request at a time, and the pool opens a
+//! connection for every send it has no idle one for: a burst of 500 sends opened 129 against the
+//! simulator. Each provider therefore lets at most
+//! [`max_connections`](HuaweiProviderBuilder::max_connections) sends
+//! ([`DEFAULT_MAX_CONNECTIONS`], 64) be in flight and keeps at most as many idle connections per
+//! host; further sends wait for a free one (each request is bounded by the timeout, so the wait
+//! is too). The same burst then opens exactly that many. On a multi-threaded runtime a
+//! connection still being handed back to the pool when the next send starts can make the pool
+//! open one more; idle ones beyond the bound are closed. The token endpoint, another host in
+//! production and called about once an hour, takes no slot.
+//!
 //! ```
 //! use pushway_core::testing::sample_notification;
 //! use pushway_huawei::HuaweiProvider;
@@ -56,8 +71,8 @@ mod request;
 
 pub use auth::jwt::{JWT_AUDIENCE, ServiceAccountKey};
 pub use builder::{
-    DEFAULT_CATEGORY, DEFAULT_OAUTH_BASE_URL, DEFAULT_PUSH_BASE_URL, DEFAULT_TIMEOUT,
-    HuaweiProviderBuilder, Importance, IntentTarget,
+    DEFAULT_CATEGORY, DEFAULT_MAX_CONNECTIONS, DEFAULT_OAUTH_BASE_URL, DEFAULT_PUSH_BASE_URL,
+    DEFAULT_TIMEOUT, HuaweiProviderBuilder, Importance, IntentTarget,
 };
 pub use classify::{Classified, MISCONFIGURED_BATCH, classify};
 pub use codes::ResultCode;

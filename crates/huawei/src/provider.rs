@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pushway_core::{DeviceToken, Notification, Outcome, PayloadTooLarge, PushProvider, Reason};
+use tokio::sync::Semaphore;
 
 use crate::auth::cache::{Bearer, TokenCache};
 use crate::builder::HuaweiProviderBuilder;
@@ -27,6 +28,8 @@ pub struct HuaweiProvider {
 
 pub(crate) struct Inner {
     pub http: reqwest::Client,
+    /// One slot per connection to the push server: a send holds one until its answer is read.
+    pub slots: Semaphore,
     pub send_url: String,
     pub auth: TokenCache,
     pub options: MessageOptions,
@@ -79,6 +82,13 @@ impl HuaweiProvider {
         bearer: &Bearer,
         body: Bytes,
     ) -> Result<(u16, Option<String>, Bytes), Outcome> {
+        // HTTP/1.1 carries one request per connection at a time, so the pool opens a connection
+        // for every request it cannot give an idle one: a slot held until the answer is read
+        // bounds the connections a burst opens to `max_connections`.
+        let Ok(_slot) = self.inner.slots.acquire().await else {
+            // Never: the semaphore is not closed.
+            return Err(Outcome::retry(Reason::THROTTLED));
+        };
         let response = self
             .inner
             .http

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -94,6 +95,8 @@ struct Dropped;
 #[derive(Debug)]
 pub(crate) struct ServerHandle {
     addr: SocketAddr,
+    /// Connections accepted so far, so tests can see how many a client opens for a burst.
+    accepted: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -101,6 +104,11 @@ impl ServerHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn connection_count(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 }
 
@@ -123,11 +131,16 @@ pub(crate) async fn serve<H: Handler>(
     let bound = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
-    let task = tokio::spawn(accept_loop(listener, handler));
-    Ok(ServerHandle { addr: bound, task })
+    let accepted = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(accept_loop(listener, handler, Arc::clone(&accepted)));
+    Ok(ServerHandle {
+        addr: bound,
+        accepted,
+        task,
+    })
 }
 
-async fn accept_loop<H: Handler>(listener: TcpListener, handler: Arc<H>) {
+async fn accept_loop<H: Handler>(listener: TcpListener, handler: Arc<H>, count: Arc<AtomicU64>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -137,6 +150,7 @@ async fn accept_loop<H: Handler>(listener: TcpListener, handler: Arc<H>) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                count.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
                 connections.spawn(serve_connection(stream, Arc::clone(&handler)));
             }

@@ -78,6 +78,22 @@
 //! come from `data.bad_regids`, from 20301 (under the safeguard) and, optionally, from receipts
 //! of type 16 posted to the configured callback URL ([`receipt::dead_regids`]).
 //!
+//! # Connections
+//!
+//! The protocol notes (protocols/xiaomi.md) show MiPush's requests as HTTP/1.1 and document no
+//! HTTP/2 on Xiaomi's hosts; the official Java SDK offers both `h2` and `http/1.1` by ALPN
+//! (SDK-J `OkHttp3Client`) and so keeps HTTP/1.1 working, and a VIP host or proxy may be
+//! HTTP/1.1 only. So HTTP/2 is not forced. Over HTTP/1.1 a connection carries one request at a
+//! time, and the pool opens a connection for every send it has no idle one for: a burst of 500
+//! sends opened 129 against the simulator. Each provider therefore lets at most
+//! [`max_connections`](XiaomiProviderBuilder::max_connections) requests
+//! ([`DEFAULT_MAX_CONNECTIONS`](config::DEFAULT_MAX_CONNECTIONS), 64) be in flight and keeps at
+//! most as many idle connections; further sends wait for a free one (each request is bounded by
+//! the timeout, so the wait is too). The same burst then opens exactly that many. On a
+//! multi-threaded runtime a connection still being handed back to the pool when the next request
+//! starts can make the pool open one more (8 or 9 for a bound of 8); idle ones beyond the bound
+//! are closed. Should a host negotiate HTTP/2, the bound holds as well.
+//!
 //! # Example
 //!
 //! ```no_run

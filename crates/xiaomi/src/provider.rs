@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use pushway_core::{DeviceToken, Error, Notification, Outcome, PushProvider, Reason, async_trait};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
@@ -25,6 +27,8 @@ pub struct XiaomiProvider {
     client: reqwest::Client,
     url: String,
     authorization: HeaderValue,
+    /// One slot per connection: a request holds one until its answer is read.
+    slots: Semaphore,
     /// Whole-batch refusals in a row with no success in between (the safeguard's streak).
     refusals: AtomicU32,
 }
@@ -52,6 +56,7 @@ impl XiaomiProvider {
         secret: AppSecret,
         timeout: Duration,
         connect_timeout: Duration,
+        max_connections: usize,
     ) -> Result<XiaomiProvider, Error> {
         let mut authorization = HeaderValue::from_str(&format!("key={}", secret.0))
             .map_err(|e| Error::config_from("xiaomi: app_secret is not a valid header value", e))?;
@@ -60,6 +65,7 @@ impl XiaomiProvider {
             .timeout(timeout)
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(max_connections)
             .build()
             .map_err(|e| Error::config_from("xiaomi: cannot build the HTTP client", e))?;
         Ok(XiaomiProvider {
@@ -67,6 +73,7 @@ impl XiaomiProvider {
             client,
             url: format!("{base_url}{}", request::PATH),
             authorization,
+            slots: Semaphore::new(max_connections),
             refusals: AtomicU32::new(0),
         })
     }
@@ -115,6 +122,13 @@ impl XiaomiProvider {
     }
 
     async fn post(&self, body: String, regids: &[&str]) -> Vec<Outcome> {
+        // HTTP/1.1 carries one request per connection at a time, so the pool opens a connection
+        // for every request it cannot give an idle one: a slot held until the answer is read
+        // bounds the connections a burst opens to `max_connections`.
+        let Ok(_slot) = self.slots.acquire().await else {
+            // Never: the semaphore is not closed.
+            return vec![Outcome::retry(Reason::THROTTLED); regids.len()];
+        };
         let response = self
             .client
             .post(&self.url)

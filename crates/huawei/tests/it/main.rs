@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod burst;
 mod outcomes;
 mod router;
 mod support;

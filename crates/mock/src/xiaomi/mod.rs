@@ -102,6 +102,12 @@ impl XiaomiSimulator {
         self.state.recorder.total()
     }
 
+    /// TCP connections accepted so far (HTTP/1.1 keep-alive: one carries one request at a
+    /// time, so a client's burst shows here as the connections it opened).
+    pub fn connection_count(&self) -> u64 {
+        self.server.connection_count()
+    }
+
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.state.recorder.clear();

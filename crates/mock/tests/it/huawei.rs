@@ -217,6 +217,17 @@ async fn send_success_matches_fixture_and_is_recorded() {
 }
 
 #[tokio::test]
+async fn connection_count_counts_token_and_send_connections() {
+    let sim = start().await;
+    assert_eq!(sim.connection_count(), 0);
+    // `access_token` and `send` each use a client of their own.
+    let token = access_token(&sim).await;
+    assert_eq!(sim.connection_count(), 1);
+    assert_eq!(send(&sim, &token, &message(&[TOKEN_A])).await.status, 200);
+    assert_eq!((sim.connection_count(), sim.request_count()), (2, 2));
+}
+
+#[tokio::test]
 async fn validate_only_is_answered_but_not_delivered() {
     let sim = start().await;
     let token = access_token(&sim).await;

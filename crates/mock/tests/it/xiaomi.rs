@@ -613,3 +613,27 @@ async fn dropping_the_simulator_closes_the_port() {
     tokio::task::yield_now().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn connection_count_counts_accepted_connections() {
+    let sim = start().await;
+    assert_eq!(sim.connection_count(), 0);
+    // One keep-alive client, requests one after another: one connection.
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let response = client
+            .post(format!("{}/v3/message/regid", sim.base_url()))
+            .header("authorization", format!("key={SECRET}"))
+            .header("content-type", FORM)
+            .body(notification("A"))
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status().as_u16(), 200);
+        response.bytes().await.expect("body");
+    }
+    assert_eq!(sim.connection_count(), 1);
+    // `post` uses a client of its own: a second connection.
+    assert_eq!(post(&sim, notification("A")).await.status, 200);
+    assert_eq!((sim.connection_count(), sim.request_count()), (2, 4));
+}
