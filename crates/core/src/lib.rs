@@ -13,6 +13,7 @@
 //! | [`PushProvider`] | one attempt for a batch, one [`Outcome`] per token |
 //! | [`Router`] | groups devices by [`ChannelKey`], batches, runs concurrently |
 //! | [`ChannelStrategy`] | which of a recipient's devices to send to (all, or a live daemon first) |
+//! | [`credential`] | for channel authors: the single-flight cache of an OAuth-style credential |
 //! | [`testing`] | [`StubProvider`](testing::StubProvider), a scripted provider that records calls |
 //!
 //! ```
@@ -30,6 +31,7 @@
 //! assert_eq!(n.body, "Ann: Look [图片]");
 //! ```
 
+pub mod credential;
 pub mod error;
 pub mod json;
 pub mod limits;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use crate::auth::Secret;
+use pushway_core::credential::Secret;
+
+use crate::auth::TokenCache;
 use crate::auth::account::{GOOGLE_TOKEN_URL, Signer};
-use crate::auth::cache::TokenCache;
 use crate::auth::oauth::OAuthSource;
 use crate::provider::{FcmProvider, Inner};
 use crate::request::MessageOptions;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pushway_core::{DeviceToken, Notification, Outcome, PayloadTooLarge, PushProvider, Reason};
 
-use crate::auth::cache::{Bearer, TokenCache};
+use crate::auth::{Credential, TokenCache};
 use crate::builder::FcmProviderBuilder;
 use crate::classify::{classify, parse_retry_after};
 use crate::request::{self, MessageOptions, Prepared};
@@ -88,11 +88,11 @@ impl FcmProvider {
         &self.inner.senders[n % self.inner.senders.len()]
     }
 
-    async fn post(&self, bearer: &Bearer, body: Bytes) -> Result<Answer, Outcome> {
+    async fn post(&self, bearer: &Credential, body: Bytes) -> Result<Answer, Outcome> {
         let response = self
             .sender()
             .post(&self.inner.send_url)
-            .header(reqwest::header::AUTHORIZATION, (**bearer).clone())
+            .bearer_auth(bearer)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -114,7 +114,7 @@ impl FcmProvider {
         let body = Bytes::from(prepared.with_token(&token.token));
         let mut refreshed = false;
         loop {
-            let bearer = match self.inner.auth.bearer().await {
+            let bearer = match self.inner.auth.get().await {
                 Ok(bearer) => bearer,
                 Err(failure) => return failure.outcome(),
             };

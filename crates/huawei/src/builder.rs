@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pushway_core::credential::Secret;
 use tokio::sync::Semaphore;
 
 use crate::Error;
 use crate::ServiceAccountKey;
-use crate::auth::cache::TokenCache;
 use crate::auth::jwt::JwtSource;
 use crate::auth::oauth::{OAuthSource, TOKEN_PATH};
-use crate::auth::{Secret, TokenSource};
+use crate::auth::{Source, TokenCache};
 use crate::provider::{HuaweiProvider, Inner};
 use crate::request::MessageOptions;
 
@@ -376,7 +376,7 @@ impl HuaweiProviderBuilder {
             }
         };
 
-        let source: Box<dyn TokenSource> = match (self.oauth, &self.service_account) {
+        let source: Source = match (self.oauth, &self.service_account) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
                     "set either OAuth credentials or a service account",

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use pushway_core::{DeviceToken, Notification, Outcome, PayloadTooLarge, PushProvider, Reason};
 use tokio::sync::Semaphore;
 
-use crate::auth::cache::{Bearer, TokenCache};
+use crate::auth::{Credential, TokenCache};
 use crate::builder::HuaweiProviderBuilder;
 use crate::classify::{Classified, classify};
 use crate::request::{self, MAX_TOKENS, MessageOptions};
@@ -79,7 +79,7 @@ impl HuaweiProvider {
 
     async fn post(
         &self,
-        bearer: &Bearer,
+        bearer: &Credential,
         body: Bytes,
     ) -> Result<(u16, Option<String>, Bytes), Outcome> {
         // HTTP/1.1 carries one request per connection at a time, so the pool opens a connection
@@ -93,7 +93,7 @@ impl HuaweiProvider {
             .inner
             .http
             .post(&self.inner.send_url)
-            .header(reqwest::header::AUTHORIZATION, (**bearer).clone())
+            .bearer_auth(bearer)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/json;charset=utf-8",
@@ -156,7 +156,7 @@ impl PushProvider for HuaweiProvider {
 
         let mut refreshed = false;
         loop {
-            let bearer = match self.inner.auth.bearer().await {
+            let bearer = match self.inner.auth.get().await {
                 Ok(bearer) => bearer,
                 Err(failure) => return vec![failure.outcome(); tokens.len()],
             };

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use pushway_core::credential::Secret;
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
 use crate::Error;
 
 /// The OAuth scope of FCM sends.
@@ -38,12 +38,6 @@ pub struct ServiceAccountKey {
     private_key: Secret,
     #[serde(default)]
     token_uri: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret::new)
-    }
 }
 
 impl ServiceAccountKey {

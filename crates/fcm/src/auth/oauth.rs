@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use pushway_core::Reason;
-use serde::Deserialize;
+use pushway_core::credential::{AuthFailure, CredentialSource, Fresh, parse_access_token};
 use serde_json::Value;
 
+use super::FAILURE_HOLD;
 use super::account::Signer;
-use super::{AuthFailure, Fresh, TokenSource};
 
 /// The grant type of a service-account assertion.
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -36,16 +36,11 @@ pub(crate) struct OAuthSource {
     pub signer: Signer,
 }
 
-#[derive(Deserialize)]
-struct Granted {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Value,
-}
-
 #[async_trait]
-impl TokenSource for OAuthSource {
-    async fn fetch(&self) -> Result<Fresh, AuthFailure> {
+impl CredentialSource for OAuthSource {
+    type Credential = String;
+
+    async fn fetch(&self) -> Result<Fresh<String>, AuthFailure> {
         let assertion = self.signer.sign(SystemTime::now()).map_err(|e| {
             AuthFailure::Refused(Reason::new("jwt_sign").with_detail(e.to_string()))
         })?;
@@ -60,31 +55,26 @@ impl TokenSource for OAuthSource {
             .form(&form)
             .send()
             .await
-            .map_err(transport_failure)?;
+            .map_err(|e| AuthFailure::no_answer(e.is_timeout()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::classify::parse_retry_after(v, SystemTime::now()));
-        let body = response.bytes().await.map_err(transport_failure)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| AuthFailure::no_answer(e.is_timeout()))?;
         token_answer(status, retry_after, &body)
     }
 
     fn refresh_ahead(&self) -> Duration {
         REFRESH_AHEAD
     }
-}
 
-fn transport_failure(error: reqwest::Error) -> AuthFailure {
-    let code = if error.is_timeout() {
-        Reason::TIMEOUT
-    } else {
-        Reason::CONNECTION
-    };
-    AuthFailure::Unavailable {
-        reason: Reason::new(code).with_detail("OAuth token endpoint"),
-        after: None,
+    fn failure_hold(&self) -> Duration {
+        FAILURE_HOLD
     }
 }
 
@@ -97,24 +87,9 @@ pub(crate) fn token_answer(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
-) -> Result<Fresh, AuthFailure> {
+) -> Result<Fresh<String>, AuthFailure> {
     if status == 200 {
-        let granted: Granted =
-            serde_json::from_slice(body).map_err(|_| AuthFailure::Unavailable {
-                reason: Reason::new("oauth_bad_answer").with_detail("token answer is not JSON"),
-                after: None,
-            })?;
-        // A number from Google; some Google services send a numeric string (google-auth
-        // accepts both).
-        let secs = match &granted.expires_in {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        return Ok(Fresh {
-            token: granted.access_token,
-            lifetime: secs.map_or(DEFAULT_LIFETIME, Duration::from_secs),
-        });
+        return parse_access_token(body, DEFAULT_LIFETIME);
     }
     let error: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let text = |key: &str| error[key].as_str().map(str::to_owned);
@@ -145,10 +120,8 @@ mod tests {
     fn googles_answer_gives_the_token_and_its_lifetime() {
         let body = b"{\n  \"access_token\": \"ya29.c.b0Aaekm1K\",\n  \"expires_in\": 3599,\n  \"token_type\": \"Bearer\"\n}";
         let fresh = token_answer(200, None, body).unwrap();
-        assert_eq!(fresh.token, "ya29.c.b0Aaekm1K");
+        assert_eq!(fresh.credential, "ya29.c.b0Aaekm1K");
         assert_eq!(fresh.lifetime, Duration::from_secs(3599));
-        let fresh = token_answer(200, None, br#"{"access_token":"x","expires_in":"120"}"#).unwrap();
-        assert_eq!(fresh.lifetime, Duration::from_secs(120));
         let fresh = token_answer(200, None, br#"{"access_token":"x"}"#).unwrap();
         assert_eq!(fresh.lifetime, DEFAULT_LIFETIME);
     }

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pushway_core::Reason;
+use pushway_core::credential::{AuthFailure, CredentialSource, Fresh, Secret};
 use serde::{Deserialize, Serialize};
 
-use super::{AuthFailure, Fresh, Secret, TokenSource};
+use super::FAILURE_HOLD;
 use crate::Error;
 
 /// The fixed `aud` claim: Huawei's token URI, whatever OAuth base URL is configured (§1b).
@@ -130,18 +131,24 @@ impl JwtSource {
 }
 
 #[async_trait]
-impl TokenSource for JwtSource {
-    async fn fetch(&self) -> Result<Fresh, AuthFailure> {
-        let token = self.sign(SystemTime::now()).map_err(|e| {
+impl CredentialSource for JwtSource {
+    type Credential = String;
+
+    async fn fetch(&self) -> Result<Fresh<String>, AuthFailure> {
+        let jwt = self.sign(SystemTime::now()).map_err(|e| {
             AuthFailure::Refused(Reason::new("jwt_sign").with_detail(e.to_string()))
         })?;
         Ok(Fresh {
-            token,
+            credential: jwt,
             lifetime: LIFETIME,
         })
     }
 
     fn refresh_ahead(&self) -> Duration {
         REFRESH_AHEAD
+    }
+
+    fn failure_hold(&self) -> Duration {
+        FAILURE_HOLD
     }
 }

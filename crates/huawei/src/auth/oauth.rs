@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pushway_core::Reason;
-use serde::Deserialize;
+use pushway_core::credential::{AuthFailure, CredentialSource, Fresh, Secret, parse_access_token};
 use serde_json::Value;
 
-use super::{AuthFailure, Fresh, Secret, TokenSource};
+use super::FAILURE_HOLD;
 
 /// The token path under the OAuth base URL.
 pub(crate) const TOKEN_PATH: &str = "/oauth2/v3/token";
@@ -28,16 +28,11 @@ pub(crate) struct OAuthSource {
     pub secret: Secret,
 }
 
-#[derive(Deserialize)]
-struct Granted {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Value,
-}
-
 #[async_trait]
-impl TokenSource for OAuthSource {
-    async fn fetch(&self) -> Result<Fresh, AuthFailure> {
+impl CredentialSource for OAuthSource {
+    type Credential = String;
+
+    async fn fetch(&self) -> Result<Fresh<String>, AuthFailure> {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
@@ -50,7 +45,7 @@ impl TokenSource for OAuthSource {
             .form(&form)
             .send()
             .await
-            .map_err(transport_failure)?;
+            .map_err(|e| AuthFailure::no_answer(e.is_timeout()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -58,24 +53,19 @@ impl TokenSource for OAuthSource {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(transport_failure)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| AuthFailure::no_answer(e.is_timeout()))?;
         token_answer(status, retry_after, &body)
     }
 
     fn refresh_ahead(&self) -> Duration {
         REFRESH_AHEAD
     }
-}
 
-fn transport_failure(error: reqwest::Error) -> AuthFailure {
-    let code = if error.is_timeout() {
-        Reason::TIMEOUT
-    } else {
-        Reason::CONNECTION
-    };
-    AuthFailure::Unavailable {
-        reason: Reason::new(code).with_detail("OAuth token endpoint"),
-        after: None,
+    fn failure_hold(&self) -> Duration {
+        FAILURE_HOLD
     }
 }
 
@@ -84,23 +74,9 @@ pub(crate) fn token_answer(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
-) -> Result<Fresh, AuthFailure> {
+) -> Result<Fresh<String>, AuthFailure> {
     if status == 200 {
-        let granted: Granted =
-            serde_json::from_slice(body).map_err(|_| AuthFailure::Unavailable {
-                reason: Reason::new("oauth_bad_answer").with_detail("token answer is not JSON"),
-                after: None,
-            })?;
-        // `expires_in` is a number in the docs; accept a numeric string too.
-        let secs = match &granted.expires_in {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        return Ok(Fresh {
-            token: granted.access_token,
-            lifetime: secs.map_or(DEFAULT_LIFETIME, Duration::from_secs),
-        });
+        return parse_access_token(body, DEFAULT_LIFETIME);
     }
     // `error`/`sub_error` are numbers in Huawei's docs and strings in its Go demo.
     let error: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -133,10 +109,10 @@ mod tests {
     fn the_documented_answer_gives_the_token_and_its_lifetime() {
         let body = br#"{"access_token":"DAEBAGx2Tk9mZ3Vh\/Q0fake+token==","expires_in":3600,"token_type":"Bearer"}"#;
         let fresh = token_answer(200, None, body).unwrap();
-        assert_eq!(fresh.token, "DAEBAGx2Tk9mZ3Vh/Q0fake+token==");
+        assert_eq!(fresh.credential, "DAEBAGx2Tk9mZ3Vh/Q0fake+token==");
         assert_eq!(fresh.lifetime, Duration::from_secs(3600));
-        let fresh = token_answer(200, None, br#"{"access_token":"x","expires_in":"120"}"#).unwrap();
-        assert_eq!(fresh.lifetime, Duration::from_secs(120));
+        let fresh = token_answer(200, None, br#"{"access_token":"x"}"#).unwrap();
+        assert_eq!(fresh.lifetime, DEFAULT_LIFETIME);
     }
 
     #[test]
