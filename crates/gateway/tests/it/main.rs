@@ -16,4 +16,5 @@ mod seed_rules;
 mod settings;
 mod shutdown;
 mod store;
+mod store_batch;
 mod support;
