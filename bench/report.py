@@ -290,7 +290,7 @@ def section_gateway(rows, out):
     lim_cpu = med(r.get("server_cpu_us_per_request") for r in lim)
     gw_cpu = med(r.get("server_cpu_us_per_request") for r in gw)
     conns = med(r.get("connections") for r in acc)
-    t.add(f"durable accepts/s ÷ axum 202 limit (wrk -c{fmt(conns)}, requests/s)",
+    t.add(f"durable accepts/s ÷ axum 202 limit (wrk -c{int(conns or 0)}, requests/s)",
           gw_rate / lim_rate if gw_rate and lim_rate else None, "×", at_least=0.3, others=acc,
           note=f"gateway {fmt(gw_rate)}/s, limit {fmt(lim_rate)}/s; server CPU per request: gateway "
                f"{fmt(gw_cpu)} µs (its deliveries included), limit {fmt(lim_cpu)} µs")

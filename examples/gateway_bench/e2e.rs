@@ -183,7 +183,11 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     let last = all.iter().map(|(_, _, at)| *at).max().unwrap_or(t0);
     let seconds = (last - t0) as f64 / 1000.0;
     let mut outcomes: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for (kind, state, _) in &all {
+    // When each channel's last outcome was recorded, in seconds after the POST.
+    let mut last_by_kind: BTreeMap<String, f64> = BTreeMap::new();
+    for (kind, state, at) in &all {
+        let s = last_by_kind.entry(kind.clone()).or_default();
+        *s = s.max(round3((at - t0) as f64 / 1000.0));
         *outcomes
             .entry(kind.clone())
             .or_default()
@@ -221,6 +225,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
         "daemon_received": got,
         "registered_s": round3(registered_s),
         "outcomes": outcomes,
+        "last_outcome_s": last_by_kind,
         "ok": ok,
     });
     println!("{row}");

@@ -5,3 +5,7 @@
 DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries (run_at, notification_id)
     WHERE state IN ('pending', 'retrying', 'in_flight');
+
+-- The unique key (message_id, user_id, device_id) already serves lookups by message (status,
+-- cascading deletes); a second index on message_id only cost every accepted row an insert.
+DROP INDEX deliveries_message;
