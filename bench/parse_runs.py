@@ -120,9 +120,27 @@ def parse_bench(kind, text, base):
         for line in text.splitlines():
             if line.startswith("{") and '"router_e2e"' in line:
                 rows.append(dict(base, **json.loads(line)))
+    elif kind in ("gateway_accept", "gateway_e2e", "gateway_memory"):
+        for line in text.splitlines():
+            if line.startswith("{") and f'"{kind}"' in line:
+                rows.append(gateway_row(base, json.loads(line)))
     if not rows:
         rows.append(dict(base, error=text[-600:]))
     return rows
+
+
+def gateway_row(base, found):
+    """One row of examples/gateway_bench.rs. An accept run carries wrk's output, judged here by the
+    same rules as every wrk run (parse_wrk); the server's CPU per request comes from its count."""
+    row = dict(base, **{k: v for k, v in found.items() if k not in ("wrk_out", "wrk_err")})
+    if "wrk_out" in found:
+        wrk = parse_wrk(found["wrk_out"], found.get("wrk_err", ""), 1, found.get("wrk_cpu_s", 0.0))
+        wrk.pop("tool", None)
+        wrk.pop("batch", None)
+        row.update(wrk)
+        if row.get("requests"):
+            row["server_cpu_us_per_request"] = round(found["server_cpu_s"] * 1e6 / row["requests"], 1)
+    return row
 
 
 # ---------------------------------------------------------------- validity

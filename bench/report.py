@@ -298,6 +298,66 @@ def section_router(rows, out):
     out.append(t)
 
 
+# The memory figure's bound (MiB) on RSS growth between 1,000 and PENDING pending deliveries: the
+# SQLite page caches, which are bounded by `cache_size` (SQLite's default -2000: 2,000 KiB per
+# connection; the gateway's store has 1 writer and 4 reader connections, 9.8 MiB), plus 2 MiB for
+# the allocator's retained free memory and the WAL index. Rows are never held in memory: the
+# workers claim `claim_batch` rows at a time with at most `max_in_flight` dispatches, whatever the
+# store holds.
+GATEWAY_RSS_GROWTH_MIB = 12
+
+
+def section_gateway(rows, out):
+    t = Table()
+    acc = pick(rows, bench="gateway_accept")
+    lim, gw = pick(acc, label="limit"), pick(acc, label="pushway")
+    lim_rate, gw_rate = med(r.get("per_s") for r in lim), med(r.get("per_s") for r in gw)
+    lim_cpu = med(r.get("server_cpu_us_per_request") for r in lim)
+    gw_cpu = med(r.get("server_cpu_us_per_request") for r in gw)
+    conns = med(r.get("connections") for r in acc)
+    t.add(f"durable accepts/s ÷ axum 202 limit (wrk -c{int(conns or 0)}, requests/s)",
+          gw_rate / lim_rate if gw_rate and lim_rate else None, "×", at_least=0.3, others=acc,
+          note=f"gateway {fmt(gw_rate)}/s, limit {fmt(lim_rate)}/s; server CPU per request: gateway "
+               f"{fmt(gw_cpu)} µs (its deliveries included), limit {fmt(lim_cpu)} µs")
+    t.add("gateway server CPU per accepted message (2 deliveries each)", gw_cpu, " µs", others=gw,
+          note=f"limit server {fmt(lim_cpu)} µs per request; simulators "
+               f"{fmt(med(r.get('simulators_cpu_s') for r in gw), 2)} s CPU meanwhile")
+
+    e2e = pick(rows, bench="gateway_e2e")
+    router = {mode: pick(rows, bench="router_e2e", mode=mode) for mode in ("by-badge", "per-recipient")}
+    rate = med(r.get("per_s") for r in e2e)
+    lib = {mode: med(r.get("per_s") for r in rs) for mode, rs in router.items()}
+    n = int(med(r.get("deliveries") for r in e2e) or 0)
+    outcomes = {}
+    for kind, counts in (e2e[-1].get("outcomes", {}) if e2e else {}).items():
+        outcomes[kind] = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    t.add(f"end to end: deliveries/s ÷ router_e2e by-badge notifications/s ({n:,} deliveries)",
+          rate / lib["by-badge"] if rate and lib["by-badge"] else None, "×", at_least=0.5,
+          others=e2e + router["by-badge"], runs=e2e + router["by-badge"],
+          note=f"gateway {fmt(rate)}/s, router_e2e by-badge {fmt(lib['by-badge'])}/s, per-recipient "
+               f"{fmt(lib['per-recipient'])}/s ("
+               + (f"{rate / lib['per-recipient']:.2f}×" if rate and lib["per-recipient"] else "—") + ")")
+    t.add("end to end: POST → last outcome recorded", med(r.get("seconds") for r in e2e), " s", others=e2e,
+          note=f"202 after {fmt(med(r.get('accept_ms') for r in e2e))} ms; server CPU "
+               f"{fmt(med(r.get('server_cpu_us_per_delivery') for r in e2e))} µs per delivery; "
+               + "; ".join(f"{k}: {v}" for k, v in outcomes.items()))
+
+    mem = pick(rows, bench="gateway_memory")
+    idle = med(r.get("idle_rss_kib") for r in mem)
+    growth = med(r.get("rss_growth_kib") for r in mem)
+    small, large = med(r.get("small_rss_kib") for r in mem), med(r.get("large_rss_kib") for r in mem)
+    pending = int(med(r.get("large_pending") for r in mem) or 0)
+    t.add("idle RSS of pushway serve (one app, after one message)", idle / 1024 if idle else None, " MiB",
+          at_most=30, others=mem)
+    t.add(f"RSS growth, 1,000 → {pending:,} pending deliveries (workers sweeping)",
+          growth / 1024 if growth is not None else None, " MiB", at_most=GATEWAY_RSS_GROWTH_MIB, others=mem,
+          note=f"largest VmRSS sample over {fmt(med(r.get('sample_secs') for r in mem))} s: "
+               f"{fmt(small / 1024 if small else None, 1)} MiB at 1,000, "
+               f"{fmt(large / 1024 if large else None, 1)} MiB at {pending:,}; bound: SQLite page caches "
+               "(cache_size 2,000 KiB × 5 connections) + 2 MiB")
+    out.append(t)
+
+
 SECTIONS = {
     "render": ("Render micro-benchmark", section_render, """\
 `cargo bench -p pushway-core --bench render` (criterion; the bench executable run directly, once per round):
@@ -350,6 +410,25 @@ once. `per-recipient`: one `dispatch` per recipient; `by-badge`: recipients with
 share one dispatch, which the router batches per channel. Time from the first dispatch to the last outcome;
 every outcome must be delivered or queued (the program fails otherwise). No target was set: the figures are
 reported, the pass/fail is on the outcomes."""),
+    "gateway": ("Gateway (`pushway serve`)", section_gateway, """\
+`target/release/examples/gateway_bench` (`examples/gateway_bench/main.rs`, method in full at its top) against
+the release `pushway serve` (SQLite in a temporary directory on the run's disk, WAL, `synchronous=FULL` for
+every acknowledged write) with one app whose APNs/Xiaomi/Huawei credentials point at `pushway-mock all
+--recording off` in another process. **Accept**: one recipient with two devices (APNs, Xiaomi) registered
+through the API; wrk (`-t1 -c64`, `bench/wrk_post.lua`, a unique `Idempotency-Key` per request) POSTs one
+~300-byte C2C message for the run's duration, each 202 answered once the message and its two delivery rows are
+committed (the deliveries run meanwhile); then the same wrk against `examples/accept_limit.rs` (axum, the
+gateway's version and features, answering 202 and storing nothing). Server CPU per request = utime+stime of
+the server from `/proc/<pid>/stat` ÷ requests. **End to end**: 10,000 recipients (fewer in quick mode), user
+`i` with `1 + i % 4` devices over APNs, Xiaomi, Huawei and the daemon channel (25,000 deliveries); every daemon
+device is a connected WebSocket client of the gateway that acks (so `delivered`); one group message (99
+renderings); time from just before the POST to the largest `updated_at_ms` of its deliveries in `GET
+/v1/apps/{app}/messages/{id}`, polled until every delivery is final; every one must be delivered or queued.
+Compared with `router_e2e` (the library alone, one device per recipient) run in the same round; the gateway
+groups claimed rows by rendered notification, like router_e2e's `by-badge` mode, which is the target's
+reference. **Memory**: VmRSS after startup and one message; then stores filled through the gateway's own
+`Store::accept` with 1,000 and with 1,000,000 (100,000 in quick mode) pending deliveries to the simulators,
+the largest VmRSS sample (every 100 ms, 10 s) while the workers sweep them."""),
 }
 PEERS = {"xiaomi": "push-xiaomi", "huawei": "hpa"}
 

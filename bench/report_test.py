@@ -190,5 +190,64 @@ class ReportTest(unittest.TestCase):
         self.assertIn("- Targets: 2 met, 0 missed or missing, 1 figures invalid", text)
 
 
+def gateway_lines(gateway_wrk=WRK_OK, e2e_ok=True, growth_kib=2048):
+    """What examples/gateway_bench.rs prints for one round, and router_e2e's line."""
+    accept = lambda label, out, cpu: json.dumps({  # noqa: E731
+        "bench": "gateway_accept", "label": label, "connections": 64, "duration_s": 2, "server_cpu_s": cpu,
+        "wrk_cpu_s": 0.5, "wrk_out": out, "wrk_err": ""})
+    limit_out = WRK_OK.replace("4700 requests in 1.00s", "47000 requests in 1.00s")
+    return "\n".join([
+        accept("limit", limit_out, 0.94), accept("pushway", gateway_wrk, 1.41),
+        json.dumps({"bench": "router_e2e", "mode": "by-badge", "per_s": 20000.0, "ok": True}),
+        json.dumps({"bench": "router_e2e", "mode": "per-recipient", "per_s": 8000.0, "ok": True}),
+        json.dumps({"bench": "gateway_e2e", "deliveries": 25000, "n": 25000, "per_s": 12000.0, "seconds": 2.1,
+                    "accept_ms": 300, "ok": e2e_ok, "outcomes": {"apns": {"delivered": 7500}}}),
+        json.dumps({"bench": "gateway_memory", "idle_rss_kib": 18 * 1024, "small_rss_kib": 20 * 1024,
+                    "large_rss_kib": 20 * 1024 + growth_kib, "rss_growth_kib": growth_kib,
+                    "large_pending": 1000000, "sample_secs": 10}),
+    ]) + "\n"
+
+
+class GatewayTest(unittest.TestCase):
+    def rows(self, text):
+        rows = []
+        for kind in ("gateway_accept", "router", "gateway_e2e", "gateway_memory"):
+            rows += [dict(r, round=1) for r in parse_bench(kind, text, {"others_share": 0.01})]
+        return rows
+
+    def table(self, text):
+        out = []
+        report.section_gateway(self.rows(text), out)
+        return out[0]
+
+    def test_accept_rows_are_read_from_wrk_with_cpu_per_request(self):
+        rows = [r for r in self.rows(gateway_lines()) if r.get("bench") == "gateway_accept"]
+        got = [(r["label"], r["per_s"], r["server_cpu_us_per_request"], "wrk_out" in r) for r in rows]
+        self.assertEqual(got, [("limit", 47000, 20.0, False), ("pushway", 4700, 300.0, False)])
+        self.assertEqual([run_failures(r) for r in rows], [[], []])
+
+    def test_figures_targets_and_verdicts(self):
+        t = self.table(gateway_lines())
+        got = [(r[1], r[2], r[4]) for r in t.rows]
+        self.assertEqual(got, [("0.10×", "≥ 0.30×", "**FAIL**"), ("300 µs", "—", "—"),
+                               ("0.60×", "≥ 0.50×", "pass"), ("2.10 s", "—", "—"),
+                               ("18.0 MiB", "≤ 30.0 MiB", "pass"), ("2.00 MiB", "≤ 12.0 MiB", "pass")])
+
+    def test_a_gateway_answer_that_is_not_2xx_voids_the_accept_ratio(self):
+        refused = WRK_OK.replace("Rejected answers: 0 of", "Rejected answers: 3 of")
+        t = self.table(gateway_lines(gateway_wrk=refused))
+        self.assertEqual(t.rows[0][1:5], ("invalid", "≥ 0.30×", "—", "**invalid**"))
+        self.assertIn("3 answers rejected", t.rows[0][6])
+
+    def test_an_undelivered_outcome_voids_the_end_to_end_ratio(self):
+        t = self.table(gateway_lines(e2e_ok=False))
+        self.assertEqual(t.rows[2][4], "**invalid**")
+        self.assertIn("an outcome was neither delivered nor queued", t.rows[2][6])
+
+    def test_memory_growing_past_the_bound_fails(self):
+        t = self.table(gateway_lines(growth_kib=40 * 1024))
+        self.assertEqual((t.rows[5][1], t.rows[5][4]), ("40.0 MiB", "**FAIL**"))
+
+
 if __name__ == "__main__":
     unittest.main()

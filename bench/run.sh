@@ -3,14 +3,16 @@
 # comparison in rounds and writes BENCHMARKS.md (method: shared/BENCHMARKING.md).
 #
 #   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
-#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router)
+#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router gateway)
 #   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
 #   options: --rounds N, --out FILE, --no-install, --no-build,
 #            --wait-idle (wait up to 10 minutes for the 1-minute load average to fall below 0.5)
 #
 # Sections: render (criterion), apns_sim (bench/apns_sim.sh), apns (bench/apns.sh), xiaomi
 # (bench/xiaomi.sh), huawei (bench/huawei.sh), fcm (bench/fcm.sh), daemon (pushway-daemon's idle_rss and roundtrip
-# benches), router (examples/router_e2e.rs). Each appends JSON lines to one results file
+# benches), router (examples/router_e2e.rs), gateway (examples/gateway_bench.rs: `pushway serve`'s
+# durable accept rate against examples/accept_limit.rs, end to end against router_e2e in the same
+# round, memory). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
 # per figure, medians of the rounds, and the CPU others used during each run (a run where others
 # used > 15% of a core is run once more, at most once: bench/lib.sh).
@@ -25,7 +27,7 @@ repo=$(pwd)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-ALL=(render apns_sim apns xiaomi huawei fcm daemon router)
+ALL=(render apns_sim apns xiaomi huawei fcm daemon router gateway)
 QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 WAIT_IDLE=0 SECTIONS=() ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --wait-idle) WAIT_IDLE=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *)
       case " ${ALL[*]} " in *" $1 "*) SECTIONS+=("$1") ;; *) echo "unknown section $1 (one of: ${ALL[*]})" >&2; exit 2 ;; esac
@@ -48,11 +50,11 @@ if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.
 
 # Sizes: full (shared/BENCHMARKING.md) or quick.
 if [ "$QUICK" = 1 ]; then
-  SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000
+  SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000 PENDING=100000
   CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
 else
   SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} FCM_N=${FCM_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
-  IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000}
+  IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000} PENDING=${PENDING:-1000000}
   CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
 fi
 
@@ -139,7 +141,7 @@ if [ "$INSTALL" = 1 ]; then
     command -v h2load >/dev/null || missing+=(nghttp2-client)
     command -v nghttpd >/dev/null || missing+=(nghttp2-server)
   fi
-  if wants xiaomi || wants huawei; then command -v wrk >/dev/null || missing+=(wrk); fi
+  if wants xiaomi || wants huawei || wants gateway; then command -v wrk >/dev/null || missing+=(wrk); fi
   if { wants apns || wants xiaomi || wants fcm; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
@@ -153,6 +155,9 @@ if [ "$BUILD" = 1 ]; then
   echo "== building (release, once)"
   cargo build --release -q -p pushway-mock -p pushway-apns -p pushway-xiaomi -p pushway-fcm --bins --examples
   cargo build --release -q --example router_e2e
+  if wants gateway; then
+    cargo build --release -q -p pushway --bins --example gateway_bench --example accept_limit
+  fi
 fi
 # The criterion/bench executables (built by `cargo bench --no-run`, or found fresh when --no-build).
 while IFS=' ' read -r name exe; do BENCH_BIN[$name]=$exe; done < <(
@@ -222,6 +227,25 @@ run_router() {
       --mock-bin target/release/pushway-mock
   done
   STATUS[router]=${STATUS[router]:-complete}
+}
+
+# The gateway (examples/gateway_bench.rs, method at its top): per round, wrk against the limit
+# server then `pushway serve` (accept), router_e2e then the gateway end to end (the ratio's two
+# sides in the same round), memory (idle; 1,000 and PENDING pending rows).
+run_gateway() {
+  local rel=${CARGO_TARGET_DIR:-target}/release
+  local bins=(--pushway-bin "$rel/pushway" --mock-bin "$rel/pushway-mock" --scratch "$BENCH_TMP")
+  for round in $(seq "$ROUNDS"); do
+    measured gateway gateway_accept "$round" 300 "$rel/examples/gateway_bench" accept "${bins[@]}" \
+      --seconds "$WRK_SECONDS" --limit-bin "$rel/examples/accept_limit" --wrk-script bench/wrk_post.lua
+    measured gateway router "$round" 300 "$rel/examples/router_e2e" --recipients "$RECIPIENTS" \
+      --modes per-recipient,by-badge --mock-bin "$rel/pushway-mock"
+    measured gateway gateway_e2e "$round" 600 "$rel/examples/gateway_bench" e2e "${bins[@]}" \
+      --recipients "$RECIPIENTS"
+    measured gateway gateway_memory "$round" 900 "$rel/examples/gateway_bench" memory "${bins[@]}" \
+      --pending "$PENDING"
+  done
+  STATUS[gateway]=${STATUS[gateway]:-complete}
 }
 
 for section in "${SECTIONS[@]}"; do

@@ -1,7 +1,9 @@
 -- wrk's POST script for the limit runs of bench/xiaomi.sh and bench/huawei.sh (after
 -- shared/bench-peers/wrk_post.lua, kept in the repository so a checkout without shared/ beside it
 -- still runs it). Environment: BODY=<file> (required), CT=<content type>, AUTH=<authorization
--- header>, EXPECT=<text every accepted answer's body contains>.
+-- header>, EXPECT=<text every accepted answer's body contains>, UNIQUE_KEY=<prefix> (bench/gateway.sh:
+-- every request gets its own `Idempotency-Key: <prefix><thread>-<n>`, so each POST to the gateway
+-- is a new message, not a replay).
 --
 -- Why the checks: wrk only warns when its script fails to load and then sends plain GETs, which
 -- the simulators refuse in microseconds (a "limit" of 44.8 M tokens/s made of 405s). So a missing
@@ -27,6 +29,18 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+
+local unique = os.getenv("UNIQUE_KEY")
+if unique then
+  local sent = 0
+  -- Defined only with UNIQUE_KEY: wrk then builds every request here (the others stay static).
+  function request()
+    sent = sent + 1
+    wrk.headers["Idempotency-Key"] = unique .. tostring(id) .. "-" .. sent
+    return wrk.format()
+  end
 end
 
 function init(args)

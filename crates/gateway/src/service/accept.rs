@@ -9,6 +9,7 @@ use pushway_core::{
 };
 
 use super::input::check_id;
+use super::lookup::Query;
 use super::{MessageRequest, RecipientIn, Service, ServiceError};
 use crate::app::App;
 use crate::store::{
@@ -35,13 +36,19 @@ impl Service {
         let app = self.app(app_id)?.clone();
         check_id("Idempotency-Key", key)?;
         let request_hash = sha256(raw_body);
-        if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
-            return replay(id, hash, request_hash);
-        }
-
         let id = uuid::Uuid::new_v4().to_string();
-        let (message, body) = parse_message(request.message, &id)?;
-        check_recipients(&request.recipients)?;
+        let checked = parse_message(request.message, &id)
+            .and_then(|parsed| check_recipients(&request.recipients).map(|()| parsed));
+        let (message, body) = match checked {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // A repeated key answers as the first request did, whatever this body is.
+                if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
+                    return replay(id, hash, request_hash);
+                }
+                return Err(e);
+            }
+        };
 
         let now = self.clock.now_ms();
         let ttl_ms = message
@@ -55,7 +62,19 @@ impl Service {
             .iter()
             .map(|r| r.user_id.clone())
             .collect();
-        let mut known = self.store.recipients(app_id, &users).await?;
+        // The key and the recipients are read with those of concurrent accepts.
+        let found = self
+            .lookups
+            .lookup(Query {
+                app: app_id.to_owned(),
+                key: key.to_owned(),
+                users,
+            })
+            .await?;
+        if let Some((id, hash)) = found.earlier {
+            return replay(id, hash, request_hash);
+        }
+        let mut known = found.recipients;
         let mut plan = Plan {
             app: &app,
             message: &message,

@@ -6,6 +6,7 @@ mod commit;
 mod daemon;
 mod error;
 mod input;
+mod lookup;
 mod registry;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
 
 use self::commit::Committer;
+use self::lookup::Lookups;
 use crate::app::{App, Apps};
 use crate::config::WorkerConfig;
 use crate::store::{DeadTokenEntry, MessageStatus, Store};
@@ -55,6 +57,8 @@ pub struct Service {
     pub(crate) recorded: watch::Receiver<u64>,
     /// Commits accepted messages in groups.
     committer: Committer,
+    /// Reads what accepts need in groups.
+    lookups: Lookups,
 }
 
 impl Service {
@@ -69,6 +73,7 @@ impl Service {
     ) -> Self {
         Service {
             committer: Committer::spawn(store.clone()),
+            lookups: Lookups::spawn(store.clone()),
             store,
             apps,
             clock,

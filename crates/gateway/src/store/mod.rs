@@ -95,6 +95,15 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
     ) -> Result<Option<(String, [u8; 32])>, StoreError>;
 
+    /// The messages accepted earlier under any of `keys`, with the hash of each one's request,
+    /// by key: [`find_idempotent`](Store::find_idempotent) for many requests in one read (the
+    /// accept path batches the lookups of concurrent requests).
+    async fn find_idempotent_many(
+        &self,
+        app: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, (String, [u8; 32])>, StoreError>;
+
     /// Commits messages, each with its rendered notifications, recipients and delivery rows,
     /// in one transaction (the accept path's group commit: one fsync for all). A message whose
     /// idempotency key was taken meanwhile stores nothing and answers the earlier message.

@@ -18,4 +18,5 @@ mod seed_rules;
 mod settings;
 mod shutdown;
 mod store;
+mod store_batch;
 mod support;

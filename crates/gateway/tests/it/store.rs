@@ -7,7 +7,7 @@ use pushway_gateway::store::{
     WriteBatch,
 };
 
-fn message(id: &str, key: &str, devices: usize) -> NewMessage {
+pub(crate) fn message(id: &str, key: &str, devices: usize) -> NewMessage {
     NewMessage {
         id: id.to_owned(),
         app: "chat".to_owned(),
@@ -41,7 +41,7 @@ async fn accept_one(store: &SqliteStore, message: NewMessage) -> Accepted {
     accepted.remove(0)
 }
 
-async fn open() -> (SqliteStore, tempfile::TempDir) {
+pub(crate) async fn open() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("s.sqlite3"))
         .await

@@ -1,10 +1,13 @@
 //! Writes of the outbox: accepting a message with its delivery rows, claims under a lease,
 //! outcomes, dead tokens and route pauses.
 
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{SqliteStore, err, kind_label, parse_kind};
-use crate::store::{Accepted, Claimed, NewMessage, StoreError, WriteBatch};
+use crate::store::{Claimed, OutcomeRecord, StoreError, WriteBatch};
 
 fn u32_of(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
@@ -34,17 +37,33 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn accept_impl(
+    pub(super) async fn find_idempotent_many_impl(
         &self,
-        messages: &[NewMessage],
-    ) -> Result<Vec<Accepted>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let mut accepted = Vec::with_capacity(messages.len());
-        for m in messages {
-            accepted.push(insert_message(&mut tx, m).await?);
+        app: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, (String, [u8; 32])>, StoreError> {
+        let list = serde_json::to_string(keys).map_err(StoreError::new)?;
+        let rows = sqlx::query(
+            "SELECT idempotency_key, id, request_hash FROM messages
+             WHERE app_id = ? AND idempotency_key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(app)
+        .bind(list)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(err)?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let hash: Vec<u8> = row.try_get(2).map_err(err)?;
+            let hash = hash
+                .try_into()
+                .map_err(|_| StoreError::new("messages: a request hash is not 32 bytes"))?;
+            found.insert(
+                row.try_get(0).map_err(err)?,
+                (row.try_get(1).map_err(err)?, hash),
+            );
         }
-        tx.commit().await.map_err(err)?;
-        Ok(accepted)
+        Ok(found)
     }
 
     pub(super) async fn claim_impl(
@@ -55,6 +74,7 @@ impl SqliteStore {
     ) -> Result<Vec<Claimed>, StoreError> {
         // One statement: rows are leased atomically, so two workers never claim the same row
         // while its lease holds. (Postgres: `FOR UPDATE SKIP LOCKED` in the subquery.)
+        let mut tx = self.relaxed_tx().await?;
         let rows = sqlx::query(
             "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,
                     lease_until = ?2, run_at = ?2, updated_at = ?1
@@ -64,16 +84,17 @@ impl SqliteStore {
                  AND NOT EXISTS (SELECT 1 FROM paused_routes p
                                  WHERE p.app_id = d.app_id AND p.kind = d.kind
                                    AND p.credential = d.credential AND p.until > ?1)
-               ORDER BY d.run_at LIMIT ?3)
+               ORDER BY d.run_at, d.notification_id LIMIT ?3)
              RETURNING id, app_id, notification_id, kind, credential, token, attempts,
                        expires_at, last_reason, retries",
         )
         .bind(now)
         .bind(lease_until)
         .bind(i64::from(limit))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *tx)
         .await
         .map_err(err)?;
+        tx.commit().await.map_err(err)?;
         rows.into_iter()
             .map(|row| {
                 let kind: String = row.try_get(3).map_err(err)?;
@@ -111,24 +132,10 @@ impl SqliteStore {
     }
 
     pub(super) async fn record_impl(&self, batch: &WriteBatch, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        for o in &batch.outcomes {
-            sqlx::query(
-                "UPDATE deliveries SET state = ?, run_at = ?, lease_until = NULL,
-                        last_outcome = ?, last_reason = ?, updated_at = ?, retries = retries + ?
-                 WHERE id = ? AND state = 'in_flight'",
-            )
-            .bind(o.state.as_str())
-            .bind(o.run_at)
-            .bind(&o.outcome)
-            .bind(&o.reason)
-            .bind(now)
-            .bind(i64::from(o.retried))
-            .bind(o.delivery_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
+        // Outcomes lost in a power cut make their rows due again (see `relaxed_tx`); dead
+        // tokens are reported again by the vendor on the re-send.
+        let mut tx = self.relaxed_tx().await?;
+        record_outcomes(&mut tx, &batch.outcomes, now).await?;
         for d in &batch.dead {
             // A registration updated after the vendor's `since` is a new life of the token.
             let removed = sqlx::query(
@@ -205,111 +212,42 @@ impl SqliteStore {
     }
 }
 
-/// One message with its rows, inside the caller's transaction; when its idempotency key is
-/// taken (by an earlier transaction or an earlier message of this batch), nothing.
-async fn insert_message(
+/// The outcomes of a batch in one statement (see `accept.rs` for why one). A row is updated only
+/// while in flight, and only by its first outcome in the batch (as row-by-row updates would).
+async fn record_outcomes(
     tx: &mut Transaction<'static, Sqlite>,
-    m: &NewMessage,
-) -> Result<Accepted, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO messages
-               (id, app_id, idempotency_key, request_hash, body, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (app_id, idempotency_key) DO NOTHING RETURNING id",
+    outcomes: &[OutcomeRecord],
+    now: i64,
+) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let mut seen = HashSet::with_capacity(outcomes.len());
+    let rows: Vec<Value> = outcomes
+        .iter()
+        .filter(|o| seen.insert(o.delivery_id))
+        .map(|o| {
+            json!([
+                o.delivery_id,
+                o.state.as_str(),
+                o.run_at,
+                o.outcome,
+                o.reason,
+                i64::from(o.retried)
+            ])
+        })
+        .collect();
+    sqlx::query(
+        "UPDATE deliveries SET state = o.value ->> 1, run_at = o.value ->> 2, lease_until = NULL,
+                last_outcome = o.value ->> 3, last_reason = o.value ->> 4, updated_at = ?1,
+                retries = retries + (o.value ->> 5)
+         FROM json_each(?2) AS o
+         WHERE deliveries.id = o.value ->> 0 AND deliveries.state = 'in_flight'",
     )
-    .bind(&m.id)
-    .bind(&m.app)
-    .bind(&m.idempotency_key)
-    .bind(&m.request_hash[..])
-    .bind(&m.body)
-    .bind(m.created_at)
-    .bind(m.expires_at)
-    .fetch_optional(&mut **tx)
+    .bind(now)
+    .bind(Value::Array(rows).to_string())
+    .execute(&mut **tx)
     .await
     .map_err(err)?;
-    if inserted.is_none() {
-        // The key was taken between the caller's lookup and this transaction.
-        let id: String =
-            sqlx::query("SELECT id FROM messages WHERE app_id = ? AND idempotency_key = ?")
-                .bind(&m.app)
-                .bind(&m.idempotency_key)
-                .fetch_one(&mut **tx)
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(err)?;
-        return Ok(Accepted {
-            message_id: id,
-            created: false,
-        });
-    }
-    let mut notification_ids = Vec::with_capacity(m.notifications.len());
-    for body in &m.notifications {
-        let id: i64 =
-            sqlx::query("INSERT INTO notifications (message_id, body) VALUES (?, ?) RETURNING id")
-                .bind(&m.id)
-                .bind(body)
-                .fetch_one(&mut **tx)
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(err)?;
-        notification_ids.push(id);
-    }
-    for (position, r) in m.recipients.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
-                 VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&m.id)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(&r.user)
-        .bind(i64::from(r.unread))
-        .bind(&r.suppressed)
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
-        for (device, reason) in &r.suppressed_devices {
-            sqlx::query(
-                "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
-                     VALUES (?, ?, ?, ?)",
-            )
-            .bind(&m.id)
-            .bind(&r.user)
-            .bind(device)
-            .bind(reason)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-        }
-        for d in &r.deliveries {
-            let notification = notification_ids
-                .get(d.notification)
-                .copied()
-                .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
-            sqlx::query(
-                "INSERT INTO deliveries (message_id, app_id, user_id, device_id,
-                       notification_id, kind, credential, token, state, attempts, run_at,
-                       expires_at, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-            )
-            .bind(&m.id)
-            .bind(&m.app)
-            .bind(&r.user)
-            .bind(&d.device_id)
-            .bind(notification)
-            .bind(kind_label(d.kind))
-            .bind(&d.credential)
-            .bind(&d.token)
-            .bind(m.created_at)
-            .bind(m.expires_at)
-            .bind(m.created_at)
-            .bind(m.created_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-        }
-    }
-    Ok(Accepted {
-        message_id: m.id.clone(),
-        created: true,
-    })
+    Ok(())
 }

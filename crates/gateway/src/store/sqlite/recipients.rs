@@ -19,13 +19,15 @@ impl SqliteStore {
         // number of recipients. (Postgres: `= ANY($2)`.)
         let list = serde_json::to_string(users).map_err(StoreError::new)?;
         let mut out: HashMap<String, RecipientState> = HashMap::with_capacity(users.len());
+        // One connection for both reads: one snapshot, one pool round trip.
+        let mut conn = self.reader.acquire().await.map_err(err)?;
         let settings = sqlx::query(
             "SELECT user_id, enabled, c2c_sound, group_sound FROM user_settings
              WHERE app_id = ? AND user_id IN (SELECT value FROM json_each(?))",
         )
         .bind(app)
         .bind(&list)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *conn)
         .await
         .map_err(err)?;
         for row in settings {
@@ -46,7 +48,7 @@ impl SqliteStore {
         )
         .bind(app)
         .bind(&list)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *conn)
         .await
         .map_err(err)?;
         for row in &devices {
