@@ -80,6 +80,7 @@ mod codes;
 mod error;
 mod provider;
 mod request;
+mod transport;
 
 pub use auth::account::{GOOGLE_TOKEN_URL, SCOPE, ServiceAccountKey};
 pub use builder::{
