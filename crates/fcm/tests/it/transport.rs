@@ -215,3 +215,47 @@ async fn streams_above_a_lower_limit_before_settings_are_retry_not_processed() {
     // the 90 others are refused before the client learns the limit.
     assert!((10..200).contains(&delivered), "{delivered}");
 }
+
+/// h2c against a plain-text simulator: the same sends on the configured connections.
+#[tokio::test]
+async fn plain_http_sends_use_h2c_on_the_configured_connections() {
+    let sim = sim_builder().tls(false).start().await.unwrap();
+    let key =
+        pushway_mock::fcm::TestServiceAccount::new().key_file_json_with_token_uri(&sim.token_url());
+    let provider = pushway_fcm::FcmProvider::builder()
+        .service_account_json(key)
+        .api_base_url(sim.base_url())
+        .allow_plain_http(true)
+        .connections(2)
+        .build()
+        .unwrap();
+    assert!(sim.base_url().starts_with("http://"), "{}", sim.base_url());
+    let outcomes = provider.send(&c2c(), &many(300)).await;
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    assert_eq!(sim.accepted_count(), 300);
+    let connections: HashSet<u64> = sends(&sim).iter().map(|r| r.connection_id).collect();
+    assert_eq!(connections.len(), 2);
+}
+
+/// Nothing listening at the API host: `Retry`/`connection`, the token request unaffected.
+#[tokio::test]
+async fn an_unreachable_api_host_is_retry_connection() {
+    let sim = sim().await;
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = unused.local_addr().unwrap();
+    drop(unused);
+    let provider = builder(&sim)
+        .api_base_url(format!("https://{address}"))
+        .build()
+        .unwrap();
+    let outcomes = provider.send(&c2c(), &devices(&[TOKEN_A, TOKEN_B])).await;
+    assert_eq!(
+        labels(&outcomes),
+        [
+            ("retry", Reason::CONNECTION.to_owned()),
+            ("retry", Reason::CONNECTION.to_owned())
+        ]
+    );
+    assert_eq!(sim.token_request_count(), 1);
+    assert_eq!(sim.request_count(), 0, "no send reached the simulator");
+}
