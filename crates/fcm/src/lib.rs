@@ -31,8 +31,9 @@
 //! (`fcm_bench`, one connection, 100 in flight, the difference between 6,000 and 1,000 sends),
 //! reqwest cost 111,300 instructions per notification, 22,600 of them parsing the same URL three
 //! times per request (our call, its redirect layer, the response) and more in its pool and
-//! redirect layers; on hyper's connections directly: 69,300 (-38%), about half of it hyper's and
-//! h2's own work per request (a task per request, HPACK, stream state). Settings:
+//! redirect layers; on hyper's connections directly: 67,800 (-39%), about half of it hyper's and
+//! h2's own work per request (tasks per request, HPACK, stream state); h2load posting the same
+//! body costs 19,600. Settings:
 //! - One attempt per send, no retry inside the transport: a refused stream or a stream above a
 //!   graceful GOAWAY's last stream id comes back as
 //!   [`Outcome::Retry`](pushway_core::Outcome::Retry) with reason

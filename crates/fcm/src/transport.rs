@@ -178,9 +178,15 @@ impl Transport {
 
     /// The slot's open connection, or a new one (one opener at a time per slot).
     async fn connection(&self, slot: &Slot) -> Result<Conn, Outcome> {
-        if let Some(conn) = slot.open() {
-            return Ok(conn);
+        match slot.open() {
+            Some(conn) => Ok(conn),
+            // Boxed: the TLS and HTTP/2 handshakes' state would otherwise be part of every
+            // send's future, moved and copied with it (callgrind: 2% of a send's instructions).
+            None => Box::pin(self.reconnect(slot)).await,
         }
+    }
+
+    async fn reconnect(&self, slot: &Slot) -> Result<Conn, Outcome> {
         let _opening = slot.opening.lock().await;
         if let Some(conn) = slot.open() {
             return Ok(conn);
