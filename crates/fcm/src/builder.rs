@@ -258,8 +258,6 @@ impl FcmProviderBuilder {
             &send_url,
             self.timeout,
         )?;
-        // The token endpoint keeps reqwest: one request an hour, maybe through an HTTP/1.1-only
-        // proxy, so ALPN negotiation and reqwest's redirects and pool are what it needs.
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
@@ -270,7 +268,8 @@ impl FcmProviderBuilder {
             .build()
             .map_err(|e| Error::http(e.to_string()))?;
         let source = OAuthSource {
-            // The token endpoint may be HTTP/1.1-only (a proxy); it sees one request an hour.
+            // reqwest: the token endpoint sees one request an hour and may be HTTP/1.1-only (a
+            // proxy), so ALPN negotiation, redirects and reqwest's pool suit it.
             http,
             url: token_url,
             signer: Signer::new(&key)?,
