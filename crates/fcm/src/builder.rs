@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use pushway_core::credential::Secret;
 
@@ -12,6 +14,7 @@ use crate::auth::account::{GOOGLE_TOKEN_URL, Signer};
 use crate::auth::oauth::OAuthSource;
 use crate::provider::{FcmProvider, Inner};
 use crate::request::MessageOptions;
+use crate::transport::{Connector, Transport, tls_connector};
 use crate::{Error, ServiceAccountKey};
 
 /// FCM's API host (fcm.md §1).
@@ -234,51 +237,84 @@ impl FcmProviderBuilder {
             ));
         }
         let mut roots = Vec::new();
+        let mut send_roots = Vec::new();
         for pem in &self.root_certs {
-            // `from_pem` defers parsing to the TLS backend, which skips what is not a
-            // certificate: parse here so a wrong file fails the build, not every send.
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
+            // Parsed here so a wrong file fails the build, not every send.
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Error::config(format!("root certificate: {e}")))?;
             if certs.is_empty() {
                 return Err(Error::config("root certificate: no certificate in the PEM"));
             }
-            roots.extend(certs);
+            send_roots.extend(certs);
+            roots.extend(
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| Error::config(format!("root certificate: {e}")))?,
+            );
         }
-        let client = |h2_only: bool| {
-            let mut builder = reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                // FCM closes idle connections after minutes; reconnect lazily, no PINGs
-                // (frequent ones draw GOAWAY too_many_pings, fcm.md §7).
-                .pool_idle_timeout(Duration::from_secs(90))
-                // One attempt per send: a refused stream or a GOAWAY is reported as `Retry`
-                // (reason `not_processed`) for the retry layer, not resent here.
-                .retry(reqwest::retry::never())
-                .user_agent(concat!("pushway-fcm/", env!("CARGO_PKG_VERSION")))
-                .tls_certs_merge(roots.iter().cloned());
-            if h2_only {
-                // ALPN `h2` only (h2c for http://): the pool then shares one connection for
-                // every concurrent send instead of opening one per request during a burst.
-                builder = builder.http2_prior_knowledge();
-            }
-            builder.build().map_err(|e| Error::http(e.to_string()))
-        };
-        let senders = (0..self.connections)
-            .map(|_| client(true))
-            .collect::<Result<Vec<_>, _>>()?;
+        let send_url = format!("{api_base}/v1/projects/{project}/messages:send");
+        let transport = Transport::new(
+            self.connector(&api_base, send_roots)?,
+            self.connections,
+            &send_url,
+            self.timeout,
+        )?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .retry(reqwest::retry::never())
+            .user_agent(concat!("pushway-fcm/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|e| Error::http(e.to_string()))?;
         let source = OAuthSource {
-            // The token endpoint may be HTTP/1.1-only (a proxy); it sees one request an hour.
-            http: client(false)?,
+            // reqwest: the token endpoint sees one request an hour and may be HTTP/1.1-only (a
+            // proxy), so ALPN negotiation, redirects and reqwest's pool suit it.
+            http,
             url: token_url,
             signer: Signer::new(&key)?,
         };
         Ok(FcmProvider::from_inner(Arc::new(Inner {
-            senders,
-            next: AtomicUsize::new(0),
-            send_url: format!("{api_base}/v1/projects/{project}/messages:send"),
+            transport,
+            send_url,
             auth: TokenCache::new(Box::new(source)),
             options: self.options,
         })))
+    }
+
+    /// How the send path reaches the API host of `api_base` (a checked URL).
+    fn connector(
+        &self,
+        api_base: &str,
+        roots: Vec<CertificateDer<'static>>,
+    ) -> Result<Connector, Error> {
+        let uri = api_base
+            .parse::<http::Uri>()
+            .map_err(|e| Error::config(format!("API base URL {api_base:?}: {e}")))?;
+        let tls = uri.scheme_str() == Some("https");
+        let Some(host) = uri.host() else {
+            return Err(Error::config(format!("API base URL {api_base:?}: no host")));
+        };
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        // `[::1]` in a URL, `::1` to connect to and to verify.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let tls = if tls {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| Error::config(format!("API host {host:?}: {e}")))?;
+            Some((tls_connector(roots)?, name))
+        } else {
+            None
+        };
+        Ok(Connector {
+            address: if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            },
+            tls,
+            connect_timeout: self.connect_timeout,
+        })
     }
 
     fn checked_url(&self, url: &str, what: &str) -> Result<String, Error> {

@@ -17,26 +17,36 @@
 //!
 //! # Transport
 //!
-//! reqwest (hyper, h2, rustls) over HTTP/2 only (ALPN `h2`), on [`DEFAULT_CONNECTIONS`]
-//! connections used in turn. Chosen over the APNs crate's own HTTP/2 client side because FCM's
-//! needs are ordinary ones: a bearer header, a JSON body of a few hundred bytes, about 100
-//! streams per connection which hyper already honours (it assumes 100 until the server's
-//! SETTINGS arrive, then follows them). The APNs client exists for CPU per notification at
-//! thousands in flight on one connection; whether FCM needs that is to be measured against the
-//! simulator (the `fcm` benchmark), not assumed. Two deliberate settings:
-//! - reqwest's built-in retry is off: a refused stream or a graceful GOAWAY would otherwise be
-//!   resent silently inside the transport. They come back as
+//! Sends go over hyper's HTTP/2 client connections (`hyper::client::conn::http2`) over
+//! tokio-rustls, ALPN `h2` only (h2c for an `http://` simulator), trusting the system's roots
+//! plus the configured ones: [`DEFAULT_CONNECTIONS`] connections used in turn, each opened on
+//! first use or after it closed (concurrent sends wait for the one being opened). The send URI
+//! and constant headers are prepared once per provider, the bearer header once per token
+//! refresh. The access-token request, one an hour, keeps reqwest (redirects, HTTP/1.1 proxies).
+//!
+//! Why this stack: FCM's needs are ordinary (a bearer header, a JSON body of a few hundred
+//! bytes, about 100 streams per connection), so hyper rather than the APNs crate's own HTTP/2
+//! client side, which exists for thousands in flight on one connection. Why not reqwest, which
+//! the first version used: measured with callgrind against `pushway-mock fcm --recording off`
+//! (`fcm_bench`, one connection, 100 in flight, the difference between 6,000 and 1,000 sends),
+//! reqwest cost 111,300 instructions per notification, 22,600 of them parsing the same URL three
+//! times per request (our call, its redirect layer, the response) and more in its pool and
+//! redirect layers; on hyper's connections directly: 67,800 (-39%), about half of it hyper's and
+//! h2's own work per request (tasks per request, HPACK, stream state); h2load posting the same
+//! body costs 19,600. Settings:
+//! - One attempt per send, no retry inside the transport: a refused stream or a stream above a
+//!   graceful GOAWAY's last stream id comes back as
 //!   [`Outcome::Retry`](pushway_core::Outcome::Retry) with reason
-//!   [`not_processed`](pushway_core::Reason::NOT_PROCESSED) for the retry layer, so each `send`
-//!   stays one attempt and nothing is ever reported delivered that FCM did not answer 200.
-//! - ALPN `h2` only: with ALPN negotiation reqwest's pool cannot tell a new connection will be
-//!   HTTP/2 and opens one per request during a burst (129 connections for 500 sends against
-//!   the simulator); with `h2` only, concurrent sends wait for the one being opened.
-//! - Before a new connection's SETTINGS arrive, hyper allows 100 streams (FCM's figure); a
-//!   server allowing fewer refuses the excess, which comes back as `Retry`/`not_processed`
-//!   (reqwest offers no setting for the initial stream limit).
-//! - No keep-alive PINGs: FCM answers frequent PINGs with GOAWAY `too_many_pings`; idle
-//!   connections are dropped after 90 s and reopened lazily.
+//!   [`not_processed`](pushway_core::Reason::NOT_PROCESSED), a connection lost mid-answer as
+//!   `connection`, an answer later than the timeout as `timeout`, for the retry layer; nothing is
+//!   reported delivered that FCM did not answer 200. The one exception: a request hyper hands
+//!   back unsent because its connection had just closed goes once on a new connection.
+//! - The server's stream limit is honoured: sends beyond it wait in hyper's queue for a free
+//!   stream (1,000 sends at once on one 100-stream connection: none refused). Before a new
+//!   connection's SETTINGS arrive, 100 streams are assumed (FCM's figure); a server allowing
+//!   fewer refuses the excess (`Retry`/`not_processed`).
+//! - No keep-alive PINGs: FCM answers frequent PINGs with GOAWAY `too_many_pings`; a connection
+//!   the server closed (idle, GOAWAY, dropped) is reopened by the next send.
 //!
 //! ```
 //! use pushway_core::testing::sample_notification;
@@ -80,6 +90,7 @@ mod codes;
 mod error;
 mod provider;
 mod request;
+mod transport;
 
 pub use auth::account::{GOOGLE_TOKEN_URL, SCOPE, ServiceAccountKey};
 pub use builder::{

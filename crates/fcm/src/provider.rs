@@ -1,11 +1,8 @@
 //! [`FcmProvider`]: the thin transport between [`request`](crate::request) and
 //! [`classify`](crate::classify()).
 
-use std::error::Error as _;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -13,8 +10,9 @@ use pushway_core::{DeviceToken, Notification, Outcome, PayloadTooLarge, PushProv
 
 use crate::auth::{Credential, TokenCache};
 use crate::builder::FcmProviderBuilder;
-use crate::classify::{classify, parse_retry_after};
+use crate::classify::classify;
 use crate::request::{self, MessageOptions, Prepared};
+use crate::transport::Transport;
 
 /// Most tokens one [`send`](PushProvider::send) takes: FCM has no multi-token request, so a
 /// batch is that many concurrent single sends (the Admin SDKs' `sendEach` cap).
@@ -33,8 +31,7 @@ pub struct FcmProvider {
 }
 
 pub(crate) struct Inner {
-    pub senders: Vec<reqwest::Client>,
-    pub next: AtomicUsize,
+    pub transport: Transport,
     pub send_url: String,
     pub auth: TokenCache,
     pub options: MessageOptions,
@@ -44,7 +41,7 @@ impl fmt::Debug for FcmProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FcmProvider")
             .field("send_url", &self.inner.send_url)
-            .field("connections", &self.inner.senders.len())
+            .field("connections", &self.inner.transport.connections())
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
@@ -82,31 +79,13 @@ impl FcmProvider {
         self.inner.auth.fetches()
     }
 
-    /// The next connection, round robin.
-    fn sender(&self) -> &reqwest::Client {
-        let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        &self.inner.senders[n % self.inner.senders.len()]
-    }
-
     async fn post(&self, bearer: &Credential, body: Bytes) -> Result<Answer, Outcome> {
-        let response = self
-            .sender()
-            .post(&self.inner.send_url)
-            .bearer_auth(bearer)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_outcome(&e))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = response.bytes().await.map_err(|e| transport_outcome(&e))?;
-        let classified = classify(status, retry_after, &body);
-        Ok(Answer { status, classified })
+        let answer = self.inner.transport.post(bearer, body).await?;
+        let classified = classify(answer.status, answer.retry_after, &answer.body);
+        Ok(Answer {
+            status: answer.status,
+            classified,
+        })
     }
 
     /// One token: post, and on a refused access token refresh once and resend once.
@@ -149,37 +128,6 @@ impl FcmProvider {
 struct Answer {
     status: u16,
     classified: crate::Classified,
-}
-
-/// A request that got no answer. All are worth retrying; the reason tells whether FCM surely
-/// did not process it (a refused stream, a stream above a graceful GOAWAY's last stream id) or
-/// may have (a timeout, a connection lost mid-answer: a resend may duplicate, the `tag`
-/// collapses the duplicate on the device).
-fn transport_outcome(error: &reqwest::Error) -> Outcome {
-    if error.is_timeout() {
-        return Outcome::retry(Reason::TIMEOUT);
-    }
-    let mut source = error.source();
-    let mut innermost = None;
-    while let Some(cause) = source {
-        innermost = Some(cause);
-        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
-            let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
-            let graceful = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
-            if h2.is_remote() && (refused || graceful) {
-                return Outcome::retry(
-                    Reason::new(Reason::NOT_PROCESSED).with_detail(h2.to_string()),
-                );
-            }
-            return Outcome::retry(Reason::new(Reason::CONNECTION).with_detail(h2.to_string()));
-        }
-        source = cause.source();
-    }
-    let reason = Reason::new(Reason::CONNECTION);
-    Outcome::retry(match innermost {
-        Some(cause) => reason.with_detail(cause.to_string()),
-        None => reason,
-    })
 }
 
 #[async_trait]

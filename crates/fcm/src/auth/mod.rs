@@ -8,13 +8,15 @@ pub(crate) mod oauth;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use pushway_core::credential::CredentialCache;
 
-/// One access token, sent with reqwest's `bearer_auth`, which marks the header sensitive.
-pub(crate) type Credential = Arc<String>;
+/// One access token as its `authorization` header value (`Bearer …`, marked sensitive), built
+/// once per token.
+pub(crate) type Credential = Arc<HeaderValue>;
 
 /// The provider's access-token cache.
-pub(crate) type TokenCache = CredentialCache<String>;
+pub(crate) type TokenCache = CredentialCache<HeaderValue>;
 
 /// How long a failed token request is answered from memory: a deleted key (`invalid_grant`) or a
 /// refusing endpoint must not turn every send of a burst into a token request. One second, as

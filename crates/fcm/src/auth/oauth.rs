@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use http::HeaderValue;
 use pushway_core::Reason;
 use pushway_core::credential::{AuthFailure, CredentialSource, Fresh, parse_access_token};
 use serde_json::Value;
@@ -38,9 +39,9 @@ pub(crate) struct OAuthSource {
 
 #[async_trait]
 impl CredentialSource for OAuthSource {
-    type Credential = String;
+    type Credential = HeaderValue;
 
-    async fn fetch(&self) -> Result<Fresh<String>, AuthFailure> {
+    async fn fetch(&self) -> Result<Fresh<HeaderValue>, AuthFailure> {
         let assertion = self.signer.sign(SystemTime::now()).map_err(|e| {
             AuthFailure::Refused(Reason::new("jwt_sign").with_detail(e.to_string()))
         })?;
@@ -66,7 +67,11 @@ impl CredentialSource for OAuthSource {
             .bytes()
             .await
             .map_err(|e| AuthFailure::no_answer(e.is_timeout()))?;
-        token_answer(status, retry_after, &body)
+        let fresh = token_answer(status, retry_after, &body)?;
+        Ok(Fresh {
+            credential: bearer_header(&fresh.credential)?,
+            lifetime: fresh.lifetime,
+        })
     }
 
     fn refresh_ahead(&self) -> Duration {
@@ -76,6 +81,18 @@ impl CredentialSource for OAuthSource {
     fn failure_hold(&self) -> Duration {
         FAILURE_HOLD
     }
+}
+
+/// `Bearer <token>`, built once per token (not per send) and marked sensitive so it is never
+/// logged. `parse_access_token` has already refused tokens that are not printable ASCII.
+fn bearer_header(token: &str) -> Result<HeaderValue, AuthFailure> {
+    let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+        AuthFailure::Refused(
+            Reason::new("oauth_bad_token").with_detail("the access token is not a header value"),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Classifies the token endpoint's answer. Pure.

@@ -162,3 +162,100 @@ async fn an_idle_connection_closed_by_the_server_is_reopened_lazily() {
     assert_eq!(sim.connection_count(), before + 1);
     assert_eq!(sim.accepted_count(), 2);
 }
+
+/// 1,000 sends at once on one connection allowing 100 streams, from the very first request
+/// (before the server's SETTINGS are known): the excess queues in the client for a free
+/// stream, none is refused, and one connection carries them all.
+#[tokio::test]
+async fn a_thousand_concurrent_sends_queue_for_100_streams_on_one_connection() {
+    let sim = sim().await;
+    let provider = builder(&sim).connections(1).build().unwrap();
+    let (first, second) = (many(500), many(1000).split_off(500));
+    let notification = c2c();
+    let (a, b) = tokio::join!(
+        provider.send(&notification, &first),
+        provider.send(&notification, &second)
+    );
+    let outcomes: Vec<_> = a.into_iter().chain(b).collect();
+    assert!(
+        outcomes.iter().all(Outcome::is_delivered),
+        "{:?}",
+        labels(&outcomes).iter().find(|l| l.0 != "delivered")
+    );
+    assert_eq!(sim.accepted_count(), 1000);
+    assert_eq!(sim.request_count(), 1000);
+    // The send connection and the token endpoint's own.
+    assert_eq!(sim.connection_count(), 2);
+    assert!(
+        sim.peak_concurrent_streams() <= 100,
+        "{}",
+        sim.peak_concurrent_streams()
+    );
+}
+
+/// A server that allows fewer streams than the 100 assumed before its SETTINGS arrive: the
+/// sends started on a new connection beyond its limit are refused by the server and come back
+/// as `Retry`/`not_processed` (never resent inside the transport); the others are delivered.
+#[tokio::test]
+async fn streams_above_a_lower_limit_before_settings_are_retry_not_processed() {
+    let sim = sim_builder()
+        .max_concurrent_streams(10)
+        .start()
+        .await
+        .unwrap();
+    let provider = builder(&sim).connections(1).build().unwrap();
+    let outcomes = provider.send(&c2c(), &many(200)).await;
+    let delivered = outcomes.iter().filter(|o| o.is_delivered()).count();
+    for outcome in outcomes.iter().filter(|o| !o.is_delivered()) {
+        assert_eq!(outcome.as_str(), "retry", "{outcome}");
+        assert_eq!(outcome.reason().unwrap().code(), Reason::NOT_PROCESSED);
+    }
+    assert_eq!(sim.accepted_count() as usize, delivered);
+    // The first 100 streams go out at once; at least the 10 allowed are served, and some of
+    // the 90 others are refused before the client learns the limit.
+    assert!((10..200).contains(&delivered), "{delivered}");
+}
+
+/// h2c against a plain-text simulator: the same sends on the configured connections.
+#[tokio::test]
+async fn plain_http_sends_use_h2c_on_the_configured_connections() {
+    let sim = sim_builder().tls(false).start().await.unwrap();
+    let key =
+        pushway_mock::fcm::TestServiceAccount::new().key_file_json_with_token_uri(&sim.token_url());
+    let provider = pushway_fcm::FcmProvider::builder()
+        .service_account_json(key)
+        .api_base_url(sim.base_url())
+        .allow_plain_http(true)
+        .connections(2)
+        .build()
+        .unwrap();
+    assert!(sim.base_url().starts_with("http://"), "{}", sim.base_url());
+    let outcomes = provider.send(&c2c(), &many(300)).await;
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    assert_eq!(sim.accepted_count(), 300);
+    let connections: HashSet<u64> = sends(&sim).iter().map(|r| r.connection_id).collect();
+    assert_eq!(connections.len(), 2);
+}
+
+/// Nothing listening at the API host: `Retry`/`connection`, the token request unaffected.
+#[tokio::test]
+async fn an_unreachable_api_host_is_retry_connection() {
+    let sim = sim().await;
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = unused.local_addr().unwrap();
+    drop(unused);
+    let provider = builder(&sim)
+        .api_base_url(format!("https://{address}"))
+        .build()
+        .unwrap();
+    let outcomes = provider.send(&c2c(), &devices(&[TOKEN_A, TOKEN_B])).await;
+    assert_eq!(
+        labels(&outcomes),
+        [
+            ("retry", Reason::CONNECTION.to_owned()),
+            ("retry", Reason::CONNECTION.to_owned())
+        ]
+    );
+    assert_eq!(sim.token_request_count(), 1);
+    assert_eq!(sim.request_count(), 0, "no send reached the simulator");
+}
