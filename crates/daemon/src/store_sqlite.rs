@@ -13,7 +13,14 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite};
 
 use crate::key::DeviceKey;
-use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush, unique};
+use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
+
+mod commit;
+#[cfg(test)]
+mod group_commit_tests;
+mod write;
+
+use commit::{Committer, Done, Write};
 
 /// How long a query waits for the database lock or a pooled connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,9 +55,14 @@ DROP INDEX IF EXISTS daemon_queue_device_seq;";
 
 /// Queues in a SQLite database file (WAL mode, `synchronous = FULL`): a push that was
 /// reported `Queued` survives a crash or restart of the server process.
+///
+/// Writes (append, remove, clear) are group-committed: the writes of concurrent callers go into
+/// one transaction, one fsync, and each call returns once its own write is durable.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Every queue write goes through it: group commit, see [`commit`].
+    committer: Committer,
 }
 
 impl SqliteStore {
@@ -69,7 +81,8 @@ impl SqliteStore {
             .await
             .map_err(StoreError::new)?;
         migrate(&pool).await.map_err(StoreError::new)?;
-        Ok(SqliteStore { pool })
+        let committer = Committer::spawn(pool.clone());
+        Ok(SqliteStore { pool, committer })
     }
 
     /// Closes the pool, waiting for queries in progress.
@@ -188,38 +201,17 @@ impl QueueStore for SqliteStore {
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = in_transaction(checkout.conn()?, async |conn| {
-            let seq: i64 = sqlx::query(
-                "INSERT INTO daemon_queue (user, device, id, frame, expires_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-            )
-            .bind(device.user())
-            .bind(device.device())
-            .bind(push.id)
-            .bind(&**push.frame)
-            .bind(to_i64(push.expires_at_ms))
-            .fetch_one(&mut *conn)
-            .await
-            .and_then(|row| row.try_get(0))?;
-            let dropped = sqlx::query(
-                "DELETE FROM daemon_queue WHERE seq IN (
-                    SELECT seq FROM daemon_queue WHERE user = ?1 AND device = ?2
-                    ORDER BY seq DESC LIMIT -1 OFFSET ?3
-                )",
-            )
-            .bind(device.user())
-            .bind(device.device())
-            .bind(i64::try_from(max_len).unwrap_or(i64::MAX))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            Ok(Appended {
-                seq: to_u64(seq),
-                dropped,
-            })
-        })
-        .await;
-        checkout.finish(result)
+        let write = Write::Append {
+            device: device.clone(),
+            id: push.id.to_owned(),
+            frame: push.frame.clone(),
+            expires_at_ms: push.expires_at_ms,
+            max_len,
+        };
+        match self.committer.write(write).await? {
+            Done::Appended(appended) => Ok(appended),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn pending(
@@ -229,30 +221,46 @@ impl QueueStore for SqliteStore {
         now_ms: u64,
         limit: usize,
     ) -> Result<Pending, StoreError> {
+        // Expired pushes are looked for with a read, and removed by the writer only when there
+        // are some: a reader that wrote would wait for the write lock behind the writer's
+        // transactions.
         let mut checkout = Checkout::acquire(&self.pool).await?;
-        let conn = checkout.conn()?;
-        let result = async {
-            let expired = sqlx::query(
-                "DELETE FROM daemon_queue WHERE user = ? AND device = ? AND expires_at_ms <= ?",
-            )
-            .bind(device.user())
-            .bind(device.device())
-            .bind(to_i64(now_ms))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let rows = sqlx::query(
-                "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
-                 WHERE user = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?",
-            )
-            .bind(device.user())
-            .bind(device.device())
-            .bind(to_i64(after))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await?;
-            let pushes = rows
-                .into_iter()
+        let any_expired = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM daemon_queue
+             WHERE user = ? AND device = ? AND expires_at_ms <= ?)",
+        )
+        .bind(device.user())
+        .bind(device.device())
+        .bind(to_i64(now_ms))
+        .fetch_one(checkout.conn()?)
+        .await
+        .and_then(|row| row.try_get::<bool, _>(0));
+        let any_expired = checkout.finish(any_expired)?;
+        let expired = if any_expired {
+            let write = Write::Expire {
+                device: device.clone(),
+                now_ms,
+            };
+            match self.committer.write(write).await? {
+                Done::Removed(expired) => expired,
+                _ => return Err(unexpected()),
+            }
+        } else {
+            0
+        };
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query(
+            "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
+             WHERE user = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(device.user())
+        .bind(device.device())
+        .bind(to_i64(after))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(checkout.conn()?)
+        .await
+        .and_then(|rows| {
+            rows.into_iter()
                 .map(|row| {
                     Ok(StoredPush {
                         seq: to_u64(row.try_get("seq")?),
@@ -261,44 +269,34 @@ impl QueueStore for SqliteStore {
                         expires_at_ms: to_u64(row.try_get("expires_at_ms")?),
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(Pending { pushes, expired })
-        }
-        .await;
-        checkout.finish(result)
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        });
+        let pushes = checkout.finish(result)?;
+        Ok(Pending { pushes, expired })
     }
 
     async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result =
-            sqlx::query("DELETE FROM daemon_queue WHERE user = ? AND device = ? AND id = ?")
-                .bind(device.user())
-                .bind(device.device())
-                .bind(id)
-                .execute(checkout.conn()?)
-                .await
-                .map(|done| done.rows_affected());
-        checkout.finish(result)
+        let write = Write::Remove {
+            device: device.clone(),
+            id: id.to_owned(),
+        };
+        match self.committer.write(write).await? {
+            Done::Removed(removed) => Ok(removed),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result =
-            sqlx::query("DELETE FROM daemon_queue WHERE user = ? AND device = ? RETURNING seq, id")
-                .bind(device.user())
-                .bind(device.device())
-                .fetch_all(checkout.conn()?)
-                .await
-                .and_then(|rows| {
-                    rows.into_iter()
-                        .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
-                        .collect::<Result<Vec<_>, sqlx::Error>>()
-                });
-        // `RETURNING` gives no order: oldest first, as the trait says.
-        checkout.finish(result).map(|mut rows| {
-            rows.sort_unstable_by_key(|(seq, _)| *seq);
-            unique(rows.into_iter().map(|(_, id)| id))
-        })
+        match self
+            .committer
+            .write(Write::Clear {
+                device: device.clone(),
+            })
+            .await?
+        {
+            Done::Cleared(ids) => Ok(ids),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
@@ -341,6 +339,11 @@ impl QueueStore for SqliteStore {
         .and_then(|row| row.try_get::<i64, _>(0));
         checkout.finish(result).map(to_u64)
     }
+}
+
+/// The writer answered a write with another kind's answer (a bug, reported rather than a panic).
+fn unexpected() -> StoreError {
+    StoreError::new("the queue writer answered with another write's result")
 }
 
 #[cfg(test)]

@@ -1,0 +1,156 @@
+//! Group commit: concurrent writes share transactions, are applied in the order they were
+//! handed over, and every write that returned survives a reopen.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::{Executor, Sqlite};
+
+use super::SqliteStore;
+use super::commit::MAX_BATCH;
+use crate::key::DeviceKey;
+use crate::queue::{NewPush, QueueStore};
+
+const NEVER: u64 = u64::MAX / 2;
+
+fn temp_db(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!(
+        "pushway-daemon-{name}-{}-{nanos}.db",
+        std::process::id()
+    ))
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Takes the database's write lock from another connection, so the store's writer cannot commit
+/// until [`unlock`]: what is handed over meanwhile waits, and the batching is then deterministic.
+async fn lock(path: &Path) -> (SqlitePool, PoolConnection<Sqlite>) {
+    let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(path))
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    conn.execute("BEGIN IMMEDIATE").await.unwrap();
+    (pool, conn)
+}
+
+async fn unlock((pool, mut conn): (SqlitePool, PoolConnection<Sqlite>)) {
+    conn.execute("COMMIT").await.unwrap();
+    drop(conn);
+    pool.close().await;
+}
+
+/// Waits until `n` writes were handed to the writer (no timing: it counts them).
+async fn handed_over(store: &SqliteStore, n: u64) {
+    while store.committer.handed_over() < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// 1,000 concurrent appends to 100 devices: a handful of transactions, not 1,000; every one
+/// durable after a reopen, each device's pushes in the order of the sequence numbers returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_transactions_and_survive_a_reopen() {
+    const DEVICES: usize = 100;
+    const PUSHES: usize = 1000;
+    let path = temp_db("group-commit");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let locked = lock(&path).await;
+    let frame: Arc<str> = Arc::from(r#"{"type":"push"}"#);
+    let tasks: Vec<_> = (0..PUSHES)
+        .map(|i| {
+            let (store, frame) = (store.clone(), frame.clone());
+            tokio::spawn(async move {
+                let device = DeviceKey::new("alice", &format!("d{}", i % DEVICES)).unwrap();
+                let id = format!("m{i}");
+                let push = NewPush {
+                    id: &id,
+                    frame: &frame,
+                    expires_at_ms: NEVER,
+                };
+                let appended = store.append(&device, push, PUSHES).await.unwrap();
+                assert_eq!(appended.dropped, 0);
+                (device, appended.seq, id)
+            })
+        })
+        .collect();
+    handed_over(&store, PUSHES as u64).await;
+    unlock(locked).await;
+    let mut expected: HashMap<DeviceKey, Vec<(u64, String)>> = HashMap::new();
+    for task in tasks {
+        let (device, seq, id) = task.await.unwrap();
+        expected.entry(device).or_default().push((seq, id));
+    }
+    // The writes the writer took before the lock was free, then full batches of the rest: with
+    // batches of `MAX_BATCH`, 3 at most; without group commit, 1,000. The bound is a fixed
+    // number, not computed from `MAX_BATCH`, so batches of one write fail it.
+    let most = 1 + (PUSHES - 1).div_ceil(MAX_BATCH);
+    let transactions = store.committer.transactions();
+    assert!(
+        transactions <= most as u64 && transactions <= (PUSHES / 100) as u64,
+        "{transactions} transactions for {PUSHES} appends (at most {most})"
+    );
+    store.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(expected.len(), DEVICES);
+    for (device, mut pushes) in expected {
+        pushes.sort_unstable();
+        assert_eq!(pushes.len(), PUSHES / DEVICES);
+        let stored = store.pending(&device, 0, 0, PUSHES).await.unwrap();
+        let stored: Vec<(u64, String)> = stored.pushes.into_iter().map(|p| (p.seq, p.id)).collect();
+        assert_eq!(stored, pushes, "{device:?}");
+    }
+    store.close().await;
+    remove_db(&path);
+}
+
+/// An append, a remove of the same id and a clear handed over in that order, committed in one
+/// transaction: the remove sees the append, the clear sees what the remove left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_in_one_transaction_apply_in_the_order_handed_over() {
+    let path = temp_db("group-order");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let device = DeviceKey::new("alice", "phone-1").unwrap();
+    let frame: Arc<str> = Arc::from("{}");
+    let locked = lock(&path).await;
+    let before = store.committer.transactions();
+    // `join!` polls in order, and a first poll hands the write over (the channel has room).
+    let push = |id| NewPush {
+        id,
+        frame: &frame,
+        expires_at_ms: NEVER,
+    };
+    let unlocking = async {
+        handed_over(&store, 4).await;
+        unlock(locked).await;
+    };
+    let (a, b, removed, cleared, ()) = tokio::join!(
+        store.append(&device, push("a"), 10),
+        store.append(&device, push("b"), 10),
+        store.remove(&device, "a"),
+        store.clear(&device),
+        unlocking,
+    );
+    assert!(a.unwrap().seq < b.unwrap().seq);
+    assert_eq!(removed.unwrap(), 1);
+    assert_eq!(cleared.unwrap(), ["b"]);
+    // The first write may have been taken alone before the lock was free; not one each.
+    assert!(store.committer.transactions() - before <= 2);
+    assert_eq!(store.len(&device).await.unwrap(), 0);
+    store.close().await;
+    remove_db(&path);
+}
