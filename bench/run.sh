@@ -280,6 +280,7 @@ meta = {
 }
 json.dump(meta, open(meta_path, "w"), indent=1)
 PY
+mkdir -p "$(dirname "$OUT")"  # bench-out/ is not there when PUSHWAY_BENCH_DIR points elsewhere
 python3 bench/report.py write "$BENCH_RESULTS" "$META" "$OUT"
 rm -rf "$BENCH_TMP"
 echo "== done: $OUT (logs: $LOGS)"

@@ -490,6 +490,9 @@ fn start_mock(args: &Args, key: &TestKey) -> Res<Mock> {
         let name = value["simulator"].as_str().ok_or("no simulator name")?;
         mock.lines.insert(name.to_owned(), value);
     }
+    // Keep reading: the simulator prints more lines (FCM's, its log), and a closed pipe would
+    // end it with EPIPE.
+    std::thread::spawn(move || lines.for_each(drop));
     let _ = std::fs::remove_file(&key_path);
     Ok(mock)
 }

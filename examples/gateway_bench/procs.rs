@@ -144,6 +144,9 @@ impl Mock {
             let name = value["simulator"].as_str().ok_or("no simulator name")?;
             lines.insert(name.to_owned(), value);
         }
+        // Keep reading: the simulator prints more lines (FCM's, its log), and a closed pipe
+        // would end it with EPIPE.
+        std::thread::spawn(move || reader.for_each(drop));
         Ok(Mock { proc, lines })
     }
 
