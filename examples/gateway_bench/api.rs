@@ -127,6 +127,17 @@ impl Api {
     }
 
     /// A message's status.
+    pub async fn summary(&self, id: &str) -> Res<Value> {
+        self.call(
+            Method::GET,
+            &format!("messages/{id}/summary"),
+            &[],
+            None,
+            &[StatusCode::OK],
+        )
+        .await
+    }
+
     pub async fn status(&self, id: &str) -> Res<Value> {
         self.call(
             Method::GET,

@@ -29,9 +29,9 @@
 //!   first. Then one group message to every user (unread `1 + i % 99`, so 99 renderings): the
 //!   time runs from just before the POST to the last outcome recorded, which is the largest
 //!   `updated_at_ms` among the message's deliveries in the status API (`GET
-//!   /v1/apps/bench/messages/{id}`, polled until every delivery is final, every 500 ms at first
-//!   and then every quarter of the time so far, at most 5 s: the poll interval does not round
-//!   the time, and the polls' CPU counts in the server's). Every delivery must end `delivered` or `queued` and every
+//!   /v1/apps/bench/messages/{id}`, read once every delivery is final, which the summary `GET
+//!   .../{id}/summary`, polled every 100 ms, says: the poll interval does not round the time,
+//!   and the polls' CPU counts in the server's). Every delivery must end `delivered` or `queued` and every
 //!   daemon client must have received its push, or the run fails (`"ok": false`).
 //! - `memory`: idle RSS of `pushway serve` after startup, one device registration and one
 //!   message delivered (then 2 s idle). Then, twice, a store filled with `--small` and with

@@ -172,6 +172,53 @@ impl Drop for Checkout {
     }
 }
 
+impl SqliteStore {
+    /// Whether any of the device's pushes expired at `now_ms`, and up to `limit` pushes after
+    /// `after`, oldest first.
+    async fn page(
+        &self,
+        device: &DeviceKey,
+        after: u64,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<(bool, Vec<StoredPush>), StoreError> {
+        let mut checkout = Checkout::acquire(&self.pool).await?;
+        let result = sqlx::query(
+            "SELECT -1, NULL, NULL, EXISTS (SELECT 1 FROM daemon_queue
+                 WHERE user = ?1 AND device = ?2 AND expires_at_ms <= ?3)
+             UNION ALL
+             SELECT * FROM (SELECT seq, id, frame, expires_at_ms FROM daemon_queue
+                 WHERE user = ?1 AND device = ?2 AND seq > ?4 ORDER BY seq LIMIT ?5)",
+        )
+        .bind(device.user())
+        .bind(device.device())
+        .bind(to_i64(now_ms))
+        .bind(to_i64(after))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(checkout.conn()?)
+        .await
+        .and_then(|rows| {
+            let mut any_expired = false;
+            let mut pushes = Vec::with_capacity(rows.len());
+            for row in rows {
+                let seq: i64 = row.try_get(0)?;
+                if seq < 0 {
+                    any_expired = row.try_get::<bool, _>(3)?;
+                    continue;
+                }
+                pushes.push(StoredPush {
+                    seq: to_u64(seq),
+                    id: row.try_get(1)?,
+                    frame: Arc::from(row.try_get::<String, _>(2)?),
+                    expires_at_ms: to_u64(row.try_get(3)?),
+                });
+            }
+            Ok((any_expired, pushes))
+        });
+        checkout.finish(result)
+    }
+}
+
 /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT` (the write lock taken up front, so two writers
 /// never deadlock upgrading a read lock), rolling back when any step fails.
 async fn in_transaction<T>(
@@ -223,55 +270,21 @@ impl QueueStore for SqliteStore {
     ) -> Result<Pending, StoreError> {
         // Expired pushes are looked for with a read, and removed by the writer only when there
         // are some: a reader that wrote would wait for the write lock behind the writer's
-        // transactions.
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let any_expired = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM daemon_queue
-             WHERE user = ? AND device = ? AND expires_at_ms <= ?)",
-        )
-        .bind(device.user())
-        .bind(device.device())
-        .bind(to_i64(now_ms))
-        .fetch_one(checkout.conn()?)
-        .await
-        .and_then(|row| row.try_get::<bool, _>(0));
-        let any_expired = checkout.finish(any_expired)?;
-        let expired = if any_expired {
-            let write = Write::Expire {
-                device: device.clone(),
-                now_ms,
-            };
-            match self.committer.write(write).await? {
-                Done::Removed(expired) => expired,
-                _ => return Err(unexpected()),
-            }
-        } else {
-            0
+        // transactions. The look and the page are one statement (its first row says whether
+        // any push expired): one round trip to the connection's thread, not two.
+        let (any_expired, pushes) = self.page(device, after, now_ms, limit).await?;
+        if !any_expired {
+            return Ok(Pending { pushes, expired: 0 });
+        }
+        let write = Write::Expire {
+            device: device.clone(),
+            now_ms,
         };
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query(
-            "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
-             WHERE user = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(device.user())
-        .bind(device.device())
-        .bind(to_i64(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(checkout.conn()?)
-        .await
-        .and_then(|rows| {
-            rows.into_iter()
-                .map(|row| {
-                    Ok(StoredPush {
-                        seq: to_u64(row.try_get("seq")?),
-                        id: row.try_get("id")?,
-                        frame: Arc::from(row.try_get::<String, _>("frame")?),
-                        expires_at_ms: to_u64(row.try_get("expires_at_ms")?),
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-        });
-        let pushes = checkout.finish(result)?;
+        let expired = match self.committer.write(write).await? {
+            Done::Removed(expired) => expired,
+            _ => return Err(unexpected()),
+        };
+        let (_, pushes) = self.page(device, after, now_ms, limit).await?;
         Ok(Pending { pushes, expired })
     }
 

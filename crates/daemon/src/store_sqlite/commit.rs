@@ -137,9 +137,58 @@ impl Committer {
 async fn commit(pool: &SqlitePool, writes: &[Write]) -> Result<Vec<Done>, StoreError> {
     let mut checkout = Checkout::acquire(pool).await?;
     let result = in_transaction(checkout.conn()?, async |conn: &mut SqliteConnection| {
+        // Runs of appends and of removes go in one statement each (a burst of pushes and of
+        // acks is the common batch); order between runs is kept.
         let mut done = Vec::with_capacity(writes.len());
-        for one in writes {
-            done.push(apply(conn, one).await?);
+        let mut rest = writes;
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .take_while(|w| std::mem::discriminant(*w) == std::mem::discriminant(first))
+                .count();
+            let (this, next) = rest.split_at(run);
+            rest = next;
+            match first {
+                Write::Append { .. } => {
+                    let pushes: Vec<write::Append<'_>> = this
+                        .iter()
+                        .filter_map(|w| match w {
+                            Write::Append {
+                                device,
+                                id,
+                                frame,
+                                expires_at_ms,
+                                max_len,
+                            } => Some(write::Append {
+                                device,
+                                id,
+                                frame,
+                                expires_at_ms: *expires_at_ms,
+                                max_len: *max_len,
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    let appended = write::append_many(conn, &pushes).await?;
+                    done.extend(appended.into_iter().map(Done::Appended));
+                }
+                Write::Remove { .. } => {
+                    let removes: Vec<(&DeviceKey, &str)> = this
+                        .iter()
+                        .filter_map(|w| match w {
+                            Write::Remove { device, id } => Some((device, id.as_str())),
+                            _ => None,
+                        })
+                        .collect();
+                    let removed = write::remove_many(conn, &removes).await?;
+                    done.extend(removed.into_iter().map(Done::Removed));
+                }
+                _ => {
+                    for one in this {
+                        done.push(apply(conn, one).await?);
+                    }
+                }
+            }
         }
         Ok(done)
     })
@@ -147,21 +196,17 @@ async fn commit(pool: &SqlitePool, writes: &[Write]) -> Result<Vec<Done>, StoreE
     checkout.finish(result)
 }
 
+/// A clear or an expiry (appends and removes go by runs, above).
 async fn apply(conn: &mut SqliteConnection, one: &Write) -> Result<Done, sqlx::Error> {
     Ok(match one {
-        Write::Append {
-            device,
-            id,
-            frame,
-            expires_at_ms,
-            max_len,
-        } => {
-            Done::Appended(write::append(conn, device, id, frame, *expires_at_ms, *max_len).await?)
-        }
-        Write::Remove { device, id } => Done::Removed(write::remove(conn, device, id).await?),
         Write::Clear { device } => Done::Cleared(write::clear(conn, device).await?),
         Write::Expire { device, now_ms } => {
             Done::Removed(write::expire(conn, device, *now_ms).await?)
+        }
+        Write::Append { .. } | Write::Remove { .. } => {
+            return Err(sqlx::Error::Protocol(
+                "daemon queue: an append or remove outside its run".to_owned(),
+            ));
         }
     })
 }

@@ -154,3 +154,59 @@ async fn writes_in_one_transaction_apply_in_the_order_handed_over() {
     store.close().await;
     remove_db(&path);
 }
+
+/// A run of appends to two devices, one over its bound, and a run of removes with a repeated
+/// pair, each committed as one statement: the over-full device keeps its newest pushes and its
+/// last append counts what it lost; a repeated remove removes nothing the second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_appends_and_removes_answer_as_one_by_one() {
+    let path = temp_db("group-runs");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let x = DeviceKey::new("alice", "x").unwrap();
+    let y = DeviceKey::new("bob", "y").unwrap();
+    let frame: Arc<str> = Arc::from(r#"{"type":"push"}"#);
+    let push = |id| NewPush {
+        id,
+        frame: &frame,
+        expires_at_ms: NEVER,
+    };
+    store.append(&x, push("x-old"), 3).await.unwrap();
+    let locked = lock(&path).await;
+    let unlocking = async {
+        handed_over(&store, 9).await;
+        unlock(locked).await;
+    };
+    let (x0, x1, x2, x3, y0, x4, y1, removed, again, removed_y, ()) = tokio::join!(
+        store.append(&x, push("x0"), 3),
+        store.append(&x, push("x1"), 3),
+        store.append(&x, push("x2"), 3),
+        store.append(&x, push("x3"), 3),
+        store.append(&y, push("y0"), 3),
+        store.append(&x, push("x4"), 3),
+        store.append(&y, push("y1"), 3),
+        store.remove(&x, "x4"),
+        store.remove(&x, "x4"),
+        store.remove(&y, "y0"),
+        unlocking,
+    );
+    let appended = [x0, x1, x2, x3, y0, x4, y1].map(Result::unwrap);
+    let seqs: Vec<u64> = appended.iter().map(|a| a.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    // x held 6 with its bound 3: 3 lost, counted on its last append (x4).
+    let dropped: Vec<u64> = appended.iter().map(|a| a.dropped).collect();
+    assert_eq!(dropped, [0, 0, 0, 0, 0, 3, 0]);
+    assert_eq!(
+        [removed.unwrap(), again.unwrap(), removed_y.unwrap()],
+        [1, 0, 1]
+    );
+    let ids = |pending: crate::queue::Pending| -> Vec<String> {
+        pending.pushes.into_iter().map(|p| p.id).collect()
+    };
+    assert_eq!(
+        ids(store.pending(&x, 0, 0, 10).await.unwrap()),
+        ["x2", "x3"]
+    );
+    assert_eq!(ids(store.pending(&y, 0, 0, 10).await.unwrap()), ["y1"]);
+    store.close().await;
+    remove_db(&path);
+}

@@ -17,7 +17,7 @@ use super::path::{AppPath, MessagePath, Params};
 use super::query::{duration, params};
 use super::{AppState, Problem};
 use crate::service::MessageRequest;
-use crate::store::{MessageStatus, RecipientStatus};
+use crate::store::{MessageStatus, MessageSummary, RecipientStatus};
 
 /// The header that makes a POST safe to repeat.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -151,3 +151,27 @@ problems!(
     GetMessageProblems: INVALID_PATH, UNAUTHORIZED, FORBIDDEN, UNKNOWN_APP, UNKNOWN_MESSAGE,
     OVERLOADED, TIMEOUT, UNAVAILABLE
 );
+
+/// A message's status in counts: recipients, suppressions and deliveries by state, whether it
+/// is settled and when a delivery last changed. One small answer however many recipients the
+/// message has: poll this, then read the full status once.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/messages/{id}/summary",
+    tag = "messages",
+    operation_id = "get_message_summary",
+    params(MessagePath),
+    responses(
+        (status = 200, description = "The message's status in counts", body = MessageSummary),
+        GetMessageProblems,
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn summary(
+    State(state): State<AppState>,
+    Params(MessagePath { app, id }): Params<MessagePath>,
+    headers: HeaderMap,
+) -> Result<Json<MessageSummary>, Problem> {
+    state.authorize(&headers, &app)?;
+    Ok(Json(state.service.summary(&app, &id).await?))
+}

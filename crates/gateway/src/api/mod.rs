@@ -13,6 +13,7 @@
 //! | `GET /v1/apps/{app}/daemon` | the daemon channel's WebSocket endpoint (devices) |
 //! | `POST /v1/apps/{app}/messages[?wait=5s]` | accept a message (`Idempotency-Key`) |
 //! | `GET /v1/apps/{app}/messages/{id}` | its status |
+//! | `GET /v1/apps/{app}/messages/{id}/summary` | its status in counts |
 //! | `GET /v1/apps/{app}/dead-tokens?after=&limit=` | the dead-token feed |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document (no key needed; see [`openapi_json`]) |
 //! | `GET /livez`, `GET /readyz` | health |
@@ -147,6 +148,10 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
         )
         .route("/v1/apps/{app}/messages", post(messages::post))
         .route("/v1/apps/{app}/messages/{id}", get(messages::get))
+        .route(
+            "/v1/apps/{app}/messages/{id}/summary",
+            get(messages::summary),
+        )
         .route("/v1/apps/{app}/dead-tokens", get(dead_tokens::get))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/livez", get(health::livez))

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lc_rs::digest;
 use pushway_core::{
-    ChannelKey, Message, Recipient, Rendered, Renderer, SuppressReason, UserPushSettings,
+    ChannelKey, Message, Notification, Recipient, Rendered, Renderer, SuppressReason,
+    UserPushSettings,
 };
 
 use super::input::check_id;
@@ -149,15 +150,20 @@ impl Plan<'_> {
         };
         // Reasons that hold for the whole recipient come first (system message, settings,
         // sender); login states are per device, below.
-        if let Rendered::Suppressed(reason) = self.render(&recipient)? {
-            out.suppressed = Some(reason.as_str().to_owned());
-            return Ok(out);
-        }
+        let first = match self.render(&recipient)? {
+            Rendered::Suppressed(reason) => {
+                out.suppressed = Some(reason.as_str().to_owned());
+                return Ok(out);
+            }
+            Rendered::Notification(n) => n,
+        };
         if state.devices.is_empty() {
             out.suppressed = Some(NO_DEVICES.to_owned());
             return Ok(out);
         }
+        // The rendering above is the first device's locale's: it is not rendered again.
         let mut by_locale: HashMap<Option<String>, Result<usize, &'static str>> = HashMap::new();
+        by_locale.insert(recipient.locale.clone(), Ok(self.intern(&first)?));
         for DeviceState { device, login, .. } in state.devices {
             let route = ChannelKey::new(device.kind, device.credential.as_str());
             let skip = match login {
@@ -199,18 +205,23 @@ impl Plan<'_> {
         &mut self,
         recipient: &Recipient,
     ) -> Result<Result<usize, &'static str>, ServiceError> {
-        let notification = match self.render(recipient)? {
-            Rendered::Notification(n) => n,
-            Rendered::Suppressed(reason) => return Ok(Err(reason.as_str())),
-        };
-        let json = serde_json::to_string(&notification)
-            .map_err(|e| ServiceError::invalid("message", e.to_string()))?;
-        let next = self.notifications.len();
-        let index = *self.seen.entry(json.clone()).or_insert(next);
-        if index == next {
-            self.notifications.push(json);
+        match self.render(recipient)? {
+            Rendered::Notification(n) => Ok(Ok(self.intern(&n)?)),
+            Rendered::Suppressed(reason) => Ok(Err(reason.as_str())),
         }
-        Ok(Ok(index))
+    }
+
+    /// The index of `notification` among the distinct ones, added if new.
+    fn intern(&mut self, notification: &Notification) -> Result<usize, ServiceError> {
+        let json = serde_json::to_string(notification)
+            .map_err(|e| ServiceError::invalid("message", e.to_string()))?;
+        if let Some(&index) = self.seen.get(&json) {
+            return Ok(index);
+        }
+        let index = self.notifications.len();
+        self.seen.insert(json.clone(), index);
+        self.notifications.push(json);
+        Ok(index)
     }
 
     fn render(&self, recipient: &Recipient) -> Result<Rendered, ServiceError> {

@@ -23,7 +23,7 @@ use self::commit::Committer;
 use self::lookup::Lookups;
 use crate::app::{App, Apps};
 use crate::config::WorkerConfig;
-use crate::store::{DeadTokenEntry, MessageStatus, Store};
+use crate::store::{DeadTokenEntry, MessageStatus, MessageSummary, Store};
 
 /// The clock the service and workers read (Unix milliseconds); tests may fake it.
 pub trait Clock: Send + Sync + 'static {
@@ -98,6 +98,15 @@ impl Service {
         self.app(app)?;
         self.store
             .status(app, message, self.clock.now_ms())
+            .await?
+            .ok_or(ServiceError::UnknownMessage)
+    }
+
+    /// A message's status in counts.
+    pub async fn summary(&self, app: &str, message: &str) -> Result<MessageSummary, ServiceError> {
+        self.app(app)?;
+        self.store
+            .summary(app, message)
             .await?
             .ok_or(ServiceError::UnknownMessage)
     }

@@ -19,7 +19,10 @@ pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient
 pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
-pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
+pub use status::{
+    DeliveryCounts, DeliveryStatus, MessageStatus, MessageSummary, RecipientStatus, RoutePaused,
+    SuppressedDevice,
+};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.
@@ -117,6 +120,10 @@ pub trait Store: Send + Sync + 'static {
         message: &str,
         now: i64,
     ) -> Result<Option<MessageStatus>, StoreError>;
+
+    /// A message's status in counts; `None` when the app has no such message.
+    async fn summary(&self, app: &str, message: &str)
+    -> Result<Option<MessageSummary>, StoreError>;
 
     /// Claims up to `limit` due rows (pending or retrying with `run_at <= now`, or in flight
     /// with an expired lease) of routes not paused, leasing them until `lease_until`.

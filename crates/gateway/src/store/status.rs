@@ -37,6 +37,71 @@ impl MessageStatus {
     }
 }
 
+/// A message's status in counts: what `GET .../summary` answers, one aggregate read however
+/// many recipients the message has (a group message's full status lists every delivery).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MessageSummary {
+    /// The message id.
+    pub message_id: String,
+    /// When it was accepted (Unix ms).
+    pub created_at_ms: i64,
+    /// Recipients named by the message.
+    pub recipients: u64,
+    /// Recipients that get nothing as a whole (settings, no devices…).
+    pub suppressed_recipients: u64,
+    /// Devices left out (logged out, kicked, no credential).
+    pub suppressed_devices: u64,
+    /// Deliveries (one per device that gets the push), by state.
+    pub deliveries: DeliveryCounts,
+    /// Whether every delivery has an outcome that will not change.
+    pub settled: bool,
+    /// The latest change of any delivery (Unix ms); `None` without deliveries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_at_ms: Option<i64>,
+}
+
+/// Deliveries by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryCounts {
+    /// Every delivery.
+    pub total: u64,
+    /// Not tried yet.
+    pub pending: u64,
+    /// Being sent.
+    pub in_flight: u64,
+    /// Due again later.
+    pub retrying: u64,
+    /// Queued by the daemon channel for an offline device.
+    pub queued: u64,
+    /// Accepted by the vendor (acked by a daemon device).
+    pub delivered: u64,
+    /// Finished without knowing it arrived.
+    pub failed: u64,
+    /// Will never arrive.
+    pub dead: u64,
+}
+
+impl DeliveryCounts {
+    /// Counts `n` deliveries in `state`.
+    pub fn add(&mut self, state: DeliveryState, n: u64) {
+        self.total += n;
+        *match state {
+            DeliveryState::Pending => &mut self.pending,
+            DeliveryState::InFlight => &mut self.in_flight,
+            DeliveryState::Retrying => &mut self.retrying,
+            DeliveryState::Queued => &mut self.queued,
+            DeliveryState::Delivered => &mut self.delivered,
+            DeliveryState::Failed => &mut self.failed,
+            DeliveryState::Dead => &mut self.dead,
+        } += n;
+    }
+
+    /// Whether every delivery is in a final state.
+    pub fn is_settled(&self) -> bool {
+        self.pending + self.in_flight + self.retrying == 0
+    }
+}
+
 /// One recipient's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RecipientStatus {

@@ -92,6 +92,35 @@ async fn every_recipient_gets_what_the_seed_says() {
         recipient(&a.body, "alice")["suppressed"],
         "recipient_is_sender"
     );
+    // The same in counts: six recipients, carol, frank and alice suppressed as a whole,
+    // dave's two devices left out, bob's and erin's deliveries done.
+    let id = a.body["message_id"].as_str().expect("id");
+    let summary = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/demo/messages/{id}/summary"),
+            None,
+        )
+        .await;
+    assert_eq!(summary.status, StatusCode::OK);
+    let updated = [devices_of(&a.body, "bob"), devices_of(&a.body, "erin")]
+        .iter()
+        .filter_map(|d| d[0]["updated_at_ms"].as_i64())
+        .max();
+    assert_eq!(
+        summary.body,
+        json!({
+            "message_id": id,
+            "created_at_ms": a.body["recipients"][0]["devices"][0]["created_at_ms"],
+            "recipients": 6,
+            "suppressed_recipients": 3,
+            "suppressed_devices": 2,
+            "deliveries": {"total": 2, "pending": 0, "in_flight": 0, "retrying": 0,
+                           "queued": 0, "delivered": 2, "failed": 0, "dead": 0},
+            "settled": true,
+            "last_updated_at_ms": updated,
+        })
+    );
 
     // Exactly one Xiaomi request (bob's) and one APNs request (erin's); nothing to Huawei.
     let xiaomi = h.sims.xiaomi.requests();
@@ -217,6 +246,10 @@ async fn status_shows_every_device_and_unknown_messages_are_404() {
     }
     let missing = h
         .call(Method::GET, "/v1/apps/demo/messages/nope", None)
+        .await;
+    crate::support::assert_problem(&missing, 404, "unknown-message");
+    let missing = h
+        .call(Method::GET, "/v1/apps/demo/messages/nope/summary", None)
         .await;
     crate::support::assert_problem(&missing, 404, "unknown-message");
 }

@@ -44,6 +44,7 @@ app only). Errors are `application/problem+json` (RFC 9457) with a stable `type`
         logins::logout_all,
         messages::post,
         messages::get,
+        messages::summary,
         dead_tokens::get,
         daemon::token,
         daemon::connect,

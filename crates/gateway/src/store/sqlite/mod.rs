@@ -105,6 +105,17 @@ impl SqliteStore {
     }
 }
 
+/// The rows of a `SELECT json_group_array(json_array(...))`, each as a tuple (or any type that
+/// deserializes from a JSON array). sqlx's SQLite driver hands every result row from the
+/// connection's thread to the caller on its own (a channel send, often a thread wake-up, and a
+/// copy of each value); a many-row read aggregated into one JSON value crosses once.
+pub(super) fn json_rows<T: serde::de::DeserializeOwned>(
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<Vec<T>, StoreError> {
+    let text: &str = row.try_get(0).map_err(err)?;
+    serde_json::from_str(text).map_err(StoreError::new)
+}
+
 pub(super) fn err(e: sqlx::Error) -> StoreError {
     StoreError::new(e)
 }
@@ -258,6 +269,14 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<MessageStatus>, StoreError> {
         self.status_impl(app, message, now).await
+    }
+
+    async fn summary(
+        &self,
+        app: &str,
+        message: &str,
+    ) -> Result<Option<MessageSummary>, StoreError> {
+        self.summary_impl(app, message).await
     }
 
     async fn claim(

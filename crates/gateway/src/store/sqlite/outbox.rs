@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{SqliteStore, err, kind_label, parse_kind};
+use super::{SqliteStore, err, json_rows, kind_label, parse_kind};
 use crate::store::{Claimed, OutcomeRecord, StoreError, WriteBatch};
 
 fn u32_of(value: i64) -> u32 {
@@ -72,45 +72,86 @@ impl SqliteStore {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<Claimed>, StoreError> {
-        // One statement: rows are leased atomically, so two workers never claim the same row
-        // while its lease holds. (Postgres: `FOR UPDATE SKIP LOCKED` in the subquery.)
+        // Read and leased in one write transaction (the writer connection is the only one
+        // that writes, so nothing changes between the two statements). The rows come back as
+        // one JSON value, not row by row. (Postgres: `UPDATE ... WHERE id IN (SELECT ... FOR
+        // UPDATE SKIP LOCKED) RETURNING`.)
         let mut tx = self.relaxed_tx().await?;
-        let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,
-                    lease_until = ?2, run_at = ?2, updated_at = ?1
-             WHERE id IN (
-               SELECT d.id FROM deliveries d
+        let row = sqlx::query(
+            "SELECT json_group_array(json_array(id, app_id, notification_id, kind, credential,
+                      token, attempts + 1, retries, expires_at, last_reason))
+             FROM (
+               SELECT d.* FROM deliveries d
                WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= ?1
                  AND NOT EXISTS (SELECT 1 FROM paused_routes p
                                  WHERE p.app_id = d.app_id AND p.kind = d.kind
                                    AND p.credential = d.credential AND p.until > ?1)
-               ORDER BY d.run_at, d.notification_id LIMIT ?3)
-             RETURNING id, app_id, notification_id, kind, credential, token, attempts,
-                       expires_at, last_reason, retries",
+               ORDER BY d.run_at, d.notification_id LIMIT ?2)",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+        type Due = (
+            i64,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+        );
+        let due: Vec<Due> = json_rows(&row)?;
+        if due.is_empty() {
+            tx.rollback().await.map_err(err)?;
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(&due.iter().map(|d| d.0).collect::<Vec<i64>>())
+            .map_err(StoreError::new)?;
+        sqlx::query(
+            "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,
+                    lease_until = ?2, run_at = ?2, updated_at = ?1
+             WHERE id IN (SELECT value FROM json_each(?3))",
         )
         .bind(now)
         .bind(lease_until)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        .bind(ids)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let kind: String = row.try_get(3).map_err(err)?;
-                Ok(Claimed {
-                    id: row.try_get(0).map_err(err)?,
-                    app: row.try_get(1).map_err(err)?,
-                    notification_id: row.try_get(2).map_err(err)?,
-                    kind: parse_kind(&kind)?,
-                    credential: row.try_get(4).map_err(err)?,
-                    token: row.try_get(5).map_err(err)?,
-                    attempts: u32_of(row.try_get(6).map_err(err)?),
-                    retries: u32_of(row.try_get(9).map_err(err)?),
-                    expires_at: row.try_get(7).map_err(err)?,
-                    last_reason: row.try_get(8).map_err(err)?,
-                })
-            })
+        due.into_iter()
+            .map(
+                |(
+                    id,
+                    app,
+                    notification_id,
+                    kind,
+                    credential,
+                    token,
+                    attempts,
+                    retries,
+                    expires_at,
+                    last_reason,
+                )| {
+                    Ok(Claimed {
+                        id,
+                        app,
+                        notification_id,
+                        kind: parse_kind(&kind)?,
+                        credential,
+                        token,
+                        attempts: u32_of(attempts),
+                        retries: u32_of(retries),
+                        expires_at,
+                        last_reason,
+                    })
+                },
+            )
             .collect()
     }
 

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::registry::device_state;
-use super::{SqliteStore, err};
-use crate::store::{RecipientState, StoreError, StoredSettings};
+use super::{SqliteStore, err, json_rows, parse_kind};
+use crate::store::{Device, DeviceState, Login, RecipientState, StoreError, StoredSettings};
 
 impl SqliteStore {
     pub(super) async fn recipients_impl(
@@ -38,25 +37,50 @@ impl SqliteStore {
                 group_sound: row.try_get(3).map_err(err)?,
             });
         }
+        // Every device in one JSON value (a group message reads thousands).
         let devices = sqlx::query(
-            "SELECT d.device_id, d.kind, d.credential, d.token, d.locale, d.created_at,
-                    d.updated_at, COALESCE(l.state, 'logged_in') AS login, d.user_id
+            "SELECT json_group_array(json_array(d.user_id, d.device_id, d.kind, d.credential,
+                      d.token, d.locale, d.created_at, d.updated_at,
+                      COALESCE(l.state, 'logged_in'))
+                    ORDER BY d.user_id, d.device_id)
              FROM devices d LEFT JOIN device_logins l
                ON l.app_id = d.app_id AND l.user_id = d.user_id AND l.device_id = d.device_id
-             WHERE d.app_id = ? AND d.user_id IN (SELECT value FROM json_each(?))
-             ORDER BY d.user_id, d.device_id",
+             WHERE d.app_id = ? AND d.user_id IN (SELECT value FROM json_each(?))",
         )
         .bind(app)
         .bind(&list)
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
         .map_err(err)?;
-        for row in &devices {
-            let state = device_state(row, app)?;
-            out.entry(state.device.user.clone())
-                .or_default()
-                .devices
-                .push(state);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+            i64,
+            String,
+        );
+        for (user, device_id, kind, credential, token, locale, created_at, updated_at, login) in
+            json_rows::<Row>(&devices)?
+        {
+            let state = DeviceState {
+                device: Device {
+                    app: app.to_owned(),
+                    user: user.clone(),
+                    device_id,
+                    kind: parse_kind(&kind)?,
+                    credential,
+                    token,
+                    locale,
+                },
+                login: Login::parse(&login),
+                created_at,
+                updated_at,
+            };
+            out.entry(user).or_default().devices.push(state);
         }
         Ok(out)
     }

@@ -5,8 +5,8 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, err, parse_kind};
 use crate::store::{
-    DeadTokenEntry, DeliveryState, DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused,
-    StoreError, SuppressedDevice,
+    DeadTokenEntry, DeliveryCounts, DeliveryState, DeliveryStatus, MessageStatus, MessageSummary,
+    RecipientStatus, RoutePaused, StoreError, SuppressedDevice,
 };
 
 fn u32_of(value: i64) -> u32 {
@@ -37,6 +37,56 @@ impl SqliteStore {
             .map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(messages)
+    }
+
+    pub(super) async fn summary_impl(
+        &self,
+        app: &str,
+        message: &str,
+    ) -> Result<Option<MessageSummary>, StoreError> {
+        // One statement, one row: the counts come from the indexes keyed by message id.
+        let Some(row) = sqlx::query(
+            "SELECT m.created_at,
+               (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),
+               (SELECT count(*) FROM recipients r
+                 WHERE r.message_id = m.id AND r.suppressed IS NOT NULL),
+               (SELECT count(*) FROM suppressed_devices s WHERE s.message_id = m.id),
+               (SELECT json_group_object(state, n) FROM
+                  (SELECT state, count(*) AS n FROM deliveries d
+                    WHERE d.message_id = m.id GROUP BY state)),
+               (SELECT max(updated_at) FROM deliveries d WHERE d.message_id = m.id)
+             FROM messages m WHERE m.id = ? AND m.app_id = ?",
+        )
+        .bind(message)
+        .bind(app)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        let count = |i: usize| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(i).map_err(err)?).unwrap_or(0))
+        };
+        let by_state: String = row.try_get(4).map_err(err)?;
+        let by_state: std::collections::HashMap<String, u64> =
+            serde_json::from_str(&by_state).map_err(StoreError::new)?;
+        let mut deliveries = DeliveryCounts::default();
+        for (label, n) in by_state {
+            let state = DeliveryState::parse(&label)
+                .ok_or_else(|| StoreError::new(format!("deliveries: unknown state {label:?}")))?;
+            deliveries.add(state, n);
+        }
+        Ok(Some(MessageSummary {
+            message_id: message.to_owned(),
+            created_at_ms: row.try_get(0).map_err(err)?,
+            recipients: count(1)?,
+            suppressed_recipients: count(2)?,
+            suppressed_devices: count(3)?,
+            settled: deliveries.is_settled(),
+            deliveries,
+            last_updated_at_ms: row.try_get(5).map_err(err)?,
+        }))
     }
 
     pub(super) async fn status_impl(
