@@ -21,9 +21,10 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     recipients: usize,
     /// The wait between two reads of the message's summary (`GET .../summary`: counts, one
-    /// small aggregate read), in milliseconds. The time measured does not depend on it: it
-    /// comes from the deliveries' `updated_at_ms` in the full status, read once at the end.
-    #[arg(long, default_value_t = 100)]
+    /// aggregate read, which still visits every delivery row of the message), in milliseconds.
+    /// The time measured does not depend on it: it comes from the deliveries' `updated_at_ms`
+    /// in the full status, read once at the end.
+    #[arg(long, default_value_t = 250)]
     poll_ms: u64,
     /// How long every delivery may take to be final, in seconds.
     #[arg(long, default_value_t = 300)]

@@ -30,7 +30,7 @@
 //!   time runs from just before the POST to the last outcome recorded, which is the largest
 //!   `updated_at_ms` among the message's deliveries in the status API (`GET
 //!   /v1/apps/bench/messages/{id}`, read once every delivery is final, which the summary `GET
-//!   .../{id}/summary`, polled every 100 ms, says: the poll interval does not round the time,
+//!   .../{id}/summary`, polled every 250 ms, says: the poll interval does not round the time,
 //!   and the polls' CPU counts in the server's). Every delivery must end `delivered` or `queued` and every
 //!   daemon client must have received its push, or the run fails (`"ok": false`).
 //! - `memory`: idle RSS of `pushway serve` after startup, one device registration and one
