@@ -44,6 +44,7 @@
 mod apps;
 mod daemon;
 mod secret;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +60,7 @@ pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, Xia
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
+pub use webhook::WebhookConfig;
 
 /// A configuration that cannot be used; says which key of which source is wrong.
 #[derive(Debug, thiserror::Error)]

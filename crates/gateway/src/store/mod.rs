@@ -9,6 +9,7 @@ mod message;
 mod outbox;
 pub mod sqlite;
 mod status;
+mod webhook;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
+pub use webhook::{ClaimedEvent, EventCounts, EventRetry, EventType, WebhookFilter, WebhookStore};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.
