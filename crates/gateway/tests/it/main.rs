@@ -20,3 +20,5 @@ mod shutdown;
 mod store;
 mod store_batch;
 mod support;
+mod webhook_receiver;
+mod webhooks;
