@@ -176,8 +176,10 @@ mod tests {
     use crate::config::AppConfig;
 
     fn config_with(webhook: WebhookConfig) -> Config {
-        let mut app = AppConfig::default();
-        app.webhook = Some(webhook);
+        let app = AppConfig {
+            webhook: Some(webhook),
+            ..AppConfig::default()
+        };
         let mut config = Config::default();
         config.apps.insert("chat".to_owned(), app);
         config
