@@ -21,4 +21,5 @@ mod store;
 mod store_batch;
 mod support;
 mod webhook_receiver;
+mod webhook_store;
 mod webhooks;
