@@ -246,6 +246,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             hooks,
             clock: clock.clone(),
             poll: Duration::from_millis(config.worker.poll_interval_ms.max(1)),
+            retention_ms: i64::try_from(config.worker.retention_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
             stop: stopped.clone(),
         }
         .spawn()

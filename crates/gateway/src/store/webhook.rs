@@ -157,6 +157,9 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     /// `app`'s events by state.
     async fn event_counts(&self, app: &str) -> Result<EventCounts, StoreError>;
+
+    /// Deletes up to `limit` dead events that died before `before`; returns how many.
+    async fn prune_events(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

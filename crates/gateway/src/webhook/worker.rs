@@ -22,6 +22,9 @@ pub const MAX_POSTS_IN_FLIGHT: usize = 16;
 /// How much longer than its post's deadline a claim is leased: past it, a post whose outcome
 /// was never recorded (a crash) is due again.
 const LEASE_MARGIN_MS: i64 = 30_000;
+/// How often dead events past the retention are deleted, and how many at most each time.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_BATCH: u32 = 1000;
 
 /// The webhook worker: its own task, its own HTTP client.
 pub struct WebhookWorker {
@@ -33,6 +36,8 @@ pub struct WebhookWorker {
     pub clock: Arc<dyn Clock>,
     /// How often to look for due events.
     pub poll: Duration,
+    /// How long dead events are kept, in milliseconds.
+    pub retention_ms: i64,
     /// `Some(grace)` asks the worker to stop within `grace`.
     pub stop: watch::Receiver<Option<Duration>>,
 }
@@ -59,7 +64,12 @@ impl WebhookWorker {
         let slots = Arc::new(Semaphore::new(MAX_POSTS_IN_FLIGHT));
         let mut tasks: JoinSet<String> = JoinSet::new();
         let mut busy: HashSet<String> = HashSet::new();
+        let mut next_prune = tokio::time::Instant::now();
         while self.stop.borrow().is_none() {
+            if tokio::time::Instant::now() >= next_prune {
+                self.prune().await;
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            }
             while let Some(done) = tasks.try_join_next() {
                 if let Ok(app) = done {
                     busy.remove(&app);
@@ -106,6 +116,20 @@ impl WebhookWorker {
         let drained = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drained).await.is_err() {
             tasks.abort_all();
+        }
+    }
+}
+
+impl WebhookWorker {
+    async fn prune(&self) {
+        let before = self.clock.now_ms().saturating_sub(self.retention_ms);
+        match self.store.prune_events(before, PRUNE_BATCH).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                events = n,
+                "webhooks: pruned dead events past the retention"
+            ),
+            Err(e) => tracing::error!(error = %e, "webhooks: pruning failed"),
         }
     }
 }

@@ -257,3 +257,43 @@ async fn claimed_events_are_leased_retried_then_dead_and_kept() {
         [(again[1].id, 3)]
     );
 }
+
+#[tokio::test]
+async fn dead_events_are_pruned_after_the_retention_and_pending_ones_never() {
+    let (store, _dir) = open().await;
+    store.set_webhook_filter(filter(&[EventType::Delivered]));
+    store
+        .accept(&[message("m1", "k1", 2)])
+        .await
+        .expect("accept");
+    let rows = store.claim(2_000, 62_000, 10).await.expect("claim");
+    let batch = WriteBatch {
+        outcomes: rows
+            .iter()
+            .map(|r| outcome(r.id, DeliveryState::Delivered, "delivered", None))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    store.record(&batch, 3_000).await.expect("record");
+    let events = store
+        .claim_events("chat", 3_000, 9_000, 1)
+        .await
+        .expect("claim");
+    let dead = [EventRetry {
+        id: events[0].id,
+        run_at: None,
+    }];
+    store
+        .events_failed(&dead, "timeout", 4_000)
+        .await
+        .expect("failed");
+    assert_eq!(store.prune_events(4_000, 10).await.expect("prune"), 0);
+    assert_eq!(store.prune_events(4_001, 10).await.expect("prune"), 1);
+    assert_eq!(
+        store.event_counts("chat").await.expect("counts"),
+        EventCounts {
+            pending: 1,
+            dead: 0
+        }
+    );
+}

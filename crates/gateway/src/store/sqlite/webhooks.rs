@@ -382,4 +382,20 @@ impl WebhookStore for SqliteStore {
         }
         Ok(counts)
     }
+
+    async fn prune_events(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.relaxed_tx().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM webhook_events WHERE id IN (
+               SELECT id FROM webhook_events WHERE state = 'dead' AND updated_at < ? LIMIT ?)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?
+        .rows_affected();
+        tx.commit().await.map_err(err)?;
+        Ok(deleted)
+    }
 }
