@@ -21,7 +21,7 @@ use sqlx::Row;
 /// The signing secret of the test's webhook.
 pub const SECRET: &str = "crash-webhook-secret-0123";
 /// The receiver's delay before each answer.
-const ANSWER_DELAY: Duration = Duration::from_millis(20);
+const ANSWER_DELAY: Duration = Duration::from_millis(50);
 
 /// Every event received, in arrival order, by request.
 #[derive(Clone, Default)]
