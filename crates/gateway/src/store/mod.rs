@@ -21,6 +21,9 @@ pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
+
+// The webhook worker's side of the store (its own trait: the events are written by `record`
+// and `accept` themselves).
 pub use webhook::{ClaimedEvent, EventCounts, EventRetry, EventType, WebhookFilter, WebhookStore};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
