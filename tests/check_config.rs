@@ -70,3 +70,42 @@ fn a_bad_key_file_is_named_and_never_shown() {
         assert!(!stderr.contains(line), "{stderr}");
     }
 }
+
+/// A configuration with a webhook section whose secret is `secret`, read from a file.
+fn webhook_config(dir: &Path, secret: &str) -> std::path::PathBuf {
+    let secret_file = dir.join("webhook-secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).expect("write the secret");
+    let path = dir.join("pushway.toml");
+    let toml = format!(
+        "[apps.chat.webhook]\nurl = \"https://hooks:pw@im.example.com/pushway?k=1\"\n\
+         secret_file = {:?}\nevents = [\"dead\", \"suppressed\"]\n",
+        secret_file.display().to_string()
+    );
+    std::fs::write(&path, toml).expect("write the configuration");
+    path
+}
+
+#[test]
+fn a_webhook_is_listed_by_its_origin_and_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = check_config(&webhook_config(dir.path(), "a-long-enough-webhook-secret"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "app chat: 0 API key(s), channels: \n\
+         app chat: webhook to https://im.example.com, events: dead, suppressed\n\
+         configuration OK\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn a_short_webhook_secret_is_named_and_never_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = check_config(&webhook_config(dir.path(), "short-secret"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: apps.chat.webhook.secret_file: a signing secret is at least 16 bytes\n"
+    );
+}

@@ -26,12 +26,18 @@
 //! SQLite file between the kill and the restart, which is itself at most what one worker can
 //! hold: `claim_batch × (max_in_flight + 1)` (one claim being handed out, and one group of at
 //! most a claim per dispatch slot).
+//!
+//! The app also has a signed webhook posting to a receiver in this process ([`webhooks`]):
+//! after the restart every delivery has exactly one `delivered` event (one event id), each
+//! request's signature verifies, and the events posted twice are at most those unanswered in the
+//! store at the kill.
 
 #![cfg(unix)]
 
 mod children;
 mod simulators;
 mod traffic;
+mod webhooks;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -74,7 +80,9 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
     std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
     std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
     let sims = SimulatorProcess::start(dir.path()).await;
-    std::fs::write(&files.config, config(&sims.urls, &files)).expect("write the config");
+    let (receiver, hook_url) = webhooks::Receiver::start().await;
+    let config = config(&sims.urls, &files) + &webhooks::config_section(APP, &hook_url);
+    std::fs::write(&files.config, config).expect("write the config");
     let control = Control::new(&sims.urls.control);
 
     let gateway = GatewayProcess::start(&files.config).await;
@@ -126,6 +134,7 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
     let at_kill = states_in(&files.db).await;
     let leased = at_kill.get("in_flight").copied().unwrap_or(0);
     let delivered_at_kill = at_kill.get("delivered").copied().unwrap_or(0);
+    let events_at_kill = webhooks::unanswered_in(&files.db).await;
 
     // The same SQLite file, a new process; the simulators at full speed again.
     let gateway = GatewayProcess::start(&files.config).await;
@@ -208,6 +217,19 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
             *counts.entry((label, token)).or_default() += 1;
         }
     }
+    // The webhook: one `delivered` event per delivery, none lost in the kill.
+    let mut deliveries = BTreeSet::new();
+    for (m, id) in &acked {
+        for i in traffic::recipients_of(*m) {
+            for device in traffic::devices_of(i) {
+                deliveries.insert((id.clone(), device.user, device.id));
+            }
+        }
+    }
+    assert_eq!(deliveries.len(), DELIVERIES);
+    let events = receiver.until(DELIVERIES, WAIT).await;
+    let event_duplicates = webhooks::assert_one_event_per_delivery(&events, &deliveries);
+
     let received: usize = counts.values().sum();
     let distinct: BTreeSet<(String, String)> = counts.keys().cloned().collect();
     let expected = traffic::expected();
@@ -245,6 +267,11 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
     println!(
         "  duplicates {duplicates} <= leased at the kill {leased} <= claim_batch {CLAIM_BATCH} x (max_in_flight {MAX_IN_FLIGHT} + 1) = {config_bound}"
     );
+    println!(
+        "  webhook: {} events in {} requests, {event_duplicates} posted again <= unanswered at the kill {events_at_kill}",
+        events.len(),
+        receiver.requests()
+    );
     println!("  took {:.1} s", started.elapsed().as_secs_f64());
     // Checked last, so that a gateway that marks rows done before sending them fails above on
     // what was lost, not here on a kill that seemed to land with nothing in flight.
@@ -259,6 +286,14 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
     assert!(
         duplicates <= leased,
         "{duplicates} duplicates, {leased} leased at the kill"
+    );
+    assert!(
+        events_at_kill > 0,
+        "the kill landed with no webhook event unanswered"
+    );
+    assert!(
+        event_duplicates <= events_at_kill,
+        "{event_duplicates} events posted again, {events_at_kill} unanswered at the kill"
     );
     assert!(
         leased <= config_bound,

@@ -12,6 +12,7 @@
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
 //! | [`store`] | the [`Store`] trait and its SQLite back end |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
+//! | [`webhook`] | signed delivery webhooks: durable events posted in batches, and [`webhook::verify`] |
 //! | `simulate` | `--simulate`: the bundled vendor simulators and a demo app (feature `simulate`, default) |
 //!
 //! [`start`] runs all of it from a [`Config`]; the `pushway` binary
@@ -38,6 +39,7 @@ pub mod service;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod store;
+pub mod webhook;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -49,8 +51,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::service::{Clock, Service, SystemClock};
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, WebhookStore};
 use crate::worker::{GatewaySink, Worker, spawn_writer};
 
 /// Why the gateway did not start.
@@ -82,6 +84,8 @@ pub struct Gateway {
     server: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
+    /// The webhook poster, when an app has a webhook.
+    webhooks: Option<JoinHandle<()>>,
     /// The daemon channels' hubs, to disconnect their devices on stop, and their queue stores.
     daemon_hubs: Vec<pushway_daemon::Hub>,
     daemon_stores: app::DaemonStores,
@@ -126,6 +130,16 @@ impl Gateway {
                 abort.abort();
             }
         }
+        if let Some(webhooks) = self.webhooks.take() {
+            // It bounds its own wait by `grace`, as the worker does.
+            let abort = webhooks.abort_handle();
+            if tokio::time::timeout(grace + Duration::from_secs(5), webhooks)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
         if let Some(writer) = self.writer.take() {
             writer.abort();
         }
@@ -140,7 +154,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for task in [&self.server, &self.worker, &self.writer]
+        for task in [&self.server, &self.worker, &self.writer, &self.webhooks]
             .into_iter()
             .flatten()
         {
@@ -156,7 +170,8 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
     let sink =
         || Arc::new(pushway_delivery::RecordingSink::new()) as Arc<dyn pushway_delivery::TokenSink>;
     let apps = app::build_apps(config, &|_: &str| sink())?;
-    Ok(apps
+    let hooks = webhook::hooks(config)?;
+    let mut lines: Vec<String> = apps
         .values()
         .map(|a| {
             let mut channels: Vec<String> = a.channels.iter().map(ToString::to_string).collect();
@@ -168,7 +183,16 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
                 channels.join(", ")
             )
         })
-        .collect())
+        .collect();
+    for (app, hook) in &hooks {
+        let events: Vec<&str> = hook.events.iter().map(|t| t.as_str()).collect();
+        lines.push(format!(
+            "app {app}: webhook to {}, events: {}",
+            hook.origin(),
+            events.join(", ")
+        ));
+    }
+    Ok(lines)
 }
 
 /// Opens the store, builds every app's providers, and starts the workers and the API.
@@ -179,7 +203,9 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             .await
             .map_err(|e| ConfigError::at("store.path", format!("{}: {e}", dir.display())))?;
     }
+    let hooks = Arc::new(webhook::hooks(&config)?);
     let sqlite = SqliteStore::open(path).await?;
+    sqlite.set_webhook_filter(webhook::filter(&hooks));
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
@@ -214,6 +240,18 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         wake.clone(),
         recorded_rx,
     );
+    let webhooks = (!hooks.is_empty()).then(|| {
+        webhook::WebhookWorker {
+            store: Arc::new(sqlite.clone()),
+            hooks,
+            clock: clock.clone(),
+            poll: Duration::from_millis(config.worker.poll_interval_ms.max(1)),
+            retention_ms: i64::try_from(config.worker.retention_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+            stop: stopped.clone(),
+        }
+        .spawn()
+    });
     let worker = Worker {
         store: store.clone(),
         apps,
@@ -256,6 +294,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         server: Some(server),
         worker: Some(worker),
         writer: Some(writer_task),
+        webhooks,
         daemon_hubs,
         daemon_stores,
     })

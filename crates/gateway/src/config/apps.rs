@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{DaemonConfig, Secret};
+use super::{DaemonConfig, Secret, WebhookConfig};
 
 /// One app: its API keys and vendor credentials, each credential under a name devices register
 /// with.
@@ -25,6 +25,8 @@ pub struct AppConfig {
     pub fcm: BTreeMap<String, FcmConfig>,
     /// The daemon channel (pushway's own WebSocket channel); off when absent.
     pub daemon: Option<DaemonConfig>,
+    /// The signed delivery webhook; off when absent.
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// One API key: exactly one of `key`, `key_file` (the key itself) or `sha256` (hex of its

@@ -33,10 +33,15 @@
 //!
 //! [apps.chat.daemon]
 //! secret_file = "/run/secrets/daemon"
+//!
+//! [apps.chat.webhook]
+//! url = "https://im.example.com/pushway/events"
+//! secret_file = "/run/secrets/webhook"
 //! ```
 //!
 //! Devices register under a credential name (`main` above) and kind; daemon devices under the
-//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]).
+//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]). The signed
+//! delivery webhook: [`WebhookConfig`].
 //!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
@@ -44,6 +49,7 @@
 mod apps;
 mod daemon;
 mod secret;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +65,7 @@ pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, Xia
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
+pub use webhook::WebhookConfig;
 
 /// A configuration that cannot be used; says which key of which source is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -281,5 +288,7 @@ mod tests {
         let daemon = chat.daemon.as_ref().expect("a daemon section");
         assert_eq!(daemon.token_lifetime_secs, 7 * 86_400);
         assert_eq!(config.worker.max_attempts, 10);
+        let webhook = chat.webhook.as_ref().expect("a webhook section");
+        assert_eq!(webhook.events, ["delivered", "dead", "token_invalidated"]);
     }
 }

@@ -9,6 +9,7 @@ mod message;
 mod outbox;
 pub mod sqlite;
 mod status;
+mod webhook;
 
 use std::collections::HashMap;
 
@@ -23,6 +24,10 @@ pub use status::{
     DeliveryCounts, DeliveryStatus, MessageStatus, MessageSummary, RecipientStatus, RoutePaused,
     SuppressedDevice,
 };
+
+// The webhook worker's side of the store (its own trait: the events are written by `record`
+// and `accept` themselves).
+pub use webhook::{ClaimedEvent, EventCounts, EventRetry, EventType, WebhookFilter, WebhookStore};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.

@@ -20,3 +20,6 @@ mod shutdown;
 mod store;
 mod store_batch;
 mod support;
+mod webhook_receiver;
+mod webhook_store;
+mod webhooks;

@@ -28,6 +28,7 @@ impl SqliteStore {
             .collect();
         if !new.is_empty() {
             insert_rows(&mut tx, &new).await?;
+            super::webhooks::accept_events(&mut tx, &new, &self.webhook_filter()).await?;
         }
         let mut accepted = Vec::with_capacity(messages.len());
         for m in messages {

@@ -11,6 +11,7 @@ mod outbox;
 mod recipients;
 mod registry;
 mod status;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,6 +38,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Which webhook events the writes keep (see `webhooks.rs`).
+    webhooks: webhooks::SharedFilter,
 }
 
 impl SqliteStore {
@@ -72,7 +75,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::new)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            webhooks: webhooks::SharedFilter::default(),
+        })
     }
 
     /// Closes both pools, waiting for statements in progress.

@@ -176,6 +176,8 @@ impl SqliteStore {
         // Outcomes lost in a power cut make their rows due again (see `relaxed_tx`); dead
         // tokens are reported again by the vendor on the re-send.
         let mut tx = self.relaxed_tx().await?;
+        let webhooks = self.webhook_filter();
+        super::webhooks::record_events(&mut tx, batch, now, &webhooks).await?;
         record_outcomes(&mut tx, &batch.outcomes, now).await?;
         for d in &batch.dead {
             // A registration updated after the vendor's `since` is a new life of the token.
@@ -229,6 +231,7 @@ impl SqliteStore {
             .await
             .map_err(err)?;
         }
+        super::webhooks::daemon_events(&mut tx, &batch.daemon, now, &webhooks).await?;
         super::daemon::record_daemon(&mut tx, &batch.daemon, now).await?;
         tx.commit().await.map_err(err)
     }
