@@ -1,0 +1,1 @@
+//! Dead letters: listed and replayed through the admin API.
