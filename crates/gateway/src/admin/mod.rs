@@ -5,13 +5,16 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /admin/v1/apps` | the apps, their channels and paused routes, their outbox |
+//! | `GET /admin/v1/apps` | the apps and their channels |
+//! | `GET /admin/v1/apps/{app}/dead-letters?reason=&since_ms=&until_ms=&cursor=&limit=` | dead deliveries, oldest first |
+//! | `POST /admin/v1/apps/{app}/dead-letters/replay` | `{"ids": [...]}` or `{"filter": {...}, "limit": n}`: pending again, with a fresh attempt budget |
 //!
 //! Every `/admin/v1` route takes `Authorization: Bearer <admin key>`; the console takes the
 //! session cookie its login form opens (see `session`). Nothing here shows a secret: no key,
 //! credential or device token is in any answer.
 
 mod apps;
+mod dead_letters;
 mod session;
 
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use self::session::Gate;
@@ -50,6 +53,11 @@ pub fn router(service: Service, key: KeyHash, config: &AdminConfig) -> Router {
     });
     Router::new()
         .route("/admin/v1/apps", get(apps::list))
+        .route("/admin/v1/apps/{app}/dead-letters", get(dead_letters::list))
+        .route(
+            "/admin/v1/apps/{app}/dead-letters/replay",
+            post(dead_letters::replay),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -4,6 +4,7 @@
 mod accept;
 mod commit;
 mod daemon;
+mod dead_letters;
 mod error;
 mod input;
 mod lookup;
@@ -16,6 +17,7 @@ use tokio::sync::{Notify, watch};
 
 pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use daemon::DaemonToken;
+pub use dead_letters::MAX_REPLAY;
 pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
 

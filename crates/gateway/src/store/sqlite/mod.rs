@@ -7,6 +7,7 @@
 
 mod accept;
 mod daemon;
+mod dead_letters;
 mod outbox;
 mod recipients;
 mod registry;
@@ -292,5 +293,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError> {
         self.dead_tokens_impl(app, cursor, limit).await
+    }
+
+    async fn dead_letters(
+        &self,
+        app: &str,
+        filter: &DeadLetterFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.dead_letters_impl(app, filter, after, limit).await
+    }
+
+    async fn replay(&self, app: &str, ids: &[i64], now: i64) -> Result<Replayed, StoreError> {
+        self.replay_impl(app, ids, now).await
     }
 }
