@@ -9,13 +9,16 @@
 //! | `GET /admin/v1/apps/{app}/dead-letters?reason=&since_ms=&until_ms=&cursor=&limit=` | dead deliveries, oldest first |
 //! | `POST /admin/v1/apps/{app}/dead-letters/replay` | `{"ids": [...]}` or `{"filter": {...}, "limit": n}`: pending again, with a fresh attempt budget |
 //!
+//! The console's pages are listed in `console`.
+//!
 //! Every `/admin/v1` route takes `Authorization: Bearer <admin key>`; the console takes the
 //! session cookie its login form opens (see `session`). Nothing here shows a secret: no key,
 //! credential or device token is in any answer.
 
-mod apps;
-mod dead_letters;
-mod session;
+pub(crate) mod apps;
+pub(crate) mod console;
+pub(crate) mod dead_letters;
+pub(crate) mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +61,7 @@ pub fn router(service: Service, key: KeyHash, config: &AdminConfig) -> Router {
             "/admin/v1/apps/{app}/dead-letters/replay",
             post(dead_letters::replay),
         )
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -8,6 +8,8 @@ mod dead_letters;
 mod error;
 mod input;
 mod lookup;
+mod overview;
+mod preview;
 mod registry;
 
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub use daemon::DaemonToken;
 pub use dead_letters::MAX_REPLAY;
 pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
+pub use overview::RECENT_DELIVERIES;
+pub use preview::{MAX_TEST_TEXT, Preview, Shown, TestPush};
 
 use self::commit::Committer;
 use self::lookup::Lookups;

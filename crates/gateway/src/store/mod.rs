@@ -8,6 +8,7 @@ mod dead_letter;
 mod device;
 mod message;
 mod outbox;
+mod overview;
 pub mod sqlite;
 mod status;
 
@@ -21,6 +22,7 @@ pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient
 pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
+pub use overview::{OutboxStats, PausedRoute, RecentDelivery};
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
@@ -168,6 +170,20 @@ pub trait Store: Send + Sync + 'static {
     /// those whose device is still registered with the same token and logged in. One
     /// transaction.
     async fn replay(&self, app: &str, ids: &[i64], now: i64) -> Result<Replayed, StoreError>;
+
+    /// Every app's outbox as of `now` (apps with no rows are absent), by app id.
+    async fn outbox_stats(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError>;
+
+    /// Routes paused as of `now`.
+    async fn paused_routes(&self, now: i64) -> Result<Vec<PausedRoute>, StoreError>;
+
+    /// A user's `limit` most recent deliveries, newest first.
+    async fn recent_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentDelivery>, StoreError>;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! (APNs and FCM over TLS, Xiaomi, Huawei) started in-process.
 
 mod admin;
+mod admin_console;
 mod admin_dead_letters;
 mod bad_input;
 mod credentials;

@@ -9,6 +9,7 @@ mod accept;
 mod daemon;
 mod dead_letters;
 mod outbox;
+mod overview;
 mod recipients;
 mod registry;
 mod status;
@@ -307,5 +308,22 @@ impl Store for SqliteStore {
 
     async fn replay(&self, app: &str, ids: &[i64], now: i64) -> Result<Replayed, StoreError> {
         self.replay_impl(app, ids, now).await
+    }
+
+    async fn outbox_stats(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
+        self.outbox_stats_impl(now).await
+    }
+
+    async fn paused_routes(&self, now: i64) -> Result<Vec<PausedRoute>, StoreError> {
+        self.paused_routes_impl(now).await
+    }
+
+    async fn recent_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentDelivery>, StoreError> {
+        self.recent_deliveries_impl(app, user, limit).await
     }
 }
