@@ -106,10 +106,25 @@ async fn serve(file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
     if config.apps.is_empty() {
         eprintln!("warning: no apps configured: every request will be refused (try --simulate)");
     }
+    // No admin key configured: a new one for this run, shown once here and kept only as its
+    // hash, like the demo app's key.
+    let mut admin_key = None;
+    if config.admin.enabled && !config.admin.has_key() {
+        let key = auth::generate_key();
+        config.admin.key_sha256 = Some(auth::hex(&auth::hash_key(&key)));
+        admin_key = Some(key);
+    }
     let grace = config.server.shutdown_grace();
     let gateway = start(config).await?;
     let base = format!("http://{}", gateway.addr());
     println!("pushway listening on {base}  (API under {base}/v1, health at {base}/readyz)");
+    if let Some(admin) = gateway.admin_addr() {
+        let admin = format!("http://{admin}");
+        println!("admin console on {admin}/console  (admin API under {admin}/admin/v1)");
+    }
+    if let Some(key) = &admin_key {
+        println!("admin key (generated for this run; set [admin] key_sha256 to keep one): {key}");
+    }
     if let Some((_, key)) = &demo {
         println!(
             "demo app {:?} with every vendor simulated; API key: {key}",

@@ -173,6 +173,9 @@ pub fn write_config(dir: &Path, mock: &Mock, key: &TestKey, store: &Path) -> Res
 listen = "127.0.0.1:0"
 request_timeout_secs = 120
 
+[admin]
+enabled = false
+
 [store]
 path = {store}
 

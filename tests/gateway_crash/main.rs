@@ -368,6 +368,10 @@ fn config(urls: &SimulatorUrls, files: &Files) -> String {
         r#"[server]
 listen = "127.0.0.1:0"
 
+# Port 0: tests run side by side; `pushway serve` generates the admin key.
+[admin]
+listen = "127.0.0.1:0"
+
 [store]
 path = {db}
 

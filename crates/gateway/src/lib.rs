@@ -9,6 +9,7 @@
 //! | [`config`] | TOML + `PUSHWAY_*` environment, secrets from files |
 //! | [`app`] | apps: API keys and one router of vendor providers each |
 //! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
+//! | [`admin`] | the admin listener: admin API (dead letters…) and console, with the admin key |
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
 //! | [`store`] | the [`Store`] trait and its SQLite back end |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
@@ -31,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -79,6 +81,8 @@ pub enum StartError {
 /// [`stop`](Gateway::stop) to stop gracefully).
 pub struct Gateway {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    admin: Option<JoinHandle<()>>,
     store: SqliteStore,
     stop: watch::Sender<Option<Duration>>,
     server: Option<JoinHandle<()>>,
@@ -103,6 +107,12 @@ impl Gateway {
         self.addr
     }
 
+    /// Where the admin listener (admin API and console) listens; `None` when it is off
+    /// (`[admin] enabled = false`, or no admin key configured).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
     /// Stops gracefully: no new connections; requests and deliveries in progress get `grace`
     /// to finish; outcomes given are committed; the leases of deliveries still unanswered are
     /// released (due again at the next start, not only after their lease); the store is closed.
@@ -114,6 +124,9 @@ impl Gateway {
             hub.disconnect_all();
         }
         let deadline = tokio::time::Instant::now() + grace;
+        if let Some(admin) = self.admin.take() {
+            admin.abort();
+        }
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
             if tokio::time::timeout_at(deadline, server).await.is_err() {
@@ -154,7 +167,13 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for task in [&self.server, &self.worker, &self.writer, &self.webhooks]
+        for task in [
+            &self.server,
+            &self.admin,
+            &self.worker,
+            &self.writer,
+            &self.webhooks,
+        ]
             .into_iter()
             .flatten()
         {
@@ -171,6 +190,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
         || Arc::new(pushway_delivery::RecordingSink::new()) as Arc<dyn pushway_delivery::TokenSink>;
     let apps = app::build_apps(config, &|_: &str| sink())?;
     let hooks = webhook::hooks(config)?;
+    config.admin.key_hash()?;
     let mut lines: Vec<String> = apps
         .values()
         .map(|a| {
@@ -197,6 +217,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
 
 /// Opens the store, builds every app's providers, and starts the workers and the API.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
+    let admin_key = config.admin.key_hash()?;
     let path = &config.store.path;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir)
@@ -274,6 +295,20 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         addr: listen,
         source,
     })?;
+    let admin = match (config.admin.enabled, admin_key) {
+        (true, Some(key)) => {
+            let router = admin::router(service.clone(), key, &config.admin);
+            let (addr, task) = serve_admin(config.admin.listen, router).await?;
+            (Some(addr), Some(task))
+        }
+        (true, None) => {
+            tracing::warn!(
+                "admin listener off: set [admin] key_sha256 or key_file (or enabled = false)"
+            );
+            (None, None)
+        }
+        (false, _) => (None, None),
+    };
     let router = api::router(service, keys, &config.server);
     let mut stopped = stopped;
     let server = tokio::spawn(async move {
@@ -289,6 +324,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     });
     Ok(Gateway {
         addr,
+        admin_addr: admin.0,
+        admin: admin.1,
         store: sqlite,
         stop,
         server: Some(server),
@@ -298,4 +335,24 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         daemon_hubs,
         daemon_stores,
     })
+}
+
+/// Binds the admin listener and serves `router` on it until aborted (admin requests are short
+/// reads and small writes: nothing there needs a graceful drain).
+async fn serve_admin(
+    listen: SocketAddr,
+    router: axum::Router,
+) -> Result<(SocketAddr, JoinHandle<()>), StartError> {
+    let bind = |source| StartError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(bind)?;
+    let addr = listener.local_addr().map_err(bind)?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "admin HTTP server stopped");
+        }
+    });
+    Ok((addr, task))
 }

@@ -46,6 +46,7 @@
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
 
+mod admin;
 mod apps;
 mod daemon;
 mod secret;
@@ -61,6 +62,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+pub use admin::AdminConfig;
 pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, XiaomiConfig};
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
@@ -100,6 +102,9 @@ pub struct Config {
     /// The delivery workers.
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// The admin listener (admin API and console).
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// The apps served, by app id.
     #[serde(default)]
     pub apps: BTreeMap<String, AppConfig>,

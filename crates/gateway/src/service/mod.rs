@@ -4,9 +4,12 @@
 mod accept;
 mod commit;
 mod daemon;
+mod dead_letters;
 mod error;
 mod input;
 mod lookup;
+mod overview;
+mod preview;
 mod registry;
 
 use std::sync::Arc;
@@ -16,8 +19,11 @@ use tokio::sync::{Notify, watch};
 
 pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use daemon::DaemonToken;
+pub use dead_letters::MAX_REPLAY;
 pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
+pub use overview::RECENT_DELIVERIES;
+pub use preview::{MAX_TEST_TEXT, Preview, Shown, TestPush};
 
 use self::commit::Committer;
 use self::lookup::Lookups;

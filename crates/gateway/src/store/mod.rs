@@ -4,9 +4,11 @@
 //! Queries live in the back ends only; the service and workers speak in the types below. Times
 //! are Unix milliseconds (`i64`), passed in by the caller so tests control the clock.
 
+mod dead_letter;
 mod device;
 mod message;
 mod outbox;
+mod overview;
 pub mod sqlite;
 mod status;
 mod webhook;
@@ -15,11 +17,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
+pub use overview::{OutboxStats, PausedRoute, RecentDelivery};
 pub use status::{
     DeliveryCounts, DeliveryStatus, MessageStatus, MessageSummary, RecipientStatus, RoutePaused,
     SuppressedDevice,
@@ -162,6 +166,36 @@ pub trait Store: Send + Sync + 'static {
         cursor: i64,
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError>;
+
+    /// Up to `limit` dead deliveries of an app matching `filter`, with ids after `after`, in id
+    /// order.
+    async fn dead_letters(
+        &self,
+        app: &str,
+        filter: &DeadLetterFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Makes the given dead deliveries of an app pending again with a fresh attempt budget
+    /// (no attempts, due at `now`, expiring after the message's time to live from `now`):
+    /// those whose device is still registered with the same token and logged in. One
+    /// transaction.
+    async fn replay(&self, app: &str, ids: &[i64], now: i64) -> Result<Replayed, StoreError>;
+
+    /// Every app's outbox as of `now` (apps with no rows are absent), by app id.
+    async fn outbox_stats(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError>;
+
+    /// Routes paused as of `now`.
+    async fn paused_routes(&self, now: i64) -> Result<Vec<PausedRoute>, StoreError>;
+
+    /// A user's `limit` most recent deliveries, newest first.
+    async fn recent_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentDelivery>, StoreError>;
 }
 
 #[cfg(test)]

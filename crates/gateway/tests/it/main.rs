@@ -1,7 +1,11 @@
 //! The gateway through its real HTTP API on 127.0.0.1:0, against the pushway-mock simulators
 //! (APNs and FCM over TLS, Xiaomi, Huawei) started in-process.
 
+mod admin;
+mod admin_console;
+mod admin_dead_letters;
 mod bad_input;
+mod console_client;
 mod credentials;
 mod daemon;
 mod daemon_after;

@@ -83,6 +83,12 @@ impl Harness {
         self.gateway = Some(gateway);
     }
 
+    /// The admin listener's base URL (`http://host:port`), when it runs.
+    pub fn admin_base(&self) -> Option<String> {
+        let gateway = self.gateway.as_ref()?;
+        gateway.admin_addr().map(|a| format!("http://{a}"))
+    }
+
     /// Posts a message under `key` without waiting; its id.
     pub async fn post_nowait(&self, key: &str, body: Value) -> String {
         let a = self

@@ -7,7 +7,9 @@
 
 mod accept;
 mod daemon;
+mod dead_letters;
 mod outbox;
+mod overview;
 mod recipients;
 mod registry;
 mod status;
@@ -318,5 +320,36 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError> {
         self.dead_tokens_impl(app, cursor, limit).await
+    }
+
+    async fn dead_letters(
+        &self,
+        app: &str,
+        filter: &DeadLetterFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.dead_letters_impl(app, filter, after, limit).await
+    }
+
+    async fn replay(&self, app: &str, ids: &[i64], now: i64) -> Result<Replayed, StoreError> {
+        self.replay_impl(app, ids, now).await
+    }
+
+    async fn outbox_stats(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
+        self.outbox_stats_impl(now).await
+    }
+
+    async fn paused_routes(&self, now: i64) -> Result<Vec<PausedRoute>, StoreError> {
+        self.paused_routes_impl(now).await
+    }
+
+    async fn recent_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentDelivery>, StoreError> {
+        self.recent_deliveries_impl(app, user, limit).await
     }
 }
