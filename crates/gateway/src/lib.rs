@@ -174,8 +174,8 @@ impl Drop for Gateway {
             &self.writer,
             &self.webhooks,
         ]
-            .into_iter()
-            .flatten()
+        .into_iter()
+        .flatten()
         {
             task.abort();
         }
