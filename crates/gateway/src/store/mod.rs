@@ -8,6 +8,7 @@ mod device;
 mod message;
 mod outbox;
 pub mod sqlite;
+mod stats;
 mod status;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient
 pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
+pub use stats::OutboxStats;
 pub use status::{DeliveryStatus, MessageStatus, RecipientStatus, RoutePaused, SuppressedDevice};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
@@ -150,6 +152,9 @@ pub trait Store: Send + Sync + 'static {
         cursor: i64,
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError>;
+
+    /// The outbox's backlog and paused routes as of `now`, for a metrics scrape.
+    async fn outbox_stats(&self, now: i64) -> Result<OutboxStats, StoreError>;
 }
 
 #[cfg(test)]

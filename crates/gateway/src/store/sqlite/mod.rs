@@ -10,6 +10,7 @@ mod daemon;
 mod outbox;
 mod recipients;
 mod registry;
+mod stats;
 mod status;
 
 use std::collections::HashMap;
@@ -292,5 +293,9 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError> {
         self.dead_tokens_impl(app, cursor, limit).await
+    }
+
+    async fn outbox_stats(&self, now: i64) -> Result<OutboxStats, StoreError> {
+        self.outbox_stats_impl(now).await
     }
 }

@@ -86,7 +86,7 @@ impl SqliteStore {
                                    AND p.credential = d.credential AND p.until > ?1)
                ORDER BY d.run_at, d.notification_id LIMIT ?3)
              RETURNING id, app_id, notification_id, kind, credential, token, attempts,
-                       expires_at, last_reason, retries",
+                       expires_at, last_reason, retries, message_id, created_at",
         )
         .bind(now)
         .bind(lease_until)
@@ -109,6 +109,8 @@ impl SqliteStore {
                     retries: u32_of(row.try_get(9).map_err(err)?),
                     expires_at: row.try_get(7).map_err(err)?,
                     last_reason: row.try_get(8).map_err(err)?,
+                    message_id: row.try_get(10).map_err(err)?,
+                    accepted_at: row.try_get(11).map_err(err)?,
                 })
             })
             .collect()
