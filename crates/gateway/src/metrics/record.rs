@@ -28,7 +28,9 @@ impl Metrics {
             // Whole seconds as f64: a Unix time in ms is exact in f64 for ~285,000 years.
             self.gauge(ROUTE_AUTH_OK, labels).set(now as f64 / 1000.0);
         }
+        // Under the worker's target, where an operator looks for deliveries.
         let span = tracing::debug_span!(
+            target: "pushway_gateway::worker",
             "delivery",
             delivery_id = row.id,
             message_id = %row.message_id,
@@ -38,6 +40,7 @@ impl Metrics {
         );
         span.in_scope(|| {
             tracing::debug!(
+                target: "pushway_gateway::worker",
                 outcome = %record.outcome,
                 reason = record.reason.as_deref().unwrap_or(""),
                 state = record.state.as_str(),
