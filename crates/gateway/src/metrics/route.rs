@@ -30,6 +30,14 @@ pub fn metrics_router(
     let scraper = Arc::new(Scraper::new(metrics, store, apps, clock));
     Router::new()
         .route("/metrics", get(scrape))
+        // As the API answers: a problem, not an empty 405.
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            )
+        })
         .with_state(scraper)
 }
 

@@ -359,3 +359,25 @@ async fn no_label_value_is_a_user_id_device_id_or_token() {
         assert!(!text.contains(private), "{private:?} in the scrape");
     }
 }
+
+#[tokio::test]
+async fn metrics_need_no_key_and_answer_get_only() {
+    let h = Harness::start().await;
+    let samples = parse(&scrape(&h).await);
+    // Before any traffic: the backlog of each configured app reads 0.
+    let depth = |app: &str| {
+        samples.get(&(
+            "pushway_outbox_depth".to_owned(),
+            labels(&[("app", app), ("state", "pending")]),
+        ))
+    };
+    assert_eq!((depth("demo"), depth("other")), (Some(&0.0), Some(&0.0)));
+    assert!(
+        !samples
+            .keys()
+            .any(|(name, _)| name == "pushway_pushes_total"),
+        "no attempt yet"
+    );
+    let a = h.send(Method::POST, "/metrics", None, &[], None).await;
+    crate::support::assert_problem(&a, 405, "method-not-allowed");
+}
