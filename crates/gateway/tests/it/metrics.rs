@@ -381,3 +381,60 @@ async fn metrics_need_no_key_and_answer_get_only() {
     let a = h.send(Method::POST, "/metrics", None, &[], None).await;
     crate::support::assert_problem(&a, 405, "method-not-allowed");
 }
+
+#[tokio::test]
+async fn deletions_the_hygiene_layer_holds_are_quarantined_not_invalidated() {
+    let h = Harness::start().await;
+    // Nine of ten tokens refused in one Xiaomi request: the hygiene layer's mass-invalid rule
+    // (a batch of 10 or more, 90 % refused) holds their deletions, since that points at the
+    // configuration. (All ten refused would be the provider's own safeguard: no deletion.)
+    let users: Vec<String> = (0..10).map(|i| format!("quser{i}")).collect();
+    for (i, user) in users.iter().enumerate() {
+        let token = format!("regid-held-{i}");
+        h.device(user, "mi", "xiaomi", &token).await;
+        if i > 0 {
+            h.sims.xiaomi.unregister([token]);
+        }
+    }
+    let recipients: Vec<Value> = users.iter().map(|u| json!({"user_id": u})).collect();
+    let body = json!({"message": c2c("alice", "quser0", "hi"), "recipients": recipients});
+    let id = h.post_nowait("held", body).await;
+    h.status_until(&id, |s| {
+        s["recipients"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| !r["devices"][0]["last_outcome"].is_null())
+    })
+    .await;
+    assert_eq!(h.sims.xiaomi.request_count(), 1);
+    let samples = parse(&scrape(&h).await);
+    let route = labels(&[
+        ("app", "demo"),
+        ("channel", "xiaomi"),
+        ("credential", "demo"),
+    ]);
+    let get = |name: &str, labels: &BTreeMap<String, String>| {
+        samples.get(&(name.to_owned(), labels.clone())).copied()
+    };
+    assert_eq!(get("pushway_tokens_quarantined", &route), Some(9.0));
+    assert_eq!(get("pushway_route_paused", &route), Some(1.0));
+    let pushes = |outcome: &str| -> f64 {
+        samples
+            .iter()
+            .filter(|((name, l), _)| {
+                name == "pushway_pushes_total"
+                    && l["outcome"] == outcome
+                    && l["channel"] == "xiaomi"
+            })
+            .map(|(_, v)| v)
+            .sum()
+    };
+    assert_eq!((pushes("misconfigured"), pushes("delivered")), (9.0, 1.0));
+    assert!(
+        !samples
+            .keys()
+            .any(|(name, _)| name == "pushway_tokens_invalidated_total"),
+        "held deletions are not handed over"
+    );
+}
