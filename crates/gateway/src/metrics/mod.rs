@@ -30,6 +30,9 @@
 //! the outcome's stable reason code, kept only when it is a short code and among the first
 //! [`MAX_REASONS`] distinct ones (`other` beyond, `none` without one). No user id, device id,
 //! message id or token is ever a label value.
+//!
+//! `docs/metrics.md` in the repository has the same table with example queries, and the trace
+//! spans (`message`, `delivery`) that go with these series.
 
 mod labels;
 mod record;
