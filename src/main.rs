@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use pushway::gateway::config::Config;
+use pushway::gateway::config::{Config, LogFormat};
 use pushway::gateway::{auth, check, simulate, start};
 
 /// pushway: offline push for instant messaging.
@@ -30,6 +30,10 @@ enum Command {
         /// Starts the bundled vendor simulators in-process and a demo app that sends to them.
         #[arg(long)]
         simulate: bool,
+        /// Log lines as `text` or `json` (one object per event, with its spans' ids); overrides
+        /// `[server] log_format`.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
     },
     /// Runs the gateway with simulated vendors on a temporary database, acts as an IM back end
     /// through its HTTP API, and prints what each vendor received and each outcome; exits 0
@@ -43,6 +47,13 @@ enum Command {
     },
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     // The demo's output is its report: only warnings unless RUST_LOG asks for more.
@@ -50,12 +61,31 @@ fn main() -> ExitCode {
         Command::Demo => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+    // `serve` reads its configuration before logging starts: the log format may be set there.
+    let serve_config = match &args.command {
+        Command::Serve { config, .. } => match Config::load(config.as_deref()) {
+            Ok(loaded) => Some(loaded),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let format = match &args.command {
+        Command::Serve {
+            log_format: Some(LogFormatArg::Json),
+            ..
+        } => LogFormat::Json,
+        Command::Serve {
+            log_format: Some(LogFormatArg::Text),
+            ..
+        } => LogFormat::Text,
+        _ => serve_config
+            .as_ref()
+            .map_or(LogFormat::Text, |c| c.server.log_format),
+    };
+    init_logging(default_level, format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -63,7 +93,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args.command)) {
+    match runtime.block_on(run(args.command, serve_config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -72,7 +102,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+fn init_logging(default_level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        _ => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+}
+
+async fn run(command: Command, serve_config: Option<Config>) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig { config } => {
             let config = Config::load(config.as_deref())?;
@@ -82,13 +124,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("configuration OK");
             Ok(())
         }
-        Command::Serve { config, simulate } => serve(config, simulate).await,
+        Command::Serve { simulate, .. } => {
+            let config = serve_config.context("the configuration was not loaded")?;
+            serve(config, simulate).await
+        }
         Command::Demo => demo::run().await,
     }
 }
 
-async fn serve(file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
-    let mut config = Config::load(file.as_deref())?;
+async fn serve(mut config: Config, simulate: bool) -> anyhow::Result<()> {
     let mut demo = None;
     if simulate {
         anyhow::ensure!(

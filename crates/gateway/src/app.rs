@@ -21,6 +21,7 @@ pub use self::daemon::{
 use self::fcm::fcm_provider;
 use crate::auth::{KeyHash, hash_key, parse_hash};
 use crate::config::{AppConfig, Config, ConfigError, secret};
+use crate::metrics::{Metrics, Timed};
 
 /// One app as the gateway runs it.
 pub struct App {
@@ -56,15 +57,16 @@ pub fn build_apps(
     config: &Config,
     sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
 ) -> Result<Apps, ConfigError> {
-    build_apps_with(config, sink, &DaemonStores::new())
+    build_apps_with(config, sink, &DaemonStores::new(), &Metrics::new())
 }
 
 /// Builds every app of `config`, each daemon channel over its store in `stores` (opened by
-/// [`open_daemon_stores`]; in memory when absent).
+/// [`open_daemon_stores`]; in memory when absent), every provider reporting to `metrics`.
 pub fn build_apps_with(
     config: &Config,
     sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
     stores: &DaemonStores,
+    metrics: &Metrics,
 ) -> Result<Apps, ConfigError> {
     let mut apps = Apps::new();
     for (id, app) in &config.apps {
@@ -75,12 +77,16 @@ pub fn build_apps_with(
             ));
         }
         let sink = sink(id);
-        let mut built = build_app(id, app, config, sink.clone())?;
+        let mut built = build_app(id, app, config, sink.clone(), metrics)?;
         if let Some(daemon) = &app.daemon {
             let at = format!("apps.{id}.daemon");
             let channel = daemon_channel(id, &at, daemon, config, stores)?;
-            let provider = wrap_provider(config, sink, &at, Arc::new(channel.hub.provider()))?;
             let key = ChannelKey::new(TokenKind::Daemon, DAEMON_CREDENTIAL);
+            let provider = Timed::wrap(metrics, id, &key, Arc::new(channel.hub.provider()));
+            let provider = DeliveryBuilder::new(delivery(config), sink)
+                .quarantine(metrics.quarantine(id, &key))
+                .build(provider)
+                .map_err(|e| ConfigError::at(&at, e))?;
             built.channels.insert(key.clone());
             built.router.register(key, provider);
             built.daemon = Some(channel);
@@ -103,6 +109,7 @@ fn build_app(
     app: &AppConfig,
     config: &Config,
     sink: Arc<dyn TokenSink>,
+    metrics: &Metrics,
 ) -> Result<App, ConfigError> {
     let prefix = format!("apps.{id}");
     let mut keys = Vec::new();
@@ -119,12 +126,18 @@ fn build_app(
         keys.push(hash);
     }
 
-    let wrap = |at: &str, provider: Arc<dyn PushProvider>, evidence: Option<ApnsEnvEvidence>| {
-        let mut builder = DeliveryBuilder::new(delivery(config), sink.clone());
+    let wrap = |at: &str,
+                key: &ChannelKey,
+                provider: Arc<dyn PushProvider>,
+                evidence: Option<ApnsEnvEvidence>| {
+        let mut builder = DeliveryBuilder::new(delivery(config), sink.clone())
+            .quarantine(metrics.quarantine(id, key));
         if let Some(evidence) = evidence {
             builder = builder.apns_evidence(evidence);
         }
-        builder.build(provider).map_err(|e| ConfigError::at(at, e))
+        builder
+            .build(Timed::wrap(metrics, id, key, provider))
+            .map_err(|e| ConfigError::at(at, e))
     };
 
     let mut router = Router::new();
@@ -158,10 +171,9 @@ fn build_app(
                 builder = builder.add_root_certificate_pem(ca.as_bytes().to_vec());
             }
             let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-            add(
-                ChannelKey::new(kind, name),
-                wrap(&at, Arc::new(provider), Some(evidence.clone()))?,
-            );
+            let key = ChannelKey::new(kind, name);
+            let provider = wrap(&at, &key, Arc::new(provider), Some(evidence.clone()))?;
+            add(key, provider);
         }
     }
     for (name, mi) in &app.xiaomi {
@@ -183,10 +195,9 @@ fn build_app(
             builder = builder.custom_activity(activity);
         }
         let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-        add(
-            ChannelKey::new(TokenKind::Xiaomi, name),
-            wrap(&at, Arc::new(provider), None)?,
-        );
+        let key = ChannelKey::new(TokenKind::Xiaomi, name);
+        let provider = wrap(&at, &key, Arc::new(provider), None)?;
+        add(key, provider);
     }
     for (name, hw) in &app.huawei {
         let at = format!("{prefix}.huawei.{name}");
@@ -221,18 +232,16 @@ fn build_app(
             builder = builder.base_url(url);
         }
         let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-        add(
-            ChannelKey::new(TokenKind::Huawei, name),
-            wrap(&at, Arc::new(provider), None)?,
-        );
+        let key = ChannelKey::new(TokenKind::Huawei, name);
+        let provider = wrap(&at, &key, Arc::new(provider), None)?;
+        add(key, provider);
     }
     for (name, fcm) in &app.fcm {
         let at = format!("{prefix}.fcm.{name}");
         let provider = fcm_provider(&at, fcm)?;
-        add(
-            ChannelKey::new(TokenKind::Fcm, name),
-            wrap(&at, Arc::new(provider), None)?,
-        );
+        let key = ChannelKey::new(TokenKind::Fcm, name);
+        let provider = wrap(&at, &key, Arc::new(provider), None)?;
+        add(key, provider);
     }
     Ok(App {
         id: id.to_owned(),
@@ -251,16 +260,4 @@ fn delivery(config: &Config) -> DeliveryConfig {
     // multiply attempts and hold leases longer.
     d.retry = None;
     d
-}
-
-/// `provider` wrapped in the delivery layers.
-fn wrap_provider(
-    config: &Config,
-    sink: Arc<dyn TokenSink>,
-    at: &str,
-    provider: Arc<dyn PushProvider>,
-) -> Result<Arc<dyn PushProvider>, ConfigError> {
-    DeliveryBuilder::new(delivery(config), sink)
-        .build(provider)
-        .map_err(|e| ConfigError::at(at, e))
 }

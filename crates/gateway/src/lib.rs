@@ -14,6 +14,7 @@
 //! | [`store`] | the [`Store`] trait and its SQLite back end |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
 //! | [`webhook`] | signed delivery webhooks: durable events posted in batches, and [`webhook::verify`] |
+//! | [`metrics`] | Prometheus `/metrics`: one registry per gateway |
 //! | `simulate` | `--simulate`: the bundled vendor simulators and a demo app (feature `simulate`, default) |
 //!
 //! [`start`] runs all of it from a [`Config`]; the `pushway` binary
@@ -37,6 +38,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod metrics;
 pub mod service;
 #[cfg(feature = "simulate")]
 pub mod simulate;
@@ -52,6 +54,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
+use crate::metrics::{Metrics, metrics_router};
 use crate::service::{Clock, Service, SystemClock};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, WebhookStore};
@@ -235,10 +238,12 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let daemon_stores = app::open_daemon_stores(&config)
         .await?
         .reporting_to(writer.clone());
+    let metrics = Metrics::new();
     let sink = |id: &str| {
-        Arc::new(GatewaySink::new(id, writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
+        Arc::new(GatewaySink::new(id, writer.clone()).with_metrics(metrics.clone()))
+            as Arc<dyn pushway_delivery::TokenSink>
     };
-    let apps = app::build_apps_with(&config, &sink, &daemon_stores)?;
+    let apps = app::build_apps_with(&config, &sink, &daemon_stores, &metrics)?;
     let daemon_hubs = apps
         .values()
         .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
@@ -273,12 +278,15 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         }
         .spawn()
     });
+    let metrics_routes =
+        metrics_router(metrics.clone(), store.clone(), apps.clone(), clock.clone());
     let worker = Worker {
         store: store.clone(),
         apps,
         clock,
         config: config.worker.clone(),
         writer,
+        metrics,
         wake,
         stop: stopped.clone(),
     }
@@ -309,7 +317,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         }
         (false, _) => (None, None),
     };
-    let router = api::router(service, keys, &config.server);
+    // `/metrics` without a key, like the health checks (see `metrics_router`).
+    let router = api::router(service, keys, &config.server).merge(metrics_routes);
     let mut stopped = stopped;
     let server = tokio::spawn(async move {
         let stopping = async move {

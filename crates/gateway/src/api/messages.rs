@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::json::parse;
@@ -98,7 +99,16 @@ pub(super) async fn post(
         })?
         .to_owned();
     let (request, raw) = parse::<MessageRequest>(&headers, body)?;
-    let accepted = state.service.accept(&app, &key, &raw, request).await?;
+    // The message's span (ids only): what the accept logs carries the app, and the id once
+    // known. Debug level: off by default, so the accept path pays nothing for it.
+    let span = tracing::debug_span!("message", app = %app, message_id = tracing::field::Empty);
+    let accepted = state
+        .service
+        .accept(&app, &key, &raw, request)
+        .instrument(span.clone())
+        .await?;
+    span.record("message_id", accepted.message_id.as_str());
+    span.in_scope(|| tracing::debug!(created = accepted.created, "message accepted"));
     let mut body = AcceptedOut {
         message_id: accepted.message_id,
         settled: None,

@@ -148,6 +148,21 @@ pub struct ServerConfig {
     /// On SIGTERM / Ctrl-C, how long requests and deliveries in progress may take to finish,
     /// in seconds (default 10); leases of deliveries still unanswered are then released.
     pub shutdown_grace_secs: u64,
+    /// How `pushway serve` writes its logs: `text` (default) or `json` (one object per line);
+    /// `--log-format` overrides it.
+    pub log_format: LogFormat,
+}
+
+/// A log format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event, with its spans' fields (`message_id`, `delivery_id`…).
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -158,6 +173,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             max_in_flight_requests: 1024,
             shutdown_grace_secs: 10,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -246,7 +262,7 @@ mod tests {
     use figment::Figment;
     use figment::providers::{Format, Toml};
 
-    use super::Config;
+    use super::{Config, LogFormat};
 
     /// The example in this module's docs, so the docs cannot drift from the code.
     fn documented_example() -> String {
@@ -295,5 +311,22 @@ mod tests {
         assert_eq!(config.worker.max_attempts, 10);
         let webhook = chat.webhook.as_ref().expect("a webhook section");
         assert_eq!(webhook.events, ["delivered", "dead", "token_invalidated"]);
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        let parse = |text: &str| {
+            Figment::from(Toml::string(text))
+                .extract::<Config>()
+                .map_err(Box::new)
+        };
+        let config = parse("[server]\nlog_format = \"json\"").expect("parses");
+        assert_eq!(config.server.log_format, LogFormat::Json);
+        assert_eq!(
+            parse("").expect("parses").server.log_format,
+            LogFormat::Text
+        );
+        let bad = parse("[server]\nlog_format = \"xml\"").expect_err("refused");
+        assert!(bad.to_string().contains("log_format"), "{bad}");
     }
 }

@@ -10,6 +10,7 @@ mod message;
 mod outbox;
 mod overview;
 pub mod sqlite;
+mod stats;
 mod status;
 mod webhook;
 
@@ -24,6 +25,7 @@ pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };
 pub use overview::{OutboxStats, PausedRoute, RecentDelivery};
+pub use stats::Backlog;
 pub use status::{
     DeliveryCounts, DeliveryStatus, MessageStatus, MessageSummary, RecipientStatus, RoutePaused,
     SuppressedDevice,
@@ -196,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
         user: &str,
         limit: u32,
     ) -> Result<Vec<RecentDelivery>, StoreError>;
+    /// The outbox's backlog and paused routes as of `now`, for a metrics scrape.
+    async fn backlog(&self, now: i64) -> Result<Backlog, StoreError>;
 }
 
 #[cfg(test)]

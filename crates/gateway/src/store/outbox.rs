@@ -29,6 +29,10 @@ pub struct Claimed {
     pub expires_at: i64,
     /// The last outcome's reason, for a row that dies unsent.
     pub last_reason: Option<String>,
+    /// The message id (for traces).
+    pub message_id: String,
+    /// When the message was accepted (Unix ms; for the accept→outcome latency).
+    pub accepted_at: i64,
 }
 
 /// What the writer commits in one transaction.

@@ -101,6 +101,8 @@ mod tests {
             retries: attempts.saturating_sub(1),
             expires_at: i64::MAX,
             last_reason: None,
+            message_id: "m".to_owned(),
+            accepted_at: 0,
         }
     }
 

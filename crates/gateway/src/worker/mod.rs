@@ -26,6 +26,7 @@ pub use writer::{WriteCommand, Writer, spawn_writer};
 use self::send::{Leased, final_record, send_group};
 use crate::app::Apps;
 use crate::config::WorkerConfig;
+use crate::metrics::Metrics;
 use crate::service::Clock;
 use crate::store::{Claimed, Store};
 
@@ -41,6 +42,7 @@ pub struct Worker {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: WorkerConfig,
     pub(crate) writer: Writer,
+    pub(crate) metrics: Metrics,
     pub(crate) wake: Arc<Notify>,
     /// `Some(grace)` asks the worker to stop within `grace`.
     pub(crate) stop: watch::Receiver<Option<Duration>>,
@@ -145,7 +147,9 @@ impl Worker {
         let mut groups: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
         for row in rows {
             if row.expires_at <= now {
-                expired.push(final_record(&row, now, "expired", row.last_reason.clone()));
+                let record = final_record(&row, now, "expired", row.last_reason.clone());
+                self.metrics.unsent(&row, &record, now);
+                expired.push(record);
             } else {
                 groups.entry(row.notification_id).or_default().push(row);
             }
@@ -174,7 +178,11 @@ impl Worker {
                 let reason = Some("notification_unreadable".to_owned());
                 let records = rows
                     .iter()
-                    .map(|row| final_record(row, now, "rejected", reason.clone()))
+                    .map(|row| {
+                        let record = final_record(row, now, "rejected", reason.clone());
+                        self.metrics.unsent(row, &record, now);
+                        record
+                    })
                     .collect();
                 self.writer.send(WriteCommand::Outcomes(records));
                 continue;
@@ -188,6 +196,7 @@ impl Worker {
             let clock = self.clock.clone();
             let config = self.config.clone();
             let writer = self.writer.clone();
+            let metrics = self.metrics.clone();
             in_flight.tasks.spawn(async move {
                 send_group(
                     &apps,
@@ -195,6 +204,7 @@ impl Worker {
                     &*clock,
                     &config,
                     &writer,
+                    &metrics,
                     &notification,
                     rows,
                 )

@@ -8,6 +8,7 @@ use pushway_core::{DeviceToken, Notification};
 use super::{WriteCommand, Writer, decide};
 use crate::app::Apps;
 use crate::config::WorkerConfig;
+use crate::metrics::Metrics;
 use crate::service::Clock;
 use crate::store::{Claimed, DeliveryState, OutcomeRecord, RoutePause};
 
@@ -38,12 +39,15 @@ impl Leased {
 }
 
 /// Sends one notification to its claimed rows and hands the outcomes to the writer.
+// The dispatch's shared parts, each borrowed from the claim loop's task.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send_group(
     apps: &Apps,
     leased: &Leased,
     clock: &dyn Clock,
     config: &WorkerConfig,
     writer: &Writer,
+    metrics: &Metrics,
     notification: &Notification,
     rows: Vec<Claimed>,
 ) {
@@ -76,6 +80,7 @@ pub(crate) async fn send_group(
     let mut pauses = Vec::new();
     for (row, result) in rows.iter().zip(report.results()) {
         let (record, pause) = decide(&result.outcome, row, now, config);
+        metrics.attempt(row, &record, now);
         if let Some(pause) = pause
             && !pauses
                 .iter()

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use pushway_delivery::{ConfigAlarm, DeadToken, TokenSink};
 
 use super::{WriteCommand, Writer};
+use crate::metrics::Metrics;
 use crate::store::DeadTokenRecord;
 
 /// One app's sink.
@@ -13,6 +14,7 @@ use crate::store::DeadTokenRecord;
 pub struct GatewaySink {
     app: String,
     writer: Writer,
+    metrics: Option<Metrics>,
 }
 
 impl GatewaySink {
@@ -21,12 +23,26 @@ impl GatewaySink {
         GatewaySink {
             app: app.into(),
             writer,
+            metrics: None,
         }
+    }
+
+    /// Counts the tokens it is given in `metrics` (`pushway_tokens_invalidated_total`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
 impl TokenSink for GatewaySink {
     fn invalid_tokens(&self, dead: Vec<DeadToken>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.invalidated(
+                &self.app,
+                dead.iter().map(|d| (d.device.kind, d.reason.code())),
+            );
+        }
         let records = dead
             .into_iter()
             .map(|d| DeadTokenRecord {

@@ -14,6 +14,7 @@ mod dead_tokens;
 mod devices;
 mod fcm;
 mod idempotency;
+mod metrics;
 mod misconfigured;
 mod openapi;
 mod overload;

@@ -12,6 +12,7 @@ mod outbox;
 mod overview;
 mod recipients;
 mod registry;
+mod stats;
 mod status;
 mod webhooks;
 
@@ -351,5 +352,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<RecentDelivery>, StoreError> {
         self.recent_deliveries_impl(app, user, limit).await
+    }
+    async fn backlog(&self, now: i64) -> Result<Backlog, StoreError> {
+        self.backlog_impl(now).await
     }
 }

@@ -79,7 +79,7 @@ impl SqliteStore {
         let mut tx = self.relaxed_tx().await?;
         let row = sqlx::query(
             "SELECT json_group_array(json_array(id, app_id, notification_id, kind, credential,
-                      token, attempts + 1, retries, expires_at, last_reason))
+                      token, attempts + 1, retries, expires_at, last_reason, message_id, created_at))
              FROM (
                SELECT d.* FROM deliveries d
                WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= ?1
@@ -104,6 +104,8 @@ impl SqliteStore {
             i64,
             i64,
             Option<String>,
+            String,
+            i64,
         );
         let due: Vec<Due> = json_rows(&row)?;
         if due.is_empty() {
@@ -137,6 +139,8 @@ impl SqliteStore {
                     retries,
                     expires_at,
                     last_reason,
+                    message_id,
+                    accepted_at,
                 )| {
                     Ok(Claimed {
                         id,
@@ -149,6 +153,8 @@ impl SqliteStore {
                         retries: u32_of(retries),
                         expires_at,
                         last_reason,
+                        message_id,
+                        accepted_at,
                     })
                 },
             )
