@@ -50,7 +50,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-pub use placeholders::Placeholders;
+pub use placeholders::{DEFAULT_GROUP_SENDER, Placeholders};
 
 use crate::model::{
     AndroidSound, AppData, Conversation, Element, IosAlert, IosSound, LoginState, Message,
@@ -216,23 +216,29 @@ impl Renderer {
         self
     }
 
-    /// The table for locales whose primary language is `language` (such as `"en"`), replacing
-    /// any table already set for it.
+    /// The table for locales whose primary language is `language` (such as `"en"`), or for one
+    /// exact locale (such as `"zh-TW"`, which then wins over `"zh"`), replacing any table already
+    /// set for it.
     pub fn placeholders_for(mut self, language: &str, table: Placeholders) -> Self {
-        let language = language.to_ascii_lowercase();
-        self.tables.retain(|(l, _)| *l != language);
-        self.tables.push((language, table));
+        self.tables
+            .retain(|(l, _)| !placeholders::same_tag(l, language));
+        self.tables.push((language.to_owned(), table));
         self
     }
 
-    fn table_for(&self, locale: Option<&str>) -> &Placeholders {
-        locale
-            .map(placeholders::language)
-            .and_then(|lang| {
-                self.tables
-                    .iter()
-                    .find(|(l, _)| l.eq_ignore_ascii_case(lang))
-            })
+    /// The table for `locale` (the device's, else the user's): the one set for that exact
+    /// locale, else for its language, else the default.
+    pub fn table_for(&self, locale: Option<&str>) -> &Placeholders {
+        let Some(locale) = locale else {
+            return &self.default_table;
+        };
+        let find = |tag: &str| {
+            self.tables
+                .iter()
+                .find(|(l, _)| placeholders::same_tag(l, tag))
+        };
+        find(locale)
+            .or_else(|| find(placeholders::language(locale)))
             .map_or(&self.default_table, |(_, table)| table)
     }
 
@@ -263,9 +269,9 @@ impl Renderer {
                     Conversation::C2c { .. } => content,
                     Conversation::Group { .. } => {
                         let sender = group_sender_name(message);
-                        let mut body = String::with_capacity(sender.len() + 2 + content.len());
-                        body.push_str(sender);
-                        body.push_str(": ");
+                        let mut body = String::with_capacity(sender.len() + 4 + content.len());
+                        self.table_for(recipient.locale.as_deref())
+                            .push_group_sender(&mut body, sender);
                         body.push_str(&content);
                         body
                     }

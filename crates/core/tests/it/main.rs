@@ -4,6 +4,7 @@
 
 mod json_input;
 mod limits;
+mod placeholders;
 mod receive_rules;
 mod render_fixtures;
 mod render_props;
