@@ -48,6 +48,7 @@ use tower_http::trace::TraceLayer;
 pub use problem::Problem;
 
 pub(crate) use openapi::message::MessageSchema;
+pub(crate) use openapi::receive::ReceiveRulesSchema;
 
 use crate::auth::{KeyHash, hash_key, matches};
 use crate::config::ServerConfig;

@@ -78,7 +78,8 @@ impl Service {
         let mut plan = Plan {
             app: &app,
             message: &message,
-            renderer: Renderer::default(),
+            renderer: &app.renderer,
+            now,
             notifications: Vec::new(),
             seen: HashMap::new(),
         };
@@ -118,7 +119,9 @@ impl Service {
 struct Plan<'a> {
     app: &'a App,
     message: &'a Message,
-    renderer: Renderer,
+    renderer: &'a Renderer,
+    /// The accept time: do-not-disturb windows are checked against it.
+    now: i64,
     /// Distinct rendered notifications, as JSON.
     notifications: Vec<String>,
     seen: HashMap<String, usize>,
@@ -139,7 +142,16 @@ impl Plan<'_> {
             c2c_sound: stored.c2c_sound,
             group_sound: stored.group_sound,
         };
-        recipient.locale = state.devices.first().and_then(|d| d.device.locale.clone());
+        recipient.receive = stored.receive.unwrap_or_default();
+        recipient.now_ms = Some(self.now);
+        // A device's locale picks its placeholder table; the user's stands in for devices
+        // that registered none.
+        let user_locale = stored.locale;
+        recipient.locale = state
+            .devices
+            .first()
+            .and_then(|d| d.device.locale.clone())
+            .or_else(|| user_locale.clone());
         let mut out = NewRecipient {
             user: r.user_id.clone(),
             unread: r.unread,
@@ -171,7 +183,7 @@ impl Plan<'_> {
                 None => match by_locale.get(&device.locale) {
                     Some(&rendered) => rendered,
                     None => {
-                        recipient.locale = device.locale.clone();
+                        recipient.locale = device.locale.clone().or_else(|| user_locale.clone());
                         let rendered = self.notification(&recipient)?;
                         by_locale.insert(device.locale.clone(), rendered);
                         rendered
@@ -214,9 +226,10 @@ impl Plan<'_> {
     }
 
     fn render(&self, recipient: &Recipient) -> Result<Rendered, ServiceError> {
+        // The only render error (a window without a time) cannot happen: `now_ms` is set.
         self.renderer
             .render(self.message, recipient)
-            .map_err(|e| ServiceError::invalid("message.push.android.sound", e.to_string()))
+            .map_err(|e| ServiceError::invalid("message", e.to_string()))
     }
 }
 

@@ -18,6 +18,8 @@ pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use daemon::DaemonToken;
 pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
+pub use registry::MAX_RECEIVE_ENTRIES;
+pub(crate) use registry::is_locale_tag;
 
 use self::commit::Committer;
 use self::lookup::Lookups;

@@ -13,6 +13,7 @@ mod idempotency;
 mod misconfigured;
 mod openapi;
 mod overload;
+mod receive_rules;
 mod retries;
 mod seed_rules;
 mod settings;
