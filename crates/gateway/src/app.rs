@@ -274,6 +274,9 @@ fn renderer(prefix: &str, config: &RenderConfig) -> Result<Renderer, ConfigError
     if let Some(brackets) = config.custom_desc_brackets {
         renderer = renderer.custom_desc_brackets(brackets);
     }
+    if let Some(package) = &config.android_package {
+        renderer = renderer.android_package(package.clone());
+    }
     for (locale, table) in &config.placeholders {
         let at = format!("{prefix}.render.placeholders.{locale}");
         if !crate::service::is_locale_tag(locale) {

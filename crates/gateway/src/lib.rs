@@ -38,6 +38,7 @@ pub mod service;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod store;
+pub mod tim;
 pub mod worker;
 
 use std::net::SocketAddr;

@@ -210,6 +210,11 @@ impl Renderer {
         self
     }
 
+    /// The app's Android package, when set with [`Renderer::android_package`].
+    pub fn package(&self) -> Option<&str> {
+        self.android_package.as_deref()
+    }
+
     /// The table for locales without a table of their own (default: [`Placeholders::ZH`]).
     pub fn default_placeholders(mut self, table: Placeholders) -> Self {
         self.default_table = table;

@@ -14,6 +14,7 @@
 //! | `POST /v1/apps/{app}/messages[?wait=5s]` | accept a message (`Idempotency-Key`) |
 //! | `GET /v1/apps/{app}/messages/{id}` | its status |
 //! | `GET /v1/apps/{app}/dead-tokens?after=&limit=` | the dead-token feed |
+//! | `POST /v1/apps/{app}/tim/v4/{service}/{command}` | TIM REST ingest ([`crate::tim`]; Tencent's shapes, so not in the OpenAPI document) |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document (no key needed; see [`openapi_json`]) |
 //! | `GET /livez`, `GET /readyz` | health |
 //!
@@ -149,6 +150,10 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
         .route("/v1/apps/{app}/messages", post(messages::post))
         .route("/v1/apps/{app}/messages/{id}", get(messages::get))
         .route("/v1/apps/{app}/dead-tokens", get(dead_tokens::get))
+        .route(
+            "/v1/apps/{app}/tim/v4/{service}/{command}",
+            post(crate::tim::ingest),
+        )
         .route("/v1/openapi.json", get(openapi::document))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))

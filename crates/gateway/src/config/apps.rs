@@ -45,6 +45,9 @@ pub struct AppConfig {
 pub struct RenderConfig {
     /// Whether a custom element shows as `[desc]` (the seed; default) or `desc`.
     pub custom_desc_brackets: Option<bool>,
+    /// The app's Android package: sounds of other packages fall back to the default sound, and
+    /// TIM ingest turns `AndroidInfo.Sound` names into `android.resource://<package>/raw/<name>`.
+    pub android_package: Option<String>,
     /// The placeholder table per language (`en`) or exact locale (`zh-TW`); locales without one
     /// get the Chinese table (the seed's), and `en` gets pushway's English one unless set here.
     pub placeholders: BTreeMap<String, PlaceholdersConfig>,

@@ -21,3 +21,4 @@ mod shutdown;
 mod store;
 mod store_batch;
 mod support;
+mod tim;
