@@ -38,6 +38,12 @@ pub(crate) fn c2c(body: C2cBody, batch: bool, cx: &Context<'_>) -> Result<Conver
             return Err(TimError::new(BAD_REQUEST, "To_Account: must be an array"));
         }
     };
+    let Some(first) = to.first().cloned() else {
+        return Err(TimError::new(
+            NO_TO_ACCOUNT,
+            "To_Account: at least one account",
+        ));
+    };
     let random = body
         .MsgRandom
         .ok_or_else(|| TimError::new(NO_MSG_RANDOM, "MsgRandom: required"))?;
@@ -75,7 +81,9 @@ pub(crate) fn c2c(body: C2cBody, batch: bool, cx: &Context<'_>) -> Result<Conver
         .any(|c| c == "WithMuteNotifications");
 
     let mut message = Map::new();
-    message.insert("conversation".into(), json!({"type": "c2c", "peer": to[0]}));
+    // The peer is not rendered (a C2C push's conversation is the sender); a batch names its
+    // first recipient.
+    message.insert("conversation".into(), json!({"type": "c2c", "peer": first}));
     message.insert("sender".into(), json!({"user_id": from}));
     let push = body.OfflinePushInfo;
     let (elements, custom_sound) = elements_json(elements, push.is_some())?;
@@ -183,14 +191,19 @@ pub(crate) fn group(body: GroupBody, cx: &Context<'_>) -> Result<Converted, TimE
 
 /// `timpush/batch`: a push with no chat message, from `From_Account` (a C2C conversation).
 pub(crate) fn push(body: PushBody, cx: &Context<'_>) -> Result<Converted, TimError> {
-    let to = match body.To_Account {
+    let (to, first) = match body.To_Account {
         None => return Err(TimError::new(NO_TO_ACCOUNT, "To_Account: required")),
-        Some(Accounts::Many(many)) if !many.is_empty() => many,
-        Some(_) => {
-            return Err(TimError::new(
-                BAD_REQUEST,
-                "To_Account: must be an array of 1 or more user ids",
-            ));
+        Some(Accounts::Many(many)) => match many.first().cloned() {
+            Some(first) => (many, first),
+            None => {
+                return Err(TimError::new(
+                    NO_TO_ACCOUNT,
+                    "To_Account: at least one account",
+                ));
+            }
+        },
+        Some(Accounts::One(_)) => {
+            return Err(TimError::new(BAD_REQUEST, "To_Account: must be an array"));
         }
     };
     let random = body
@@ -212,7 +225,7 @@ pub(crate) fn push(body: PushBody, cx: &Context<'_>) -> Result<Converted, TimErr
     }
     let from = sender(body.From_Account, cx)?;
     let mut message = Map::new();
-    message.insert("conversation".into(), json!({"type": "c2c", "peer": to[0]}));
+    message.insert("conversation".into(), json!({"type": "c2c", "peer": first}));
     message.insert("sender".into(), json!({"user_id": from}));
     message.insert("push".into(), push_json(Some(&push), None, cx)?);
     Ok(Converted {
