@@ -371,3 +371,48 @@ async fn bad_bodies_answer_tims_envelope_and_store_nothing() {
     assert_eq!(h.count("messages").await, 0);
     assert_eq!(h.sims.xiaomi.request_count(), 0);
 }
+
+#[tokio::test]
+async fn a_custom_element_without_offline_push_info_and_the_push_flag() {
+    let h = harness().await;
+    h.device("bob", "phone", "apns", APNS_TOKEN).await;
+    let send = |random: u32, content: &str, push: &str| {
+        format!(
+            r#"{{"From_Account":"alice","To_Account":"bob","MsgRandom":{random},
+                "MsgBody":[{{"MsgType":"TIMCustomElem","MsgContent":{content}}}]{push}}}"#
+        )
+    };
+    // No OfflinePushInfo: the element's Desc is the body, its Ext the app's, its Sound APNs's
+    // (tim.md §2); BadgeMode 0 still sets no badge (tim.md §6: pushway has no unread base).
+    let body = send(
+        1,
+        r#"{"Data":"{\"type\":\"card\"}","Desc":"a card","Ext":"{\"k\":1}","Sound":"dingdong.aiff"}"#,
+        "",
+    );
+    let (code, reply) = tim(&h, "openim/sendmsg", &body).await;
+    accepted(code, &reply, "Pushway_MessageId");
+    until("sent", || h.sims.apns.request_count() == 1).await;
+    assert_eq!(
+        h.sims.apns.requests()[0].request.json(),
+        json!({
+            "aps": {"alert": {"title": "alice", "body": "a card"}, "sound": "dingdong.aiff", "thread-id": "alice"},
+            "conversation_id": "alice", "conversation_type": "c2c", "sender_id": "alice", "ext": "{\"k\":1}"
+        })
+    );
+    // Neither Desc: not pushed at all (tim.md §7 item 4).
+    let (code, reply) = tim(&h, "openim/sendmsg", &send(2, r#"{"Data":"x"}"#, "")).await;
+    let id = accepted(code, &reply, "Pushway_MessageId");
+    assert_eq!(
+        recipient(&status(&h, &id).await, "bob")["suppressed"],
+        "nothing_to_show"
+    );
+    // PushFlag 1: no offline push (tim.md §3.1).
+    let push = r#","OfflinePushInfo":{"PushFlag":1,"Desc":"x","ApnsInfo":{"BadgeMode":0}}"#;
+    let (code, reply) = tim(&h, "openim/sendmsg", &send(3, r#"{"Desc":"d"}"#, push)).await;
+    let id = accepted(code, &reply, "Pushway_MessageId");
+    assert_eq!(
+        recipient(&status(&h, &id).await, "bob")["suppressed"],
+        "message_disabled"
+    );
+    assert_eq!(h.sims.apns.request_count(), 1);
+}
