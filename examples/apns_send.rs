@@ -171,6 +171,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         ttl: Some(Duration::from_secs(24 * 3600)),
         title: args.title.clone(),
         android_title: None,
+        ios_alert: None,
         body: args.body,
         android_sound: None,
         ios_sound: match args.sound.as_deref() {

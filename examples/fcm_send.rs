@@ -212,6 +212,7 @@ fn notification(args: &Args) -> Result<Notification, Box<dyn std::error::Error>>
         ttl: Some(Duration::from_secs(86_400)),
         title: args.title.clone(),
         android_title: None,
+        ios_alert: None,
         body: args.body.clone(),
         android_sound,
         ios_sound: IosSound::Default,

@@ -228,6 +228,7 @@ fn notification(
         ttl: Some(Duration::from_secs(86_400)),
         title: title.to_owned(),
         android_title: None,
+        ios_alert: None,
         body: body.to_owned(),
         android_sound,
         ios_sound: IosSound::Default,

@@ -180,6 +180,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         ttl: Some(Duration::from_secs(86_400)),
         title: args.title.clone(),
         android_title: None,
+        ios_alert: None,
         body: args.body,
         android_sound,
         ios_sound: IosSound::Default,

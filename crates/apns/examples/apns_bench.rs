@@ -63,6 +63,7 @@ fn notification(size: usize) -> Notification {
         ttl: Some(Duration::from_secs(3600)),
         title: "Benchmark title".into(),
         android_title: None,
+        ios_alert: None,
         body: String::new(),
         android_sound: None,
         ios_sound: IosSound::Default,

@@ -5,8 +5,9 @@
 //!  "conversation_id":"g1","conversation_type":"group","sender_id":"u1","sender_nickname":"Ann","group_name":"Climbers"}
 //! ```
 //!
-//! - `aps.alert` is always an object with `title` (the default title: iOS never uses the Android
-//!   title; left out when empty) and `body`.
+//! - `aps.alert` is always an object with `title` (the sender's iOS title when set, else the
+//!   default title: iOS never uses the Android title; left out when empty), `subtitle` (only
+//!   when the sender set one) and `body`.
 //! - `aps.badge` only when the notification has one.
 //! - `aps.sound`: `"default"` (also for an empty file name, which counts as unset), the file
 //!   name, or no key at all for no-sound-no-vibration (APNs has no "silent" value; an absent key
@@ -48,11 +49,17 @@ pub fn build_payload(notification: &Notification) -> Result<Payload, PayloadTooL
 /// per send): the bytes are exactly serde_json's compact output, strings escaped by serde_json
 /// whenever they hold a byte it would escape.
 fn encode(n: &Notification, body: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(200 + n.title.len() + body.len());
+    let title = n.ios_title();
+    let mut out = Vec::with_capacity(200 + title.len() + body.len());
     out.extend_from_slice(br#"{"aps":{"alert":{"#);
-    if !n.title.is_empty() {
+    if !title.is_empty() {
         out.extend_from_slice(br#""title":"#);
-        string(&mut out, &n.title);
+        string(&mut out, title);
+        out.push(b',');
+    }
+    if let Some(subtitle) = n.ios_subtitle().filter(|s| !s.is_empty()) {
+        out.extend_from_slice(br#""subtitle":"#);
+        string(&mut out, subtitle);
         out.push(b',');
     }
     out.extend_from_slice(br#""body":"#);
@@ -154,6 +161,7 @@ pub(crate) mod tests_support {
             ttl: None,
             title: "u-17".into(),
             android_title: Some("Android only".into()),
+            ios_alert: None,
             body: "Are we still on for 3pm?".into(),
             android_sound: None,
             ios_sound: IosSound::Default,
@@ -217,6 +225,28 @@ mod tests {
         assert_eq!(
             text(&n),
             r#"{"aps":{"alert":{"title":"Climbers","body":"Ann: \"hi\"\n"},"sound":"message.caf","thread-id":"g1"},"conversation_id":"g1","conversation_type":"group","sender_id":"u1","sender_nickname":"Ann","group_name":"Climbers","ext":"{\"k\":1}"}"#
+        );
+    }
+
+    #[test]
+    fn ios_title_and_subtitle_override_the_default_title() {
+        let mut n = notification();
+        n.ios_alert = Some(pushway_core::IosAlert {
+            title: Some("Lunch".into()),
+            subtitle: Some("from Ann".into()),
+        });
+        assert_eq!(
+            text(&n),
+            r#"{"aps":{"alert":{"title":"Lunch","subtitle":"from Ann","body":"Are we still on for 3pm?"},"badge":5,"sound":"default","thread-id":"u-17"},"conversation_id":"u-17","conversation_type":"c2c","sender_id":"u-17"}"#
+        );
+        // A subtitle alone keeps the default title.
+        n.ios_alert = Some(pushway_core::IosAlert {
+            title: None,
+            subtitle: Some("from Ann".into()),
+        });
+        assert!(
+            text(&n)
+                .starts_with(r#"{"aps":{"alert":{"title":"u-17","subtitle":"from Ann","body":"#)
         );
     }
 

@@ -4,6 +4,11 @@
 //! limit in the same run: it only clones the strings a notification is made of, which any
 //! renderer has to do, so `render / floor` says how much the rules themselves cost.
 //!
+//! `group_text_3_elements_receive_rules` is the same message for a recipient with receive
+//! rules (issue 17): 50 peer and 50 group options (none for this group), a global option and a
+//! daily do-not-disturb window in Asia/Shanghai that does not hold at render time, so every rule
+//! is checked and the push still renders.
+//!
 //! The `fit_payload` group shortens over-long bodies into a 4096-byte JSON payload (issue 13):
 //! 26 KB of pasted code (escapes on every line) and 10 KB of short lines. Its floor builds the
 //! whole body's payload (to learn it does not fit) and the fitted one, which any fitting has to
@@ -33,12 +38,42 @@ fn sample() -> (Message, Recipient) {
     (message, recipient)
 }
 
+fn with_rules(recipient: &Recipient) -> Recipient {
+    let peers: Vec<String> = (0..50)
+        .map(|i| format!(r#""u-{i}":"receive_not_notify""#))
+        .collect();
+    let groups: Vec<String> = (0..50)
+        .map(|i| format!(r#""g-{i}":"notify_only_when_mentioned""#))
+        .collect();
+    let rules = format!(
+        r#"{{"global":"receive","peers":{{{}}},"groups":{{{}}},
+            "dnd":{{"daily":{{"start":"22:00","duration_secs":28800,"time_zone":"Asia/Shanghai"}}}}}}"#,
+        peers.join(","),
+        groups.join(",")
+    );
+    let mut ruled = recipient.clone();
+    ruled.receive = pushway_core::json::from_str(&rules).expect("valid rules");
+    // 2026-12-06T04:00:00Z = 12:00 in Shanghai: outside the window.
+    ruled.now_ms = Some(1_796_529_600_000);
+    assert!(
+        render(&sample().0, &ruled)
+            .expect("renders")
+            .notification()
+            .is_some()
+    );
+    ruled
+}
+
 fn bench(c: &mut Criterion) {
     let (message, recipient) = sample();
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(1));
     group.bench_function("group_text_3_elements", |b| {
         b.iter(|| render(black_box(&message), black_box(&recipient)))
+    });
+    let ruled = with_rules(&recipient);
+    group.bench_function("group_text_3_elements_receive_rules", |b| {
+        b.iter(|| render(black_box(&message), black_box(&ruled)))
     });
     group.bench_function("floor_clone_strings", |b| {
         b.iter(|| {

@@ -48,9 +48,10 @@ pub use error::Error;
 pub use limits::{Budget, Fitted, PayloadTooLarge, fit_payload, fit_text};
 pub use model::{
     AndroidPushSettings, AndroidSound, ApnsEnv, AppData, ChannelKey, Conversation,
-    ConversationType, DeviceToken, Element, Ext, IosPushSettings, IosSound, LoginState, Message,
-    MessageKind, MessagePushSettings, Notification, NotifyMode, Recipient, RenderWarning, Sender,
-    TokenKind, UserPushSettings,
+    ConversationType, DeviceToken, DoNotDisturb, Element, Ext, GroupReceiveOption, IosAlert,
+    IosPushSettings, IosSound, LoginState, Mentions, Message, MessageControl, MessageKind,
+    MessagePushSettings, Notification, NotifyMode, ReceiveOption, ReceiveRules, Recipient,
+    RenderWarning, Sender, TokenKind, UserPushSettings,
 };
 pub use outcome::{Outcome, Reason};
 pub use presence::Presence;

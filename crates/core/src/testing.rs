@@ -178,6 +178,7 @@ pub fn sample_notification() -> Notification {
         ttl: None,
         title: "alice".to_owned(),
         android_title: None,
+        ios_alert: None,
         body: "hello".to_owned(),
         android_sound: None,
         ios_sound: IosSound::Default,

@@ -59,6 +59,7 @@ fn notification(case: &Value) -> Result<Notification, String> {
         ttl: case["ttl_secs"].as_u64().map(Duration::from_secs),
         title: required("title")?,
         android_title: text(case, "android_title"),
+        ios_alert: None,
         body,
         android_sound,
         ios_sound: IosSound::Default,

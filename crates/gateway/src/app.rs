@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushway_apns::ApnsProvider;
-use pushway_core::{ApnsEnv, ChannelKey, PushProvider, Router, TokenKind};
+use pushway_core::{ApnsEnv, ChannelKey, Placeholders, PushProvider, Renderer, Router, TokenKind};
 use pushway_delivery::{ApnsEnvEvidence, DeliveryBuilder, DeliveryConfig, TokenSink};
 use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
 use pushway_xiaomi::XiaomiProvider;
@@ -20,7 +20,7 @@ pub use self::daemon::{
 };
 use self::fcm::fcm_provider;
 use crate::auth::{KeyHash, hash_key, parse_hash};
-use crate::config::{AppConfig, Config, ConfigError, secret};
+use crate::config::{AppConfig, Config, ConfigError, PlaceholdersConfig, RenderConfig, secret};
 use crate::metrics::{Metrics, Timed};
 
 /// One app as the gateway runs it.
@@ -35,6 +35,8 @@ pub struct App {
     pub keys: Vec<KeyHash>,
     /// Its daemon channel, when configured.
     pub daemon: Option<DaemonChannel>,
+    /// Its renderer (`[apps.<app>.render]`).
+    pub renderer: Renderer,
 }
 
 impl std::fmt::Debug for App {
@@ -249,6 +251,7 @@ fn build_app(
         channels,
         keys,
         daemon: None,
+        renderer: renderer(&prefix, &app.render)?,
     })
 }
 
@@ -260,4 +263,29 @@ fn delivery(config: &Config) -> DeliveryConfig {
     // multiply attempts and hold leases longer.
     d.retry = None;
     d
+}
+
+/// The app's renderer from its `render` section.
+fn renderer(prefix: &str, config: &RenderConfig) -> Result<Renderer, ConfigError> {
+    let mut renderer = Renderer::new();
+    if let Some(brackets) = config.custom_desc_brackets {
+        renderer = renderer.custom_desc_brackets(brackets);
+    }
+    if let Some(package) = &config.android_package {
+        renderer = renderer.android_package(package.clone());
+    }
+    for (locale, table) in &config.placeholders {
+        let at = format!("{prefix}.render.placeholders.{locale}");
+        if !crate::service::is_locale_tag(locale) {
+            return Err(ConfigError::at(&at, "not a locale tag such as en or zh-TW"));
+        }
+        let table = match table {
+            PlaceholdersConfig::Builtin(name) => Placeholders::builtin(name).ok_or_else(|| {
+                ConfigError::at(&at, "not a built-in table: \"zh\", \"en\" or \"tim_en\"")
+            })?,
+            PlaceholdersConfig::Table(table) => table.clone(),
+        };
+        renderer = renderer.placeholders_for(locale, table);
+    }
+    Ok(renderer)
 }

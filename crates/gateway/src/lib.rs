@@ -43,6 +43,7 @@ pub mod service;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod store;
+pub mod tim;
 pub mod webhook;
 pub mod worker;
 

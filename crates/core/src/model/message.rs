@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ext, MessagePushSettings};
+use super::{Ext, Mentions, MessageControl, MessagePushSettings};
 
 /// An IM message, as the push server sees it when the recipient is offline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,12 @@ pub struct Message {
     /// The sender's per-message push settings (the seed's `TIMMessageOfflinePushSettings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<MessagePushSettings>,
+    /// Who the message @-mentions (group messages; TIM `GroupAtInfo`). Absent = nobody.
+    #[serde(default, skip_serializing_if = "Mentions::is_empty")]
+    pub mentions: Mentions,
+    /// Delivery control flags (online only, mute handling). Absent = the defaults.
+    #[serde(default, skip_serializing_if = "MessageControl::is_default")]
+    pub control: MessageControl,
 }
 
 /// The conversation a message belongs to.

@@ -27,6 +27,10 @@ pub struct Notification {
     /// The sender's Android title override, for Android channels only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub android_title: Option<String>,
+    /// The iOS title and subtitle overrides, for APNs only (absent = the default title, no
+    /// subtitle).
+    #[serde(default, rename = "ios_alert", skip_serializing_if = "Option::is_none")]
+    pub ios_alert: Option<IosAlert>,
     /// The body text.
     pub body: String,
     /// The Android sound; `None` = the system default sound.
@@ -52,6 +56,31 @@ impl Notification {
     pub fn android_title(&self) -> &str {
         self.android_title.as_deref().unwrap_or(&self.title)
     }
+
+    /// The title APNs shows: the sender's iOS title when set, else the default.
+    pub fn ios_title(&self) -> &str {
+        self.ios_alert
+            .as_ref()
+            .and_then(|a| a.title.as_deref())
+            .unwrap_or(&self.title)
+    }
+
+    /// The APNs subtitle, when the sender set one.
+    pub fn ios_subtitle(&self) -> Option<&str> {
+        self.ios_alert.as_ref().and_then(|a| a.subtitle.as_deref())
+    }
+}
+
+/// The sender's iOS title and subtitle (TIM REST `ApnsInfo.Title`/`SubTitle`, tim.md §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IosAlert {
+    /// Replaces the default title on iOS when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The alert's subtitle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
 }
 
 /// The app-facing data of a push, delivered under the same names on every channel (APNs custom

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::UserPushSettings;
+use super::{ReceiveRules, UserPushSettings};
 
 /// Everything about the recipient that rendering needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,14 @@ pub struct Recipient {
     /// The recipient's locale (BCP 47, such as `zh-CN` or `en-US`); picks the placeholder table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The recipient's receive options and do-not-disturb window (absent = none).
+    #[serde(default, skip_serializing_if = "ReceiveRules::is_empty")]
+    pub receive: ReceiveRules,
+    /// The instant the push is rendered at (Unix milliseconds), which a do-not-disturb window
+    /// is checked against: the renderer has no clock of its own. Required when `receive.dnd`
+    /// is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now_ms: Option<i64>,
 }
 
 impl Recipient {
@@ -33,6 +41,8 @@ impl Recipient {
             settings: UserPushSettings::default(),
             unread: 0,
             locale: None,
+            receive: ReceiveRules::default(),
+            now_ms: None,
         }
     }
 }

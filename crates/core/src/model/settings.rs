@@ -71,6 +71,13 @@ pub struct IosPushSettings {
     /// Whether the push sets the app badge (default `true`).
     #[serde(default = "yes")]
     pub badge_enabled: bool,
+    /// The iOS title, replacing the default title on APNs (TIM REST `ApnsInfo.Title`, or the
+    /// all-platform `OfflinePushInfo.Title`); empty counts as unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The iOS subtitle (TIM REST `ApnsInfo.SubTitle`); empty counts as unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
 }
 
 impl Default for IosPushSettings {
@@ -78,6 +85,8 @@ impl Default for IosPushSettings {
         IosPushSettings {
             sound: None,
             badge_enabled: true,
+            title: None,
+            subtitle: None,
         }
     }
 }

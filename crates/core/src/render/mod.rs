@@ -23,18 +23,38 @@
 //! 8. Badge: the recipient's unread count when the message enables it (default), else none.
 //! 9. Ext: the message's ext, else the first custom element's.
 //! 10. App data: see [`AppData`].
+//!
+//! After the seed's reasons come the receive rules (tim.md §7; see `receive.rs`). The order
+//! in which suppression reasons are checked, the first that holds being reported:
+//!
+//! | # | reason | source |
+//! |---|---|---|
+//! | 1 | `recipient_logged_out`, `recipient_kicked_offline` | seed |
+//! | 2 | `system_message` | seed |
+//! | 3 | `recipient_disabled` | seed |
+//! | 4 | `message_disabled` | seed |
+//! | 5 | `recipient_is_sender` | seed |
+//! | 6 | `online_only` | message control flag |
+//! | 7 | `peer_not_received`, `peer_muted` (C2C); `group_not_received`, `group_not_notified`, `group_not_mentioned` (group) | the conversation's receive option |
+//! | 8 | `global_not_received`, `global_not_notified` | the global receive option |
+//! | 9 | `do_not_disturb` | the recipient's window, at `Recipient::now_ms` |
+//! | 10 | `nothing_to_show` | seed (needs the rendered content) |
+//!
+//! The title may be replaced per platform: the message's Android title on Android channels
+//! (seed), its iOS title and subtitle on APNs (TIM REST `ApnsInfo`, [`IosAlert`]).
 
 mod placeholders;
+mod receive;
 
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-pub use placeholders::Placeholders;
+pub use placeholders::{DEFAULT_GROUP_SENDER, Placeholders};
 
 use crate::model::{
-    AndroidSound, AppData, Conversation, Element, IosSound, LoginState, Message, MessageKind,
-    Notification, NotifyMode, Recipient, RenderWarning,
+    AndroidSound, AppData, Conversation, Element, IosAlert, IosSound, LoginState, Message,
+    MessageKind, Notification, NotifyMode, Recipient, RenderWarning,
 };
 
 /// What rendering produced: a notification, or the reason there is none.
@@ -86,6 +106,24 @@ pub enum SuppressReason {
     RecipientIsSender,
     /// No `descr` and the content renders empty.
     NothingToShow,
+    /// The message is for online recipients only (TIM `MsgLifeTime` 0, `OnlineOnlyFlag`).
+    OnlineOnly,
+    /// The recipient receives nothing from this C2C peer.
+    PeerNotReceived,
+    /// The recipient muted this C2C peer (receive, do not notify), and the message honours it.
+    PeerMuted,
+    /// The recipient receives nothing from this group.
+    GroupNotReceived,
+    /// The recipient muted this group (receive, do not notify).
+    GroupNotNotified,
+    /// The recipient wants this group's pushes only when @-mentioned, and is not.
+    GroupNotMentioned,
+    /// The recipient's global option: receive nothing.
+    GlobalNotReceived,
+    /// The recipient's global option: receive, do not notify.
+    GlobalNotNotified,
+    /// The render time lies in the recipient's do-not-disturb window.
+    DoNotDisturb,
 }
 
 impl SuppressReason {
@@ -99,17 +137,29 @@ impl SuppressReason {
             SuppressReason::MessageDisabled => "message_disabled",
             SuppressReason::RecipientIsSender => "recipient_is_sender",
             SuppressReason::NothingToShow => "nothing_to_show",
+            SuppressReason::OnlineOnly => "online_only",
+            SuppressReason::PeerNotReceived => "peer_not_received",
+            SuppressReason::PeerMuted => "peer_muted",
+            SuppressReason::GroupNotReceived => "group_not_received",
+            SuppressReason::GroupNotNotified => "group_not_notified",
+            SuppressReason::GroupNotMentioned => "group_not_mentioned",
+            SuppressReason::GlobalNotReceived => "global_not_received",
+            SuppressReason::GlobalNotNotified => "global_not_notified",
+            SuppressReason::DoNotDisturb => "do_not_disturb",
         }
     }
 }
 
-/// Input that cannot be rendered. No input fails today: a setting the renderer cannot honour
-/// (an unplayable sound) falls back to its default with a [`RenderWarning`] instead, because it
-/// must never cost the push; the type stays so that rendering can fail in future without
-/// breaking callers.
+/// Input that cannot be rendered. A setting the renderer cannot honour (an unplayable sound)
+/// falls back to its default with a [`RenderWarning`] instead, because it must never cost the
+/// push; only a recipient context that leaves a rule undecidable fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RenderError {}
+pub enum RenderError {
+    /// The recipient has a do-not-disturb window but no `now_ms` to check it against.
+    #[error("recipient.now_ms is required when recipient.receive.dnd is set")]
+    MissingTime,
+}
 
 /// A configured renderer. [`render`] uses the default configuration.
 #[derive(Debug, Clone)]
@@ -160,29 +210,40 @@ impl Renderer {
         self
     }
 
+    /// The app's Android package, when set with [`Renderer::android_package`].
+    pub fn package(&self) -> Option<&str> {
+        self.android_package.as_deref()
+    }
+
     /// The table for locales without a table of their own (default: [`Placeholders::ZH`]).
     pub fn default_placeholders(mut self, table: Placeholders) -> Self {
         self.default_table = table;
         self
     }
 
-    /// The table for locales whose primary language is `language` (such as `"en"`), replacing
-    /// any table already set for it.
+    /// The table for locales whose primary language is `language` (such as `"en"`), or for one
+    /// exact locale (such as `"zh-TW"`, which then wins over `"zh"`), replacing any table already
+    /// set for it.
     pub fn placeholders_for(mut self, language: &str, table: Placeholders) -> Self {
-        let language = language.to_ascii_lowercase();
-        self.tables.retain(|(l, _)| *l != language);
-        self.tables.push((language, table));
+        self.tables
+            .retain(|(l, _)| !placeholders::same_tag(l, language));
+        self.tables.push((language.to_owned(), table));
         self
     }
 
-    fn table_for(&self, locale: Option<&str>) -> &Placeholders {
-        locale
-            .map(placeholders::language)
-            .and_then(|lang| {
-                self.tables
-                    .iter()
-                    .find(|(l, _)| l.eq_ignore_ascii_case(lang))
-            })
+    /// The table for `locale` (the device's, else the user's): the one set for that exact
+    /// locale, else for its language, else the default.
+    pub fn table_for(&self, locale: Option<&str>) -> &Placeholders {
+        let Some(locale) = locale else {
+            return &self.default_table;
+        };
+        let find = |tag: &str| {
+            self.tables
+                .iter()
+                .find(|(l, _)| placeholders::same_tag(l, tag))
+        };
+        find(locale)
+            .or_else(|| find(placeholders::language(locale)))
             .map_or(&self.default_table, |(_, table)| table)
     }
 
@@ -193,6 +254,9 @@ impl Renderer {
         recipient: &Recipient,
     ) -> Result<Rendered, RenderError> {
         if let Some(reason) = suppression(message, recipient) {
+            return Ok(Rendered::Suppressed(reason));
+        }
+        if let Some(reason) = receive::suppression(message, recipient)? {
             return Ok(Rendered::Suppressed(reason));
         }
         let push = message.push.as_ref();
@@ -210,9 +274,9 @@ impl Renderer {
                     Conversation::C2c { .. } => content,
                     Conversation::Group { .. } => {
                         let sender = group_sender_name(message);
-                        let mut body = String::with_capacity(sender.len() + 2 + content.len());
-                        body.push_str(sender);
-                        body.push_str(": ");
+                        let mut body = String::with_capacity(sender.len() + 4 + content.len());
+                        self.table_for(recipient.locale.as_deref())
+                            .push_group_sender(&mut body, sender);
                         body.push_str(&content);
                         body
                     }
@@ -255,6 +319,11 @@ impl Renderer {
             android_title: android
                 .and_then(|a| non_empty(a.title.as_deref()))
                 .map(str::to_owned),
+            ios_alert: ios.and_then(|i| {
+                let title = non_empty(i.title.as_deref()).map(str::to_owned);
+                let subtitle = non_empty(i.subtitle.as_deref()).map(str::to_owned);
+                (title.is_some() || subtitle.is_some()).then_some(IosAlert { title, subtitle })
+            }),
             body,
             android_sound,
             ios_sound: ios

@@ -4,6 +4,8 @@
 
 mod json_input;
 mod limits;
+mod placeholders;
+mod receive_rules;
 mod render_fixtures;
 mod render_props;
 mod router;

@@ -101,6 +101,7 @@ fn push_settings() -> impl Strategy<Value = Option<MessagePushSettings>> {
                         ios: Some(IosPushSettings {
                             sound: ios_sound,
                             badge_enabled: badge,
+                            ..IosPushSettings::default()
                         }),
                     }
                 },
@@ -128,6 +129,8 @@ prop_compose! {
             kind: if system { MessageKind::System } else { MessageKind::Chat },
             ttl: None,
             push,
+            mentions: Default::default(),
+            control: Default::default(),
         }
     }
 }
@@ -142,7 +145,7 @@ prop_compose! {
         unread in any::<u32>(),
         locale in proptest::option::of(prop_oneof![Just("en-US".to_owned()), Just("zh".to_owned()), text()]),
     ) -> Recipient {
-        Recipient { user_id, login, settings: UserPushSettings { enabled, c2c_sound, group_sound }, unread, locale }
+        Recipient { user_id, login, settings: UserPushSettings { enabled, c2c_sound, group_sound }, unread, locale, receive: Default::default(), now_ms: None }
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `GET /v1/apps/{app}/messages/{id}` | its status |
 //! | `GET /v1/apps/{app}/messages/{id}/summary` | its status in counts |
 //! | `GET /v1/apps/{app}/dead-tokens?after=&limit=` | the dead-token feed |
+//! | `POST /v1/apps/{app}/tim/v4/{service}/{command}` | TIM REST ingest ([`crate::tim`]; Tencent's shapes, so not in the OpenAPI document) |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document (no key needed; see [`openapi_json`]) |
 //! | `GET /livez`, `GET /readyz` | health |
 //!
@@ -49,6 +50,7 @@ use tower_http::trace::TraceLayer;
 pub use problem::Problem;
 
 pub(crate) use openapi::message::MessageSchema;
+pub(crate) use openapi::receive::ReceiveRulesSchema;
 
 use crate::auth::{KeyHash, hash_key, matches};
 use crate::config::ServerConfig;
@@ -153,6 +155,10 @@ pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerCon
             get(messages::summary),
         )
         .route("/v1/apps/{app}/dead-tokens", get(dead_tokens::get))
+        .route(
+            "/v1/apps/{app}/tim/v4/{service}/{command}",
+            post(crate::tim::ingest),
+        )
         .route("/v1/openapi.json", get(openapi::document))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))

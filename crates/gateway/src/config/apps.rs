@@ -27,6 +27,42 @@ pub struct AppConfig {
     pub daemon: Option<DaemonConfig>,
     /// The signed delivery webhook; off when absent.
     pub webhook: Option<WebhookConfig>,
+    /// How this app's notifications are rendered (placeholder tables per locale).
+    pub render: RenderConfig,
+}
+
+/// Rendering options of one app.
+///
+/// ```toml
+/// [apps.demo.render]
+/// custom_desc_brackets = false          # TIM's server shows a custom element's desc bare
+/// [apps.demo.render.placeholders]
+/// en = "tim_en"                         # a built-in table: "zh", "en" or "tim_en"
+/// zh = { sound = "[语音]", file = "[文件]", image = "[图片]", video = "[视频]",
+///        location = "[位置]", face = "[表情]", group_sender = "{sender}： " }
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RenderConfig {
+    /// Whether a custom element shows as `[desc]` (the seed; default) or `desc`.
+    pub custom_desc_brackets: Option<bool>,
+    /// The app's Android package: sounds of other packages fall back to the default sound, and
+    /// TIM ingest turns `AndroidInfo.Sound` names into `android.resource://<package>/raw/<name>`.
+    pub android_package: Option<String>,
+    /// The placeholder table per language (`en`) or exact locale (`zh-TW`); locales without one
+    /// get the Chinese table (the seed's), and `en` gets pushway's English one unless set here.
+    pub placeholders: BTreeMap<String, PlaceholdersConfig>,
+}
+
+/// A placeholder table: a built-in one by name, or every word given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PlaceholdersConfig {
+    /// `"zh"`, `"en"` or `"tim_en"`.
+    Builtin(String),
+    /// Every word, and optionally the group sender format (`"{sender}: "`).
+    Table(pushway_core::Placeholders),
 }
 
 /// One API key: exactly one of `key`, `key_file` (the key itself) or `sha256` (hex of its

@@ -63,7 +63,10 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 pub use admin::AdminConfig;
-pub use apps::{ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, XiaomiConfig};
+pub use apps::{
+    ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, PlaceholdersConfig, RenderConfig,
+    XiaomiConfig,
+};
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;

@@ -79,7 +79,8 @@ impl Service {
         let mut plan = Plan {
             app: &app,
             message: &message,
-            renderer: Renderer::default(),
+            renderer: &app.renderer,
+            now,
             notifications: Vec::new(),
             seen: HashMap::new(),
         };
@@ -119,7 +120,9 @@ impl Service {
 struct Plan<'a> {
     app: &'a App,
     message: &'a Message,
-    renderer: Renderer,
+    renderer: &'a Renderer,
+    /// The accept time: do-not-disturb windows are checked against it.
+    now: i64,
     /// Distinct rendered notifications, as JSON.
     notifications: Vec<String>,
     seen: HashMap<String, usize>,
@@ -140,7 +143,16 @@ impl Plan<'_> {
             c2c_sound: stored.c2c_sound,
             group_sound: stored.group_sound,
         };
-        recipient.locale = state.devices.first().and_then(|d| d.device.locale.clone());
+        recipient.receive = stored.receive.unwrap_or_default();
+        recipient.now_ms = Some(self.now);
+        // A device's locale picks its placeholder table; the user's stands in for devices
+        // that registered none.
+        let user_locale = stored.locale;
+        recipient.locale = state
+            .devices
+            .first()
+            .and_then(|d| d.device.locale.clone())
+            .or_else(|| user_locale.clone());
         let mut out = NewRecipient {
             user: r.user_id.clone(),
             unread: r.unread,
@@ -161,9 +173,11 @@ impl Plan<'_> {
             out.suppressed = Some(NO_DEVICES.to_owned());
             return Ok(out);
         }
-        // The rendering above is the first device's locale's: it is not rendered again.
+        // The rendering above is the first device's locale's (keyed, like the loop below, by
+        // the device's own locale): it is not rendered again.
         let mut by_locale: HashMap<Option<String>, Result<usize, &'static str>> = HashMap::new();
-        by_locale.insert(recipient.locale.clone(), Ok(self.intern(&first)?));
+        let first_locale = state.devices.first().and_then(|d| d.device.locale.clone());
+        by_locale.insert(first_locale, Ok(self.intern(&first)?));
         for DeviceState { device, login, .. } in state.devices {
             let route = ChannelKey::new(device.kind, device.credential.as_str());
             let skip = match login {
@@ -177,7 +191,7 @@ impl Plan<'_> {
                 None => match by_locale.get(&device.locale) {
                     Some(&rendered) => rendered,
                     None => {
-                        recipient.locale = device.locale.clone();
+                        recipient.locale = device.locale.clone().or_else(|| user_locale.clone());
                         let rendered = self.notification(&recipient)?;
                         by_locale.insert(device.locale.clone(), rendered);
                         rendered
@@ -225,9 +239,10 @@ impl Plan<'_> {
     }
 
     fn render(&self, recipient: &Recipient) -> Result<Rendered, ServiceError> {
+        // The only render error (a window without a time) cannot happen: `now_ms` is set.
         self.renderer
             .render(self.message, recipient)
-            .map_err(|e| ServiceError::invalid("message.push.android.sound", e.to_string()))
+            .map_err(|e| ServiceError::invalid("message", e.to_string()))
     }
 }
 

@@ -24,6 +24,8 @@ pub use error::ServiceError;
 pub use input::{ApnsEnvSchema, DeviceIn, KindIn, MessageRequest, RecipientIn};
 pub use overview::RECENT_DELIVERIES;
 pub use preview::{MAX_TEST_TEXT, Preview, Shown, TestPush};
+pub use registry::MAX_RECEIVE_ENTRIES;
+pub(crate) use registry::is_locale_tag;
 
 use self::commit::Committer;
 use self::lookup::Lookups;

@@ -126,6 +126,12 @@ impl Service {
                 check_id(field, sound)?;
             }
         }
+        if let Some(locale) = &settings.locale {
+            check_locale("locale", locale)?;
+        }
+        if let Some(receive) = &settings.receive {
+            check_receive(receive)?;
+        }
         Ok(self
             .store
             .put_settings(app, user, settings, self.clock.now_ms())
@@ -179,4 +185,51 @@ impl Service {
 /// A field every device but a daemon device needs.
 fn required(field: &str, kind: TokenKind) -> ServiceError {
     ServiceError::invalid(field, format!("required for {} devices", kind.as_str()))
+}
+
+/// The most peers, and the most groups, one user's receive rules may name: the rules are read
+/// whole with the settings for every message the user receives.
+pub const MAX_RECEIVE_ENTRIES: usize = 1000;
+
+/// The longest locale tag accepted (BCP 47's longest common form fits in 35 bytes).
+const MAX_LOCALE_LEN: usize = 35;
+
+/// Whether `locale` is a locale tag: 1 to 35 ASCII letters, digits, `-` or `_`.
+pub(crate) fn is_locale_tag(locale: &str) -> bool {
+    (1..=MAX_LOCALE_LEN).contains(&locale.len())
+        && locale
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_locale(field: &str, locale: &str) -> Result<(), ServiceError> {
+    if !is_locale_tag(locale) {
+        return Err(ServiceError::invalid(
+            field,
+            format!(
+                "must be a locale tag such as zh-CN: 1 to {MAX_LOCALE_LEN} ASCII letters, digits, '-' or '_'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_receive(receive: &pushway_core::ReceiveRules) -> Result<(), ServiceError> {
+    let peers = receive.peers.keys().map(|k| ("peers", k));
+    let groups = receive.groups.keys().map(|k| ("groups", k));
+    for (name, count) in [
+        ("peers", receive.peers.len()),
+        ("groups", receive.groups.len()),
+    ] {
+        if count > MAX_RECEIVE_ENTRIES {
+            return Err(ServiceError::invalid(
+                format!("receive.{name}"),
+                format!("at most {MAX_RECEIVE_ENTRIES} entries, got {count}"),
+            ));
+        }
+    }
+    for (name, id) in peers.chain(groups) {
+        check_id(&format!("receive.{name}.{id}"), id)?;
+    }
+    Ok(())
 }

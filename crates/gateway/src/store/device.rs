@@ -1,6 +1,6 @@
 //! Devices, login states and per-user settings as the store keeps them.
 
-use pushway_core::TokenKind;
+use pushway_core::{ReceiveRules, TokenKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -102,6 +102,16 @@ pub struct StoredSettings {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub group_sound: Option<String>,
+    /// The user's locale (BCP 47, 1 to 35 bytes), which picks the placeholder table for devices
+    /// that registered none; absent: the default table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 35, pattern = r"^[A-Za-z0-9_-]+$")]
+    pub locale: Option<String>,
+    /// Receive options (global, per peer, per group) and a do-not-disturb window; absent: every
+    /// message may be pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::api::ReceiveRulesSchema>)]
+    pub receive: Option<ReceiveRules>,
 }
 
 /// What accepting a message needs to know of one recipient.

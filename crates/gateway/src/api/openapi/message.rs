@@ -34,6 +34,39 @@ pub(crate) struct MessageSchema {
     /// The sender's per-message push settings (seed: `TIMMessageOfflinePushSettings`).
     #[serde(default)]
     push: Option<MessagePushSettings>,
+    /// Who the message @-mentions (for recipients whose group option is
+    /// `notify_only_when_mentioned`).
+    #[serde(default)]
+    mentions: Mentions,
+    /// Delivery control flags.
+    #[serde(default)]
+    control: MessageControl,
+}
+
+/// Who a group message @-mentions (TIM `GroupAtInfo`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Mentions {
+    /// The user ids mentioned.
+    #[serde(default)]
+    user_ids: Vec<String>,
+    /// Whether everyone is mentioned (@all).
+    #[serde(default)]
+    all: bool,
+}
+
+/// A message's delivery control flags (TIM `MsgLifeTime` 0 / `OnlineOnlyFlag`,
+/// `SendMsgControl`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MessageControl {
+    /// For online recipients only: never pushed (suppressed as `online_only`).
+    #[serde(default)]
+    online_only: bool,
+    /// Push even to recipients who muted this C2C sender (`receive_not_notify` for the peer);
+    /// default: the mute holds (`peer_muted`).
+    #[serde(default)]
+    ignore_peer_mute: bool,
 }
 
 /// The conversation a message belongs to.
@@ -191,6 +224,12 @@ struct IosPushSettings {
     #[serde(default = "yes")]
     #[schema(default = true)]
     badge_enabled: bool,
+    /// The APNs title, replacing the default title on iOS; empty counts as unset.
+    #[serde(default)]
+    title: Option<String>,
+    /// The APNs subtitle; empty counts as unset.
+    #[serde(default)]
+    subtitle: Option<String>,
 }
 
 /// An iOS sound: a keyword, or a sound file in the app bundle.
@@ -264,8 +303,10 @@ mod tests {
             "push": {
                 "enabled": false, "descr": "New", "ext": "x",
                 "android": {"title": "T", "sound": "android.resource://a.b/raw/c", "notify_mode": "custom"},
-                "ios": {"sound": {"file": "ding.caf"}, "badge_enabled": false}
-            }
+                "ios": {"sound": {"file": "ding.caf"}, "badge_enabled": false, "title": "I", "subtitle": "S"}
+            },
+            "mentions": {"user_ids": ["bob"], "all": true},
+            "control": {"online_only": true, "ignore_peer_mute": true}
         });
         let minimal =
             json!({"conversation": {"type": "c2c", "peer": "bob"}, "sender": {"user_id": "a"}});
@@ -309,6 +350,12 @@ mod tests {
             ("/push/ios/extra", json!(1)),
             ("/push/ios/sound", json!("loud")),
             ("/push/ios/sound", json!({"file": "a", "x": 1})),
+            ("/push/ios/title", json!(1)),
+            ("/mentions/extra", json!(1)),
+            ("/mentions/user_ids", json!("bob")),
+            ("/mentions", json!(null)),
+            ("/control/extra", json!(1)),
+            ("/control/online_only", json!("yes")),
         ];
         for (pointer, value) in refused {
             let mut m = full.clone();

@@ -8,6 +8,7 @@
 
 pub(crate) mod message;
 pub(crate) mod problems;
+pub(crate) mod receive;
 
 use std::sync::LazyLock;
 

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::registry::settings_row;
 use super::{SqliteStore, err, json_rows, parse_kind};
-use crate::store::{Device, DeviceState, Login, RecipientState, StoreError, StoredSettings};
+use crate::store::{Device, DeviceState, Login, RecipientState, StoreError};
 
 impl SqliteStore {
     pub(super) async fn recipients_impl(
@@ -21,7 +22,7 @@ impl SqliteStore {
         // One connection for both reads: one snapshot, one pool round trip.
         let mut conn = self.reader.acquire().await.map_err(err)?;
         let settings = sqlx::query(
-            "SELECT user_id, enabled, c2c_sound, group_sound FROM user_settings
+            "SELECT user_id, enabled, c2c_sound, group_sound, locale, receive FROM user_settings
              WHERE app_id = ? AND user_id IN (SELECT value FROM json_each(?))",
         )
         .bind(app)
@@ -31,11 +32,7 @@ impl SqliteStore {
         .map_err(err)?;
         for row in settings {
             let user: String = row.try_get(0).map_err(err)?;
-            out.entry(user).or_default().settings = Some(StoredSettings {
-                enabled: row.try_get(1).map_err(err)?,
-                c2c_sound: row.try_get(2).map_err(err)?,
-                group_sound: row.try_get(3).map_err(err)?,
-            });
+            out.entry(user).or_default().settings = Some(settings_row(&row, 1)?);
         }
         // Every device in one JSON value (a group message reads thousands).
         let devices = sqlx::query(

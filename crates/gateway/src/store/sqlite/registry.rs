@@ -125,10 +125,12 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO user_settings (app_id, user_id, enabled, c2c_sound, group_sound, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO user_settings
+               (app_id, user_id, enabled, c2c_sound, group_sound, locale, receive, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (app_id, user_id) DO UPDATE SET enabled = excluded.enabled,
                c2c_sound = excluded.c2c_sound, group_sound = excluded.group_sound,
+               locale = excluded.locale, receive = excluded.receive,
                updated_at = excluded.updated_at",
         )
         .bind(app)
@@ -136,6 +138,8 @@ impl SqliteStore {
         .bind(settings.enabled)
         .bind(&settings.c2c_sound)
         .bind(&settings.group_sound)
+        .bind(&settings.locale)
+        .bind(receive_json(settings)?)
         .bind(now)
         .execute(&mut *tx)
         .await
@@ -149,7 +153,7 @@ impl SqliteStore {
         user: &str,
     ) -> Result<Option<StoredSettings>, StoreError> {
         let row = sqlx::query(
-            "SELECT enabled, c2c_sound, group_sound FROM user_settings
+            "SELECT enabled, c2c_sound, group_sound, locale, receive FROM user_settings
              WHERE app_id = ? AND user_id = ?",
         )
         .bind(app)
@@ -157,14 +161,7 @@ impl SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(err)?;
-        row.map(|row| {
-            Ok(StoredSettings {
-                enabled: row.try_get(0).map_err(err)?,
-                c2c_sound: row.try_get(1).map_err(err)?,
-                group_sound: row.try_get(2).map_err(err)?,
-            })
-        })
-        .transpose()
+        row.map(|row| settings_row(&row, 0)).transpose()
     }
 
     pub(super) async fn set_login_impl(
@@ -247,4 +244,33 @@ pub(super) fn device_state(row: &SqliteRow, app: &str) -> Result<DeviceState, St
         created_at: row.try_get(5).map_err(err)?,
         updated_at: row.try_get(6).map_err(err)?,
     })
+}
+
+/// The settings in `row`'s columns `first..first + 5` (enabled, c2c_sound, group_sound, locale,
+/// receive).
+pub(super) fn settings_row(
+    row: &sqlx::sqlite::SqliteRow,
+    first: usize,
+) -> Result<StoredSettings, StoreError> {
+    let receive: Option<String> = row.try_get(first + 4).map_err(err)?;
+    Ok(StoredSettings {
+        enabled: row.try_get(first).map_err(err)?,
+        c2c_sound: row.try_get(first + 1).map_err(err)?,
+        group_sound: row.try_get(first + 2).map_err(err)?,
+        locale: row.try_get(first + 3).map_err(err)?,
+        receive: receive
+            .map(|json| pushway_core::json::from_str(&json))
+            .transpose()
+            .map_err(StoreError::new)?,
+    })
+}
+
+/// The receive rules as stored: their JSON, `NULL` when unset.
+fn receive_json(settings: &StoredSettings) -> Result<Option<String>, StoreError> {
+    settings
+        .receive
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::new)
 }
