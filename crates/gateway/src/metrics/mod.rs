@@ -6,7 +6,7 @@
 //! ours) would then mix their counts, and the global would be hidden state. Each gateway instead
 //! owns a [`Metrics`]: a `PrometheusRecorder` built with `PrometheusBuilder::build_recorder()`
 //! (no HTTP listener, no push gateway of the exporter's own), written through the facade's
-//! [`Recorder`](metrics::Recorder) trait directly and rendered by its handle on each scrape.
+//! [`Recorder`] trait directly and rendered by its handle on each scrape.
 //! Histograms are drained into their buckets by the render itself, so no upkeep task is needed.
 //!
 //! | series | type | labels | what |
