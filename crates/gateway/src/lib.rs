@@ -48,7 +48,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::service::{Clock, Service, SystemClock};
+use crate::service::{ChangeError, ChangeReport, Clock, Service, SystemClock};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::worker::{GatewaySink, Worker, spawn_writer};
@@ -82,8 +82,10 @@ pub struct Gateway {
     server: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
-    /// The daemon channels' hubs, to disconnect their devices on stop, and their queue stores.
-    daemon_hubs: Vec<pushway_daemon::Hub>,
+    /// The service: the running apps (their daemon hubs are disconnected on stop), and the
+    /// changes of credentials and keys while running.
+    service: Service,
+    /// The daemon channels' queue stores.
     daemon_stores: app::DaemonStores,
 }
 
@@ -99,6 +101,27 @@ impl Gateway {
         self.addr
     }
 
+    /// The service the API runs on: credentials and API keys change through it while the
+    /// gateway runs ([`Service::put_credential`], [`Service::reload`], …).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Applies `config`'s apps, credentials and API keys (see [`Service::reload`]).
+    pub async fn reload(&self, config: &Config) -> Result<ChangeReport, ChangeError> {
+        self.service.reload(config).await
+    }
+
+    /// The hubs of the daemon channels running now.
+    fn daemon_hubs(&self) -> Vec<pushway_daemon::Hub> {
+        self.service
+            .apps()
+            .load()
+            .values()
+            .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
+            .collect()
+    }
+
     /// Stops gracefully: no new connections; requests and deliveries in progress get `grace`
     /// to finish; outcomes given are committed; the leases of deliveries still unanswered are
     /// released (due again at the next start, not only after their lease); the store is closed.
@@ -106,7 +129,7 @@ impl Gateway {
         self.stop.send_replace(Some(grace));
         // Daemon devices first: their upgraded connections are not the HTTP server's to wait
         // for, and a push waiting for an ack answers `queued` at once (it stays in the queue).
-        for hub in &self.daemon_hubs {
+        for hub in self.daemon_hubs() {
             hub.disconnect_all();
         }
         let deadline = tokio::time::Instant::now() + grace;
@@ -130,7 +153,7 @@ impl Gateway {
             writer.abort();
         }
         // Devices that connected during the grace period.
-        for hub in &self.daemon_hubs {
+        for hub in self.daemon_hubs() {
             hub.disconnect_all();
         }
         self.daemon_stores.close().await;
@@ -188,21 +211,18 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let daemon_stores = app::open_daemon_stores(&config)
         .await?
         .reporting_to(writer.clone());
-    let sink = |id: &str| {
-        Arc::new(GatewaySink::new(id, writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
-    };
-    let apps = app::build_apps_with(&config, &sink, &daemon_stores)?;
-    let daemon_hubs = apps
-        .values()
-        .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
-        .collect();
+    let sink_writer = writer.clone();
+    let sink = Arc::new(move |id: &str| {
+        Arc::new(GatewaySink::new(id, sink_writer.clone())) as Arc<dyn pushway_delivery::TokenSink>
+    });
+    let apps = app::build_apps_with(&config, &*sink, &daemon_stores)?;
+    let factory = app::Factory::new(&config, sink, daemon_stores.clone());
     let listed: Vec<(String, Vec<[u8; 32]>)> = apps
         .values()
         .map(|a| (a.id.clone(), a.keys.clone()))
         .collect();
     store.sync_apps(&listed, clock.now_ms()).await?;
-    let keys = store.api_keys().await?;
-    let apps = Arc::new(apps);
+    let apps = Arc::new(app::LiveApps::new(apps));
 
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(None::<Duration>);
@@ -213,7 +233,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config.worker.clone(),
         wake.clone(),
         recorded_rx,
-    );
+    )
+    .with_factory(factory);
     let worker = Worker {
         store: store.clone(),
         apps,
@@ -236,7 +257,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         addr: listen,
         source,
     })?;
-    let router = api::router(service, keys, &config.server);
+    let router = api::router(service.clone(), &config.server);
     let mut stopped = stopped;
     let server = tokio::spawn(async move {
         let stopping = async move {
@@ -256,7 +277,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         server: Some(server),
         worker: Some(worker),
         writer: Some(writer_task),
-        daemon_hubs,
+        service,
         daemon_stores,
     })
 }

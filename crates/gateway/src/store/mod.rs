@@ -13,6 +13,7 @@ mod status;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use pushway_core::TokenKind;
 
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
@@ -150,6 +151,17 @@ pub trait Store: Send + Sync + 'static {
         cursor: i64,
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError>;
+
+    /// The route's credential was added or replaced: lifts its pause and makes the rows it held
+    /// (retrying after an `auth`, `misconfigured` or `unroutable` outcome) due at `now`;
+    /// returns how many rows it made due.
+    async fn resume_route(
+        &self,
+        app: &str,
+        kind: TokenKind,
+        credential: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

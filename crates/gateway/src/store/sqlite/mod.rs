@@ -10,6 +10,7 @@ mod daemon;
 mod outbox;
 mod recipients;
 mod registry;
+mod routes;
 mod status;
 
 use std::collections::HashMap;
@@ -292,5 +293,15 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeadTokenEntry>, StoreError> {
         self.dead_tokens_impl(app, cursor, limit).await
+    }
+
+    async fn resume_route(
+        &self,
+        app: &str,
+        kind: TokenKind,
+        credential: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.resume_route_impl(app, kind, credential, now).await
     }
 }
