@@ -5,6 +5,7 @@
 //! configuration but another key in `key_file` rotates the credential.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pushway_apns::ApnsProvider;
@@ -162,11 +163,35 @@ pub(crate) fn credentials_of(app: &AppConfig) -> Vec<(CredentialKind, String, Cr
 }
 
 /// A credential's configuration and its secret as read: two of them are the same credential
-/// exactly when both are equal.
-#[derive(Debug, Clone, PartialEq)]
+/// exactly when their settings and secrets are equal, wherever the secret came from (inline or
+/// which file).
+#[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     pub(crate) config: CredentialConfig,
     secret: Secret,
+}
+
+impl PartialEq for Resolved {
+    fn eq(&self, other: &Resolved) -> bool {
+        self.secret == other.secret && settings(&self.config) == settings(&other.config)
+    }
+}
+
+/// `config` without where its secret comes from (a Huawei service account stays marked as
+/// one: it is another API).
+fn settings(config: &CredentialConfig) -> CredentialConfig {
+    let mut c = config.clone();
+    match &mut c {
+        CredentialConfig::Apns(a) => (a.key_pem, a.key_file) = (None, None),
+        CredentialConfig::Xiaomi(x) => (x.app_secret, x.app_secret_file) = (None, None),
+        CredentialConfig::Huawei(h) => {
+            (h.client_secret, h.client_secret_file) = (None, None);
+            h.service_account_file = h.service_account_file.as_ref().map(|_| PathBuf::new());
+        }
+        CredentialConfig::Fcm(f) => (f.service_account, f.service_account_file) = (None, None),
+        CredentialConfig::Daemon(d) => (d.secret, d.secret_file) = (None, None),
+    }
+    c
 }
 
 impl Resolved {

@@ -215,12 +215,15 @@ impl Service {
             }
         }
         let plan = apply::plan(&apps, config, factory, &mut report).await;
-        if plan.is_empty() {
-            return Ok(report);
+        if !plan.is_empty() {
+            let old = self.replace_all(plan.apps);
+            apply::after_reload(self, &old, &plan.resumed, &plan.daemons_replaced).await;
+            self.sync_keys().await?;
         }
-        let old = self.replace_all(plan.apps);
-        apply::after_reload(self, &old, &plan.resumed, &plan.daemons_replaced).await;
-        self.sync_keys().await?;
+        for r in &report.refused {
+            tracing::warn!(app = %r.app, item = %r.item, reason = %r.reason,
+                "reload: refused; the running one is kept");
+        }
         tracing::info!(summary = %report.summary(), "configuration reloaded");
         Ok(report)
     }

@@ -14,6 +14,8 @@ mod misconfigured;
 mod openapi;
 mod overload;
 mod retries;
+mod rotation;
+mod rotation_admin;
 mod seed_rules;
 mod settings;
 mod shutdown;
