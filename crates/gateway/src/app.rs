@@ -99,6 +99,9 @@ impl App {
 /// Every app, by id.
 pub type Apps = BTreeMap<String, Arc<App>>;
 
+/// Makes the dead-token sink of one app (by id).
+pub type SinkFactory = Arc<dyn Fn(&str) -> Arc<dyn TokenSink> + Send + Sync>;
+
 /// What building a credential needs besides its own section: the delivery and worker settings,
 /// the dead-token sink of each app, the daemon queue stores opened at start.
 #[derive(Clone)]
@@ -106,7 +109,7 @@ pub struct Factory {
     /// The configuration's server and worker settings (its apps are not read).
     pub(crate) config: Config,
     /// Makes the dead-token sink of one app.
-    pub(crate) sink: Arc<dyn Fn(&str) -> Arc<dyn TokenSink> + Send + Sync>,
+    pub(crate) sink: SinkFactory,
     /// The daemon queue stores, by app.
     pub(crate) stores: DaemonStores,
 }
@@ -120,11 +123,7 @@ impl std::fmt::Debug for Factory {
 impl Factory {
     /// Builds credentials with `config`'s settings, `sink` making each app's dead-token sink,
     /// daemon channels over `stores`.
-    pub fn new(
-        config: &Config,
-        sink: Arc<dyn Fn(&str) -> Arc<dyn TokenSink> + Send + Sync>,
-        stores: DaemonStores,
-    ) -> Factory {
+    pub fn new(config: &Config, sink: SinkFactory, stores: DaemonStores) -> Factory {
         let mut config = config.clone();
         // Credentials come from each call, never from here: no secret is kept twice.
         config.apps.clear();
