@@ -7,7 +7,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`config`] | TOML + `PUSHWAY_*` environment, secrets from files |
-//! | [`app`] | apps: API keys and one router of vendor providers each |
+//! | [`app`] | apps: API keys and one router of vendor providers each, swapped live when they change |
 //! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
 //! | [`store`] | the [`Store`] trait and its SQLite back end |
