@@ -16,6 +16,7 @@ mod overload;
 mod retries;
 mod rotation;
 mod rotation_admin;
+mod rotation_daemon;
 mod seed_rules;
 mod settings;
 mod shutdown;
