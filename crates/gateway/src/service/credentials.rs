@@ -4,7 +4,14 @@
 //! Every new credential is built (keys parse, providers accept their settings; an APNs key
 //! signs its first token) and, where the vendor has a cheap and safe step for it, proven by a
 //! round trip (a Huawei or FCM access-token fetch) before it replaces the old one. A refused one
-//! changes nothing: the old one keeps serving, and the reason says why (never the secret).
+//! changes nothing: the old one keeps serving, and the reason says why (never the secret). An
+//! issuer that cannot be reached (timeout, 5xx) refuses too: the change can be retried; a
+//! credential is never swapped in unproven. Xiaomi has no such step (its secret goes with each
+//! send), so a Xiaomi secret is only built, not proven.
+//!
+//! The configuration stays the source of truth: a change made one at a time (the admin API)
+//! lasts until the next reload or restart, which put every app back to what the configuration
+//! says; write it into the configuration (or its secret files) too.
 //!
 //! The apps are swapped whole ([`LiveApps`](crate::app::LiveApps)): deliveries in flight finish
 //! on the provider they started with, the next claim uses the new one. After an add or a
@@ -14,7 +21,9 @@
 //! Removing a credential holds its pending rows rather than killing them: their sends find no
 //! route (`unroutable`), the route is paused and the rows wait, retried after each pause, until
 //! the credential comes back (then they go at once) or their TTL ends (`expired`). A removed
-//! app's rows are held the same way (`unknown_app`). Removing a daemon channel disconnects its
+//! app's rows are held the same way (`unknown_app`). Messages accepted after the removal do not
+//! make rows for its devices at all (`no_credential`, as for any credential not configured at
+//! accept). Removing a daemon channel disconnects its
 //! devices; rotating its secret disconnects them too (their tokens were signed with the old one).
 
 mod apply;
