@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use pushway::gateway::config::{Config, LogFormat};
-use pushway::gateway::{auth, check, simulate, start};
+use pushway::gateway::api::admin_credentials::ConfigSource;
+use pushway::gateway::config::{AppConfig, Config, LogFormat};
+use pushway::gateway::{Gateway, auth, check, simulate, start};
 
 /// pushway: offline push for instant messaging.
 #[derive(Debug, Parser)]
@@ -124,16 +125,22 @@ async fn run(command: Command, serve_config: Option<Config>) -> anyhow::Result<(
             println!("configuration OK");
             Ok(())
         }
-        Command::Serve { simulate, .. } => {
+        Command::Serve {
+            simulate,
+            config: file,
+            ..
+        } => {
             let config = serve_config.context("the configuration was not loaded")?;
-            serve(config, simulate).await
+            serve(config, file, simulate).await
         }
         Command::Demo => demo::run().await,
     }
 }
 
-async fn serve(mut config: Config, simulate: bool) -> anyhow::Result<()> {
+/// Runs `config` (read from `file`, which SIGHUP reads again) until a stop signal.
+async fn serve(mut config: Config, file: Option<PathBuf>, simulate: bool) -> anyhow::Result<()> {
     let mut demo = None;
+    let mut demo_app = None;
     if simulate {
         anyhow::ensure!(
             !config.apps.contains_key(simulate::DEMO_APP),
@@ -144,8 +151,11 @@ async fn serve(mut config: Config, simulate: bool) -> anyhow::Result<()> {
         let (sims, app) = simulate::demo(&key)
             .await
             .context("starting the simulators")?;
-        config.apps.insert(simulate::DEMO_APP.to_owned(), app);
+        config
+            .apps
+            .insert(simulate::DEMO_APP.to_owned(), app.clone());
         demo = Some((sims, key));
+        demo_app = Some(app);
     }
     if config.apps.is_empty() {
         eprintln!("warning: no apps configured: every request will be refused (try --simulate)");
@@ -182,11 +192,74 @@ async fn serve(mut config: Config, simulate: bool) -> anyhow::Result<()> {
             "  curl -X POST '{base}/v1/apps/demo/messages?wait=5s' -H 'Authorization: Bearer {key}' -H 'Idempotency-Key: first' \\\n    -H 'Content-Type: application/json' -d '{{\"message\":{{\"conversation\":{{\"type\":\"c2c\",\"peer\":\"bob\"}},\"sender\":{{\"user_id\":\"alice\"}},\"elements\":[{{\"type\":\"text\",\"text\":\"hello\"}}]}},\"recipients\":[{{\"user_id\":\"bob\"}}]}}'"
         );
     }
-    shutdown_signal().await;
+    let source = config_source(file, demo_app);
+    let stopping = shutdown_signal();
+    tokio::pin!(stopping);
+    let mut hangups = hangups();
+    loop {
+        tokio::select! {
+            () = &mut stopping => break,
+            Some(()) = hangups.recv() => reload(&gateway, &source).await,
+        }
+    }
     println!("stopping");
     gateway.stop(grace).await;
     drop(demo);
     Ok(())
+}
+
+/// What SIGHUP (and the admin API's reload) reads: the file, the environment and the secret
+/// files again, plus the `--simulate` demo app, which is not in the file.
+fn config_source(file: Option<PathBuf>, demo_app: Option<AppConfig>) -> ConfigSource {
+    ConfigSource::new(move || {
+        let mut config = Config::load(file.as_deref())?;
+        if let Some(app) = &demo_app {
+            config
+                .apps
+                .insert(simulate::DEMO_APP.to_owned(), app.clone());
+        }
+        Ok(config)
+    })
+}
+
+/// Re-reads the configuration and applies the difference; the gateway logs one summary line
+/// (and a line per refusal). A configuration that does not load changes nothing.
+async fn reload(gateway: &Gateway, source: &ConfigSource) {
+    let source = source.clone();
+    match tokio::task::spawn_blocking(move || source.load()).await {
+        Ok(Ok(config)) => {
+            if let Err(e) = gateway.reload(&config).await {
+                eprintln!("error: SIGHUP: reload failed: {e}");
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: SIGHUP: the configuration does not load, nothing changed: {e}");
+        }
+        Err(e) => eprintln!("error: SIGHUP: reading the configuration failed: {e}"),
+    }
+}
+
+/// One message per SIGHUP (none where there is no such signal).
+fn hangups() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        // A reload already waiting covers this signal too.
+                        let _ = tx.try_send(());
+                    }
+                });
+            }
+            Err(e) => eprintln!("warning: SIGHUP cannot be handled, no reloads: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Ctrl-C or SIGTERM.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use pushway_core::credential::AuthFailure;
 use pushway_core::{DeviceToken, Notification, Outcome, PayloadTooLarge, PushProvider, Reason};
 
 use crate::auth::{Credential, TokenCache};
@@ -77,6 +78,13 @@ impl FcmProvider {
     /// tests.
     pub fn token_requests(&self) -> u64 {
         self.inner.auth.fetches()
+    }
+
+    /// Requests an access token from the token endpoint now, unless one is cached, and keeps it for the sends: proves the
+    /// credential before it is used (a gateway checks a rotated credential this way before it
+    /// replaces the old one). The failure names the issuer's refusal, never the secret.
+    pub async fn authenticate(&self) -> Result<(), AuthFailure> {
+        self.inner.auth.get().await.map(|_| ())
     }
 
     async fn post(&self, bearer: &Credential, body: Bytes) -> Result<Answer, Outcome> {

@@ -1,27 +1,30 @@
 //! Apps and their credentials: each app's API keys (hashed) and one [`Router`] of its vendor
 //! providers, each wrapped in the delivery layers, built from the vendor crates' builders.
+//!
+//! The running apps are a [`LiveApps`]: each credential and API key can be added, rotated or
+//! removed while the gateway runs (see [`Service::put_credential`](crate::service::Service::put_credential)).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushway_apns::ApnsProvider;
-use pushway_core::{ApnsEnv, ChannelKey, Placeholders, PushProvider, Renderer, Router, TokenKind};
-use pushway_delivery::{ApnsEnvEvidence, DeliveryBuilder, DeliveryConfig, TokenSink};
-use pushway_huawei::{HuaweiProvider, ServiceAccountKey};
-use pushway_xiaomi::XiaomiProvider;
+use pushway_core::{ChannelKey, Placeholders, Renderer, Router};
+use pushway_delivery::{DeliveryConfig, TokenSink};
 
+mod credential;
 mod daemon;
 mod fcm;
+mod live;
 
-use self::daemon::daemon_channel;
+pub use self::credential::{CredentialConfig, CredentialKind};
+pub(crate) use self::credential::{Installed, Resolved, build, credentials_of};
 pub use self::daemon::{
     DAEMON_CREDENTIAL, DaemonChannel, DaemonStores, daemon_queue_path, open_daemon_stores,
 };
-use self::fcm::fcm_provider;
+pub use self::live::LiveApps;
 use crate::auth::{KeyHash, hash_key, parse_hash};
 use crate::config::{AppConfig, Config, ConfigError, PlaceholdersConfig, RenderConfig, secret};
-use crate::metrics::{Metrics, Timed};
+use crate::metrics::Metrics;
 
 /// One app as the gateway runs it.
 pub struct App {
@@ -37,6 +40,10 @@ pub struct App {
     pub daemon: Option<DaemonChannel>,
     /// Its renderer (`[apps.<app>.render]`).
     pub renderer: Renderer,
+    /// The names of its API keys, in the order of `keys`.
+    pub(crate) key_names: Vec<String>,
+    /// Its credentials as built, by kind and name.
+    pub(crate) credentials: BTreeMap<(CredentialKind, String), Installed>,
 }
 
 impl std::fmt::Debug for App {
@@ -50,8 +57,101 @@ impl std::fmt::Debug for App {
     }
 }
 
+impl App {
+    /// The app `id` with these named keys and credentials: its router, channels and daemon
+    /// channel follow from the credentials.
+    pub(crate) fn assemble(
+        id: &str,
+        keys: Vec<(String, KeyHash)>,
+        credentials: BTreeMap<(CredentialKind, String), Installed>,
+    ) -> App {
+        let mut router = Router::new();
+        let mut channels = HashSet::new();
+        let mut daemon = None;
+        for installed in credentials.values() {
+            for (key, provider) in &installed.routes {
+                channels.insert(key.clone());
+                router.register(key.clone(), provider.clone());
+            }
+            if let Some(channel) = &installed.daemon {
+                daemon = Some(channel.clone());
+            }
+        }
+        let (key_names, keys) = keys.into_iter().unzip();
+        App {
+            id: id.to_owned(),
+            router,
+            channels,
+            keys,
+            daemon,
+            renderer: Renderer::new(),
+            key_names,
+            credentials,
+        }
+    }
+
+    /// The same app rendering with `renderer`.
+    pub(crate) fn with_renderer(mut self, renderer: Renderer) -> App {
+        self.renderer = renderer;
+        self
+    }
+
+    /// Its API keys with their names.
+    pub(crate) fn named_keys(&self) -> Vec<(String, KeyHash)> {
+        self.key_names
+            .iter()
+            .cloned()
+            .zip(self.keys.iter().copied())
+            .collect()
+    }
+}
+
 /// Every app, by id.
 pub type Apps = BTreeMap<String, Arc<App>>;
+
+/// Makes the dead-token sink of one app (by id).
+pub type SinkFactory = Arc<dyn Fn(&str) -> Arc<dyn TokenSink> + Send + Sync>;
+
+/// What building a credential needs besides its own section: the delivery and worker settings,
+/// the dead-token sink of each app, the daemon queue stores opened at start.
+#[derive(Clone)]
+pub struct Factory {
+    /// The configuration's server and worker settings (its apps are not read).
+    pub(crate) config: Config,
+    /// Makes the dead-token sink of one app.
+    pub(crate) sink: SinkFactory,
+    /// The daemon queue stores, by app.
+    pub(crate) stores: DaemonStores,
+    /// Where every provider reports its requests (and the hygiene layer its quarantine).
+    pub(crate) metrics: Metrics,
+}
+
+impl std::fmt::Debug for Factory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Factory").finish_non_exhaustive()
+    }
+}
+
+impl Factory {
+    /// Builds credentials with `config`'s settings, `sink` making each app's dead-token sink,
+    /// daemon channels over `stores`, every provider reporting to `metrics`.
+    pub fn new(
+        config: &Config,
+        sink: SinkFactory,
+        stores: DaemonStores,
+        metrics: Metrics,
+    ) -> Factory {
+        let mut config = config.clone();
+        // Credentials come from each call, never from here: no secret is kept twice.
+        config.apps.clear();
+        Factory {
+            config,
+            sink,
+            stores,
+            metrics,
+        }
+    }
+}
 
 /// Builds every app of `config`; `sink` makes the dead-token sink of one app. Daemon queues are
 /// kept in memory (to check a configuration; [`build_apps_with`] to run one).
@@ -70,30 +170,22 @@ pub fn build_apps_with(
     stores: &DaemonStores,
     metrics: &Metrics,
 ) -> Result<Apps, ConfigError> {
+    // One sink per app, made here: `sink` need not be `Send + Sync`.
+    let mut sinks = BTreeMap::new();
+    for id in config.apps.keys() {
+        sinks.insert(id.clone(), sink(id));
+    }
+    let sinks = Arc::new(sinks);
+    let fallback: Arc<dyn TokenSink> = Arc::new(pushway_delivery::RecordingSink::new());
+    let factory = Factory::new(
+        config,
+        Arc::new(move |id: &str| sinks.get(id).cloned().unwrap_or_else(|| fallback.clone())),
+        stores.clone(),
+        metrics.clone(),
+    );
     let mut apps = Apps::new();
     for (id, app) in &config.apps {
-        if !valid_id(id) {
-            return Err(ConfigError::at(
-                &format!("apps.{id}"),
-                "an app id is 1-64 characters of [A-Za-z0-9_.-]",
-            ));
-        }
-        let sink = sink(id);
-        let mut built = build_app(id, app, config, sink.clone(), metrics)?;
-        if let Some(daemon) = &app.daemon {
-            let at = format!("apps.{id}.daemon");
-            let channel = daemon_channel(id, &at, daemon, config, stores)?;
-            let key = ChannelKey::new(TokenKind::Daemon, DAEMON_CREDENTIAL);
-            let provider = Timed::wrap(metrics, id, &key, Arc::new(channel.hub.provider()));
-            let provider = DeliveryBuilder::new(delivery(config), sink)
-                .quarantine(metrics.quarantine(id, &key))
-                .build(provider)
-                .map_err(|e| ConfigError::at(&at, e))?;
-            built.channels.insert(key.clone());
-            built.router.register(key, provider);
-            built.daemon = Some(channel);
-        }
-        apps.insert(id.clone(), Arc::new(built));
+        apps.insert(id.clone(), Arc::new(build_app(id, app, &factory)?));
     }
     Ok(apps)
 }
@@ -106,17 +198,39 @@ pub(crate) fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn build_app(
-    id: &str,
-    app: &AppConfig,
-    config: &Config,
-    sink: Arc<dyn TokenSink>,
-    metrics: &Metrics,
-) -> Result<App, ConfigError> {
-    let prefix = format!("apps.{id}");
+/// Builds app `id` from its section, every credential or none.
+pub(crate) fn build_app(id: &str, app: &AppConfig, factory: &Factory) -> Result<App, ConfigError> {
+    if !valid_id(id) {
+        return Err(ConfigError::at(
+            &format!("apps.{id}"),
+            "an app id is 1-64 characters of [A-Za-z0-9_.-]",
+        ));
+    }
+    let keys = api_keys(id, app)?;
+    let mut credentials = BTreeMap::new();
+    for (kind, name, config) in credentials_of(app) {
+        let at = credential_at(id, kind, &name);
+        let resolved = Resolved::resolve(&at, config)?;
+        let installed = build(id, &name, &at, resolved, factory)?;
+        credentials.insert((kind, name), installed);
+    }
+    let renderer = renderer(&format!("apps.{id}"), &app.render)?;
+    Ok(App::assemble(id, keys, credentials).with_renderer(renderer))
+}
+
+/// The configuration key of a credential: `apps.<app>.<kind>.<name>` (`apps.<app>.daemon`).
+pub(crate) fn credential_at(app: &str, kind: CredentialKind, name: &str) -> String {
+    match kind {
+        CredentialKind::Daemon => format!("apps.{app}.daemon"),
+        _ => format!("apps.{app}.{kind}.{name}"),
+    }
+}
+
+/// The named key hashes of `app`'s section.
+pub(crate) fn api_keys(id: &str, app: &AppConfig) -> Result<Vec<(String, KeyHash)>, ConfigError> {
     let mut keys = Vec::new();
     for (i, key) in app.api_keys.iter().enumerate() {
-        let at = format!("{prefix}.api_keys[{i}]");
+        let at = format!("apps.{id}.api_keys[{i}]");
         let hash = match (&key.sha256, &key.key, &key.key_file) {
             (Some(hex), None, None) => parse_hash(hex)
                 .ok_or_else(|| ConfigError::at(&format!("{at}.sha256"), "not 64 hex digits"))?,
@@ -125,138 +239,13 @@ fn build_app(
             }
             _ => return Err(ConfigError::at(&at, "set one of key, key_file, sha256")),
         };
-        keys.push(hash);
+        keys.push((key.name.clone(), hash));
     }
-
-    let wrap = |at: &str,
-                key: &ChannelKey,
-                provider: Arc<dyn PushProvider>,
-                evidence: Option<ApnsEnvEvidence>| {
-        let mut builder = DeliveryBuilder::new(delivery(config), sink.clone())
-            .quarantine(metrics.quarantine(id, key));
-        if let Some(evidence) = evidence {
-            builder = builder.apns_evidence(evidence);
-        }
-        builder
-            .build(Timed::wrap(metrics, id, key, provider))
-            .map_err(|e| ConfigError::at(at, e))
-    };
-
-    let mut router = Router::new();
-    let mut channels = HashSet::new();
-    let mut add = |key: ChannelKey, provider: Arc<dyn PushProvider>| {
-        channels.insert(key.clone());
-        router.register(key, provider);
-    };
-    for (name, apns) in &app.apns {
-        let at = format!("{prefix}.apns.{name}");
-        let pem = secret(&format!("{at}.key_pem"), &apns.key_pem, &apns.key_file)?;
-        let evidence = ApnsEnvEvidence::new();
-        for (env, kind, url) in [
-            (
-                ApnsEnv::Production,
-                TokenKind::ApnsProduction,
-                &apns.production_url,
-            ),
-            (ApnsEnv::Sandbox, TokenKind::ApnsSandbox, &apns.sandbox_url),
-        ] {
-            let mut builder = ApnsProvider::builder()
-                .key_pem(pem.expose().as_bytes().to_vec())
-                .key_id(&apns.key_id)
-                .team_id(&apns.team_id)
-                .topic(&apns.topic)
-                .environment(env);
-            if let Some(url) = url {
-                builder = builder.base_url(url);
-            }
-            if let Some(ca) = &apns.ca_cert_pem {
-                builder = builder.add_root_certificate_pem(ca.as_bytes().to_vec());
-            }
-            let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-            let key = ChannelKey::new(kind, name);
-            let provider = wrap(&at, &key, Arc::new(provider), Some(evidence.clone()))?;
-            add(key, provider);
-        }
-    }
-    for (name, mi) in &app.xiaomi {
-        let at = format!("{prefix}.xiaomi.{name}");
-        let secret = secret(
-            &format!("{at}.app_secret"),
-            &mi.app_secret,
-            &mi.app_secret_file,
-        )?;
-        let mut builder = XiaomiProvider::builder()
-            .app_secret(secret.expose())
-            .package(&mi.package)
-            .channel_id(&mi.channel_id)
-            .allow_plain_http(mi.danger_allow_plain_http);
-        if let Some(url) = &mi.base_url {
-            builder = builder.base_url(url);
-        }
-        if let Some(activity) = &mi.custom_activity {
-            builder = builder.custom_activity(activity);
-        }
-        let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-        let key = ChannelKey::new(TokenKind::Xiaomi, name);
-        let provider = wrap(&at, &key, Arc::new(provider), None)?;
-        add(key, provider);
-    }
-    for (name, hw) in &app.huawei {
-        let at = format!("{prefix}.huawei.{name}");
-        let mut builder = HuaweiProvider::builder().allow_plain_http(hw.danger_allow_plain_http);
-        builder = match &hw.service_account_file {
-            Some(path) => {
-                let key = format!("{at}.service_account");
-                if hw.client_secret.is_some()
-                    || hw.client_secret_file.is_some()
-                    || !hw.app_id.is_empty()
-                {
-                    return Err(ConfigError::at(
-                        &format!("{key}_file"),
-                        "a service account replaces app_id and client_secret: set one or the other",
-                    ));
-                }
-                let json = secret(&key, &None, &Some(path.clone()))?;
-                let account = ServiceAccountKey::from_json(json.expose())
-                    .map_err(|e| ConfigError::at(&format!("{key}_file"), e))?;
-                builder.service_account(account)
-            }
-            None => {
-                let secret = secret(
-                    &format!("{at}.client_secret"),
-                    &hw.client_secret,
-                    &hw.client_secret_file,
-                )?;
-                builder.app_id(&hw.app_id).client_secret(secret.expose())
-            }
-        };
-        if let Some(url) = &hw.base_url {
-            builder = builder.base_url(url);
-        }
-        let provider = builder.build().map_err(|e| ConfigError::at(&at, e))?;
-        let key = ChannelKey::new(TokenKind::Huawei, name);
-        let provider = wrap(&at, &key, Arc::new(provider), None)?;
-        add(key, provider);
-    }
-    for (name, fcm) in &app.fcm {
-        let at = format!("{prefix}.fcm.{name}");
-        let provider = fcm_provider(&at, fcm)?;
-        let key = ChannelKey::new(TokenKind::Fcm, name);
-        let provider = wrap(&at, &key, Arc::new(provider), None)?;
-        add(key, provider);
-    }
-    Ok(App {
-        id: id.to_owned(),
-        router,
-        channels,
-        keys,
-        daemon: None,
-        renderer: renderer(&prefix, &app.render)?,
-    })
+    Ok(keys)
 }
 
 /// The delivery layers' settings for every provider.
-fn delivery(config: &Config) -> DeliveryConfig {
+pub(crate) fn delivery(config: &Config) -> DeliveryConfig {
     let mut d = DeliveryConfig::default();
     d.timeout = Duration::from_secs(config.worker.send_timeout_secs.max(1));
     // The outbox retries durably (run_at + backoff); a second retry layer in memory would
@@ -266,7 +255,7 @@ fn delivery(config: &Config) -> DeliveryConfig {
 }
 
 /// The app's renderer from its `render` section.
-fn renderer(prefix: &str, config: &RenderConfig) -> Result<Renderer, ConfigError> {
+pub(crate) fn renderer(prefix: &str, config: &RenderConfig) -> Result<Renderer, ConfigError> {
     let mut renderer = Renderer::new();
     if let Some(brackets) = config.custom_desc_brackets {
         renderer = renderer.custom_desc_brackets(brackets);

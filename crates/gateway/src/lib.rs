@@ -7,7 +7,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`config`] | TOML + `PUSHWAY_*` environment, secrets from files |
-//! | [`app`] | apps: API keys and one router of vendor providers each |
+//! | [`app`] | apps: API keys and one router of vendor providers each, swapped live when they change |
 //! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
 //! | [`admin`] | the admin listener: admin API (dead letters…) and console, with the admin key |
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
@@ -56,7 +56,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, metrics_router};
-use crate::service::{Clock, Service, SystemClock};
+use crate::service::{ChangeError, ChangeReport, Clock, Service, SystemClock};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, WebhookStore};
 use crate::worker::{GatewaySink, Worker, spawn_writer};
@@ -94,8 +94,10 @@ pub struct Gateway {
     writer: Option<JoinHandle<()>>,
     /// The webhook poster, when an app has a webhook.
     webhooks: Option<JoinHandle<()>>,
-    /// The daemon channels' hubs, to disconnect their devices on stop, and their queue stores.
-    daemon_hubs: Vec<pushway_daemon::Hub>,
+    /// The service: the running apps (their daemon hubs are disconnected on stop), and the
+    /// changes of credentials and keys while running.
+    service: Service,
+    /// The daemon channels' queue stores.
     daemon_stores: app::DaemonStores,
 }
 
@@ -117,6 +119,27 @@ impl Gateway {
         self.admin_addr
     }
 
+    /// The service the API runs on: credentials and API keys change through it while the
+    /// gateway runs ([`Service::put_credential`], [`Service::reload`], …).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Applies `config`'s apps, credentials and API keys (see [`Service::reload`]).
+    pub async fn reload(&self, config: &Config) -> Result<ChangeReport, ChangeError> {
+        self.service.reload(config).await
+    }
+
+    /// The hubs of the daemon channels running now.
+    fn daemon_hubs(&self) -> Vec<pushway_daemon::Hub> {
+        self.service
+            .apps()
+            .load()
+            .values()
+            .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
+            .collect()
+    }
+
     /// Stops gracefully: no new connections; requests and deliveries in progress get `grace`
     /// to finish; outcomes given are committed; the leases of deliveries still unanswered are
     /// released (due again at the next start, not only after their lease); the store is closed.
@@ -124,7 +147,7 @@ impl Gateway {
         self.stop.send_replace(Some(grace));
         // Daemon devices first: their upgraded connections are not the HTTP server's to wait
         // for, and a push waiting for an ack answers `queued` at once (it stays in the queue).
-        for hub in &self.daemon_hubs {
+        for hub in self.daemon_hubs() {
             hub.disconnect_all();
         }
         let deadline = tokio::time::Instant::now() + grace;
@@ -161,7 +184,7 @@ impl Gateway {
             writer.abort();
         }
         // Devices that connected during the grace period.
-        for hub in &self.daemon_hubs {
+        for hub in self.daemon_hubs() {
             hub.disconnect_all();
         }
         self.daemon_stores.close().await;
@@ -240,22 +263,20 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         .await?
         .reporting_to(writer.clone());
     let metrics = Metrics::new();
-    let sink = |id: &str| {
-        Arc::new(GatewaySink::new(id, writer.clone()).with_metrics(metrics.clone()))
+    let sink_writer = writer.clone();
+    let sink_metrics = metrics.clone();
+    let sink = Arc::new(move |id: &str| {
+        Arc::new(GatewaySink::new(id, sink_writer.clone()).with_metrics(sink_metrics.clone()))
             as Arc<dyn pushway_delivery::TokenSink>
-    };
-    let apps = app::build_apps_with(&config, &sink, &daemon_stores, &metrics)?;
-    let daemon_hubs = apps
-        .values()
-        .filter_map(|a| a.daemon.as_ref().map(|d| d.hub.clone()))
-        .collect();
+    });
+    let apps = app::build_apps_with(&config, &*sink, &daemon_stores, &metrics)?;
+    let factory = app::Factory::new(&config, sink, daemon_stores.clone(), metrics.clone());
     let listed: Vec<(String, Vec<[u8; 32]>)> = apps
         .values()
         .map(|a| (a.id.clone(), a.keys.clone()))
         .collect();
     store.sync_apps(&listed, clock.now_ms()).await?;
-    let keys = store.api_keys().await?;
-    let apps = Arc::new(apps);
+    let apps = Arc::new(app::LiveApps::new(apps));
 
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(None::<Duration>);
@@ -266,7 +287,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config.worker.clone(),
         wake.clone(),
         recorded_rx,
-    );
+    )
+    .with_factory(factory);
     let webhooks = (!hooks.is_empty()).then(|| {
         webhook::WebhookWorker {
             store: Arc::new(sqlite.clone()),
@@ -319,7 +341,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         (false, _) => (None, None),
     };
     // `/metrics` without a key, like the health checks (see `metrics_router`).
-    let router = api::router(service, keys, &config.server).merge(metrics_routes);
+    let router = api::router(service.clone(), &config.server).merge(metrics_routes);
     let mut stopped = stopped;
     let server = tokio::spawn(async move {
         let stopping = async move {
@@ -342,7 +364,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         worker: Some(worker),
         writer: Some(writer_task),
         webhooks,
-        daemon_hubs,
+        service,
         daemon_stores,
     })
 }

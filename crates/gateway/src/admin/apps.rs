@@ -22,6 +22,7 @@ pub(crate) fn infos(state: &Shared) -> Vec<AppInfo> {
     state
         .service
         .apps
+        .load()
         .values()
         .map(|app| {
             let mut channels: Vec<String> = app.channels.iter().map(ToString::to_string).collect();

@@ -22,6 +22,7 @@
 //! Every route is also listed in `openapi::ApiDoc` (the document's one list of paths), with a
 //! `#[utoipa::path]` on its handler.
 
+pub mod admin_credentials;
 mod daemon;
 mod dead_tokens;
 mod devices;
@@ -52,14 +53,13 @@ pub use problem::Problem;
 pub(crate) use openapi::message::MessageSchema;
 pub(crate) use openapi::receive::ReceiveRulesSchema;
 
-use crate::auth::{KeyHash, hash_key, matches};
+use crate::auth::{hash_key, matches};
 use crate::config::ServerConfig;
 use crate::service::Service;
 
 /// What every handler shares.
 pub(crate) struct State {
     pub(crate) service: Service,
-    keys: Vec<(KeyHash, String)>,
     pub(crate) request_timeout: Duration,
 }
 
@@ -84,11 +84,14 @@ impl State {
             .filter(|key| !key.is_empty())
             .ok_or_else(Problem::unauthorized)?;
         let hash = hash_key(presented);
-        // Every key is compared (no early exit), each in constant time.
+        // Every key is compared (no early exit), each in constant time; the keys as they are
+        // now (they change while running).
         let mut owner = None;
-        for (key, key_app) in &self.keys {
-            if matches(key, &hash) {
-                owner = Some(key_app);
+        for app in self.service.apps().load().values() {
+            for key in &app.keys {
+                if matches(key, &hash) {
+                    owner = Some(app.id.clone());
+                }
             }
         }
         let owner = owner.ok_or_else(Problem::unauthorized)?;
@@ -110,12 +113,11 @@ impl State {
     }
 }
 
-/// The API's router over `service`, accepting the given key hashes.
-pub fn router(service: Service, keys: Vec<(KeyHash, String)>, config: &ServerConfig) -> Router {
+/// The API's router over `service`, accepting the running apps' keys.
+pub fn router(service: Service, config: &ServerConfig) -> Router {
     let timeout = config.request_timeout();
     let state = Arc::new(State {
         service,
-        keys,
         request_timeout: timeout,
     });
     let slots = Arc::new(Semaphore::new(config.max_in_flight_requests.max(1)));

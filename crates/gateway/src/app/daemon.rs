@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pushway_daemon::{DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, Hub, SqliteStore};
 
-use crate::config::{Config, ConfigError, DaemonConfig, secret};
+use crate::config::{Config, ConfigError, DaemonConfig};
 use crate::store::{DaemonUpdate, DeliveryState};
 use crate::worker::{WriteCommand, Writer};
 
@@ -105,18 +105,18 @@ pub async fn open_daemon_stores(config: &Config) -> Result<DaemonStores, ConfigE
     Ok(stores)
 }
 
-/// The channel `daemon` of app `app` (at config key `at`) describes, over its store in
+/// The channel `daemon` of app `app` (at config key `at`, its secret `secret`) describes, over its store in
 /// `stores` (memory when absent).
 pub(super) fn daemon_channel(
     app: &str,
     at: &str,
     daemon: &DaemonConfig,
+    secret: &str,
     config: &Config,
     stores: &DaemonStores,
 ) -> Result<DaemonChannel, ConfigError> {
     let key = format!("{at}.secret");
-    let secret = secret(&key, &daemon.secret, &daemon.secret_file)?;
-    let auth = DeviceAuth::hs256(secret.expose().as_bytes()).map_err(|e| {
+    let auth = DeviceAuth::hs256(secret.as_bytes()).map_err(|e| {
         let key = if daemon.secret_file.is_some() {
             format!("{key}_file")
         } else {

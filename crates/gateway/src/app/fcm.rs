@@ -2,21 +2,23 @@
 
 use pushway_fcm::{FcmProvider, ServiceAccountKey};
 
-use crate::config::{ConfigError, FcmConfig, secret};
+use crate::config::{ConfigError, FcmConfig};
 
-/// The provider of credential `at` (`apps.<app>.fcm.<name>`). Errors name the key that is
+/// The provider of credential `at` (`apps.<app>.fcm.<name>`), its key file's JSON `json`. Errors name the key that is
 /// wrong — `…service_account_file` or `…service_account`, after the source the key came from —
 /// and never quote the key: the FCM crate's messages name fields, not values.
-pub(super) fn fcm_provider(at: &str, fcm: &FcmConfig) -> Result<FcmProvider, ConfigError> {
+pub(super) fn fcm_provider(
+    at: &str,
+    fcm: &FcmConfig,
+    json: &str,
+) -> Result<FcmProvider, ConfigError> {
     let key = format!("{at}.service_account");
-    let json = secret(&key, &fcm.service_account, &fcm.service_account_file)?;
     let source = if fcm.service_account_file.is_some() {
         format!("{key}_file")
     } else {
         key
     };
-    let account =
-        ServiceAccountKey::from_json(json.expose()).map_err(|e| ConfigError::at(&source, e))?;
+    let account = ServiceAccountKey::from_json(json).map_err(|e| ConfigError::at(&source, e))?;
     let mut builder = FcmProvider::builder()
         .service_account(account)
         .channel_id(&fcm.channel_id)

@@ -9,7 +9,7 @@ use super::{DaemonConfig, Secret, WebhookConfig};
 
 /// One app: its API keys and vendor credentials, each credential under a name devices register
 /// with.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct AppConfig {
@@ -41,7 +41,7 @@ pub struct AppConfig {
 /// zh = { sound = "[语音]", file = "[文件]", image = "[图片]", video = "[视频]",
 ///        location = "[位置]", face = "[表情]", group_sender = "{sender}： " }
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct RenderConfig {
@@ -56,7 +56,7 @@ pub struct RenderConfig {
 }
 
 /// A placeholder table: a built-in one by name, or every word given.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum PlaceholdersConfig {
     /// `"zh"`, `"en"` or `"tim_en"`.
@@ -67,7 +67,7 @@ pub enum PlaceholdersConfig {
 
 /// One API key: exactly one of `key`, `key_file` (the key itself) or `sha256` (hex of its
 /// SHA-256, so the key never needs to be in the configuration).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ApiKeyConfig {
@@ -96,7 +96,7 @@ impl ApiKeyConfig {
 }
 
 /// An APNs token-auth credential; serves both environments.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ApnsConfig {
@@ -124,7 +124,7 @@ pub struct ApnsConfig {
 }
 
 /// A Xiaomi MiPush credential.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct XiaomiConfig {
@@ -152,7 +152,7 @@ pub struct XiaomiConfig {
 
 /// A Huawei Push Kit credential: an OAuth client (`app_id` + `client_secret[_file]`, the v1
 /// API) or a service-account key file (`service_account_file`, the v2 API of its project).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HuaweiConfig {
@@ -178,7 +178,7 @@ pub struct HuaweiConfig {
 
 /// A Firebase Cloud Messaging (HTTP v1) credential: a service-account key file of the Firebase
 /// project, given as a file (`service_account_file`) or inline (`service_account`, its JSON).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FcmConfig {

@@ -15,7 +15,7 @@ use super::Secret;
 /// secret_file = "/run/secrets/daemon"   # HS256, at least 32 bytes
 /// token_lifetime_secs = 604800          # 7 days (at most 30 days)
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct DaemonConfig {

@@ -43,6 +43,11 @@
 //! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]). The signed
 //! delivery webhook: [`WebhookConfig`].
 //!
+//! On SIGHUP, `pushway serve` reads the file, the environment and the secret files again and
+//! applies what changed in `apps` (see [`Service::reload`](crate::service::Service::reload)):
+//! each new credential is checked first, a refused one keeps the old one serving. `server`,
+//! `store` and `worker` apply at start only.
+//!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
 

@@ -31,7 +31,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The secret given inline or in a file, exactly one of them; `key` names it in errors.
-// Read at start-up only, before any request is served, so a blocking read is fine here.
+// Read at start-up and on an operator's reload (files of a few KB): a blocking read is fine here.
 pub(crate) fn secret(
     key: &str,
     inline: &Option<Secret>,

@@ -22,7 +22,7 @@ use super::Secret;
 /// backoff_base_ms = 1000
 /// backoff_max_ms = 600000
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct WebhookConfig {

@@ -12,7 +12,7 @@ use axum::routing::get;
 use super::Metrics;
 use super::scrape::Scraper;
 use crate::api::Problem;
-use crate::app::Apps;
+use crate::app::LiveApps;
 use crate::service::Clock;
 use crate::store::Store;
 
@@ -24,7 +24,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn metrics_router(
     metrics: Metrics,
     store: Arc<dyn Store>,
-    apps: Arc<Apps>,
+    apps: Arc<LiveApps>,
     clock: Arc<dyn Clock>,
 ) -> Router {
     let scraper = Arc::new(Scraper::new(metrics, store, apps, clock));

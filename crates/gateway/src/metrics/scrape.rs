@@ -11,7 +11,7 @@ use super::{
     DAEMON_CONNECTIONS, Metrics, OUTBOX_DEPTH, OUTBOX_OLDEST_DUE, ROUTE_PAUSED, TOKENS_QUARANTINED,
     channel_label, lock,
 };
-use crate::app::Apps;
+use crate::app::LiveApps;
 use crate::service::Clock;
 use crate::store::{Store, StoreError};
 
@@ -25,7 +25,7 @@ type Route = (String, &'static str, String);
 pub(super) struct Scraper {
     pub(super) metrics: Metrics,
     pub(super) store: Arc<dyn Store>,
-    pub(super) apps: Arc<Apps>,
+    pub(super) apps: Arc<LiveApps>,
     pub(super) clock: Arc<dyn Clock>,
     /// Apps and routes reported before, so ones that left the store's answer read 0.
     seen: Mutex<(BTreeSet<String>, BTreeSet<Route>)>,
@@ -35,7 +35,7 @@ impl Scraper {
     pub(super) fn new(
         metrics: Metrics,
         store: Arc<dyn Store>,
-        apps: Arc<Apps>,
+        apps: Arc<LiveApps>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Scraper {
@@ -54,7 +54,7 @@ impl Scraper {
         let m = &self.metrics;
 
         let mut paused: BTreeMap<Route, u8> = BTreeMap::new();
-        for app in self.apps.values() {
+        for app in self.apps.load().values() {
             for key in &app.channels {
                 let route = (
                     app.id.clone(),
@@ -70,7 +70,7 @@ impl Scraper {
         }
         let mut seen = lock(&self.seen);
         let (apps, routes) = &mut *seen;
-        apps.extend(self.apps.keys().cloned());
+        apps.extend(self.apps.load().keys().cloned());
         apps.extend(stats.depth.iter().map(|(app, _, _)| app.clone()));
         apps.extend(stats.oldest_due.iter().map(|(app, _)| app.clone()));
         for route in routes.iter() {
@@ -116,7 +116,7 @@ impl Scraper {
                 .set(n as f64);
         }
 
-        for app in self.apps.values() {
+        for app in self.apps.load().values() {
             if let Some(daemon) = &app.daemon {
                 m.gauge(DAEMON_CONNECTIONS, vec![Label::new("app", app.id.clone())])
                     .set(daemon.hub.stats().connected as f64);

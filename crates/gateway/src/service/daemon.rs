@@ -29,11 +29,11 @@ pub struct DaemonToken {
 
 impl Service {
     /// The hub of `app`'s daemon channel.
-    pub fn daemon_hub(&self, app: &str) -> Result<&Hub, ServiceError> {
+    pub fn daemon_hub(&self, app: &str) -> Result<Hub, ServiceError> {
         let app = self.app(app)?;
         app.daemon
             .as_ref()
-            .map(|d| &d.hub)
+            .map(|d| d.hub.clone())
             .ok_or(ServiceError::NoDaemonChannel)
     }
 

@@ -3,6 +3,7 @@
 
 mod accept;
 mod commit;
+mod credentials;
 mod daemon;
 mod dead_letters;
 mod error;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
+pub use credentials::{Change, ChangeError, ChangeReport, Changed, Refused};
 pub use daemon::DaemonToken;
 pub use dead_letters::MAX_REPLAY;
 pub use error::ServiceError;
@@ -29,7 +31,7 @@ pub(crate) use registry::is_locale_tag;
 
 use self::commit::Committer;
 use self::lookup::Lookups;
-use crate::app::{App, Apps};
+use crate::app::{App, Factory, LiveApps};
 use crate::config::WorkerConfig;
 use crate::store::{DeadTokenEntry, MessageStatus, MessageSummary, Store};
 
@@ -56,7 +58,7 @@ impl Clock for SystemClock {
 #[derive(Clone)]
 pub struct Service {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) apps: Arc<Apps>,
+    pub(crate) apps: Arc<LiveApps>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) worker: WorkerConfig,
     /// Wakes the workers when rows were committed.
@@ -67,13 +69,17 @@ pub struct Service {
     committer: Committer,
     /// Reads what accepts need in groups.
     lookups: Lookups,
+    /// Builds credentials changed while running; `None`: changes are refused.
+    factory: Option<Factory>,
+    /// Serialises changes of apps, credentials and keys (each reads, builds, then swaps).
+    changing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Service {
     /// A service over `store` for `apps`; starts its accept committer (call inside a runtime).
     pub fn new(
         store: Arc<dyn Store>,
-        apps: Arc<Apps>,
+        apps: Arc<LiveApps>,
         clock: Arc<dyn Clock>,
         worker: WorkerConfig,
         wake: Arc<Notify>,
@@ -88,12 +94,30 @@ impl Service {
             worker,
             wake,
             recorded,
+            factory: None,
+            changing: Arc::default(),
         }
     }
 
-    /// The app called `id`.
-    pub fn app(&self, id: &str) -> Result<&Arc<App>, ServiceError> {
-        self.apps.get(id).ok_or(ServiceError::UnknownApp)
+    /// Lets credentials and keys change while running, built by `factory`.
+    #[must_use]
+    pub fn with_factory(mut self, factory: Factory) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
+    /// The app called `id`, as it is now (a later change does not alter this one).
+    pub fn app(&self, id: &str) -> Result<Arc<App>, ServiceError> {
+        self.apps
+            .load()
+            .get(id)
+            .cloned()
+            .ok_or(ServiceError::UnknownApp)
+    }
+
+    /// The running apps.
+    pub fn apps(&self) -> &Arc<LiveApps> {
+        &self.apps
     }
 
     /// Whether the store answers.

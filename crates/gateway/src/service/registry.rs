@@ -21,7 +21,7 @@ impl Service {
         check_id("device_id", device_id)?;
         let kind = input.token_kind()?;
         let (credential, token) = if kind == TokenKind::Daemon {
-            daemon_identity(app, user, device_id, &input)?
+            daemon_identity(&app, user, device_id, &input)?
         } else {
             let credential = input
                 .credential
@@ -59,7 +59,7 @@ impl Service {
             locale: input.locale,
         };
         let put = self.store.put_device(&device, self.clock.now_ms()).await?;
-        self.revoke_daemon(app, before.as_slice(), None, Revoked::Replaced)
+        self.revoke_daemon(&app, before.as_slice(), None, Revoked::Replaced)
             .await?;
         let state = self
             .device(&app.id, user, device_id)
@@ -84,7 +84,7 @@ impl Service {
             return Err(ServiceError::UnknownDevice);
         }
         // After the delete: a token issued in between carries the old generation.
-        self.revoke_daemon(app, before.as_slice(), None, Revoked::Removed)
+        self.revoke_daemon(&app, before.as_slice(), None, Revoked::Removed)
             .await
     }
 
@@ -161,7 +161,7 @@ impl Service {
         // write: no push for the logged-in device can be queued until it is committed).
         if state == Login::LoggedIn && app.daemon.is_some() {
             let devices = self.store.devices(&app.id, user).await?;
-            self.before_daemon_login(app, &devices, device).await?;
+            self.before_daemon_login(&app, &devices, device).await?;
         }
         let count = self
             .store
@@ -176,7 +176,7 @@ impl Service {
             } else {
                 Revoked::LoggedOut
             };
-            self.revoke_daemon(app, &devices, device, why).await?;
+            self.revoke_daemon(&app, &devices, device, why).await?;
         }
         Ok(count)
     }

@@ -17,6 +17,7 @@ mod webhook;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use pushway_core::TokenKind;
 
 pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
@@ -200,6 +201,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<RecentDelivery>, StoreError>;
     /// The outbox's backlog and paused routes as of `now`, for a metrics scrape.
     async fn backlog(&self, now: i64) -> Result<Backlog, StoreError>;
+
+    /// The route's credential was added or replaced: lifts its pause and makes the rows it held
+    /// (retrying after an `auth`, `misconfigured` or `unroutable` outcome) due at `now`;
+    /// returns how many rows it made due.
+    async fn resume_route(
+        &self,
+        app: &str,
+        kind: TokenKind,
+        credential: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

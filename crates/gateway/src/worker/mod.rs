@@ -24,7 +24,7 @@ pub use sink::GatewaySink;
 pub use writer::{WriteCommand, Writer, spawn_writer};
 
 use self::send::{Leased, final_record, send_group};
-use crate::app::Apps;
+use crate::app::LiveApps;
 use crate::config::WorkerConfig;
 use crate::metrics::Metrics;
 use crate::service::Clock;
@@ -38,7 +38,7 @@ const PRUNE_BATCH: u32 = 1000;
 /// A worker: one claim loop; its dispatches run as tasks, at most `max_in_flight` at once.
 pub struct Worker {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) apps: Arc<Apps>,
+    pub(crate) apps: Arc<LiveApps>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: WorkerConfig,
     pub(crate) writer: Writer,
@@ -192,7 +192,8 @@ impl Worker {
             };
             in_flight.leased.add(&rows);
             let leased = in_flight.leased.clone();
-            let apps = self.apps.clone();
+            // This claim's snapshot: a credential swapped meanwhile serves the next claim.
+            let apps = self.apps.load();
             let clock = self.clock.clone();
             let config = self.config.clone();
             let writer = self.writer.clone();

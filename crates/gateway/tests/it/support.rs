@@ -69,6 +69,16 @@ impl Harness {
         }
     }
 
+    /// The running gateway.
+    pub fn gateway(&self) -> &Gateway {
+        self.gateway.as_ref().expect("the gateway runs")
+    }
+
+    /// The configuration it started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Stops the gateway gracefully within `grace`.
     pub async fn stop(&mut self, grace: Duration) {
         if let Some(gateway) = self.gateway.take() {

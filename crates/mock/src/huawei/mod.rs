@@ -221,6 +221,17 @@ impl HuaweiSimulator {
             .unwrap_or_else(PoisonError::into_inner) = shape;
     }
 
+    /// The client secret the token endpoint accepts from now on (`None`: any non-empty one), as
+    /// when an operator resets it in AppGallery Connect: access tokens already issued stay
+    /// valid until they expire.
+    pub fn set_client_secret(&self, secret: Option<String>) {
+        self.state
+            .client
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .secret = secret;
+    }
+
     /// Adds a fault rule for `messages:send` requests (see [`crate::fault`]).
     pub fn inject(&self, trigger: Trigger, fault: HuaweiFault) {
         self.state.faults.push(trigger, fault);
@@ -318,7 +329,7 @@ impl HuaweiSimulatorBuilder {
     pub async fn start(self) -> Result<HuaweiSimulator, StartError> {
         let jwt = self.service_account.map(Verifier::new).transpose()?;
         let state = Arc::new(State {
-            client: self.client,
+            client: RwLock::new(self.client),
             project_id: self.project_id,
             access: AccessTokens::new(self.token_expires_in),
             jwt,

@@ -7,6 +7,7 @@
 //! all invalid 80300007, some invalid 80100000 with the detail in `msg`, else 80000000.
 
 use std::borrow::Cow;
+use std::sync::PoisonError;
 
 use bytes::Bytes;
 use http::{HeaderMap, header};
@@ -118,7 +119,13 @@ impl State {
             }
             let right_target = match version {
                 Version::V2 => path_id == verifier.project_id(),
-                Version::V1 => self.client.id.as_deref().is_none_or(|id| id == path_id),
+                Version::V1 => self
+                    .client
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .id
+                    .as_deref()
+                    .is_none_or(|id| id == path_id),
             };
             return if right_target {
                 Ok(())

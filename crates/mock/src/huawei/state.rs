@@ -22,7 +22,8 @@ use super::{ErrorStatus, IllegalTokensShape};
 /// Shared state of one simulator.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub client: Client,
+    /// The accepted client; its secret can change while running ([`super::HuaweiSimulator::set_client_secret`]).
+    pub client: RwLock<Client>,
     pub project_id: Option<String>,
     pub access: AccessTokens,
     pub jwt: Option<Verifier>,
@@ -60,7 +61,12 @@ impl Handler for State {
             if let Some(fault) = decision.action {
                 return (decision.delay, fault.reply(false, 0, self.error_status()));
             }
-            let reply = oauth::token_endpoint(&self.client, &self.access, request.body());
+            let client = self
+                .client
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let reply = oauth::token_endpoint(&client, &self.access, request.body());
             return (decision.delay, reply);
         }
         let Some((version, path_id)) = send_path(path) else {

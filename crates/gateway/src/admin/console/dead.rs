@@ -31,6 +31,7 @@ pub(super) async fn list(
     let first = state
         .service
         .apps
+        .load()
         .keys()
         .next()
         .cloned()

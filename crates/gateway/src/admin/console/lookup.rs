@@ -15,7 +15,7 @@ use crate::store::{DeliveryStatus, MessageStatus};
 /// `<select name="app">` of every app, `selected` chosen.
 pub(crate) fn app_select(state: &Shared, selected: &str) -> String {
     let mut out = String::from("<select name=\"app\">");
-    for app in state.service.apps.keys() {
+    for app in state.service.apps.load().keys() {
         let mark = if app == selected { " selected" } else { "" };
         let _ = write!(out, "<option{mark}>{}</option>", esc(app));
     }
@@ -33,7 +33,8 @@ pub(super) async fn overview(State(state): State<Shared>, headers: HeaderMap) ->
         Err(e) => return service_failure(&session, e),
     };
     let mut body = String::new();
-    let first = state.service.apps.keys().next().map_or("", String::as_str);
+    let apps = state.service.apps.load();
+    let first = apps.keys().next().map_or("", String::as_str);
     let _ = write!(
         body,
         "<form method=\"get\" action=\"/console/message\" id=\"find-message\">{} \

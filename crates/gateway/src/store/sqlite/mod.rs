@@ -13,6 +13,8 @@ mod overview;
 mod recipients;
 mod registry;
 mod stats;
+
+mod routes;
 mod status;
 mod webhooks;
 
@@ -353,7 +355,18 @@ impl Store for SqliteStore {
     ) -> Result<Vec<RecentDelivery>, StoreError> {
         self.recent_deliveries_impl(app, user, limit).await
     }
+
     async fn backlog(&self, now: i64) -> Result<Backlog, StoreError> {
         self.backlog_impl(now).await
+    }
+
+    async fn resume_route(
+        &self,
+        app: &str,
+        kind: TokenKind,
+        credential: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.resume_route_impl(app, kind, credential, now).await
     }
 }
