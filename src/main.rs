@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use pushway::gateway::api::admin_credentials::ConfigSource;
 use pushway::gateway::config::{AppConfig, Config, LogFormat};
-use pushway::gateway::{Gateway, auth, check, simulate, start};
+use pushway::gateway::{Gateway, auth, check, simulate, start_with_source};
 
 /// pushway: offline push for instant messaging.
 #[derive(Debug, Parser)]
@@ -169,7 +169,8 @@ async fn serve(mut config: Config, file: Option<PathBuf>, simulate: bool) -> any
         admin_key = Some(key);
     }
     let grace = config.server.shutdown_grace();
-    let gateway = start(config).await?;
+    let source = config_source(file, demo_app);
+    let gateway = start_with_source(config, source.clone()).await?;
     let base = format!("http://{}", gateway.addr());
     println!("pushway listening on {base}  (API under {base}/v1, health at {base}/readyz)");
     if let Some(admin) = gateway.admin_addr() {
@@ -192,7 +193,6 @@ async fn serve(mut config: Config, file: Option<PathBuf>, simulate: bool) -> any
             "  curl -X POST '{base}/v1/apps/demo/messages?wait=5s' -H 'Authorization: Bearer {key}' -H 'Idempotency-Key: first' \\\n    -H 'Content-Type: application/json' -d '{{\"message\":{{\"conversation\":{{\"type\":\"c2c\",\"peer\":\"bob\"}},\"sender\":{{\"user_id\":\"alice\"}},\"elements\":[{{\"type\":\"text\",\"text\":\"hello\"}}]}},\"recipients\":[{{\"user_id\":\"bob\"}}]}}'"
         );
     }
-    let source = config_source(file, demo_app);
     let stopping = shutdown_signal();
     tokio::pin!(stopping);
     let mut hangups = hangups();

@@ -54,6 +54,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::api::admin_credentials::ConfigSource;
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, metrics_router};
 use crate::service::{ChangeError, ChangeReport, Clock, Service, SystemClock};
@@ -242,8 +243,19 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
     Ok(lines)
 }
 
-/// Opens the store, builds every app's providers, and starts the workers and the API.
+/// Opens the store, builds every app's providers, and starts the workers and the API. The
+/// admin API's reload applies `config` again (see [`start_with_source`] to read a file anew).
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
+    let again = config.clone();
+    start_with_source(config, ConfigSource::new(move || Ok(again.clone()))).await
+}
+
+/// [`start`], with the admin API's `POST /admin/v1/reload` reading `source` (the file, the
+/// environment and the secret files, as SIGHUP does).
+pub async fn start_with_source(
+    config: Config,
+    source: ConfigSource,
+) -> Result<Gateway, StartError> {
     let admin_key = config.admin.key_hash()?;
     let path = &config.store.path;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -328,7 +340,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     })?;
     let admin = match (config.admin.enabled, admin_key) {
         (true, Some(key)) => {
-            let router = admin::router(service.clone(), key, &config.admin);
+            let router = admin::router(service.clone(), key, &config.admin, source);
             let (addr, task) = serve_admin(config.admin.listen, router).await?;
             (Some(addr), Some(task))
         }

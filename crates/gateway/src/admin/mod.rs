@@ -8,6 +8,9 @@
 //! | `GET /admin/v1/apps` | the apps and their channels |
 //! | `GET /admin/v1/apps/{app}/dead-letters?reason=&since_ms=&until_ms=&cursor=&limit=` | dead deliveries, oldest first |
 //! | `POST /admin/v1/apps/{app}/dead-letters/replay` | `{"ids": [...]}` or `{"filter": {...}, "limit": n}`: pending again, with a fresh attempt budget |
+//! | `PUT`/`DELETE /admin/v1/apps/{app}/credentials/{kind}/{name}` | add or rotate (checked first), or remove, a vendor credential |
+//! | `PUT`/`DELETE /admin/v1/apps/{app}/api-keys/{name}` | add or rotate, or remove, an API key |
+//! | `POST /admin/v1/reload` | the configuration read again and applied, as on SIGHUP |
 //!
 //! The console's pages are listed in `console`.
 //!
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -33,6 +36,7 @@ use tower_http::trace::TraceLayer;
 
 use self::session::Gate;
 use crate::api::Problem;
+use crate::api::admin_credentials::{self, ConfigSource};
 use crate::auth::KeyHash;
 use crate::config::AdminConfig;
 use crate::service::Service;
@@ -48,13 +52,52 @@ pub(crate) struct AdminState {
 
 pub(crate) type Shared = Arc<AdminState>;
 
+/// What the credential routes need.
+#[derive(Clone)]
+struct CredentialState {
+    service: Service,
+    source: ConfigSource,
+}
+
+impl FromRef<CredentialState> for Service {
+    fn from_ref(state: &CredentialState) -> Service {
+        state.service.clone()
+    }
+}
+
+impl FromRef<CredentialState> for ConfigSource {
+    fn from_ref(state: &CredentialState) -> ConfigSource {
+        state.source.clone()
+    }
+}
+
 /// The admin listener's router over `service`, reached with the admin key whose hash is `key`.
-pub fn router(service: Service, key: KeyHash, config: &AdminConfig) -> Router {
+/// `source` is what `POST /admin/v1/reload` reads.
+pub fn router(
+    service: Service,
+    key: KeyHash,
+    config: &AdminConfig,
+    source: ConfigSource,
+) -> Router {
     let state = Arc::new(AdminState {
-        service,
+        service: service.clone(),
         gate: Gate::new(key, Duration::from_secs(config.session_secs.max(1))),
     });
+    // The credential routes check no key themselves: the admin key is checked here, before.
+    let gate = state.clone();
+    let credentials = admin_credentials::routes::<CredentialState>()
+        .with_state(CredentialState { service, source })
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let gate = gate.clone();
+            async move {
+                match gate.gate.authorize(req.headers()) {
+                    Ok(()) => next.run(req).await,
+                    Err(problem) => axum::response::IntoResponse::into_response(problem),
+                }
+            }
+        }));
     Router::new()
+        .nest("/admin/v1", credentials)
         .route("/admin/v1/apps", get(apps::list))
         .route("/admin/v1/apps/{app}/dead-letters", get(dead_letters::list))
         .route(

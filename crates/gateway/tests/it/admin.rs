@@ -116,3 +116,56 @@ async fn without_an_admin_key_the_listener_is_off() {
     .await;
     assert_eq!(h.admin_base(), None);
 }
+
+/// The credential and key routes are on the admin listener behind the admin key: an API key
+/// added there reaches the app's API at once, and a reload of the configuration the gateway
+/// started with takes it away again.
+#[tokio::test]
+async fn credentials_and_keys_change_on_the_admin_listener_with_the_admin_key_only() {
+    let h = Harness::start_with(|config, _| with_admin(config)).await;
+    let body = json!({"sha256": hex(&hash_key("pw_added_key"))});
+    for key in [None, Some(KEY)] {
+        let (a, _) = admin_call(
+            &h,
+            Method::PUT,
+            "/admin/v1/apps/demo/api-keys/added",
+            key,
+            Some(body.clone()),
+        )
+        .await;
+        assert_problem(&a, 401, "unauthorized");
+    }
+    let reach = |key: &'static str| {
+        let h = &h;
+        async move {
+            h.send(
+                Method::GET,
+                "/v1/apps/demo/dead-tokens",
+                Some(key),
+                &[],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(reach("pw_added_key").await, StatusCode::UNAUTHORIZED);
+    let (a, _) = admin_call(
+        &h,
+        Method::PUT,
+        "/admin/v1/apps/demo/api-keys/added",
+        Some(ADMIN_KEY),
+        Some(body),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(
+        a.body,
+        json!({"app": "demo", "item": "api_key/added", "change": "added"})
+    );
+    assert_eq!(reach("pw_added_key").await, StatusCode::OK);
+    let (a, _) = admin_call(&h, Method::POST, "/admin/v1/reload", Some(ADMIN_KEY), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(reach("pw_added_key").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(reach(KEY).await, StatusCode::OK);
+}
