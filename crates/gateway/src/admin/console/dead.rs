@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::html::{esc, opt, page, q, time};
 use super::lookup::app_select;
-use super::{Form, failure_page, html, param, query, service_failure, session};
+use super::{Form, Params, Signed, failure_page, html, param, service_failure};
 use crate::admin::Shared;
 use crate::admin::dead_letters::list_query;
 use crate::service::MAX_REPLAY;
@@ -20,14 +20,9 @@ const PAGE: u32 = 100;
 
 pub(super) async fn list(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Signed(session): Signed,
+    Params(params): Params,
 ) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let params = query(raw.as_deref());
     let first = state
         .service
         .apps
@@ -157,13 +152,10 @@ pub(super) async fn list(
 
 pub(super) async fn replay(
     State(state): State<Shared>,
+    Signed(session): Signed,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let form = match Form::parse(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,

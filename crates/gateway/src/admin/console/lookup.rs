@@ -2,12 +2,12 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::html::{age, esc, opt, page, q, time};
-use super::{html, param, query, service_failure, session};
+use super::{Params, Signed, html, param, service_failure};
 use crate::admin::Shared;
 use crate::admin::apps::infos;
 use crate::store::{DeliveryStatus, MessageStatus};
@@ -23,11 +23,7 @@ pub(crate) fn app_select(state: &Shared, selected: &str) -> String {
     out
 }
 
-pub(super) async fn overview(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub(super) async fn overview(State(state): State<Shared>, Signed(session): Signed) -> Response {
     let (now, stats, paused) = match state.service.overview().await {
         Ok(o) => o,
         Err(e) => return service_failure(&session, e),
@@ -153,14 +149,9 @@ fn timeline(app: &str, status: &MessageStatus) -> String {
 
 pub(super) async fn message(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Signed(session): Signed,
+    Params(params): Params,
 ) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let params = query(raw.as_deref());
     let (app, id) = (param(&params, "app"), param(&params, "id").trim());
     match state.service.status(app, id).await {
         Ok(status) => html(
@@ -173,14 +164,9 @@ pub(super) async fn message(
 
 pub(super) async fn user(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Signed(session): Signed,
+    Params(params): Params,
 ) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let params = query(raw.as_deref());
     let (app, user) = (param(&params, "app"), param(&params, "user"));
     let service = &state.service;
     let (devices, settings, recent) = match tokio::try_join!(

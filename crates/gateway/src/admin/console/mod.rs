@@ -18,7 +18,8 @@ mod push;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -53,6 +54,29 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// A page's open session: a handler taking it answers only a signed-in browser, and sends any
+/// other to the login page.
+pub(crate) struct Signed(pub(crate) Session);
+
+impl FromRequestParts<Shared> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        session(state, &parts.headers).map(Signed).map_err(|r| *r)
+    }
+}
+
+/// A page's query parameters, in order (see [`param`]).
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Params(query(parts.uri.query())))
+    }
 }
 
 /// The open session, or the answer that sends the browser to the login page.

@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::html::{esc, page, q};
 use super::lookup::app_select;
-use super::{Form, failure_page, html, param, query, service_failure, session};
+use super::{Form, Params, Signed, failure_page, html, param, service_failure};
 use crate::admin::Shared;
 use crate::admin::session::Session;
 use crate::auth::generate_key;
@@ -42,14 +42,9 @@ fn form_page(state: &Shared, session: &Session, app: &str, user: &str, push: &Te
 
 pub(super) async fn form(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Signed(session): Signed,
+    Params(params): Params,
 ) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let params = query(raw.as_deref());
     let push = TestPush {
         sender: "console".to_owned(),
         text: "Test push from the pushway console".to_owned(),
@@ -130,11 +125,12 @@ fn preview_html(preview: &Preview) -> String {
     out
 }
 
-pub(super) async fn post(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let session = match session(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub(super) async fn post(
+    State(state): State<Shared>,
+    Signed(session): Signed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = match Form::parse(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,
