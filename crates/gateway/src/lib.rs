@@ -234,8 +234,12 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
         .collect();
     for (app, hook) in &hooks {
         let events: Vec<&str> = hook.events.iter().map(|t| t.as_str()).collect();
+        let format = match &hook.format {
+            webhook::Format::Tim(tim) => format!(", format: tim (SdkAppid {})", tim.sdkappid),
+            webhook::Format::Pushway => String::new(),
+        };
         lines.push(format!(
-            "app {app}: webhook to {}, events: {}",
+            "app {app}: webhook to {}, events: {}{format}",
             hook.origin(),
             events.join(", ")
         ));

@@ -21,6 +21,10 @@ use super::Secret;
 /// max_attempts = 12
 /// backoff_base_ms = 1000
 /// backoff_max_ms = 600000
+/// # Tencent IM's push-callback shape instead of pushway's (docs/webhooks.md, "TIM format"):
+/// # format = "tim"
+/// # tim_sdkappid = 1400000000
+/// # tim_token_file = "/run/secrets/tim-callback-token"   # adds TIM's Sign and RequestTime
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +51,16 @@ pub struct WebhookConfig {
     pub backoff_base_ms: u64,
     /// The longest backoff in milliseconds (default 600 000).
     pub backoff_max_ms: u64,
+    /// The body's shape: `pushway` (the default) or `tim` (Tencent IM's `Push.OfflinePush`
+    /// callback).
+    pub format: String,
+    /// With `format = "tim"`: the `SdkAppid` put in each request's query (required).
+    pub tim_sdkappid: Option<u64>,
+    /// With `format = "tim"`: TIM's callback-authentication token; with it, each request's
+    /// query carries `Sign` and `RequestTime` as Tencent IM's callbacks do.
+    pub tim_token: Option<Secret>,
+    /// A file holding the TIM token.
+    pub tim_token_file: Option<PathBuf>,
 }
 
 impl Default for WebhookConfig {
@@ -64,6 +78,10 @@ impl Default for WebhookConfig {
             max_attempts: 12,
             backoff_base_ms: 1_000,
             backoff_max_ms: 600_000,
+            format: "pushway".to_owned(),
+            tim_sdkappid: None,
+            tim_token: None,
+            tim_token_file: None,
         }
     }
 }

@@ -34,7 +34,9 @@ pub use status::{
 
 // The webhook worker's side of the store (its own trait: the events are written by `record`
 // and `accept` themselves).
-pub use webhook::{ClaimedEvent, EventCounts, EventRetry, EventType, WebhookFilter, WebhookStore};
+pub use webhook::{
+    ClaimedEvent, EventCounts, EventMessage, EventRetry, EventType, WebhookFilter, WebhookStore,
+};
 
 /// A store failure (the database is unreachable, full, corrupt…): a 5xx, never the caller's
 /// fault.

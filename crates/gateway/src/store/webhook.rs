@@ -107,6 +107,24 @@ pub struct ClaimedEvent {
     pub attempts: u32,
 }
 
+/// What a posted event's message says, for shapes that carry more than the event itself (the
+/// TIM format's sender, conversation and `MsgRandom`): read when a batch is posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMessage {
+    /// The message id.
+    pub id: String,
+    /// The sender's user id, when the message names one.
+    pub sender: Option<String>,
+    /// The conversation type: `c2c` or `group`.
+    pub conversation: Option<String>,
+    /// The group id of a group conversation.
+    pub group_id: Option<String>,
+    /// The idempotency key the message was accepted under.
+    pub idempotency_key: String,
+    /// When it was accepted (Unix ms).
+    pub created_at: i64,
+}
+
 /// What became of a claimed event's post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRetry {
@@ -154,6 +172,13 @@ pub trait WebhookStore: Send + Sync + 'static {
         error: &str,
         now: i64,
     ) -> Result<(), StoreError>;
+
+    /// The messages of `app` among `ids` (those still kept; the others are left out).
+    async fn event_messages(
+        &self,
+        app: &str,
+        ids: &[String],
+    ) -> Result<Vec<EventMessage>, StoreError>;
 
     /// `app`'s events by state.
     async fn event_counts(&self, app: &str) -> Result<EventCounts, StoreError>;

@@ -7,11 +7,13 @@
 //! | events, written in the transaction of what caused them | `store::sqlite` (`webhooks.rs`) |
 //! | the poster: claim ≤ 100 due events per app under a lease, one signed POST, retry with backoff | [`WebhookWorker`] |
 //! | signing, and [`verify`] for receivers | `sign.rs` |
+//! | `format = "tim"`: Tencent IM's `Push.OfflinePush` callback shape, built when a batch is posted | `tim.rs` |
 //!
 //! The worker is its own task with its own HTTP client and a bound on posts in flight: a slow
 //! or failing receiver delays only its own app's events, never a push.
 
 mod sign;
+mod tim;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,10 @@ use std::time::Duration;
 
 pub use sign::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, TOLERANCE_SECS, VerifyError, sign, signature_header, verify,
+};
+pub use tim::{
+    CALLBACK_COMMAND, ERR_DEAD, ERR_SUPPRESSED, ERR_TOKEN_INVALIDATED, Format, MAX_TOKEN_BYTES,
+    TimFormat, tim_sign,
 };
 pub use worker::{MAX_BATCH, WebhookWorker};
 
@@ -45,6 +51,8 @@ pub struct Hook {
     pub backoff_base_ms: u64,
     /// The longest backoff.
     pub backoff_max_ms: u64,
+    /// The body's shape.
+    pub format: Format,
 }
 
 impl Hook {
@@ -143,7 +151,9 @@ fn hook(at: &str, c: &WebhookConfig) -> Result<Hook, ConfigError> {
             "must be at least backoff_base_ms",
         ));
     }
+    let format = tim::format(at, c)?;
     Ok(Hook {
+        format,
         url,
         secrets,
         events,

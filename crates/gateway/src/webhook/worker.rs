@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{Hook, Hooks, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header};
+use super::{Format, Hook, Hooks, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header, tim};
 use crate::service::Clock;
 use crate::store::{ClaimedEvent, EventRetry, WebhookStore};
 
@@ -170,9 +170,29 @@ impl Post {
 
     /// Posts `events` and records the answer; whether it was a 2xx.
     async fn post(&self, events: &[ClaimedEvent]) -> bool {
-        let body = batch_body(events);
         let now = self.clock.now_ms();
         let timestamp = now.div_euclid(1000);
+        // The shape is applied here, from the same stored rows: a format change needs no
+        // migration and applies to events already waiting.
+        let (url, body) = match &self.hook.format {
+            Format::Tim(shape) => {
+                let ids = tim::message_ids(events);
+                let messages = match self.store.event_messages(&self.app, &ids).await {
+                    Ok(messages) => messages,
+                    Err(e) => {
+                        // Not the receiver's failure: nothing is posted or recorded, and the
+                        // events are due again when their lease ends (the claim counted it).
+                        tracing::error!(app = %self.app, error = %e, "webhooks: reading the events' messages failed");
+                        return false;
+                    }
+                };
+                (
+                    shape.url(&self.hook.url, timestamp),
+                    tim::body(events, &messages),
+                )
+            }
+            Format::Pushway => (self.hook.url.clone(), batch_body(events)),
+        };
         let secrets: Vec<&[u8]> = self
             .hook
             .secrets
@@ -182,7 +202,7 @@ impl Post {
         let signature = signature_header(&secrets, timestamp, body.as_bytes());
         let answer = self
             .client
-            .post(self.hook.url.clone())
+            .post(url)
             .timeout(self.hook.timeout)
             .header("content-type", "application/json")
             .header(TIMESTAMP_HEADER, timestamp.to_string())

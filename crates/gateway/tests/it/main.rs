@@ -32,4 +32,5 @@ mod support;
 mod tim;
 mod webhook_receiver;
 mod webhook_store;
+mod webhook_tim;
 mod webhooks;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
 /// How the receiver answers one request.
@@ -23,6 +23,8 @@ pub enum Reply {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request's query string (without `?`), as sent.
+    pub query: String,
     pub timestamp: String,
     pub signature: String,
     pub content_type: String,
@@ -100,7 +102,12 @@ impl Receiver {
     }
 }
 
-async fn handle(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn handle(
+    State(receiver): State<Receiver>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let header = |name: &str| {
         headers
             .get(name)
@@ -116,6 +123,7 @@ async fn handle(State(receiver): State<Receiver>, headers: HeaderMap, body: Byte
             .or(receiver.always)
             .unwrap_or(Reply::Status(200));
         inner.received.push(Received {
+            query: uri.query().unwrap_or("").to_owned(),
             timestamp: header("pushway-timestamp"),
             signature: header("pushway-signature"),
             content_type: header("content-type"),

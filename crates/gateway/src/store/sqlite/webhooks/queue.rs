@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::super::{SqliteStore, err};
 use crate::store::{
-    ClaimedEvent, EventCounts, EventRetry, StoreError, WebhookFilter, WebhookStore,
+    ClaimedEvent, EventCounts, EventMessage, EventRetry, StoreError, WebhookFilter, WebhookStore,
 };
 
 #[async_trait]
@@ -110,6 +110,41 @@ impl WebhookStore for SqliteStore {
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)
+    }
+
+    async fn event_messages(
+        &self,
+        app: &str,
+        ids: &[String],
+    ) -> Result<Vec<EventMessage>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(ids).map_err(StoreError::new)?;
+        // One primary-key lookup per message of the batch (at most 100), on the reader pool.
+        let rows = sqlx::query(
+            "SELECT id, body ->> '$.sender.user_id', body ->> '$.conversation.type',
+                    body ->> '$.conversation.id', idempotency_key, created_at
+             FROM messages
+             WHERE id IN (SELECT value FROM json_each(?2)) AND app_id = ?1",
+        )
+        .bind(app)
+        .bind(list)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(EventMessage {
+                    id: row.try_get(0).map_err(err)?,
+                    sender: row.try_get(1).map_err(err)?,
+                    conversation: row.try_get(2).map_err(err)?,
+                    group_id: row.try_get(3).map_err(err)?,
+                    idempotency_key: row.try_get(4).map_err(err)?,
+                    created_at: row.try_get(5).map_err(err)?,
+                })
+            })
+            .collect()
     }
 
     async fn event_counts(&self, app: &str) -> Result<EventCounts, StoreError> {
