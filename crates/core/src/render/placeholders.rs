@@ -67,7 +67,7 @@ impl Placeholders {
     /// Tencent's English "Message Formats" page (intl 1047/33527, tim.md §2 source F) gives the
     /// push text of a location as `[Location]` and of a face as `[Face]`; it gives none for
     /// voice, file, image and video (nor does the Chinese page), so those keep [`Self::EN`]'s
-    /// words, which translate the SDK's `[语音]`, `[文件]`, `[图片]`, `[视频]` [inferred].
+    /// words, which translate the SDK's `[语音]`, `[文件]`, `[图片]`, `[视频]` \[inferred\].
     pub const TIM_EN: Placeholders = Placeholders {
         sound: Cow::Borrowed("[Voice]"),
         file: Cow::Borrowed("[File]"),

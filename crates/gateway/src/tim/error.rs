@@ -1,5 +1,5 @@
 //! TIM's reply envelope and the error codes pushway answers with (tim.md §1: codes of
-//! `sendmsg` [S1] and `send_group_msg` [S2]).
+//! `sendmsg` \[S1\] and `send_group_msg` \[S2\]).
 
 use serde_json::{Value, json};
 
