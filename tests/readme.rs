@@ -165,7 +165,7 @@ async fn every_route_of_the_readme_api_table_is_served() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     let routes = api_table(&readme);
-    assert_eq!(routes.len(), 18, "{routes:?}");
+    assert_eq!(routes.len(), 23, "{routes:?}");
     assert!(routes.contains(&(
         "POST".to_owned(),
         "/v1/apps/{app}/users/{user}/devices/{device}/kicked".to_owned()
