@@ -156,10 +156,13 @@ pub(super) async fn replay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match Form::signed(&headers, &body, &session) {
+    let form = match Form::parse(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
+    if let Err(r) = form.check_csrf(&session) {
+        return *r;
+    }
     let app = form.get("app");
     let result = if form.get("all") == "1" {
         let time = |v: &str| v.parse::<i64>().ok();
