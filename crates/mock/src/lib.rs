@@ -13,6 +13,7 @@ pub mod fault;
 pub mod fcm;
 mod http_server;
 pub mod huawei;
+pub mod postgres;
 pub mod record;
 mod tokens;
 pub mod xiaomi;
