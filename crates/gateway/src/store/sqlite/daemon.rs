@@ -3,55 +3,49 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Value, json};
-use sqlx::{Sqlite, Transaction};
+use rusqlite::{Connection, params};
 
-use super::err;
+use super::raw::raw_err;
 use crate::store::{DaemonUpdate, StoreError};
 
 /// Applies `updates` to their (message, device) rows, inside the writer's transaction. A row
 /// already finished otherwise (delivered, failed, dead) keeps its state; an in-flight row
 /// finished here keeps it too, as the outcome of its send is recorded only over `in_flight`.
-pub(super) async fn record_daemon(
-    tx: &mut Transaction<'static, Sqlite>,
+pub(super) fn record_daemon(
+    conn: &Connection,
     updates: &[DaemonUpdate],
     now: i64,
 ) -> Result<(), StoreError> {
     if updates.is_empty() {
         return Ok(());
     }
-    // One statement for the batch. Both states an update sets are final, so of several updates
-    // of one row only the first applies, as it would row by row.
+    // Both states an update sets are final, so of several updates of one row only the first
+    // applies. The unique (message_id, user_id, device_id) index finds each row.
+    let mut update = conn
+        .prepare(
+            "UPDATE deliveries SET state = ?5, last_outcome = ?6, last_reason = ?7,
+                    lease_until = NULL, run_at = ?8, updated_at = ?8
+             WHERE message_id = ?1 AND user_id = ?2 AND device_id = ?3 AND app_id = ?4
+               AND kind = 'daemon' AND state IN ('pending', 'in_flight', 'retrying', 'queued')",
+        )
+        .map_err(raw_err)?;
     let mut seen = HashSet::with_capacity(updates.len());
-    let rows: Vec<Value> = updates
-        .iter()
-        .filter(|u| seen.insert((&u.app, &u.message_id, &u.user, &u.device_id)))
-        .map(|u| {
-            json!([
+    for u in updates {
+        if !seen.insert((&u.app, &u.message_id, &u.user, &u.device_id)) {
+            continue;
+        }
+        update
+            .execute(params![
                 u.message_id,
                 u.user,
                 u.device_id,
                 u.app,
                 u.state.as_str(),
                 u.outcome,
-                u.reason
+                u.reason,
+                now
             ])
-        })
-        .collect();
-    // The unique (message_id, user_id, device_id) index finds each row.
-    sqlx::query(
-        "UPDATE deliveries SET state = u.value ->> 4, last_outcome = u.value ->> 5,
-                last_reason = u.value ->> 6, lease_until = NULL, run_at = ?1, updated_at = ?1
-         FROM json_each(?2) AS u
-         WHERE deliveries.message_id = u.value ->> 0 AND deliveries.user_id = u.value ->> 1
-           AND deliveries.device_id = u.value ->> 2 AND deliveries.app_id = u.value ->> 3
-           AND deliveries.kind = 'daemon'
-           AND deliveries.state IN ('pending', 'in_flight', 'retrying', 'queued')",
-    )
-    .bind(now)
-    .bind(Value::Array(rows).to_string())
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
+            .map_err(raw_err)?;
+    }
     Ok(())
 }

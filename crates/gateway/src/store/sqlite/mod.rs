@@ -10,6 +10,7 @@ mod daemon;
 mod dead_letters;
 mod outbox;
 mod overview;
+mod raw;
 mod recipients;
 mod registry;
 mod stats;
@@ -43,6 +44,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The hot paths' connection (accepts, claims, outcomes; see `raw.rs`).
+    hot: raw::HotConn,
     /// Which webhook events the writes keep (see `webhooks.rs`).
     webhooks: webhooks::SharedFilter,
 }
@@ -80,9 +83,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::new)?;
+        let hot = raw::HotConn::open(path, BUSY_TIMEOUT)?;
         Ok(SqliteStore {
             writer,
             reader,
+            hot,
             webhooks: webhooks::SharedFilter::default(),
         })
     }

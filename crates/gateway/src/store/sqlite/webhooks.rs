@@ -11,10 +11,11 @@
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
-use sqlx::{Row, Sqlite, Transaction};
 
-use super::{SqliteStore, err, kind_label};
+use super::raw::raw_err;
+use super::{SqliteStore, kind_label};
 use crate::store::{
     DaemonUpdate, DeliveryState, EventType, NewMessage, StoreError, WebhookFilter, WriteBatch,
 };
@@ -41,20 +42,12 @@ const INSERT_EVENTS: &str = "INSERT INTO webhook_events
             'pending', 0, ?1, ?1, ?1
      FROM json_each(?2) ORDER BY key";
 
-async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: Vec<Value>,
-    now: i64,
-) -> Result<(), StoreError> {
+fn insert(conn: &Connection, rows: Vec<Value>, now: i64) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(INSERT_EVENTS)
-        .bind(now)
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
+    conn.execute(INSERT_EVENTS, params![now, Value::Array(rows).to_string()])
+        .map_err(raw_err)?;
     Ok(())
 }
 
@@ -70,8 +63,8 @@ impl SqliteStore {
 /// The events of the writer's outcomes and dead tokens, written before they are applied (in the
 /// same transaction): an outcome counts only over an in-flight row, the first per row, as
 /// `record_outcomes` applies it; a dead token only where its registration is removed.
-pub(super) async fn record_events(
-    tx: &mut Transaction<'static, Sqlite>,
+pub(super) fn record_events(
+    conn: &Connection,
     batch: &WriteBatch,
     now: i64,
     filter: &WebhookFilter,
@@ -99,7 +92,7 @@ pub(super) async fn record_events(
         })
         .collect();
     if !outcomes.is_empty() {
-        sqlx::query(
+        conn.execute(
             "INSERT INTO webhook_events
                    (event_id, app_id, type, body, state, attempts, run_at, created_at, updated_at)
              SELECT o.value ->> 3, d.app_id, o.value ->> 1,
@@ -114,13 +107,9 @@ pub(super) async fn record_events(
                AND (d.app_id, o.value ->> 1) IN
                    (SELECT value ->> 0, value ->> 1 FROM json_each(?3))
              ORDER BY o.key",
+            params![now, Value::Array(outcomes).to_string(), filter.to_json()],
         )
-        .bind(now)
-        .bind(Value::Array(outcomes).to_string())
-        .bind(filter.to_json())
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
+        .map_err(raw_err)?;
     }
 
     // Rare (a vendor's dead-token report): one lookup each, with the DELETE's own condition.
@@ -134,22 +123,19 @@ pub(super) async fn record_events(
         if removed.contains(&key) {
             continue;
         }
-        let found = sqlx::query(
-            "SELECT user_id, device_id FROM devices WHERE app_id = ?1 AND kind = ?2
-               AND credential = ?3 AND token = ?4 AND (?5 IS NULL OR updated_at <= ?5)",
-        )
-        .bind(&d.app)
-        .bind(kind_label(d.kind))
-        .bind(&d.credential)
-        .bind(&d.token)
-        .bind(d.since)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(err)?;
-        let Some(found) = found else { continue };
+        let found: Option<(String, String)> = conn
+            .query_row(
+                "SELECT user_id, device_id FROM devices WHERE app_id = ?1 AND kind = ?2
+                   AND credential = ?3 AND token = ?4 AND (?5 IS NULL OR updated_at <= ?5)",
+                params![d.app, kind_label(d.kind), d.credential, d.token, d.since],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(raw_err)?;
+        let Some((user, device)) = found else {
+            continue;
+        };
         removed.insert(key);
-        let user: String = found.try_get(0).map_err(err)?;
-        let device: String = found.try_get(1).map_err(err)?;
         rows.push(json!([
             event_id(),
             d.app,
@@ -161,13 +147,13 @@ pub(super) async fn record_events(
             d.reason
         ]));
     }
-    insert(tx, rows, now).await
+    insert(conn, rows, now)
 }
 
 /// The events of daemon acks and drops, written before they are applied: each counts where its
 /// row is not finished yet, the first per row.
-pub(super) async fn daemon_events(
-    tx: &mut Transaction<'static, Sqlite>,
+pub(super) fn daemon_events(
+    conn: &Connection,
     updates: &[DaemonUpdate],
     now: i64,
     filter: &WebhookFilter,
@@ -187,7 +173,7 @@ pub(super) async fn daemon_events(
             continue;
         }
         let reason = (t == EventType::Dead).then(|| u.reason.clone().unwrap_or(u.outcome.clone()));
-        sqlx::query(
+        conn.execute(
             "INSERT INTO webhook_events
                    (event_id, app_id, type, body, state, attempts, run_at, created_at, updated_at)
              SELECT ?1, app_id, ?2,
@@ -199,26 +185,26 @@ pub(super) async fn daemon_events(
              FROM deliveries
              WHERE message_id = ?5 AND user_id = ?6 AND device_id = ?7 AND app_id = ?8
                AND kind = 'daemon' AND state IN ('pending', 'in_flight', 'retrying', 'queued')",
+            params![
+                event_id(),
+                t.as_str(),
+                reason,
+                now,
+                u.message_id,
+                u.user,
+                u.device_id,
+                u.app
+            ],
         )
-        .bind(event_id())
-        .bind(t.as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(&u.message_id)
-        .bind(&u.user)
-        .bind(&u.device_id)
-        .bind(&u.app)
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
+        .map_err(raw_err)?;
     }
     Ok(())
 }
 
 /// The `suppressed` events of newly accepted messages: one per recipient who gets nothing, one
 /// per device that gets nothing (`device_id` set).
-pub(super) async fn accept_events(
-    tx: &mut Transaction<'static, Sqlite>,
+pub(super) fn accept_events(
+    conn: &Connection,
     messages: &[&NewMessage],
     filter: &WebhookFilter,
 ) -> Result<(), StoreError> {
@@ -261,5 +247,5 @@ pub(super) async fn accept_events(
             }
         }
     }
-    insert(tx, rows, now).await
+    insert(conn, rows, now)
 }
