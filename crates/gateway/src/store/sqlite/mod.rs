@@ -46,6 +46,9 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The hot paths' connection (accepts, claims, outcomes; see `raw.rs`).
     hot: raw::HotConn,
+    /// The hot paths' read-only connection (the accept path's lookups, the workers'
+    /// notifications).
+    hot_reader: raw::HotConn,
     /// Which webhook events the writes keep (see `webhooks.rs`).
     webhooks: webhooks::SharedFilter,
 }
@@ -83,11 +86,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::new)?;
-        let hot = raw::HotConn::open(path, BUSY_TIMEOUT)?;
+        let hot = raw::HotConn::open(path, BUSY_TIMEOUT, false)?;
+        let hot_reader = raw::HotConn::open(path, BUSY_TIMEOUT, true)?;
         Ok(SqliteStore {
             writer,
             reader,
             hot,
+            hot_reader,
             webhooks: webhooks::SharedFilter::default(),
         })
     }
@@ -120,17 +125,6 @@ impl SqliteStore {
             .await
             .map_err(StoreError::new)
     }
-}
-
-/// The rows of a `SELECT json_group_array(json_array(...))`, each as a tuple (or any type that
-/// deserializes from a JSON array). sqlx's SQLite driver hands every result row from the
-/// connection's thread to the caller on its own (a channel send, often a thread wake-up, and a
-/// copy of each value); a many-row read aggregated into one JSON value crosses once.
-pub(super) fn json_rows<T: serde::de::DeserializeOwned>(
-    row: &sqlx::sqlite::SqliteRow,
-) -> Result<Vec<T>, StoreError> {
-    let text: &str = row.try_get(0).map_err(err)?;
-    serde_json::from_str(text).map_err(StoreError::new)
 }
 
 pub(super) fn err(e: sqlx::Error) -> StoreError {

@@ -4,10 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sqlx::Row;
 
 use super::raw::raw_err;
-use super::{SqliteStore, err, kind_label, parse_kind};
+use super::{SqliteStore, kind_label, parse_kind};
 use crate::store::{Claimed, OutcomeRecord, StoreError, WebhookFilter, WriteBatch};
 
 fn u32_of(value: i64) -> u32 {
@@ -20,22 +19,8 @@ impl SqliteStore {
         app: &str,
         key: &str,
     ) -> Result<Option<(String, [u8; 32])>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, request_hash FROM messages WHERE app_id = ? AND idempotency_key = ?",
-        )
-        .bind(app)
-        .bind(key)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(err)?;
-        row.map(|row| {
-            let hash: Vec<u8> = row.try_get(1).map_err(err)?;
-            let hash = hash
-                .try_into()
-                .map_err(|_| StoreError::new("messages: a request hash is not 32 bytes"))?;
-            Ok((row.try_get(0).map_err(err)?, hash))
-        })
-        .transpose()
+        let mut found = self.find_idempotent_many_impl(app, &[key.to_owned()]).await?;
+        Ok(found.remove(key))
     }
 
     pub(super) async fn find_idempotent_many_impl(
@@ -44,27 +29,31 @@ impl SqliteStore {
         keys: &[String],
     ) -> Result<HashMap<String, (String, [u8; 32])>, StoreError> {
         let list = serde_json::to_string(keys).map_err(StoreError::new)?;
-        let rows = sqlx::query(
-            "SELECT idempotency_key, id, request_hash FROM messages
-             WHERE app_id = ? AND idempotency_key IN (SELECT value FROM json_each(?))",
-        )
-        .bind(app)
-        .bind(list)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(err)?;
-        let mut found = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let hash: Vec<u8> = row.try_get(2).map_err(err)?;
-            let hash = hash
-                .try_into()
-                .map_err(|_| StoreError::new("messages: a request hash is not 32 bytes"))?;
-            found.insert(
-                row.try_get(0).map_err(err)?,
-                (row.try_get(1).map_err(err)?, hash),
-            );
-        }
-        Ok(found)
+        let app = app.to_owned();
+        self.hot_reader
+            .run(move |conn| {
+                let mut read = conn
+                    .prepare(
+                        "SELECT idempotency_key, id, request_hash FROM messages
+                         WHERE app_id = ?1
+                           AND idempotency_key IN (SELECT value FROM json_each(?2))",
+                    )
+                    .map_err(raw_err)?;
+                let mut rows = read.query(params![app, list]).map_err(raw_err)?;
+                let mut found = HashMap::new();
+                while let Some(row) = rows.next().map_err(raw_err)? {
+                    let hash: Vec<u8> = row.get(2).map_err(raw_err)?;
+                    let hash = hash.try_into().map_err(|_| {
+                        StoreError::new("messages: a request hash is not 32 bytes")
+                    })?;
+                    found.insert(
+                        row.get(0).map_err(raw_err)?,
+                        (row.get(1).map_err(raw_err)?, hash),
+                    );
+                }
+                Ok(found)
+            })
+            .await
     }
 
     pub(super) async fn claim_impl(
@@ -85,17 +74,25 @@ impl SqliteStore {
         &self,
         ids: &[i64],
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let list = serde_json::to_string(ids).map_err(StoreError::new)?;
-        let rows = sqlx::query(
-            "SELECT id, body FROM notifications WHERE id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(list)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(err)?;
-        rows.into_iter()
-            .map(|row| Ok((row.try_get(0).map_err(err)?, row.try_get(1).map_err(err)?)))
-            .collect()
+        let ids = ids.to_vec();
+        self.hot_reader
+            .run(move |conn| {
+                let mut read = conn
+                    .prepare("SELECT id, body FROM notifications WHERE id = ?1")
+                    .map_err(raw_err)?;
+                let mut found = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let body: Option<String> = read
+                        .query_row(params![id], |row| row.get(1))
+                        .optional()
+                        .map_err(raw_err)?;
+                    if let Some(body) = body {
+                        found.push((id, body));
+                    }
+                }
+                Ok(found)
+            })
+            .await
     }
 
     pub(super) async fn record_impl(&self, batch: &WriteBatch, now: i64) -> Result<(), StoreError> {

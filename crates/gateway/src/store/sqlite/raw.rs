@@ -38,13 +38,20 @@ impl std::fmt::Debug for HotConn {
 }
 
 impl HotConn {
-    /// Opens a read-write connection to the (existing, migrated) database at `path`.
-    pub(super) fn open(path: &Path, busy_timeout: Duration) -> Result<HotConn, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(raw_err)?;
+    /// Opens a connection to the (existing, migrated) database at `path`, read-only or
+    /// read-write.
+    pub(super) fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        read_only: bool,
+    ) -> Result<HotConn, StoreError> {
+        let mode = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        };
+        let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(raw_err)?;
         conn.busy_timeout(busy_timeout).map_err(raw_err)?;
         // As sqlx's connections are set up (`SqliteStore::open`); `synchronous` is set by each
         // transaction.
