@@ -103,9 +103,7 @@ fn insert_rows(conn: &Connection, messages: &[&NewMessage]) -> Result<(), StoreE
     for m in messages {
         let mut notification_ids = Vec::with_capacity(m.notifications.len());
         for body in &m.notifications {
-            notification
-                .execute(params![m.id, body])
-                .map_err(raw_err)?;
+            notification.execute(params![m.id, body]).map_err(raw_err)?;
             notification_ids.push(conn.last_insert_rowid());
         }
         for (position, r) in m.recipients.iter().enumerate() {

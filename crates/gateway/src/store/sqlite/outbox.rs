@@ -19,7 +19,9 @@ impl SqliteStore {
         app: &str,
         key: &str,
     ) -> Result<Option<(String, [u8; 32])>, StoreError> {
-        let mut found = self.find_idempotent_many_impl(app, &[key.to_owned()]).await?;
+        let mut found = self
+            .find_idempotent_many_impl(app, &[key.to_owned()])
+            .await?;
         Ok(found.remove(key))
     }
 
@@ -43,9 +45,9 @@ impl SqliteStore {
                 let mut found = HashMap::new();
                 while let Some(row) = rows.next().map_err(raw_err)? {
                     let hash: Vec<u8> = row.get(2).map_err(raw_err)?;
-                    let hash = hash.try_into().map_err(|_| {
-                        StoreError::new("messages: a request hash is not 32 bytes")
-                    })?;
+                    let hash = hash
+                        .try_into()
+                        .map_err(|_| StoreError::new("messages: a request hash is not 32 bytes"))?;
                     found.insert(
                         row.get(0).map_err(raw_err)?,
                         (row.get(1).map_err(raw_err)?, hash),

@@ -1,8 +1,10 @@
 //! A message's status and the dead-token feed, and their pruning after the retention.
 
+use rusqlite::{OptionalExtension, params};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::raw::raw_err;
 use super::{SqliteStore, err, parse_kind};
 use crate::store::{
     DeadTokenEntry, DeliveryCounts, DeliveryState, DeliveryStatus, MessageStatus, MessageSummary,
@@ -44,49 +46,77 @@ impl SqliteStore {
         app: &str,
         message: &str,
     ) -> Result<Option<MessageSummary>, StoreError> {
-        // One statement, one row: the counts come from the indexes keyed by message id.
-        let Some(row) = sqlx::query(
-            "SELECT m.created_at,
-               (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),
-               (SELECT count(*) FROM recipients r
-                 WHERE r.message_id = m.id AND r.suppressed IS NOT NULL),
-               (SELECT count(*) FROM suppressed_devices s WHERE s.message_id = m.id),
-               (SELECT json_group_object(state, n) FROM
-                  (SELECT state, count(*) AS n FROM deliveries d
-                    WHERE d.message_id = m.id GROUP BY state)),
-               (SELECT max(updated_at) FROM deliveries d WHERE d.message_id = m.id)
-             FROM messages m WHERE m.id = ? AND m.app_id = ?",
-        )
-        .bind(message)
-        .bind(app)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(err)?
-        else {
-            return Ok(None);
-        };
-        let count = |i: usize| -> Result<u64, StoreError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(i).map_err(err)?).unwrap_or(0))
-        };
-        let by_state: String = row.try_get(4).map_err(err)?;
-        let by_state: std::collections::HashMap<String, u64> =
-            serde_json::from_str(&by_state).map_err(StoreError::new)?;
-        let mut deliveries = DeliveryCounts::default();
-        for (label, n) in by_state {
-            let state = DeliveryState::parse(&label)
-                .ok_or_else(|| StoreError::new(format!("deliveries: unknown state {label:?}")))?;
-            deliveries.add(state, n);
-        }
-        Ok(Some(MessageSummary {
-            message_id: message.to_owned(),
-            created_at_ms: row.try_get(0).map_err(err)?,
-            recipients: count(1)?,
-            suppressed_recipients: count(2)?,
-            suppressed_devices: count(3)?,
-            settled: deliveries.is_settled(),
-            deliveries,
-            last_updated_at_ms: row.try_get(5).map_err(err)?,
-        }))
+        // One statement, one row, one pass over the message's deliveries (the per-state sums
+        // and the last update are read together; a `GROUP BY state` would sort them first).
+        const STATES: [DeliveryState; 7] = [
+            DeliveryState::Pending,
+            DeliveryState::InFlight,
+            DeliveryState::Delivered,
+            DeliveryState::Queued,
+            DeliveryState::Retrying,
+            DeliveryState::Failed,
+            DeliveryState::Dead,
+        ];
+        let (app, message) = (app.to_owned(), message.to_owned());
+        self.hot_reader
+            .run(move |conn| {
+                let row = conn
+                    .query_row(
+                        "SELECT m.created_at,
+                           (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),
+                           (SELECT count(*) FROM recipients r
+                             WHERE r.message_id = m.id AND r.suppressed IS NOT NULL),
+                           (SELECT count(*) FROM suppressed_devices s WHERE s.message_id = m.id),
+                           d.pending, d.in_flight, d.delivered, d.queued, d.retrying, d.failed,
+                           d.dead, d.last
+                         FROM messages m,
+                           (SELECT coalesce(sum(state = 'pending'), 0) AS pending,
+                                   coalesce(sum(state = 'in_flight'), 0) AS in_flight,
+                                   coalesce(sum(state = 'delivered'), 0) AS delivered,
+                                   coalesce(sum(state = 'queued'), 0) AS queued,
+                                   coalesce(sum(state = 'retrying'), 0) AS retrying,
+                                   coalesce(sum(state = 'failed'), 0) AS failed,
+                                   coalesce(sum(state = 'dead'), 0) AS dead,
+                                   max(updated_at) AS last
+                            FROM deliveries WHERE message_id = ?1) d
+                         WHERE m.id = ?1 AND m.app_id = ?2",
+                        params![message, app],
+                        |row| {
+                            let mut counts = [0i64; 7];
+                            for (i, count) in counts.iter_mut().enumerate() {
+                                *count = row.get(4 + i)?;
+                            }
+                            Ok((
+                                row.get::<_, i64>(0)?,
+                                [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?],
+                                counts,
+                                row.get::<_, Option<i64>>(11)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                    .map_err(raw_err)?;
+                let Some((created_at_ms, [recipients, suppressed, devices], counts, last)) = row
+                else {
+                    return Ok(None);
+                };
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                let mut deliveries = DeliveryCounts::default();
+                for (state, n) in STATES.into_iter().zip(counts) {
+                    deliveries.add(state, count(n));
+                }
+                Ok(Some(MessageSummary {
+                    message_id: message,
+                    created_at_ms,
+                    recipients: count(recipients),
+                    suppressed_recipients: count(suppressed),
+                    suppressed_devices: count(devices),
+                    settled: deliveries.is_settled(),
+                    deliveries,
+                    last_updated_at_ms: last,
+                }))
+            })
+            .await
     }
 
     pub(super) async fn status_impl(
