@@ -2,7 +2,7 @@
 //! delivery rows, in one durable transaction.
 //!
 //! It runs on the hot paths' connection (see `raw.rs`): each row is bound to a statement
-//! prepared once per transaction and stepped in place, so a 10,000-recipient message costs
+//! kept prepared and stepped in place, so a 10,000-recipient message costs
 //! SQLite's own work and no thread hand-off per row. Rows go in accept order, so row ids still
 //! follow it. (Postgres: `unnest` of arrays.)
 
@@ -31,7 +31,7 @@ fn accept(
     filter: &WebhookFilter,
 ) -> Result<Vec<Accepted>, StoreError> {
     let mut insert = conn
-        .prepare(
+        .prepare_cached(
             "INSERT INTO messages
                    (id, app_id, idempotency_key, request_hash, body, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -39,7 +39,7 @@ fn accept(
         )
         .map_err(raw_err)?;
     let mut earlier = conn
-        .prepare("SELECT id FROM messages WHERE app_id = ?1 AND idempotency_key = ?2")
+        .prepare_cached("SELECT id FROM messages WHERE app_id = ?1 AND idempotency_key = ?2")
         .map_err(raw_err)?;
     let mut accepted = Vec::with_capacity(messages.len());
     let mut new = Vec::with_capacity(messages.len());
@@ -84,7 +84,7 @@ fn accept(
 
 /// The notifications, recipients, suppressed devices and delivery rows of new messages.
 fn insert_rows(conn: &Connection, messages: &[&NewMessage]) -> Result<(), StoreError> {
-    let prepare = |sql: &str| conn.prepare(sql).map_err(raw_err);
+    let prepare = |sql: &str| conn.prepare_cached(sql).map_err(raw_err);
     let mut notification = prepare("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")?;
     let mut recipient = prepare(
         "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)

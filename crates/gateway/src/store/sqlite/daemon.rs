@@ -22,7 +22,7 @@ pub(super) fn record_daemon(
     // Both states an update sets are final, so of several updates of one row only the first
     // applies. The unique (message_id, user_id, device_id) index finds each row.
     let mut update = conn
-        .prepare(
+        .prepare_cached(
             "UPDATE deliveries SET state = ?5, last_outcome = ?6, last_reason = ?7,
                     lease_until = NULL, run_at = ?8, updated_at = ?8
              WHERE message_id = ?1 AND user_id = ?2 AND device_id = ?3 AND app_id = ?4

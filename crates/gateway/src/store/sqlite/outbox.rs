@@ -35,7 +35,7 @@ impl SqliteStore {
         self.hot_reader
             .run(move |conn| {
                 let mut read = conn
-                    .prepare(
+                    .prepare_cached(
                         "SELECT idempotency_key, id, request_hash FROM messages
                          WHERE app_id = ?1
                            AND idempotency_key IN (SELECT value FROM json_each(?2))",
@@ -80,7 +80,7 @@ impl SqliteStore {
         self.hot_reader
             .run(move |conn| {
                 let mut read = conn
-                    .prepare("SELECT id, body FROM notifications WHERE id = ?1")
+                    .prepare_cached("SELECT id, body FROM notifications WHERE id = ?1")
                     .map_err(raw_err)?;
                 let mut found = Vec::with_capacity(ids.len());
                 for id in ids {
@@ -112,7 +112,7 @@ impl SqliteStore {
         self.hot
             .transaction(true, move |conn| {
                 let mut release = conn
-                    .prepare(
+                    .prepare_cached(
                         "UPDATE deliveries SET state = 'retrying', run_at = ?1,
                                 lease_until = NULL, updated_at = ?1
                          WHERE state = 'in_flight' AND id = ?2",
@@ -137,7 +137,7 @@ fn claim(
     limit: u32,
 ) -> Result<Vec<Claimed>, StoreError> {
     let mut due = conn
-        .prepare(
+        .prepare_cached(
             "SELECT id, app_id, notification_id, kind, credential, token, attempts + 1, retries,
                     expires_at, last_reason, message_id, created_at
              FROM deliveries d
@@ -176,7 +176,7 @@ fn claim(
         claimed.push(row);
     }
     let mut lease = conn
-        .prepare(
+        .prepare_cached(
             "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,
                     lease_until = ?2, run_at = ?2, updated_at = ?1
              WHERE id = ?3",
@@ -258,7 +258,7 @@ fn record_outcomes(
         return Ok(());
     }
     let mut update = conn
-        .prepare(
+        .prepare_cached(
             "UPDATE deliveries SET state = ?2, run_at = ?3, lease_until = NULL,
                     last_outcome = ?4, last_reason = ?5, updated_at = ?1,
                     retries = retries + ?6

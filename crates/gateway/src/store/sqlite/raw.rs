@@ -1,19 +1,22 @@
-//! The hot paths' SQLite connection: a rusqlite connection of its own on a dedicated thread,
-//! which runs a whole transaction per call.
+//! The hot paths' SQLite connections: rusqlite connections of their own, each on a dedicated
+//! thread which runs whole transactions.
 //!
 //! Why: sqlx runs every SQLite statement on the connection's own thread and hands each result
 //! row back through a channel, so a statement costs two thread hand-offs and a row one more;
 //! on a small machine those wake-ups cost more than SQLite's work (profiled: over half of the
 //! server's CPU in the end-to-end benchmark was in those threads, most of it in futex calls).
-//! Here a transaction costs one hand-off each way, and rows are bound and read in place, with
-//! statements prepared once per transaction instead of the JSON arrays the sqlx paths use to
-//! batch rows into one statement.
+//! Here a transaction costs one hand-off each way; rows are bound and read in place by
+//! statements kept prepared, instead of the JSON arrays the sqlx paths batch rows into.
 //!
-//! The accept path's commits, claims, outcomes and lease releases run here; the migrations and
-//! the cold paths (registrations, settings, the console) stay on sqlx's writer connection.
-//! Every write transaction starts with `BEGIN IMMEDIATE`, which takes SQLite's one write lock
-//! before it reads anything, so the two writers never see each other half-way; one waits for
-//! the other (the busy timeout), as statements queued on one connection would.
+//! Write transactions queued together run as one (each in a savepoint of its own) with one
+//! commit: an accept, a claim and an outcome batch arriving at once write the pages they share
+//! and sync the WAL once.
+//!
+//! The accept path's commits and lookups, claims, outcomes, lease releases and the message
+//! summary run here; the migrations and the cold paths (registrations, settings, the console)
+//! stay on sqlx's connections. Every write transaction starts with `BEGIN IMMEDIATE`, which
+//! takes SQLite's one write lock before it reads anything, so the two writers never see each
+//! other half-way; one waits for the other (the busy timeout).
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -23,9 +26,25 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::store::StoreError;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Write transactions run together at most (one commit, one WAL sync for all of them).
+const MAX_GROUP: usize = 64;
+/// Statements kept prepared (the hot paths use about twenty).
+const STATEMENT_CACHE: usize = 64;
 
-/// The hot paths' connection and its thread (which ends when the last clone is dropped).
+/// How a transaction's caller is answered once the commit's fate is known (`Some`: it failed).
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// A write transaction's body: run on the connection (or told why it cannot run), it says
+/// whether it succeeded (else its savepoint is rolled back) and how to answer afterwards.
+type Body = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Finish) + Send>;
+
+enum Job {
+    /// Runs alone, outside any transaction.
+    Plain(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A write transaction; `durable`: see [`HotConn::transaction`].
+    Write { durable: bool, body: Body },
+}
+
+/// A connection and its thread (which ends when the last clone is dropped).
 #[derive(Clone)]
 pub(super) struct HotConn {
     jobs: mpsc::Sender<Job>,
@@ -57,70 +76,217 @@ impl HotConn {
         // transaction.
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = memory;")
             .map_err(raw_err)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("pushway-sqlite".to_owned())
-            .spawn(move || {
-                let mut conn = conn;
-                for job in queue {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || serve(conn, &queue))
             .map_err(StoreError::new)?;
         Ok(HotConn { jobs })
     }
 
-    /// Runs `f` on the connection's thread and answers its result.
+    /// Runs `f` on the connection's thread, outside any transaction, and answers its result.
     pub(super) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn| {
-                let _ = reply.send(f(conn));
-            }))
-            .map_err(|_| StoreError::new("the SQLite connection's thread stopped"))?;
-        answer
-            .await
-            .map_err(|_| StoreError::new("the SQLite connection's thread stopped"))?
+        self.send(Job::Plain(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        })))?;
+        answer.await.map_err(|_| stopped())?
     }
 
-    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`): committed when `f` succeeds,
-    /// rolled back otherwise. `durable`: `synchronous = FULL` (the WAL is synced before the
-    /// commit returns: for what the API acknowledges) rather than `NORMAL` (the workers' own
-    /// bookkeeping, see `SqliteStore::relaxed_tx`).
+    /// Runs `f` in a write transaction: committed when `f` succeeds (its changes undone
+    /// otherwise), answered once the commit is done. `durable`: the commit syncs the WAL
+    /// before it answers (`synchronous = FULL`: for what the API acknowledges) rather than
+    /// leaving it to the next sync (`NORMAL`: the workers' own bookkeeping, whose loss in a
+    /// power cut only makes rows due again); a group with one durable transaction is durable.
     pub(super) async fn transaction<T, F>(&self, durable: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.run(move |conn| {
-            conn.execute_batch(if durable {
-                "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
-            } else {
-                "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
-            })
-            .map_err(raw_err)?;
-            match f(conn) {
-                Ok(value) => match conn.execute_batch("COMMIT") {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        Err(raw_err(e))
-                    }
-                },
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Err(e)
-                }
-            }
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let body: Body = Box::new(move |conn: Result<&Connection, &StoreError>| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(e.duplicate()),
+            };
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit: Option<&StoreError>| {
+                let _ = reply.send(match commit {
+                    None => result,
+                    Some(e) => Err(e.duplicate()),
+                });
+            });
+            (ok, finish)
+        });
+        self.send(Job::Write { durable, body })?;
+        answer.await.map_err(|_| stopped())?
     }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs.send(job).map_err(|_| stopped())
+    }
+}
+
+/// The connection's thread: runs queued jobs, write transactions queued together as one.
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut writes = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Plain(f) => f(&mut conn),
+                Job::Write { durable, body } => writes.push((durable, body)),
+            }
+            if writes.len() < MAX_GROUP {
+                next = queue.try_recv().ok();
+            }
+        }
+        if !writes.is_empty() {
+            commit_group(&conn, writes);
+        }
+    }
+}
+
+/// Runs write transactions in one `BEGIN IMMEDIATE` … `COMMIT`, each in a savepoint: a body
+/// that fails has its savepoint rolled back and the others go on. Should SQLite end the
+/// transaction itself (it rolls back on some I/O errors), the bodies run so far are answered
+/// with the error and the rest start a new transaction.
+fn commit_group(conn: &Connection, writes: Vec<(bool, Body)>) {
+    let durable = writes.iter().any(|(durable, _)| *durable);
+    let mut writes = writes.into_iter().map(|(_, body)| body).peekable();
+    while writes.peek().is_some() {
+        let begin = if durable {
+            "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
+        } else {
+            "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
+        };
+        if let Err(e) = conn.execute_batch(begin) {
+            let e = raw_err(e);
+            for body in writes {
+                let (_, finish) = body(Err(&e));
+                finish(Some(&e));
+            }
+            return;
+        }
+        let mut ran: Vec<Finish> = Vec::new();
+        let mut ended = None;
+        for body in writes.by_ref() {
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                let e = raw_err(e);
+                let (_, finish) = body(Err(&e));
+                ran.push(finish);
+                ended = Some(e);
+                break;
+            }
+            let (ok, finish) = body(Ok(conn));
+            ran.push(finish);
+            if conn.is_autocommit() {
+                ended = Some(StoreError::new("SQLite rolled the transaction back"));
+                break;
+            }
+            let end = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            if let Err(e) = conn.execute_batch(end) {
+                ended = Some(raw_err(e));
+                break;
+            }
+        }
+        let outcome = match ended {
+            Some(e) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Some(e)
+            }
+            None => conn.execute_batch("COMMIT").err().map(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                raw_err(e)
+            }),
+        };
+        for finish in ran {
+            finish(outcome.as_ref());
+        }
+    }
+}
+
+impl StoreError {
+    /// The same error again (one failure answers several callers).
+    fn duplicate(&self) -> StoreError {
+        StoreError(self.0.clone())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::new("the SQLite connection's thread stopped")
 }
 
 pub(super) fn raw_err(e: rusqlite::Error) -> StoreError {
     StoreError::new(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+    use rusqlite::params;
+
+    use super::*;
+
+    fn values(path: &Path) -> Vec<i64> {
+        let conn = Connection::open(path).expect("open");
+        let mut read = conn.prepare("SELECT v FROM t ORDER BY v").expect("prepare");
+        read.query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// Transactions queued together commit together; one that fails undoes only its own
+    /// writes and answers its own error; the others answer after the commit.
+    #[tokio::test]
+    async fn a_failing_transaction_of_a_group_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.sqlite3");
+        Connection::open(&path)
+            .expect("create")
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE)")
+            .expect("schema");
+        let hot = HotConn::open(&path, Duration::from_secs(5), false).expect("open");
+
+        // Hold the thread until all three are queued, so they run as one group.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = hot.run(move |_| held.recv().map_err(StoreError::new));
+        let mut hold = Box::pin(hold);
+        assert!((&mut hold).now_or_never().is_none());
+        let insert = |values: Vec<i64>| {
+            hot.transaction(false, move |conn| {
+                for v in values {
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", params![v])
+                        .map_err(raw_err)?;
+                }
+                Ok(())
+            })
+        };
+        let mut first = Box::pin(insert(vec![1, 2]));
+        // 3 goes in, then 1 again breaks the unique key: 3 must be undone too.
+        let mut failing = Box::pin(insert(vec![3, 1]));
+        let mut last = Box::pin(insert(vec![4]));
+        for pending in [&mut first, &mut failing, &mut last] {
+            assert!(pending.now_or_never().is_none());
+        }
+        release.send(()).expect("release");
+        hold.await.expect("hold");
+        first.await.expect("first commits");
+        let error = failing.await.expect_err("the failing one answers its error");
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+        last.await.expect("last commits");
+        assert_eq!(values(&path), [1, 2, 4]);
+    }
 }

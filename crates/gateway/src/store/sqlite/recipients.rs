@@ -41,7 +41,7 @@ fn read(
 ) -> Result<HashMap<String, RecipientState>, StoreError> {
     let mut out: HashMap<String, RecipientState> = HashMap::with_capacity(capacity);
     let mut settings = conn
-        .prepare(
+        .prepare_cached(
             "SELECT user_id, enabled, c2c_sound, group_sound, locale, receive FROM user_settings
              WHERE app_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
         )
@@ -62,7 +62,7 @@ fn read(
         });
     }
     let mut devices = conn
-        .prepare(
+        .prepare_cached(
             "SELECT d.user_id, d.device_id, d.kind, d.credential, d.token, d.locale,
                     d.created_at, d.updated_at, COALESCE(l.state, 'logged_in')
              FROM devices d LEFT JOIN device_logins l

@@ -61,7 +61,7 @@ impl SqliteStore {
         self.hot_reader
             .run(move |conn| {
                 let row = conn
-                    .query_row(
+                    .prepare_cached(
                         "SELECT m.created_at,
                            (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),
                            (SELECT count(*) FROM recipients r
@@ -80,20 +80,20 @@ impl SqliteStore {
                                    max(updated_at) AS last
                             FROM deliveries WHERE message_id = ?1) d
                          WHERE m.id = ?1 AND m.app_id = ?2",
-                        params![message, app],
-                        |row| {
-                            let mut counts = [0i64; 7];
-                            for (i, count) in counts.iter_mut().enumerate() {
-                                *count = row.get(4 + i)?;
-                            }
-                            Ok((
-                                row.get::<_, i64>(0)?,
-                                [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?],
-                                counts,
-                                row.get::<_, Option<i64>>(11)?,
-                            ))
-                        },
                     )
+                    .map_err(raw_err)?
+                    .query_row(params![message, app], |row| {
+                        let mut counts = [0i64; 7];
+                        for (i, count) in counts.iter_mut().enumerate() {
+                            *count = row.get(4 + i)?;
+                        }
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?],
+                            counts,
+                            row.get::<_, Option<i64>>(11)?,
+                        ))
+                    })
                     .optional()
                     .map_err(raw_err)?;
                 let Some((created_at_ms, [recipients, suppressed, devices], counts, last)) = row
