@@ -1,7 +1,6 @@
 //! The SQLite queue store: queued pushes survive a restart.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +17,7 @@ use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPus
 mod commit;
 #[cfg(test)]
 mod group_commit_tests;
+mod page;
 mod write;
 
 use commit::{Committer, Done, Write};
@@ -63,6 +63,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Every queue write goes through it: group commit, see [`commit`].
     committer: Committer,
+    /// Every page read goes through it: batched, see [`page`].
+    pager: page::Pager,
 }
 
 impl SqliteStore {
@@ -82,7 +84,12 @@ impl SqliteStore {
             .map_err(StoreError::new)?;
         migrate(&pool).await.map_err(StoreError::new)?;
         let committer = Committer::spawn(pool.clone());
-        Ok(SqliteStore { pool, committer })
+        let pager = page::Pager::spawn(pool.clone());
+        Ok(SqliteStore {
+            pool,
+            committer,
+            pager,
+        })
     }
 
     /// Closes the pool, waiting for queries in progress.
@@ -182,40 +189,7 @@ impl SqliteStore {
         now_ms: u64,
         limit: usize,
     ) -> Result<(bool, Vec<StoredPush>), StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query(
-            "SELECT -1, NULL, NULL, EXISTS (SELECT 1 FROM daemon_queue
-                 WHERE user = ?1 AND device = ?2 AND expires_at_ms <= ?3)
-             UNION ALL
-             SELECT * FROM (SELECT seq, id, frame, expires_at_ms FROM daemon_queue
-                 WHERE user = ?1 AND device = ?2 AND seq > ?4 ORDER BY seq LIMIT ?5)",
-        )
-        .bind(device.user())
-        .bind(device.device())
-        .bind(to_i64(now_ms))
-        .bind(to_i64(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(checkout.conn()?)
-        .await
-        .and_then(|rows| {
-            let mut any_expired = false;
-            let mut pushes = Vec::with_capacity(rows.len());
-            for row in rows {
-                let seq: i64 = row.try_get(0)?;
-                if seq < 0 {
-                    any_expired = row.try_get::<bool, _>(3)?;
-                    continue;
-                }
-                pushes.push(StoredPush {
-                    seq: to_u64(seq),
-                    id: row.try_get(1)?,
-                    frame: Arc::from(row.try_get::<String, _>(2)?),
-                    expires_at_ms: to_u64(row.try_get(3)?),
-                });
-            }
-            Ok((any_expired, pushes))
-        });
-        checkout.finish(result)
+        self.pager.page(device, after, now_ms, limit).await
     }
 }
 

@@ -284,7 +284,9 @@ mod tests {
         release.send(()).expect("release");
         hold.await.expect("hold");
         first.await.expect("first commits");
-        let error = failing.await.expect_err("the failing one answers its error");
+        let error = failing
+            .await
+            .expect_err("the failing one answers its error");
         assert!(error.to_string().contains("UNIQUE"), "{error}");
         last.await.expect("last commits");
         assert_eq!(values(&path), [1, 2, 4]);
