@@ -19,10 +19,15 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -109,6 +114,25 @@ def browser():
     return webdriver.Chrome(options=options, service=Service(executable_path=os.environ["CHROMEDRIVER"]))
 
 
+def gone(element):
+    """A wait condition: `element`'s document has been replaced. Chromedriver says so with a
+    stale element reference, or, when asked while the new document commits, with DevTools'
+    "does not belong to the document" (an unknown error) - the same fact."""
+
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in (e.msg or ""):
+                return True
+            raise
+
+    return check
+
+
 class Page:
     """The browser, read only through waits and checks that name their step when they fail."""
 
@@ -125,18 +149,32 @@ class Page:
         sys.exit(f"FAILED: {what}\n  url: {url}\n  page source:\n{source}")
 
     def until(self, step, what, condition):
+        """Polls `condition` until it holds. A command on a page that is being replaced can
+        fail while the navigation commits (the old document's context is gone, the new one
+        not there yet): that is not yet an answer, so it is polled again; the last such error
+        is shown if the wait runs out."""
+        last = []
+
+        def check(driver):
+            try:
+                return condition(driver)
+            except WebDriverException as e:
+                last[:] = [e.msg]
+                return False
+
         try:
-            WebDriverWait(self.driver, WAIT).until(condition)
+            WebDriverWait(self.driver, WAIT, poll_frequency=0.1).until(check)
         except TimeoutException:
-            self.fail(f"{step}: {what} within {WAIT} s")
+            also = f" (last error: {last[0]})" if last else ""
+            self.fail(f"{step}: {what} within {WAIT} s{also}")
 
     def go(self, step, action, marker, url=None):
         """Runs `action`, which loads a new page, and waits for that page: the old document
-        gone (stale), the new one's `marker` (a CSS selector) present, the URL `url` when
-        given, and the document completely parsed."""
+        gone, the new one's `marker` (a CSS selector that the old page does not have) present,
+        the URL `url` when given, and the document completely parsed."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         action()
-        self.until(step, "the old page left", expected_conditions.staleness_of(old))
+        self.until(step, "the old page left", gone(old))
         self.until(step, f"{marker} on the new page",
                    expected_conditions.presence_of_element_located((By.CSS_SELECTOR, marker)))
         if url is not None:
@@ -186,8 +224,8 @@ def main():
     page = Page(driver)
     try:
         run(page, delivered, dead)
-    except WebDriverException as e:
-        page.fail(f"the browser: {e!r}")
+    except WebDriverException:
+        page.fail(f"a WebDriver command failed:\n{traceback.format_exc()}")
     finally:
         driver.quit()
 
