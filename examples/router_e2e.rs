@@ -33,9 +33,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -56,14 +55,13 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+#[path = "support/mock_all.rs"]
+mod mock_all;
+
+use mock_all::{HUAWEI_APP_ID, HUAWEI_SECRET, KEY_ID, PACKAGE, TEAM_ID, XIAOMI_SECRET};
+
 type Res<T> = Result<T, Box<dyn Error>>;
 
-const PACKAGE: &str = "com.example.chat";
-const TEAM_ID: &str = "T3AM1D9ZQ8";
-const KEY_ID: &str = "K7Q2M9X4PL";
-const XIAOMI_SECRET: &str = "bench-xiaomi-app-secret";
-const HUAWEI_APP_ID: &str = "104437395";
-const HUAWEI_SECRET: &str = "bench-huawei-client-secret";
 const CHANNELS: [&str; 4] = ["apns", "xiaomi", "huawei", "daemon"];
 /// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -461,40 +459,10 @@ fn start_mock(args: &Args, key: &TestKey) -> Res<Mock> {
     };
     let key_path =
         std::env::temp_dir().join(format!("pushway-router-e2e-{}.pem", std::process::id()));
-    std::fs::write(&key_path, key.public_key_pem())?;
-    let child = Command::new(&bin)
-        .arg("all")
-        .args(["--recording", "off"])
-        .arg("--apns-key")
-        .arg(format!("{TEAM_ID}:{KEY_ID}:{}", key_path.display()))
-        .args(["--apns-topic", PACKAGE])
-        .args(["--xiaomi-app-secret", XIAOMI_SECRET])
-        .args(["--xiaomi-package", PACKAGE])
-        .arg("--xiaomi-require-channel-id")
-        .args(["--huawei-app-id", HUAWEI_APP_ID])
-        .args(["--huawei-client-secret", HUAWEI_SECRET])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let mut mock = Mock {
-        child,
-        lines: HashMap::new(),
-    };
-    let stdout = mock.child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    while mock.lines.len() < 3 {
-        let line = lines
-            .next()
-            .ok_or("pushway-mock exited before starting")??;
-        let value: serde_json::Value = serde_json::from_str(&line)?;
-        let name = value["simulator"].as_str().ok_or("no simulator name")?;
-        mock.lines.insert(name.to_owned(), value);
-    }
-    // Keep reading: the simulator prints more lines (FCM's, its log), and a closed pipe would
-    // end it with EPIPE.
-    std::thread::spawn(move || lines.for_each(drop));
+    let started = mock_all::start(&bin, key, &key_path);
     let _ = std::fs::remove_file(&key_path);
-    Ok(mock)
+    let (child, lines) = started?;
+    Ok(Mock { child, lines })
 }
 
 /// The router and what the bench needs besides it.

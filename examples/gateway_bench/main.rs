@@ -44,6 +44,8 @@ mod accept;
 mod api;
 mod e2e;
 mod memory;
+#[path = "../support/mock_all.rs"]
+mod mock_all;
 mod procs;
 
 use std::error::Error;

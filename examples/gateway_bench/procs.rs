@@ -11,16 +11,12 @@ use std::time::Duration;
 use pushway_mock::apns::TestKey;
 
 use super::Res;
+pub use super::mock_all::PACKAGE;
+use super::mock_all::{self, HUAWEI_APP_ID, HUAWEI_SECRET, KEY_ID, TEAM_ID, XIAOMI_SECRET};
 
 pub const APP: &str = "bench";
 pub const API_KEY: &str = "bench-api-key-0123456789abcdef";
-pub const PACKAGE: &str = "com.example.chat";
 pub const CREDENTIAL: &str = "main";
-const TEAM_ID: &str = "T3AM1D9ZQ8";
-const KEY_ID: &str = "K7Q2M9X4PL";
-const XIAOMI_SECRET: &str = "bench-xiaomi-app-secret";
-const HUAWEI_APP_ID: &str = "104437395";
-const HUAWEI_SECRET: &str = "bench-huawei-client-secret";
 const DAEMON_SECRET: &str = "gateway bench daemon secret, 32+ bytes long";
 /// How long a started process has to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,40 +109,11 @@ pub struct Mock {
 
 impl Mock {
     pub fn start(bin: &Path, key: &TestKey, dir: &Path) -> Res<Mock> {
-        let key_path = dir.join("apns-key.pem");
-        std::fs::write(&key_path, key.public_key_pem())?;
-        let mut child = Command::new(bin)
-            .arg("all")
-            .args(["--recording", "off"])
-            .arg("--apns-key")
-            .arg(format!("{TEAM_ID}:{KEY_ID}:{}", key_path.display()))
-            .args(["--apns-topic", PACKAGE])
-            .args(["--xiaomi-app-secret", XIAOMI_SECRET])
-            .args(["--xiaomi-package", PACKAGE])
-            .arg("--xiaomi-require-channel-id")
-            .args(["--huawei-app-id", HUAWEI_APP_ID])
-            .args(["--huawei-client-secret", HUAWEI_SECRET])
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (child, lines) = mock_all::start(bin, key, &dir.join("apns-key.pem"))?;
         let proc = Proc {
             child,
             url: String::new(),
         };
-        let mut lines = HashMap::new();
-        let mut reader = BufReader::new(stdout).lines();
-        while lines.len() < 3 {
-            let line = reader
-                .next()
-                .ok_or("pushway-mock exited before starting")??;
-            let value: serde_json::Value = serde_json::from_str(&line)?;
-            let name = value["simulator"].as_str().ok_or("no simulator name")?;
-            lines.insert(name.to_owned(), value);
-        }
-        // Keep reading: the simulator prints more lines (FCM's, its log), and a closed pipe
-        // would end it with EPIPE.
-        std::thread::spawn(move || reader.for_each(drop));
         Ok(Mock { proc, lines })
     }
 

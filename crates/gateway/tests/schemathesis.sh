@@ -19,46 +19,11 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4.32,<5'
 fi
 
-cargo build --quiet --bin pushway
-
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-    kill "$server"
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # Port 0: the server picks a free port and prints it; the data dir is temporary.
-PUSHWAY_SERVER__LISTEN=127.0.0.1:0 PUSHWAY_STORE__PATH="$work/gateway.sqlite3" \
-  PUSHWAY_SERVER__SHUTDOWN_GRACE_SECS=2 RUST_LOG=warn \
-  "$target/debug/pushway" serve --simulate >"$work/out" 2>"$work/err" &
-server=$!
-
-for _ in $(seq 1 200); do
-  grep -q 'API key:' "$work/out" && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    echo "pushway serve exited:" >&2
-    cat "$work/err" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-base="$(sed -n 's/^pushway listening on \(http:[^ ]*\) .*/\1/p' "$work/out")"
-key="$(sed -n 's/.*API key: //p' "$work/out")"
-if [ -z "$base" ] || [ -z "$key" ]; then
-  echo "pushway serve did not print its address and demo key" >&2
-  cat "$work/out" "$work/err" >&2
-  exit 1
-fi
-for _ in $(seq 1 100); do
-  curl --silent --fail --output /dev/null "$base/readyz" && break
-  sleep 0.1
-done
-curl --silent --fail --output /dev/null "$base/readyz"
+. crates/gateway/tests/serve_simulate.sh
+serve_simulate
+base="$PUSHWAY_API"
+key="$PUSHWAY_API_KEY"
 
 # Run from the scratch dir: schemathesis keeps a cache (.schemathesis/) in its working directory.
 # One worker: with two, Python 3.11's `ast` (which Hypothesis calls to describe filters) is not

@@ -132,61 +132,70 @@ impl Committer {
     }
 }
 
+/// A run of writes as one transaction applies them: consecutive appends, and consecutive
+/// removes, each go in one statement (a burst of pushes and of acks is the common batch); a
+/// clear or an expiry alone.
+enum Run<'a> {
+    Appends(Vec<write::Append<'a>>),
+    Removes(Vec<(&'a DeviceKey, &'a str)>),
+    Clear(&'a DeviceKey),
+    Expire(&'a DeviceKey, u64),
+}
+
+/// `writes` grouped into runs, in order.
+fn runs(writes: &[Write]) -> Vec<Run<'_>> {
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    for w in writes {
+        match w {
+            Write::Append {
+                device,
+                id,
+                frame,
+                expires_at_ms,
+                max_len,
+            } => {
+                let push = write::Append {
+                    device,
+                    id,
+                    frame,
+                    expires_at_ms: *expires_at_ms,
+                    max_len: *max_len,
+                };
+                match runs.last_mut() {
+                    Some(Run::Appends(pushes)) => pushes.push(push),
+                    _ => runs.push(Run::Appends(vec![push])),
+                }
+            }
+            Write::Remove { device, id } => match runs.last_mut() {
+                Some(Run::Removes(removes)) => removes.push((device, id)),
+                _ => runs.push(Run::Removes(vec![(device, id)])),
+            },
+            Write::Clear { device } => runs.push(Run::Clear(device)),
+            Write::Expire { device, now_ms } => runs.push(Run::Expire(device, *now_ms)),
+        }
+    }
+    runs
+}
+
 /// Applies `writes` in order in one transaction on a connection of `pool` (closed, not pooled,
-/// after an error: see [`Checkout`]).
+/// after an error: see [`Checkout`]); one answer a write.
 async fn commit(pool: &SqlitePool, writes: &[Write]) -> Result<Vec<Done>, StoreError> {
     let mut checkout = Checkout::acquire(pool).await?;
     let result = in_transaction(checkout.conn()?, async |conn: &mut SqliteConnection| {
-        // Runs of appends and of removes go in one statement each (a burst of pushes and of
-        // acks is the common batch); order between runs is kept.
         let mut done = Vec::with_capacity(writes.len());
-        let mut rest = writes;
-        while let Some(first) = rest.first() {
-            let run = rest
-                .iter()
-                .take_while(|w| std::mem::discriminant(*w) == std::mem::discriminant(first))
-                .count();
-            let (this, next) = rest.split_at(run);
-            rest = next;
-            match first {
-                Write::Append { .. } => {
-                    let pushes: Vec<write::Append<'_>> = this
-                        .iter()
-                        .filter_map(|w| match w {
-                            Write::Append {
-                                device,
-                                id,
-                                frame,
-                                expires_at_ms,
-                                max_len,
-                            } => Some(write::Append {
-                                device,
-                                id,
-                                frame,
-                                expires_at_ms: *expires_at_ms,
-                                max_len: *max_len,
-                            }),
-                            _ => None,
-                        })
-                        .collect();
+        for run in runs(writes) {
+            match run {
+                Run::Appends(pushes) => {
                     let appended = write::append_many(conn, &pushes).await?;
                     done.extend(appended.into_iter().map(Done::Appended));
                 }
-                Write::Remove { .. } => {
-                    let removes: Vec<(&DeviceKey, &str)> = this
-                        .iter()
-                        .filter_map(|w| match w {
-                            Write::Remove { device, id } => Some((device, id.as_str())),
-                            _ => None,
-                        })
-                        .collect();
+                Run::Removes(removes) => {
                     let removed = write::remove_many(conn, &removes).await?;
                     done.extend(removed.into_iter().map(Done::Removed));
                 }
-                _ => {
-                    for one in this {
-                        done.push(apply(conn, one).await?);
-                    }
+                Run::Clear(device) => done.push(Done::Cleared(write::clear(conn, device).await?)),
+                Run::Expire(device, now_ms) => {
+                    done.push(Done::Removed(write::expire(conn, device, now_ms).await?));
                 }
             }
         }
@@ -194,19 +203,4 @@ async fn commit(pool: &SqlitePool, writes: &[Write]) -> Result<Vec<Done>, StoreE
     })
     .await;
     checkout.finish(result)
-}
-
-/// A clear or an expiry (appends and removes go by runs, above).
-async fn apply(conn: &mut SqliteConnection, one: &Write) -> Result<Done, sqlx::Error> {
-    Ok(match one {
-        Write::Clear { device } => Done::Cleared(write::clear(conn, device).await?),
-        Write::Expire { device, now_ms } => {
-            Done::Removed(write::expire(conn, device, *now_ms).await?)
-        }
-        Write::Append { .. } | Write::Remove { .. } => {
-            return Err(sqlx::Error::Protocol(
-                "daemon queue: an append or remove outside its run".to_owned(),
-            ));
-        }
-    })
 }

@@ -31,43 +31,15 @@ output="${CONSOLE_OUTPUT:-target/test-output/console}"
 mkdir -p "$output"
 export CONSOLE_OUTPUT="$(cd "$output" && pwd)"
 
-cargo build --quiet --bin pushway
-
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-    kill "$server"
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # Port 0 for both listeners; the admin key is generated and printed once.
-PUSHWAY_SERVER__LISTEN=127.0.0.1:0 PUSHWAY_ADMIN__LISTEN=127.0.0.1:0 \
-  PUSHWAY_STORE__PATH="$work/gateway.sqlite3" PUSHWAY_SERVER__SHUTDOWN_GRACE_SECS=2 RUST_LOG=warn \
-  "$target/debug/pushway" serve --simulate >"$work/out" 2>"$work/err" &
-server=$!
-
-for _ in $(seq 1 200); do
-  grep -q 'API key:' "$work/out" && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    echo "pushway serve exited:" >&2
-    cat "$work/err" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-export PUSHWAY_API="$(sed -n 's/^pushway listening on \(http:[^ ]*\) .*/\1/p' "$work/out")"
-export PUSHWAY_API_KEY="$(sed -n 's/.*API key: //p' "$work/out")"
-export PUSHWAY_ADMIN="$(sed -n 's/^admin console on \(http:[^ ]*\)\/console .*/\1/p' "$work/out")"
-export PUSHWAY_ADMIN_KEY="$(sed -n 's/^admin key (.*): //p' "$work/out")"
-if [ -z "$PUSHWAY_API" ] || [ -z "$PUSHWAY_API_KEY" ] || [ -z "$PUSHWAY_ADMIN" ] || [ -z "$PUSHWAY_ADMIN_KEY" ]; then
-  echo "pushway serve did not print its addresses and keys" >&2
+. crates/gateway/tests/serve_simulate.sh
+serve_simulate PUSHWAY_ADMIN__LISTEN=127.0.0.1:0
+if [ -z "$PUSHWAY_ADMIN" ] || [ -z "$PUSHWAY_ADMIN_KEY" ]; then
+  echo "pushway serve did not print the admin console's address and key" >&2
   cat "$work/out" "$work/err" >&2
   exit 1
 fi
+export PUSHWAY_API PUSHWAY_API_KEY PUSHWAY_ADMIN PUSHWAY_ADMIN_KEY
 
 "$venv/bin/python" crates/gateway/tests/console/console_test.py
 echo "console: every step passed; screenshots in $CONSOLE_OUTPUT"

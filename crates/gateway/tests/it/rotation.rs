@@ -7,7 +7,7 @@ use std::time::Duration;
 use pushway_gateway::app::{CredentialConfig, CredentialKind};
 use pushway_gateway::auth::{hash_key, hex};
 use pushway_gateway::config::{AppConfig, Secret, XiaomiConfig};
-use pushway_gateway::service::{Change, ChangeError};
+use pushway_gateway::service::{Change, ChangeError, Changed};
 use pushway_mock::apns::TestKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -25,6 +25,23 @@ fn to_bob(text: &str) -> Value {
 
 fn demo(h: &Harness) -> AppConfig {
     h.config().apps["demo"].clone()
+}
+
+/// Puts `config` as the demo app's credential "demo" of its kind, through the service.
+async fn put_demo(h: &Harness, config: CredentialConfig) -> Result<Changed, ChangeError> {
+    let kind = config.kind();
+    h.gateway()
+        .service()
+        .put_credential("demo", kind, "demo", config)
+        .await
+}
+
+/// Puts `config` as in [`put_demo`], which must refuse it: what was refused, and why.
+async fn refused(h: &Harness, config: CredentialConfig) -> (String, String) {
+    match put_demo(h, config).await {
+        Err(ChangeError::Refused { what, reason }) => (what, reason),
+        other => panic!("refused, not {other:?}"),
+    }
 }
 
 /// Bob with an iPhone (APNs sandbox) and a Huawei phone; one message delivered to both, so the
@@ -71,7 +88,6 @@ fn apns_requests_by_key(h: &Harness) -> (usize, usize) {
 async fn an_apns_key_and_a_huawei_secret_rotate_under_load_and_no_send_fails() {
     let h = Harness::start().await;
     bob_with_two_phones(&h).await;
-    let service = h.gateway().service();
     let demo = demo(&h);
     // The vendor side first, as an operator does it: Apple accepts both keys until the old one
     // is revoked; Huawei's reset secret replaces the old one (tokens issued stay valid).
@@ -108,22 +124,10 @@ async fn an_apns_key_and_a_huawei_secret_rotate_under_load_and_no_send_fails() {
         h.sims
             .huawei
             .set_client_secret(Some(NEW_HUAWEI_SECRET.to_owned()));
-        let a = service
-            .put_credential(
-                "demo",
-                CredentialKind::Apns,
-                "demo",
-                CredentialConfig::Apns(apns),
-            )
+        let a = put_demo(&h, CredentialConfig::Apns(apns))
             .await
             .expect("the APNs key rotates");
-        let b = service
-            .put_credential(
-                "demo",
-                CredentialKind::Huawei,
-                "demo",
-                CredentialConfig::Huawei(huawei),
-            )
+        let b = put_demo(&h, CredentialConfig::Huawei(huawei))
             .await
             .expect("the Huawei secret rotates");
         (a, b, posted.load(Ordering::SeqCst))
@@ -165,25 +169,13 @@ async fn an_apns_key_and_a_huawei_secret_rotate_under_load_and_no_send_fails() {
 async fn a_bad_new_credential_is_refused_with_its_reason_and_the_old_one_keeps_serving() {
     let h = Harness::start().await;
     bob_with_two_phones(&h).await;
-    let service = h.gateway().service();
     let demo = demo(&h);
 
     let mut apns = demo.apns["demo"].clone();
     let garbage =
         "-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LWF0LWFsbA==\n-----END PRIVATE KEY-----\n";
     apns.key_pem = Some(Secret::new(garbage));
-    let e = service
-        .put_credential(
-            "demo",
-            CredentialKind::Apns,
-            "demo",
-            CredentialConfig::Apns(apns),
-        )
-        .await
-        .expect_err("an unparsable key is refused");
-    let ChangeError::Refused { what, reason } = e else {
-        panic!("refused, not {e:?}");
-    };
+    let (what, reason) = refused(&h, CredentialConfig::Apns(apns)).await;
     assert_eq!(what, "apns/demo");
     assert_eq!(
         reason,
@@ -193,18 +185,7 @@ async fn a_bad_new_credential_is_refused_with_its_reason_and_the_old_one_keeps_s
 
     let mut huawei = demo.huawei["demo"].clone();
     huawei.client_secret = Some(Secret::new("s3cr3t-but-wr0ng"));
-    let e = service
-        .put_credential(
-            "demo",
-            CredentialKind::Huawei,
-            "demo",
-            CredentialConfig::Huawei(huawei),
-        )
-        .await
-        .expect_err("a wrong secret is refused");
-    let ChangeError::Refused { what, reason } = e else {
-        panic!("refused, not {e:?}");
-    };
+    let (what, reason) = refused(&h, CredentialConfig::Huawei(huawei)).await;
     assert_eq!(what, "huawei/demo");
     assert_eq!(
         reason,

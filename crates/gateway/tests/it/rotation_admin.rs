@@ -61,6 +61,17 @@ async fn call(base: &str, method: Method, path: &str, body: Option<Value>) -> (S
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A call that must be answered with a problem: its status, `type` and `field` (`null` if none).
+async fn problem(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value, Value) {
+    let (status, body) = call(base, method, path, body).await;
+    (status, body["type"].clone(), body["field"].clone())
+}
+
 #[tokio::test]
 async fn the_admin_routes_put_and_remove_credentials_and_keys_without_echoing_secrets() {
     let h = Harness::start().await;
@@ -97,27 +108,33 @@ async fn the_admin_routes_put_and_remove_credentials_and_keys_without_echoing_se
     assert_eq!(body["type"], "/problems/invalid-field");
     assert_eq!(body["field"], "body");
     assert!(!body.to_string().contains("s3cr3t"), "{body}");
-    let (status, body) = call(
-        &base,
-        Method::PUT,
-        "/apps/demo/credentials/pigeon/x",
-        Some(json!({})),
-    )
-    .await;
     assert_eq!(
-        (status, &body["field"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("kind"))
+        problem(
+            &base,
+            Method::PUT,
+            "/apps/demo/credentials/pigeon/x",
+            Some(json!({}))
+        )
+        .await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("/problems/invalid-field"),
+            json!("kind")
+        )
     );
-    let (status, body) = call(
-        &base,
-        Method::DELETE,
-        "/apps/nope/credentials/fcm/demo",
-        None,
-    )
-    .await;
     assert_eq!(
-        (status, &body["type"]),
-        (StatusCode::NOT_FOUND, &json!("/problems/unknown-app"))
+        problem(
+            &base,
+            Method::DELETE,
+            "/apps/nope/credentials/fcm/demo",
+            None
+        )
+        .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!("/problems/unknown-app"),
+            Value::Null
+        )
     );
 
     let (status, body) = call(
@@ -132,16 +149,19 @@ async fn the_admin_routes_put_and_remove_credentials_and_keys_without_echoing_se
         body,
         json!({"app": "demo", "item": "fcm/demo", "change": "removed"})
     );
-    let (status, body) = call(
-        &base,
-        Method::DELETE,
-        "/apps/demo/credentials/fcm/demo",
-        None,
-    )
-    .await;
     assert_eq!(
-        (status, &body["type"]),
-        (StatusCode::NOT_FOUND, &json!("/problems/not-configured"))
+        problem(
+            &base,
+            Method::DELETE,
+            "/apps/demo/credentials/fcm/demo",
+            None
+        )
+        .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!("/problems/not-configured"),
+            Value::Null
+        )
     );
     // Devices can no longer register with it.
     let a = h
@@ -165,16 +185,19 @@ async fn the_admin_routes_put_and_remove_credentials_and_keys_without_echoing_se
         body,
         json!({"app": "demo", "item": "api_key/ci", "change": "added"})
     );
-    let (status, body) = call(
-        &base,
-        Method::PUT,
-        "/apps/demo/api-keys/ci",
-        Some(json!({"sha256": "xyz"})),
-    )
-    .await;
     assert_eq!(
-        (status, &body["field"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("sha256"))
+        problem(
+            &base,
+            Method::PUT,
+            "/apps/demo/api-keys/ci",
+            Some(json!({"sha256": "xyz"}))
+        )
+        .await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("/problems/invalid-field"),
+            json!("sha256")
+        )
     );
 
     // A reload of the configuration the gateway started with undoes both changes.

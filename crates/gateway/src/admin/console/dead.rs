@@ -156,13 +156,10 @@ pub(super) async fn replay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match Form::parse(&headers, &body) {
+    let form = match Form::signed(&headers, &body, &session) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if let Err(r) = form.check_csrf(&session) {
-        return *r;
-    }
     let app = form.get("app");
     let result = if form.get("all") == "1" {
         let time = |v: &str| v.parse::<i64>().ok();

@@ -133,6 +133,18 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A posted form of a signed-in page: parsed, and refused unless it carries the session's
+    /// CSRF token.
+    pub(crate) fn signed(
+        headers: &HeaderMap,
+        body: &Bytes,
+        session: &Session,
+    ) -> Result<Form, Box<Response>> {
+        let form = Form::parse(headers, body)?;
+        form.check_csrf(session)?;
+        Ok(form)
+    }
+
     /// Refuses the form unless it carries the session's CSRF token.
     pub(crate) fn check_csrf(&self, session: &Session) -> Result<(), Box<Response>> {
         if csrf_ok(session, self.get("csrf")) {
@@ -241,11 +253,7 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let Some((id, session)) = state.gate.session(&headers) else {
         return Redirect::to("/console/login").into_response();
     };
-    let form = match Form::parse(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
-    if let Err(response) = form.check_csrf(&session) {
+    if let Err(response) = Form::signed(&headers, &body, &session) {
         return *response;
     }
     state.gate.close(&id);

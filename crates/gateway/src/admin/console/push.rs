@@ -131,13 +131,10 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match Form::parse(&headers, &body) {
+    let form = match Form::signed(&headers, &body, &session) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if let Err(r) = form.check_csrf(&session) {
-        return *r;
-    }
     let Ok(unread) = form.get("unread").parse::<u32>() else {
         return failure_page(
             Some(&session),
