@@ -175,4 +175,32 @@ mod tests {
         assert!(bad_port.starts_with("store.url: \"postgres://pushway:***@localhost:99999/push\": not a valid Postgres URL"), "{bad_port}");
         assert!(!bad_port.contains("hunter2"), "{bad_port}");
     }
+
+    #[test]
+    fn check_config_refuses_a_bad_url_and_the_file_sets_one() {
+        let mut config = crate::config::Config::default();
+        config.store.url = Some(StoreUrl::new("postgres//pushway@localhost/push"));
+        assert_eq!(
+            crate::check(&config).map_err(|e| e.to_string()),
+            Err(
+                "store.url: \"postgres//pushway@localhost/push\": not a postgres:// or \
+                 postgresql:// URL"
+                    .to_owned()
+            )
+        );
+        config.store.url = Some(StoreUrl::new("postgresql://pushway@localhost/push"));
+        assert_eq!(crate::check(&config).map_err(|e| e.to_string()), Ok(vec![]));
+        use figment::providers::{Format, Toml};
+        let config: crate::config::Config = figment::Figment::from(Toml::string(
+            "[store]\nurl = \"postgres://pushway:pw@db/push\"\nmax_connections = 32",
+        ))
+        .extract()
+        .expect("parses");
+        assert_eq!(
+            config.store.url.as_ref().map(StoreUrl::expose),
+            Some("postgres://pushway:pw@db/push")
+        );
+        assert_eq!(config.store.max_connections, 32);
+        assert_eq!(StoreConfig::default().max_connections, 10);
+    }
 }
