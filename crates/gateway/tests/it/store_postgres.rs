@@ -285,3 +285,37 @@ async fn one_token_registered_for_two_users_on_two_nodes_at_once_ends_on_one() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_prune_skips_a_message_another_node_holds_and_takes_it_afterwards() {
+    let (a, b, url) = two_nodes().await;
+    a.accept(&[message("m1", "k1", 1)]).await.expect("accept");
+    let claimed = a.claim(2_000, 62_000, 10).await.expect("claim");
+    let batch = pushway_gateway::store::WriteBatch {
+        outcomes: vec![pushway_gateway::store::OutcomeRecord {
+            delivery_id: claimed[0].id,
+            state: pushway_gateway::store::DeliveryState::Dead,
+            run_at: 3_000,
+            outcome: "invalid_token".to_owned(),
+            reason: None,
+            retried: false,
+        }],
+        ..Default::default()
+    };
+    a.record(&batch, 3_000).await.expect("record");
+    // Another node is replaying its dead row: it holds the message (as `replay` does).
+    let mut other = PgConnection::connect(&url).await.expect("connect");
+    let mut tx = other.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM messages WHERE id = 'm1' FOR KEY SHARE")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let pruned = tokio::time::timeout(Duration::from_secs(10), b.prune(10_000_000, 100))
+        .await
+        .expect("the prune does not wait for the held message")
+        .expect("prune");
+    assert_eq!(pruned, 0);
+    tx.rollback().await.expect("rollback");
+    assert_eq!(b.prune(10_000_000, 100).await.expect("prune"), 1);
+    assert_eq!(stored_under(&a, "k1").await, (Vec::new(), 0));
+}

@@ -62,9 +62,22 @@ impl PgStore {
     ) -> Result<Replayed, StoreError> {
         let mut tx = self.tx().await?;
         // SQLite's one writer made the verdicts and the update one step; here two admins (or
-        // nodes) replaying one id at once would both see it dead. The asked rows are locked
-        // first (in id order), so the verdicts below, read after the locks in a newer snapshot
-        // (READ COMMITTED), see any replay that committed meanwhile.
+        // nodes) replaying one id at once would both see it dead, and a node's prune could
+        // delete a message whose row is being replayed. So their messages are locked first
+        // (KEY SHARE: a prune, which locks the messages it deletes before their rows, skips
+        // them or has finished), then the asked rows (in id order); the verdicts below, read
+        // after the locks in a newer snapshot (READ COMMITTED), see what committed meanwhile.
+        sqlx::query(
+            "SELECT m.id FROM messages m
+             WHERE m.id IN (SELECT d.message_id FROM deliveries d
+                            WHERE d.id = ANY($1) AND d.app_id = $2)
+             ORDER BY m.id FOR KEY SHARE OF m",
+        )
+        .bind(ids)
+        .bind(app)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         sqlx::query(
             "SELECT id FROM deliveries WHERE id = ANY($1) AND app_id = $2 ORDER BY id
              FOR UPDATE",
