@@ -11,7 +11,7 @@
 //! | [`api`] | the HTTP API (axum), errors as `application/problem+json` |
 //! | [`admin`] | the admin listener: admin API (dead letters…) and console, with the admin key |
 //! | [`service`] | accept, status, devices, settings, logins: the logic, no HTTP types |
-//! | [`store`] | the [`Store`] trait and its SQLite back end |
+//! | [`store`] | the [`Store`] trait and its SQLite and Postgres back ends |
 //! | [`worker`] | claim due rows under a lease, send, record outcomes (one writer, group commit) |
 //! | [`webhook`] | signed delivery webhooks: durable events posted in batches, and [`webhook::verify`] |
 //! | [`metrics`] | Prometheus `/metrics`: one registry per gateway |
@@ -58,8 +58,7 @@ use crate::api::admin_credentials::ConfigSource;
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, metrics_router};
 use crate::service::{ChangeError, ChangeReport, Clock, Service, SystemClock};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, WebhookStore};
+use crate::store::{AnyStore, Store};
 use crate::worker::{GatewaySink, Worker, spawn_writer};
 
 /// Why the gateway did not start.
@@ -88,7 +87,7 @@ pub struct Gateway {
     addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
     admin: Option<JoinHandle<()>>,
-    store: SqliteStore,
+    store: AnyStore,
     stop: watch::Sender<Option<Duration>>,
     server: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
@@ -219,6 +218,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
     let apps = app::build_apps(config, &|_: &str| sink())?;
     let hooks = webhook::hooks(config)?;
     config.admin.key_hash()?;
+    config.store.validate()?;
     let mut lines: Vec<String> = apps
         .values()
         .map(|a| {
@@ -268,9 +268,11 @@ pub async fn start_with_source(
             .map_err(|e| ConfigError::at("store.path", format!("{}: {e}", dir.display())))?;
     }
     let hooks = Arc::new(webhook::hooks(&config)?);
-    let sqlite = SqliteStore::open(path).await?;
-    sqlite.set_webhook_filter(webhook::filter(&hooks));
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    config.store.validate()?;
+    // Postgres when `[store] url` is set, else the SQLite file.
+    let opened = AnyStore::open(&config.store).await?;
+    opened.set_webhook_filter(webhook::filter(&hooks));
+    let store: Arc<dyn Store> = opened.store();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
@@ -307,7 +309,7 @@ pub async fn start_with_source(
     .with_factory(factory);
     let webhooks = (!hooks.is_empty()).then(|| {
         webhook::WebhookWorker {
-            store: Arc::new(sqlite.clone()),
+            store: opened.webhooks(),
             hooks,
             clock: clock.clone(),
             poll: Duration::from_millis(config.worker.poll_interval_ms.max(1)),
@@ -374,7 +376,7 @@ pub async fn start_with_source(
         addr,
         admin_addr: admin.0,
         admin: admin.1,
-        store: sqlite,
+        store: opened,
         stop,
         server: Some(server),
         worker: Some(worker),

@@ -55,12 +55,13 @@ mod admin;
 mod apps;
 mod daemon;
 mod secret;
+mod store;
 mod webhook;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use figment::Figment;
@@ -75,6 +76,7 @@ pub use apps::{
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
+pub use store::{StoreConfig, StoreUrl};
 pub use webhook::WebhookConfig;
 
 /// A configuration that cannot be used; says which key of which source is wrong.
@@ -195,23 +197,6 @@ impl ServerConfig {
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
-    }
-}
-
-/// The database's settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct StoreConfig {
-    /// The SQLite file (default `./pushway-data/pushway.sqlite3`); its directory is created.
-    pub path: PathBuf,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            path: PathBuf::from("./pushway-data/pushway.sqlite3"),
-        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The store: everything the gateway keeps, behind one trait so SQLite (the embedded default)
-//! and, later, Postgres serve the same service and workers.
+//! and Postgres (several nodes on one database) serve the same service and workers.
 //!
 //! Queries live in the back ends only; the service and workers speak in the types below. Times
 //! are Unix milliseconds (`i64`), passed in by the caller so tests control the clock.
@@ -7,8 +7,10 @@
 mod dead_letter;
 mod device;
 mod message;
+mod open;
 mod outbox;
 mod overview;
+pub mod postgres;
 pub mod sqlite;
 mod stats;
 mod status;
@@ -22,6 +24,7 @@ use pushway_core::TokenKind;
 pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
+pub use open::AnyStore;
 pub use outbox::{
     Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
 };

@@ -28,6 +28,7 @@ mod settings;
 mod shutdown;
 mod store;
 mod store_batch;
+mod store_postgres;
 mod support;
 mod tim;
 mod webhook_receiver;

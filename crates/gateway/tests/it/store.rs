@@ -1,11 +1,19 @@
-//! The SQLite store on its own: leases, re-claims after a crash, group-committed outcomes.
+//! The store on its own: leases, re-claims after a crash, group-committed outcomes. On SQLite,
+//! or on a fresh Postgres database with `PUSHWAY_TEST_STORE=postgres` (as the API tests).
 
 use pushway_core::TokenKind;
+use pushway_gateway::store::postgres::PgStore;
 use pushway_gateway::store::sqlite::SqliteStore;
 use pushway_gateway::store::{
     Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient, OutcomeRecord, Store,
-    WriteBatch,
+    WebhookStore, WriteBatch,
 };
+
+use super::support::{fresh_database, on_postgres};
+
+/// A store of either kind, with its webhook side.
+pub(crate) trait Both: Store + WebhookStore {}
+impl<T: Store + WebhookStore> Both for T {}
 
 pub(crate) fn message(id: &str, key: &str, devices: usize) -> NewMessage {
     NewMessage {
@@ -35,17 +43,23 @@ pub(crate) fn message(id: &str, key: &str, devices: usize) -> NewMessage {
     }
 }
 
-async fn accept_one(store: &SqliteStore, message: NewMessage) -> Accepted {
+async fn accept_one(store: &dyn Both, message: NewMessage) -> Accepted {
     let mut accepted = store.accept(&[message]).await.expect("accept");
     assert_eq!(accepted.len(), 1);
     accepted.remove(0)
 }
 
-pub(crate) async fn open() -> (SqliteStore, tempfile::TempDir) {
+pub(crate) async fn open() -> (Box<dyn Both>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("s.sqlite3"))
-        .await
-        .expect("open");
+    let store: Box<dyn Both> = if on_postgres() {
+        Box::new(PgStore::open(&fresh_database(), 4).await.expect("open"))
+    } else {
+        Box::new(
+            SqliteStore::open(&dir.path().join("s.sqlite3"))
+                .await
+                .expect("open"),
+        )
+    };
     store
         .sync_apps(&[("chat".to_owned(), vec![])], 0)
         .await
@@ -56,7 +70,7 @@ pub(crate) async fn open() -> (SqliteStore, tempfile::TempDir) {
 #[tokio::test]
 async fn a_lease_holds_until_it_expires_then_the_rows_are_claimed_again() {
     let (store, _dir) = open().await;
-    assert!(accept_one(&store, message("m1", "k1", 3)).await.created);
+    assert!(accept_one(&*store, message("m1", "k1", 3)).await.created);
     let first = store.claim(2_000, 62_000, 10).await.expect("claim");
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|row| row.attempts == 1));
@@ -129,7 +143,7 @@ async fn one_group_commit_answers_each_message_and_a_key_taken_within_it() {
 #[tokio::test]
 async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
     let (store, _dir) = open().await;
-    assert!(accept_one(&store, message("m1", "k", 1)).await.created);
+    assert!(accept_one(&*store, message("m1", "k", 1)).await.created);
     let second = store
         .accept(&[message("m2", "k", 5)])
         .await
@@ -160,8 +174,8 @@ async fn an_idempotency_key_taken_meanwhile_stores_nothing() {
 #[tokio::test]
 async fn pruning_deletes_finished_messages_past_the_retention_only() {
     let (store, _dir) = open().await;
-    accept_one(&store, message("done", "k1", 2)).await;
-    accept_one(&store, message("busy", "k2", 1)).await;
+    accept_one(&*store, message("done", "k1", 2)).await;
+    accept_one(&*store, message("busy", "k2", 1)).await;
     let claimed = store.claim(2_000, 62_000, 10).await.expect("claim");
     assert_eq!(claimed.len(), 3);
     // Finish both rows of "done" and leave "busy" retrying.
@@ -211,7 +225,7 @@ async fn pruning_deletes_finished_messages_past_the_retention_only() {
             .is_some()
     );
     // The key of the pruned message is forgotten: it may be used again.
-    assert!(accept_one(&store, message("again", "k1", 1)).await.created);
+    assert!(accept_one(&*store, message("again", "k1", 1)).await.created);
 }
 
 /// Rows are created in accept order: "done" got the first two ids.

@@ -1,7 +1,7 @@
 //! The store's batched reads and writes: idempotency keys of many requests in one read, claims
 //! that keep a notification's rows together, one statement of outcomes per batch.
 
-use pushway_gateway::store::{DeliveryState, NewDelivery, OutcomeRecord, Store, WriteBatch};
+use pushway_gateway::store::{DeliveryState, NewDelivery, OutcomeRecord, WriteBatch};
 
 use super::store::{message, open};
 

@@ -1,9 +1,10 @@
 //! A gateway with the demo app (every vendor pointing at a simulator) and a second app, on a
-//! temporary SQLite file.
+//! temporary SQLite file, or on a fresh Postgres database when `PUSHWAY_TEST_STORE=postgres`
+//! (the same tests on both stores: README's test command runs this binary once more with it).
 
 use std::time::Duration;
 
-use pushway_gateway::config::{ApiKeyConfig, AppConfig, Config};
+use pushway_gateway::config::{ApiKeyConfig, AppConfig, Config, StoreUrl};
 use pushway_gateway::simulate::{DEMO_APP, Simulators};
 use pushway_gateway::{Gateway, start};
 use pushway_mock::apns::TestKey;
@@ -45,6 +46,9 @@ impl Harness {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().expect("addr");
         config.store.path = dir.path().join("gateway.sqlite3");
+        if on_postgres() {
+            config.store.url = Some(StoreUrl::new(fresh_database()));
+        }
         config.worker.poll_interval_ms = 20;
         config.worker.backoff_base_ms = 50;
         config.worker.backoff_max_ms = 200;
@@ -197,20 +201,37 @@ impl Harness {
 
     /// Rows in a table of the store (to prove nothing was stored).
     pub async fn count(&self, table: &str) -> i64 {
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&self.db)
-            .read_only(true);
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .expect("open db");
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&pool)
-            .await
-            .expect("count")
-            .get(0);
-        pool.close().await;
-        n
+        self.scalar(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// The one integer `sql` answers, read from the store (SQLite or Postgres).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let rows = self.pairs(&format!("SELECT '', ({sql})")).await;
+        rows.first().map(|r| r.1).expect("one row")
+    }
+
+    /// The (text, integer) rows `sql` answers, read from the store (SQLite or Postgres).
+    pub async fn pairs(&self, sql: &str) -> Vec<(String, i64)> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.config.store.url {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url.expose()).await.expect("connect");
+                let rows = sqlx::query(sql).fetch_all(&pool).await.expect("query");
+                pool.close().await;
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&self.db)
+                    .read_only(true);
+                let pool = sqlx::SqlitePool::connect_with(options)
+                    .await
+                    .expect("open db");
+                let rows = sqlx::query(sql).fetch_all(&pool).await.expect("query");
+                pool.close().await;
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+        }
     }
 
     /// Polls a message's status until `done` holds (at most 10 s).
@@ -227,6 +248,22 @@ impl Harness {
         }
         panic!("status of {id} never reached the expected state");
     }
+}
+
+/// Whether this run's gateways keep their store on Postgres (`PUSHWAY_TEST_STORE=postgres`);
+/// any other value but unset or `sqlite` is refused, so a typo cannot run SQLite twice.
+pub fn on_postgres() -> bool {
+    match std::env::var("PUSHWAY_TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("PUSHWAY_TEST_STORE={other:?}: expected postgres or sqlite"),
+    }
+}
+
+/// A fresh, empty database on the Postgres server shared by the test processes (started on
+/// first use); its URL.
+pub fn fresh_database() -> String {
+    pushway_mock::postgres::shared_database().expect("a Postgres test database")
 }
 
 /// A C2C text message from `sender` to `peer`.

@@ -3,12 +3,12 @@
 //! lease, retried, dead after the last attempt.
 
 use pushway_gateway::store::{
-    DeadTokenRecord, DeliveryState, EventCounts, EventRetry, EventType, OutcomeRecord, Store,
-    WebhookFilter, WebhookStore, WriteBatch,
+    DeadTokenRecord, DeliveryState, EventCounts, EventRetry, EventType, OutcomeRecord,
+    WebhookFilter, WriteBatch,
 };
 use serde_json::{Value, json};
 
-use super::store::{message, open};
+use super::store::{Both, message, open};
 
 fn outcome(id: i64, state: DeliveryState, label: &str, reason: Option<&str>) -> OutcomeRecord {
     OutcomeRecord {
@@ -28,7 +28,7 @@ fn filter(types: &[EventType]) -> WebhookFilter {
 }
 
 /// The bodies of `app`'s due events, without their random ids.
-async fn bodies(store: &impl WebhookStore, now: i64) -> Vec<Value> {
+async fn bodies(store: &dyn Both, now: i64) -> Vec<Value> {
     let events = store
         .claim_events("chat", now, now + 1, 100)
         .await
@@ -80,7 +80,7 @@ async fn outcomes_make_events_once_per_in_flight_row_for_subscribed_types_only()
                "device_id": d, "channel": "xiaomi/mi", "reason": reason, "at_ms": 3_000})
     };
     assert_eq!(
-        bodies(&store, 3_000).await,
+        bodies(&*store, 3_000).await,
         [
             event("delivered", "d0", Value::Null),
             event("dead", "d1", json!("20301")),

@@ -8,7 +8,6 @@ use pushway_gateway::config::WebhookConfig;
 use pushway_gateway::webhook::{self, VerifyError};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use crate::support::{Harness, c2c};
 use crate::webhook_receiver::{Received, Receiver, Reply};
@@ -70,18 +69,10 @@ fn delivered_events(received: &[Received]) -> BTreeMap<String, Value> {
 
 /// Events of the store by state.
 async fn event_states(h: &Harness) -> BTreeMap<String, i64> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&h.db)
-        .read_only(true);
-    let pool = sqlx::SqlitePool::connect_with(options)
+    h.pairs("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
         .await
-        .expect("open db");
-    let rows = sqlx::query("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
-        .fetch_all(&pool)
-        .await
-        .expect("count");
-    pool.close().await;
-    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+        .into_iter()
+        .collect()
 }
 
 #[tokio::test]

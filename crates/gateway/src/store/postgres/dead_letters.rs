@@ -1,0 +1,152 @@
+//! Dead letters: listed by app, reason and time; replayed with a fresh attempt budget.
+
+use sqlx::Row;
+
+use super::{PgStore, err, parse_kind, u32_of};
+use crate::store::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed, StoreError};
+
+impl PgStore {
+    pub(super) async fn dead_letters_impl(
+        &self,
+        app: &str,
+        filter: &DeadLetterFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        // `updated_at` of a dead row is when it died: nothing changes a dead row afterwards.
+        let rows = sqlx::query(
+            "SELECT id, message_id, user_id, device_id, kind, credential, attempts,
+                    last_outcome, last_reason, created_at, updated_at
+             FROM deliveries
+             WHERE app_id = $1 AND state = 'dead' AND id > $2
+               AND ($3::text IS NULL OR last_outcome = $3 OR last_reason = $3)
+               AND ($4::bigint IS NULL OR updated_at >= $4)
+               AND ($5::bigint IS NULL OR updated_at < $5)
+             ORDER BY id LIMIT $6",
+        )
+        .bind(app)
+        .bind(after)
+        .bind(filter.reason.as_deref())
+        .bind(filter.since_ms)
+        .bind(filter.until_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|row| {
+                let kind = parse_kind(&row.try_get::<String, _>(4).map_err(err)?)?;
+                Ok(DeadLetter {
+                    id: row.try_get(0).map_err(err)?,
+                    message_id: row.try_get(1).map_err(err)?,
+                    user_id: row.try_get(2).map_err(err)?,
+                    device_id: row.try_get(3).map_err(err)?,
+                    apns_env: kind.apns_env(),
+                    kind,
+                    credential: row.try_get(5).map_err(err)?,
+                    attempts: u32_of(row.try_get(6).map_err(err)?),
+                    last_outcome: row.try_get(7).map_err(err)?,
+                    last_reason: row.try_get(8).map_err(err)?,
+                    created_at_ms: row.try_get(9).map_err(err)?,
+                    dead_at_ms: row.try_get(10).map_err(err)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn replay_impl(
+        &self,
+        app: &str,
+        ids: &[i64],
+        now: i64,
+    ) -> Result<Replayed, StoreError> {
+        let mut tx = self.tx().await?;
+        // SQLite's one writer made the verdicts and the update one step; here two admins (or
+        // nodes) replaying one id at once would both see it dead, and a node's prune could
+        // delete a message whose row is being replayed. So their messages are locked first
+        // (KEY SHARE: a prune, which locks the messages it deletes before their rows, skips
+        // them or has finished), then the asked rows (in id order); the verdicts below, read
+        // after the locks in a newer snapshot (READ COMMITTED), see what committed meanwhile.
+        sqlx::query(
+            "SELECT m.id FROM messages m
+             WHERE m.id IN (SELECT d.message_id FROM deliveries d
+                            WHERE d.id = ANY($1) AND d.app_id = $2)
+             ORDER BY m.id FOR KEY SHARE OF m",
+        )
+        .bind(ids)
+        .bind(app)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        sqlx::query(
+            "SELECT id FROM deliveries WHERE id = ANY($1) AND app_id = $2 ORDER BY id
+             FOR UPDATE",
+        )
+        .bind(ids)
+        .bind(app)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        // Each asked id with what decides it: the row's state, and whether the device is still
+        // registered with the row's token (same kind and credential) and logged in.
+        let rows = sqlx::query(
+            "SELECT j.id, d.state, dev.token IS NOT NULL,
+                    dev.token = d.token AND dev.kind = d.kind AND dev.credential = d.credential,
+                    COALESCE(l.state, 'logged_in')
+             FROM UNNEST($1::bigint[]) WITH ORDINALITY AS j(id, n)
+             LEFT JOIN deliveries d ON d.id = j.id AND d.app_id = $2
+             LEFT JOIN devices dev ON dev.app_id = d.app_id AND dev.user_id = d.user_id
+                                  AND dev.device_id = d.device_id
+             LEFT JOIN device_logins l ON l.app_id = d.app_id AND l.user_id = d.user_id
+                                      AND l.device_id = d.device_id
+             ORDER BY j.n",
+        )
+        .bind(ids)
+        .bind(app)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        let mut result = Replayed::default();
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let id: i64 = row.try_get(0).map_err(err)?;
+            let state: Option<String> = row.try_get(1).map_err(err)?;
+            let registered: Option<bool> = row.try_get(2).map_err(err)?;
+            let same: Option<bool> = row.try_get(3).map_err(err)?;
+            let login: String = row.try_get(4).map_err(err)?;
+            let verdict = match state.as_deref() {
+                None => Err(NotReplayed::Unknown),
+                Some(s) if s != "dead" => Err(NotReplayed::NotDead),
+                // An id asked twice is replayed once; the second is no longer dead.
+                Some(_) if seen.contains(&id) => Err(NotReplayed::NotDead),
+                Some(_) if registered != Some(true) => Err(NotReplayed::DeviceGone),
+                Some(_) if same != Some(true) => Err(NotReplayed::TokenChanged),
+                Some(_) if login != "logged_in" => Err(NotReplayed::LoggedOut),
+                Some(_) => Ok(()),
+            };
+            match verdict {
+                Ok(()) => {
+                    seen.insert(id);
+                    result.replayed.push(id);
+                }
+                Err(why) => result.not_replayed.push((id, why)),
+            }
+        }
+        // A fresh budget: no attempts or retries so far, due now, and as long to live as the
+        // message had when it was accepted (its TTL, or the default), counted from now.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, retries = 0, run_at = $2,
+                    lease_until = NULL, last_outcome = NULL, last_reason = NULL, updated_at = $2,
+                    expires_at = $2 + (SELECT m.expires_at - m.created_at FROM messages m
+                                       WHERE m.id = deliveries.message_id)
+             WHERE id = ANY($1) AND state = 'dead'",
+        )
+        .bind(&result.replayed)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(result)
+    }
+}

@@ -1,0 +1,115 @@
+//! The console's reads: outbox depth and age per app, paused routes, a user's recent deliveries.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::{PgStore, err, parse_kind, u32_of};
+use crate::store::{DeliveryState, OutboxStats, PausedRoute, RecentDelivery, StoreError};
+
+impl PgStore {
+    pub(super) async fn outbox_stats_impl(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
+        let mut by_app: BTreeMap<String, OutboxStats> = BTreeMap::new();
+        // The unfinished rows are what `deliveries_due` indexes; a lease that ran out is due.
+        let live = sqlx::query(
+            "SELECT app_id, COUNT(*), COUNT(*) FILTER (WHERE run_at <= $1),
+                    MIN(run_at) FILTER (WHERE run_at <= $1)
+             FROM deliveries WHERE state IN ('pending', 'retrying', 'in_flight')
+             GROUP BY app_id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        for row in live {
+            let app: String = row.try_get(0).map_err(err)?;
+            let stats = by_app.entry(app.clone()).or_insert_with(|| OutboxStats {
+                app,
+                ..OutboxStats::default()
+            });
+            stats.depth = row.try_get(1).map_err(err)?;
+            stats.due = row.try_get(2).map_err(err)?;
+            stats.oldest_due_at = row.try_get(3).map_err(err)?;
+        }
+        // Served by `deliveries_dead`.
+        let dead = sqlx::query(
+            "SELECT app_id, COUNT(*) FROM deliveries WHERE state = 'dead' GROUP BY app_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        for row in dead {
+            let app: String = row.try_get(0).map_err(err)?;
+            let stats = by_app.entry(app.clone()).or_insert_with(|| OutboxStats {
+                app,
+                ..OutboxStats::default()
+            });
+            stats.dead = row.try_get(1).map_err(err)?;
+        }
+        Ok(by_app.into_values().collect())
+    }
+
+    pub(super) async fn paused_routes_impl(
+        &self,
+        now: i64,
+    ) -> Result<Vec<PausedRoute>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT app_id, kind, credential, until, reason FROM paused_routes WHERE until > $1
+             ORDER BY app_id, kind, credential",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(PausedRoute {
+                    app: row.try_get(0).map_err(err)?,
+                    kind: parse_kind(&row.try_get::<String, _>(1).map_err(err)?)?,
+                    credential: row.try_get(2).map_err(err)?,
+                    until: row.try_get(3).map_err(err)?,
+                    reason: row.try_get(4).map_err(err)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn recent_deliveries_impl(
+        &self,
+        app: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentDelivery>, StoreError> {
+        // Newest first by id: a backward walk of the primary key that stops after `limit`
+        // matches (no index on the user: one would cost every accepted row an insert).
+        let rows = sqlx::query(
+            "SELECT id, message_id, device_id, kind, state, attempts, last_outcome, last_reason,
+                    updated_at
+             FROM deliveries WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get(4).map_err(err)?;
+                Ok(RecentDelivery {
+                    id: row.try_get(0).map_err(err)?,
+                    message_id: row.try_get(1).map_err(err)?,
+                    device_id: row.try_get(2).map_err(err)?,
+                    kind: parse_kind(&row.try_get::<String, _>(3).map_err(err)?)?,
+                    state: DeliveryState::parse(&state).ok_or_else(|| {
+                        StoreError::new(format!("unknown delivery state {state:?}"))
+                    })?,
+                    attempts: u32_of(row.try_get(5).map_err(err)?),
+                    last_outcome: row.try_get(6).map_err(err)?,
+                    last_reason: row.try_get(7).map_err(err)?,
+                    updated_at: row.try_get(8).map_err(err)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,69 @@
+//! The metrics scrape's reads: backlog per app and state, the oldest due row, paused routes.
+
+use sqlx::Row;
+
+use super::{PgStore, err, parse_kind};
+use crate::store::{Backlog, StoreError};
+
+impl PgStore {
+    pub(super) async fn backlog_impl(&self, now: i64) -> Result<Backlog, StoreError> {
+        // Both read only the outstanding rows, through the partial index `deliveries_due`.
+        let depth = sqlx::query(
+            "SELECT app_id, state, COUNT(*) FROM deliveries
+             WHERE state IN ('pending', 'retrying', 'in_flight')
+             GROUP BY app_id, state ORDER BY app_id, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|row| {
+            let n: i64 = row.try_get(2).map_err(err)?;
+            Ok((
+                row.try_get(0).map_err(err)?,
+                row.try_get(1).map_err(err)?,
+                u64::try_from(n).unwrap_or(0),
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        // Due as the claim sees it: held rows of paused routes are left out.
+        let oldest_due = sqlx::query(
+            "SELECT d.app_id, MIN(d.run_at) FROM deliveries d
+             WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= $1
+               AND NOT EXISTS (SELECT 1 FROM paused_routes p
+                               WHERE p.app_id = d.app_id AND p.kind = d.kind
+                                 AND p.credential = d.credential AND p.until > $1)
+             GROUP BY d.app_id ORDER BY d.app_id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|row| Ok((row.try_get(0).map_err(err)?, row.try_get(1).map_err(err)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let paused = sqlx::query(
+            "SELECT app_id, kind, credential FROM paused_routes WHERE until > $1
+             ORDER BY app_id, kind, credential",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|row| {
+            let kind: String = row.try_get(1).map_err(err)?;
+            Ok((
+                row.try_get(0).map_err(err)?,
+                parse_kind(&kind)?,
+                row.try_get(2).map_err(err)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Backlog {
+            depth,
+            oldest_due,
+            paused,
+        })
+    }
+}
