@@ -123,13 +123,9 @@ impl PgCluster {
             stop,
             listener_connections: AtomicU64::new(0),
         });
-        // The node's entries of an earlier run are over: none of its connections survived.
-        sqlx::query("DELETE FROM daemon_presence WHERE scope = $1 AND node = $2")
-            .bind(shared.store.scope())
-            .bind(&shared.options.node)
-            .execute(shared.store.pool())
-            .await
-            .map_err(StoreError::new)?;
+        // The node's entries of an earlier run are over: none of its connections survived (and
+        // the other nodes are told, or they would count them again once this node beats).
+        shared.clear_presence().await.map_err(StoreError::new)?;
         shared.heartbeat().await.map_err(StoreError::new)?;
         // Connected before returning, so a bad URL or a refused LISTEN is the caller's error.
         let listener = shared.connect_listener().await.map_err(StoreError::new)?;
@@ -153,23 +149,13 @@ impl PgCluster {
     /// count as offline at once (call after the hub closed its connections).
     pub async fn leave(&self) -> Result<(), StoreError> {
         self.halt();
-        let pool = self.shared.store.pool();
-        let node = &self.shared.options.node;
-        sqlx::query(
-            "WITH gone AS (DELETE FROM daemon_presence WHERE scope = $1 AND node = $2
-                           RETURNING scope, user_id, device)
-             SELECT pg_notify($3, json_build_array('d', scope, user_id || '/' || device, $2::TEXT)::TEXT)
-             FROM gone",
-        )
-        .bind(self.shared.store.scope())
-        .bind(node)
-        .bind(CHANNEL)
-        .execute(pool)
-        .await
-        .map_err(StoreError::new)?;
+        self.shared
+            .clear_presence()
+            .await
+            .map_err(StoreError::new)?;
         sqlx::query("DELETE FROM daemon_nodes WHERE node = $1")
-            .bind(node)
-            .execute(pool)
+            .bind(&self.shared.options.node)
+            .execute(self.shared.store.pool())
             .await
             .map_err(StoreError::new)?;
         Ok(())
@@ -298,6 +284,22 @@ impl Shared {
             }
             Event::Connected { .. } | Event::Disconnected { .. } => self.mirror.apply(&event),
         }
+    }
+
+    /// Removes this node's presence entries of this scope, telling the other nodes.
+    async fn clear_presence(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "WITH gone AS (DELETE FROM daemon_presence WHERE scope = $1 AND node = $2
+                           RETURNING scope, user_id, device)
+             SELECT pg_notify($3, json_build_array('d', scope, user_id || '/' || device, $2::TEXT)::TEXT)
+             FROM gone",
+        )
+        .bind(self.store.scope())
+        .bind(&self.options.node)
+        .bind(CHANNEL)
+        .execute(self.store.pool())
+        .await
+        .map(drop)
     }
 
     /// Writes this node's heartbeat and reads which nodes are alive.

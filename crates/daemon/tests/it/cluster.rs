@@ -137,7 +137,7 @@ async fn a_device_moving_from_node_a_to_node_b_gets_its_queue_in_order() {
 }
 
 #[tokio::test]
-async fn a_dead_nodes_devices_stop_counting_and_a_left_nodes_at_once() {
+async fn a_dead_nodes_devices_stop_counting_and_a_left_or_restarted_nodes_at_once() {
     let url = database();
     let a = Node::start(&url, "a").await;
     let b = Node::start(&url, "b").await;
@@ -149,6 +149,13 @@ async fn a_dead_nodes_devices_stop_counting_and_a_left_nodes_at_once() {
     a.cluster.halt();
     eventually(async || !b.sees("on-a")).await;
     assert!(b.sees("on-c"));
+    // Node a starts again with the same id: its old entries are cleared, not live again. (Its
+    // new device's connect is notified after that clearing, so once b sees it, b has seen
+    // the clearing too.)
+    let again = Node::start(&url, "a").await;
+    let _fresh = raw_authenticated(&again.t.url(), &again.t.token("fresh")).await;
+    eventually(async || b.sees("fresh")).await;
+    assert!(!b.sees("on-a"));
     // Node c leaves cleanly: its entries go at once.
     c.cluster.leave().await.unwrap();
     eventually(async || !b.sees("on-c")).await;
