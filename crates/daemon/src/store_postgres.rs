@@ -13,11 +13,14 @@ use crate::key::DeviceKey;
 use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush, unique};
 
 mod cluster;
+mod commit;
 mod event;
 mod presence;
 mod schema;
 
 pub use cluster::{ClusterOptions, PgCluster};
+
+use commit::{Committer, Done, Write};
 
 /// How long a query waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,11 +30,12 @@ const POOL_SIZE: u32 = 8;
 /// Queues in a Postgres database, shared by every hub (node) that opens the same database and
 /// scope: what one node appends, another's connection sends.
 ///
-/// Same behaviour as [`SqliteStore`](crate::SqliteStore), method by method. Each append is one
-/// transaction (one round trip: a server-side function) that also notifies the channel
-/// `pushway_daemon` at commit, which wakes the node the device is connected to when a
-/// [`PgCluster`] runs there. A device's pushes commit in the order of their sequence numbers
-/// even when several nodes append to it at once (a per-device advisory lock in the append).
+/// Same behaviour as [`SqliteStore`](crate::SqliteStore), method by method. Appends and removes
+/// are group-committed (the writes of concurrent callers share one transaction, and each call
+/// returns once its own write committed); an append notifies the channel `pushway_daemon` at
+/// commit, which wakes the node the device is connected to when a [`PgCluster`] runs there. A
+/// device's pushes commit in the order of their sequence numbers even when several nodes append
+/// to it at once (a per-device advisory lock held to the commit).
 ///
 /// Tables are prefixed `daemon_` and created at open when missing; every row carries the
 /// store's *scope* (the gateway's app id), so several apps share the tables, not their queues.
@@ -39,6 +43,8 @@ const POOL_SIZE: u32 = 8;
 pub struct PgStore {
     pool: PgPool,
     scope: Arc<str>,
+    /// Appends and removes go through it: group commit, see [`commit`].
+    committer: Committer,
 }
 
 impl PgStore {
@@ -58,9 +64,11 @@ impl PgStore {
     /// when missing.
     pub async fn with_pool(pool: PgPool, scope: &str) -> Result<PgStore, StoreError> {
         schema::migrate(&pool).await.map_err(StoreError::new)?;
+        let scope: Arc<str> = Arc::from(scope);
         Ok(PgStore {
+            committer: Committer::spawn(pool.clone(), scope.clone()),
             pool,
-            scope: Arc::from(scope),
+            scope,
         })
     }
 
@@ -96,7 +104,7 @@ pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-fn len_i64(value: usize) -> i64 {
+pub(crate) fn len_i64(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -108,24 +116,17 @@ impl QueueStore for PgStore {
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
-        let row = sqlx::query(
-            "SELECT new_seq, dropped FROM daemon_queue_append($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&*self.scope)
-        .bind(device.user())
-        .bind(device.device())
-        .bind(push.id)
-        .bind(&**push.frame)
-        .bind(to_i64(push.expires_at_ms))
-        .bind(len_i64(max_len))
-        .bind(event::pushed(&self.scope, device))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::new)?;
-        Ok(Appended {
-            seq: to_u64(row.try_get(0).map_err(StoreError::new)?),
-            dropped: to_u64(row.try_get(1).map_err(StoreError::new)?),
-        })
+        let write = Write::Append {
+            device: device.clone(),
+            id: push.id.to_owned(),
+            frame: push.frame.clone(),
+            expires_at_ms: push.expires_at_ms,
+            max_len,
+        };
+        match self.committer.write(write).await? {
+            Done::Appended(appended) => Ok(appended),
+            Done::Removed(_) => Err(unexpected()),
+        }
     }
 
     async fn pending(
@@ -177,17 +178,14 @@ impl QueueStore for PgStore {
     }
 
     async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "DELETE FROM daemon_queue WHERE scope = $1 AND user_id = $2 AND device = $3 AND id = $4",
-        )
-        .bind(&*self.scope)
-        .bind(device.user())
-        .bind(device.device())
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::new)?
-        .rows_affected())
+        let write = Write::Remove {
+            device: device.clone(),
+            id: id.to_owned(),
+        };
+        match self.committer.write(write).await? {
+            Done::Removed(removed) => Ok(removed),
+            Done::Appended(_) => Err(unexpected()),
+        }
     }
 
     async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
@@ -266,4 +264,9 @@ impl QueueStore for PgStore {
         tx.commit().await.map_err(StoreError::new)?;
         Ok(to_u64(generation))
     }
+}
+
+/// The writer answered a write with another kind's answer (a bug, reported rather than a panic).
+fn unexpected() -> StoreError {
+    StoreError::new("the queue writer answered with another write's result")
 }
