@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::auth::{DeviceAuth, KeyError};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::conn::{Conn, lock};
 use crate::hub_builder::HubBuilder;
@@ -33,21 +34,23 @@ pub(crate) struct Inner {
     pub(crate) auth: DeviceAuth,
     pub(crate) store: Arc<dyn QueueStore>,
     pub(crate) clock: Arc<dyn Clock>,
-    registry: Mutex<Registry>,
+    pub(crate) registry: Mutex<Registry>,
     next_conn_id: AtomicU64,
     pub(crate) counters: Counters,
     /// Connections that have not said `hello` yet.
     pub(crate) pending: Pending,
     /// [`HubBuilder::on_acked`].
     pub(crate) on_acked: Option<AckListener>,
+    /// [`HubBuilder::cluster`]: told of connects and disconnects, asked for presence.
+    pub(crate) cluster: Option<Arc<dyn Cluster>>,
 }
 
 /// The live connections and the revocations made by this process, under one lock so a
 /// revocation and a connection's registration cannot cross.
 #[derive(Default)]
-struct Registry {
+pub(crate) struct Registry {
     /// FxHash: keys come from tokens this hub signed and verified, not free input.
-    conns: FxHashMap<DeviceKey, Arc<Conn>>,
+    pub(crate) conns: FxHashMap<DeviceKey, Arc<Conn>>,
     /// The current token generation of each device revoked since the hub started: checked
     /// again at registration, after the store's check at `hello`, so a connection that passed
     /// that check just before a revocation cannot register after it.
@@ -96,7 +99,8 @@ impl Hub {
         HubBuilder::new(auth)
     }
 
-    /// Whether `device` of `user` has a live, authenticated connection now.
+    /// Whether `device` of `user` has a live, authenticated connection to this hub now (the
+    /// hub's [`Presence`] answers for the whole cluster).
     pub fn is_connected(&self, user: &str, device: &str) -> bool {
         DeviceKey::new(user, device).is_some_and(|key| self.inner.connection(&key).is_some())
     }
@@ -122,14 +126,7 @@ impl Hub {
     pub async fn revoke_device(&self, user: &str, device: &str) -> Result<u64, StoreError> {
         let key = store_key(user, device)?;
         let generation = self.inner.store.bump_token_generation(&key).await?;
-        let mut registry = lock(&self.inner.registry);
-        let known = registry.generations.entry(key.clone()).or_insert(0);
-        *known = (*known).max(generation);
-        if let Some(conn) = registry.conns.get(&key)
-            && conn.rank.0 < generation
-        {
-            conn.kick(CloseReason::AuthRevoked);
-        }
+        self.inner.revoked(&key, generation);
         Ok(generation)
     }
 
@@ -199,6 +196,7 @@ impl Inner {
         store: Arc<dyn QueueStore>,
         clock: Arc<dyn Clock>,
         on_acked: Option<AckListener>,
+        cluster: Option<Arc<dyn Cluster>>,
     ) -> Inner {
         Inner {
             config,
@@ -210,6 +208,20 @@ impl Inner {
             counters: Counters::default(),
             pending: Pending::default(),
             on_acked,
+            cluster,
+        }
+    }
+
+    /// `device`'s tokens below `generation` are revoked: its connection here, if authenticated
+    /// with one, is closed, and no such token registers from now on.
+    pub(crate) fn revoked(&self, key: &DeviceKey, generation: u64) {
+        let mut registry = lock(&self.registry);
+        let known = registry.generations.entry(key.clone()).or_insert(0);
+        *known = (*known).max(generation);
+        if let Some(conn) = registry.conns.get(key)
+            && conn.rank.0 < generation
+        {
+            conn.kick(CloseReason::AuthRevoked);
         }
     }
 
@@ -243,6 +255,11 @@ impl Inner {
         let id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::new(id, rank));
         let previous = registry.conns.insert(key.clone(), conn.clone());
+        // Under the lock: this connect and the unregister of this connection are told to the
+        // cluster in the order they happened.
+        if let Some(cluster) = &self.cluster {
+            cluster.connected(key);
+        }
         drop(registry);
         if let Some(previous) = previous {
             self.counters.replaced.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +273,9 @@ impl Inner {
         let mut registry = lock(&self.registry);
         if registry.conns.get(key).is_some_and(|c| c.id == conn.id) {
             registry.conns.remove(key);
+            if let Some(cluster) = &self.cluster {
+                cluster.disconnected(key);
+            }
         }
     }
 }
@@ -263,8 +283,14 @@ impl Inner {
 impl Presence for Hub {
     fn is_connected(&self, device: &DeviceToken) -> bool {
         device.kind == TokenKind::Daemon
-            && DeviceKey::parse(&device.token)
-                .is_some_and(|key| self.inner.connection(&key).is_some())
+            && DeviceKey::parse(&device.token).is_some_and(|key| {
+                self.inner.connection(&key).is_some()
+                    || self
+                        .inner
+                        .cluster
+                        .as_ref()
+                        .is_some_and(|cluster| cluster.connected_elsewhere(&key))
+            })
     }
 }
 

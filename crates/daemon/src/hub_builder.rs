@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::auth::DeviceAuth;
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::{Cluster, LocalHub};
 use crate::config::Config;
 use crate::hub::{AckListener, Hub, Inner};
 use crate::key::DeviceKey;
@@ -19,6 +20,7 @@ pub struct HubBuilder {
     store: Option<Arc<dyn QueueStore>>,
     clock: Option<Arc<dyn Clock>>,
     on_acked: Option<AckListener>,
+    cluster: Option<Arc<dyn Cluster>>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for HubBuilder {
             .field("custom_store", &self.store.is_some())
             .field("custom_clock", &self.clock.is_some())
             .field("on_acked", &self.on_acked.is_some())
+            .field("cluster", &self.cluster.is_some())
             .finish()
     }
 }
@@ -42,6 +45,7 @@ impl HubBuilder {
             store: None,
             clock: None,
             on_acked: None,
+            cluster: None,
         }
     }
 
@@ -141,16 +145,30 @@ impl HubBuilder {
         self
     }
 
+    /// Runs the hub as one node of a cluster whose nodes share its store (a
+    /// [`PgCluster`](crate::PgCluster) over the same [`PgStore`](crate::PgStore)): pushes
+    /// another node appends wake this node's connections, [`Presence`](pushway_core::Presence)
+    /// answers for the whole cluster, and revocations close connections on any node.
+    pub fn cluster(mut self, cluster: impl Cluster) -> Self {
+        self.cluster = Some(Arc::new(cluster));
+        self
+    }
+
     /// The hub.
     pub fn build(self) -> Hub {
-        Hub {
-            inner: Arc::new(Inner::new(
-                self.config,
-                self.auth,
-                self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
-                self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                self.on_acked,
-            )),
+        let inner = Arc::new(Inner::new(
+            self.config,
+            self.auth,
+            self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            self.on_acked,
+            self.cluster,
+        ));
+        if let Some(cluster) = &inner.cluster {
+            cluster.attach(LocalHub {
+                inner: Arc::downgrade(&inner),
+            });
         }
+        Hub { inner }
     }
 }

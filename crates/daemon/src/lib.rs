@@ -8,7 +8,8 @@
 //! | [`DeviceKey`] | a user's device: the key of connections, queues and token generations; its address `<user>/<device>` is the device token |
 //! | [`DeviceAuth`] | the HS256 JWT a device presents in its `hello`; [`Hub::issue_token`], [`Hub::revoke_device`] |
 //! | [`DaemonProvider`] | a [`PushProvider`](pushway_core::PushProvider): `Delivered` when acked in time, else `Queued` |
-//! | [`QueueStore`] | per-device store-and-forward queues: [`MemoryStore`], [`SqliteStore`] |
+//! | [`QueueStore`] | per-device store-and-forward queues: [`MemoryStore`], [`SqliteStore`], [`PgStore`] |
+//! | [`PgCluster`] | several hubs (nodes) on one Postgres database: a push accepted by any node reaches the device on whichever node it is connected to; presence and revocations cluster-wide |
 //! | [`client`] | the device side: connect, authenticate, receive, ack, reconnect, de-duplicate |
 //! | [`protocol`] | the frames and close codes (`PROTOCOL.md` in the crate is the prose version) |
 //!
@@ -55,6 +56,7 @@
 mod auth;
 pub mod client;
 mod clock;
+mod cluster;
 mod config;
 mod conn;
 mod delivery;
@@ -69,6 +71,7 @@ mod queue;
 mod server;
 mod session;
 mod store_memory;
+mod store_postgres;
 mod store_sqlite;
 
 pub use auth::{
@@ -76,6 +79,7 @@ pub use auth::{
     KeyError, MIN_SECRET_BYTES,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cluster::{Cluster, LocalHub};
 pub use config::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_AUTH_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_UNAUTHENTICATED, DEFAULT_PING_INTERVAL,
@@ -95,4 +99,5 @@ pub use queue::{
 };
 pub use server::Server;
 pub use store_memory::MemoryStore;
+pub use store_postgres::{ClusterOptions, PgCluster, PgStore};
 pub use store_sqlite::SqliteStore;

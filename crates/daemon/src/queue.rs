@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`MemoryStore`](crate::MemoryStore) | no | tests, benchmarks, single-process deployments that accept loss on restart |
 //! | [`SqliteStore`](crate::SqliteStore) | yes | a single server that must not lose queued pushes |
+//! | [`PgStore`](crate::PgStore) | yes | several servers (nodes) sharing the queues, with [`PgCluster`](crate::PgCluster) |
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -7,6 +7,7 @@ mod acked;
 mod auth;
 mod client;
 mod closing;
+mod cluster;
 mod delivery;
 mod frames;
 mod full_disk;

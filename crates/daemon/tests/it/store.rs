@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use pushway_daemon::{
-    Appended, DeviceKey, MemoryStore, NewPush, Pending, QueueStore, SqliteStore, StoreError,
+    Appended, DeviceKey, MemoryStore, NewPush, Pending, PgStore, QueueStore, SqliteStore,
+    StoreError,
 };
 
 use crate::support::key;
@@ -93,6 +94,13 @@ async fn check_contract(store: &dyn QueueStore) {
         Vec::<String>::new()
     );
     assert_eq!(store.len(&key("bounded")).await.unwrap(), 2);
+
+    // Token generations: 0 until bumped, per device.
+    assert_eq!(store.token_generation(&key("d")).await.unwrap(), 0);
+    assert_eq!(store.bump_token_generation(&key("d")).await.unwrap(), 1);
+    assert_eq!(store.bump_token_generation(&key("d")).await.unwrap(), 2);
+    assert_eq!(store.token_generation(&key("d")).await.unwrap(), 2);
+    assert_eq!(store.token_generation(&key("other")).await.unwrap(), 0);
     assert_eq!(
         store
             .pending(&key("nobody"), 0, 0, 10)
@@ -157,4 +165,20 @@ async fn the_sqlite_store_keeps_the_contract() {
     check_contract(&store).await;
     store.close().await;
     let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_contract() {
+    let url = pushway_mock::postgres::shared_database().unwrap();
+    let store = PgStore::connect(&url, "app").await.unwrap();
+    check_contract(&store).await;
+    // Another scope of the same tables sees none of it; opening again changes nothing.
+    let other = PgStore::connect(&url, "other-app").await.unwrap();
+    assert_eq!(other.len(&key("bounded")).await.unwrap(), 0);
+    assert_eq!(other.token_generation(&key("d")).await.unwrap(), 0);
+    let again = PgStore::connect(&url, "app").await.unwrap();
+    assert_eq!(again.len(&key("bounded")).await.unwrap(), 2);
+    for store in [store, other, again] {
+        store.close().await;
+    }
 }
