@@ -300,7 +300,8 @@ def section_router(rows, out):
 
 # The memory figure's bound (MiB) on RSS growth between 1,000 and PENDING pending deliveries: the
 # SQLite page caches, which are bounded by `cache_size` (SQLite's default -2000: 2,000 KiB per
-# connection; the gateway's store has 1 writer and 4 reader connections, 9.8 MiB), plus 2 MiB for
+# connection; the gateway's store has 5: sqlx's writer and 2 readers for the cold paths, and the hot
+# paths' own writer and reader (store/sqlite/raw.rs), 9.8 MiB), plus 2 MiB for
 # the allocator's retained free memory and the WAL index. Rows are never held in memory: the
 # workers claim `claim_batch` rows at a time with at most `max_in_flight` dispatches, whatever the
 # store holds.

@@ -34,8 +34,10 @@ use super::*;
 
 /// How long a statement waits for the database lock or a pooled connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Reader connections.
-const READERS: u32 = 4;
+/// Reader connections of sqlx's pool: the cold paths' reads (status, lists, the console); the
+/// hot paths read on their own connection (`raw.rs`). Five connections in all bound the page
+/// caches' memory (bench/report.py's RSS bound).
+const READERS: u32 = 2;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
