@@ -181,6 +181,27 @@ fn commit_group(conn: &Connection, writes: Vec<(bool, Body)>) {
             }
             return;
         }
+        // A savepoint copies every page it changes first (SQLite's statement journal): a
+        // transaction alone in its group goes without one; its failure rolls the whole back.
+        if writes.len() == 1
+            && let Some(body) = writes.next()
+        {
+            let (ok, finish) = body(Ok(conn));
+            let outcome = if ok {
+                conn.execute_batch("COMMIT").err().map(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    raw_err(e)
+                })
+            } else {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                // Its own error answers it.
+                None
+            };
+            finish(outcome.as_ref());
+            return;
+        }
         let mut ran: Vec<Finish> = Vec::new();
         let mut ended = None;
         for body in writes.by_ref() {
@@ -298,5 +319,31 @@ mod tests {
         assert!(error.to_string().contains("UNIQUE"), "{error}");
         last.await.expect("last commits");
         assert_eq!(values(&path), [1, 2, 4]);
+    }
+
+    /// A transaction alone in its group (no savepoint) that fails leaves nothing and answers
+    /// its own error; the next one commits.
+    #[tokio::test]
+    async fn a_failing_transaction_alone_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.sqlite3");
+        Connection::open(&path)
+            .expect("create")
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE)")
+            .expect("schema");
+        let hot = HotConn::open(&path, Duration::from_secs(5), false).expect("open");
+        let insert = |values: Vec<i64>| {
+            hot.transaction(true, move |conn| {
+                for v in values {
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", params![v])
+                        .map_err(raw_err)?;
+                }
+                Ok(())
+            })
+        };
+        let error = insert(vec![5, 5]).await.expect_err("the duplicate fails");
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+        insert(vec![6]).await.expect("the next commits");
+        assert_eq!(values(&path), [6]);
     }
 }
