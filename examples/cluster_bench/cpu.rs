@@ -37,6 +37,27 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn take(postmaster: u32) -> Res<Snapshot> {
+        let ticks = server_ticks(postmaster)?;
+        let loadavg = std::fs::read_to_string("/proc/loadavg")?;
+        Ok(Snapshot {
+            at: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64(),
+            server_s: ticks as f64 / HZ,
+            busy_s: busy_ticks()? as f64 / HZ,
+            loadavg: loadavg
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+    }
+}
+
+/// The server's CPU ticks (see [`Snapshot::server_s`]). A backend reaped by the postmaster
+/// while the children are listed would be in neither term (pgbench's backends exit just as its
+/// run ends): the reading is taken again until the postmaster's reaped children's CPU is the
+/// same before and after the listing.
+fn server_ticks(postmaster: u32) -> Res<u64> {
+    for _ in 0..100 {
         let pm = Stat::read(postmaster)?;
         let mut ticks = pm.utime + pm.stime + pm.cutime + pm.cstime;
         for entry in std::fs::read_dir("/proc")?.flatten() {
@@ -54,18 +75,12 @@ impl Snapshot {
                 ticks += stat.utime + stat.stime;
             }
         }
-        let loadavg = std::fs::read_to_string("/proc/loadavg")?;
-        Ok(Snapshot {
-            at: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64(),
-            server_s: ticks as f64 / HZ,
-            busy_s: busy_ticks()? as f64 / HZ,
-            loadavg: loadavg
-                .split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
-        })
+        let again = Stat::read(postmaster)?;
+        if again.cutime + again.cstime == pm.cutime + pm.cstime {
+            return Ok(ticks);
+        }
     }
+    Err("the server's children kept exiting while their CPU was read".into())
 }
 
 /// This process's own CPU (utime + stime) and its reaped children's (cutime + cstime), seconds.
