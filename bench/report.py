@@ -377,9 +377,10 @@ def section_cluster(rows, out):
                    f"{fmt(cpu[('pushway', open_tx)])} µs, pgbench {fmt(cpu[('pgbench', open_tx)])} µs")
     slow = {label: (rate[(label, True)] / rate[(label, False)]
                     if rate[(label, True)] and rate[(label, False)] else None) for label in ("pushway", "pgbench")}
+    pg_runs = side[("pgbench", False)] + side[("pgbench", True)]
+    pg_slow = "invalid" if failures_text(pg_runs) else (f"{slow['pgbench']:.2f}×" if slow["pgbench"] else "—")
     t.add("rows/s with the open transaction ÷ without (pushway)", slow["pushway"], "×",
-          others=side[("pushway", False)] + side[("pushway", True)],
-          note="pgbench: " + (f"{slow['pgbench']:.2f}×" if slow["pgbench"] else "—"))
+          others=side[("pushway", False)] + side[("pushway", True)], note=f"pgbench: {pg_slow}")
     out.append(t)
 
 

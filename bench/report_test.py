@@ -285,11 +285,12 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("pushway 12,000 rows/s, pgbench 20,000 rows/s", t.rows[0][6])
         self.assertEqual(t.rows[2][6], "pgbench: 0.50×")
 
-    def test_a_pgbench_abort_voids_its_ratio(self):
+    def test_a_pgbench_abort_voids_its_ratio_and_its_slowdown(self):
         _, t = self.table(cluster_lines(pgbench_exit=2))
         self.assertEqual(t.rows[0][4], "**invalid**")
         self.assertIn("pgbench exit status 2", t.rows[0][6])
         self.assertEqual(t.rows[1][4], "**FAIL**")
+        self.assertEqual(t.rows[2][6], "pgbench: invalid")
 
     def test_a_run_that_ran_out_of_rows_is_invalid(self):
         _, t = self.table(cluster_lines(ran_out=True))
