@@ -124,6 +124,12 @@ def parse_bench(kind, text, base):
         for line in text.splitlines():
             if line.startswith("{") and f'"{kind}"' in line:
                 rows.append(gateway_row(base, json.loads(line)))
+    elif kind == "cluster":
+        # examples/cluster_bench: one line per run, each with its own others' share (the
+        # Postgres server is no child of the bench, so the process's CPU leaves it out).
+        for line in text.splitlines():
+            if line.startswith("{") and '"cluster"' in line:
+                rows.append(dict(base, **json.loads(line)))
     if not rows:
         rows.append(dict(base, error=text[-600:]))
     return rows
@@ -162,6 +168,10 @@ def run_failures(row):
                       ("not_delivered", "not delivered")):
         if row.get(key):
             reasons.append(f"{row[key]:,} {what}")
+    if row.get("pgbench_exit"):
+        reasons.append(f"pgbench exit status {row['pgbench_exit']}")
+    if row.get("ran_out"):
+        reasons.append("the outbox may have run out of due rows before the time was up (raise --rows)")
     errors = row.get("socket_errors")
     if isinstance(errors, dict) and any(errors.values()):
         reasons.append("socket errors " + ", ".join(f"{k} {v}" for k, v in errors.items() if v))

@@ -359,6 +359,32 @@ def section_gateway(rows, out):
     out.append(t)
 
 
+def section_cluster(rows, out):
+    t = Table()
+    runs = pick(rows, bench="cluster")
+    side = {(label, open_tx): pick(runs, label=label, open_tx=open_tx)
+            for label in ("pushway", "pgbench") for open_tx in (False, True)}
+    rate = {k: med(r.get("per_s") for r in rs) for k, rs in side.items()}
+    cpu = {k: med(r.get("server_cpu_us_per_row") for r in rs) for k, rs in side.items()}
+    workers = int(med(r.get("workers") for r in runs) or 0)
+    batch = int(med(r.get("batch") for r in runs) or 0)
+    held = med(r.get("open_tx_held_s") for r in runs if r.get("open_tx"))
+    for open_tx, name in ((False, "nothing else open"), (True, f"a transaction held open {fmt(held, 0)} s")):
+        gw, pg = rate[("pushway", open_tx)], rate[("pgbench", open_tx)]
+        both = side[("pushway", open_tx)] + side[("pgbench", open_tx)]
+        t.add(f"outbox claim-and-complete rows/s ÷ pgbench, same SQL ({name}; {workers} workers, {batch} rows "
+              "per claim)", gw / pg if gw and pg else None, "×", at_least=0.5, others=both,
+              note=f"pushway {fmt(gw)} rows/s, pgbench {fmt(pg)} rows/s; Postgres CPU per row: pushway "
+                   f"{fmt(cpu[('pushway', open_tx)])} µs, pgbench {fmt(cpu[('pgbench', open_tx)])} µs")
+    slow = {label: (rate[(label, True)] / rate[(label, False)]
+                    if rate[(label, True)] and rate[(label, False)] else None) for label in ("pushway", "pgbench")}
+    pg_runs = side[("pgbench", False)] + side[("pgbench", True)]
+    pg_slow = "invalid" if failures_text(pg_runs) else (f"{slow['pgbench']:.2f}×" if slow["pgbench"] else "—")
+    t.add("rows/s with the open transaction ÷ without (pushway)", slow["pushway"], "×",
+          others=side[("pushway", False)] + side[("pushway", True)], note=f"pgbench: {pg_slow}")
+    out.append(t)
+
+
 SECTIONS = {
     "render": ("Render micro-benchmark", section_render, """\
 `cargo bench -p pushway-core --bench render` (criterion; the bench executable run directly, once per round):
@@ -431,6 +457,17 @@ groups claimed rows by rendered notification, like router_e2e's `by-badge` mode,
 reference. **Memory**: VmRSS after startup and one message; then stores filled through the gateway's own
 `Store::accept` with 1,000 and with 1,000,000 (100,000 in quick mode) pending deliveries to the simulators,
 the largest VmRSS sample (every 100 ms, 10 s) while the workers sweep them."""),
+    "cluster": ("Outbox on Postgres (cluster)", section_cluster, """\
+`target/release/examples/cluster_bench` (`examples/cluster_bench/main.rs`, method in full at its top): a private
+Postgres from the machine's binaries with default durability (fsync, `synchronous_commit` on); before every run
+the outbox is refilled through the gateway's own `Store::accept` (100,000 pending deliveries and runs of 3 s
+in quick mode, 300,000 and 10 s otherwise), vacuumed, analyzed and checkpointed. **pgbench** (the limit;
+`-M prepared`, 4 clients, 100 rows per claim) runs a script with the statements `PgStore::claim` and `PgStore::record` issue (the claim's CTE as is,
+its final SELECT handing the ids to `\\gset`; BEGIN, the outcomes' `UPDATE ... FROM UNNEST`, COMMIT); then
+**pushway**: 4 tasks looping `PgStore::claim` + `PgStore::record` (every row `delivered`) on one
+`PgStore`. Rows/s = rows delivered ÷ the run's time; Postgres CPU per row from `/proc` (the postmaster and its
+children). Both again while another session holds `BEGIN; SELECT txid_current()` open for the run (the SKIP
+LOCKED / dead-tuple case). A run that may have run out of due rows is invalid."""),
 }
 PEERS = {"xiaomi": "push-xiaomi", "huawei": "hpa"}
 

@@ -249,5 +249,54 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual((t.rows[5][1], t.rows[5][4]), ("40.0 MiB", "**FAIL**"))
 
 
+def cluster_lines(pgbench_exit=None, ran_out=False):
+    """What examples/cluster_bench prints for one round: pgbench then pushway, plain then with
+    the open transaction."""
+    def run(label, open_tx, per_s, cpu):
+        row = {"bench": "cluster", "label": label, "open_tx": open_tx, "workers": 4, "batch": 100,
+               "per_s": per_s, "server_cpu_us_per_row": cpu, "failed": 0, "others_share": 0.02,
+               "ran_out": ran_out and label == "pushway" and open_tx,
+               "open_tx_held_s": 10.2 if open_tx else None}
+        if pgbench_exit is not None and label == "pgbench" and not open_tx:
+            row["pgbench_exit"] = pgbench_exit
+        return json.dumps(row)
+    return "\n".join([run("pgbench", False, 20000.0, 50.0), run("pushway", False, 12000.0, 60.0),
+                      run("pgbench", True, 10000.0, 90.0), run("pushway", True, 4000.0, 120.0)]) + "\n"
+
+
+class ClusterTest(unittest.TestCase):
+    def table(self, text):
+        rows = [dict(r, round=1) for r in parse_bench("cluster", text, {"others_share": 0.9})]
+        out = []
+        report.section_cluster(rows, out)
+        return rows, out[0]
+
+    def test_each_run_keeps_its_own_others_share(self):
+        rows, _ = self.table(cluster_lines())
+        self.assertEqual([(r["label"], r["open_tx"], r["others_share"]) for r in rows],
+                         [("pgbench", False, 0.02), ("pushway", False, 0.02),
+                          ("pgbench", True, 0.02), ("pushway", True, 0.02)])
+
+    def test_ratios_against_pgbench_and_the_slowdown(self):
+        _, t = self.table(cluster_lines())
+        got = [(r[1], r[2], r[4]) for r in t.rows]
+        self.assertEqual(got, [("0.60×", "≥ 0.50×", "pass"), ("0.40×", "≥ 0.50×", "**FAIL**"),
+                               ("0.33×", "—", "—")])
+        self.assertIn("pushway 12,000 rows/s, pgbench 20,000 rows/s", t.rows[0][6])
+        self.assertEqual(t.rows[2][6], "pgbench: 0.50×")
+
+    def test_a_pgbench_abort_voids_its_ratio_and_its_slowdown(self):
+        _, t = self.table(cluster_lines(pgbench_exit=2))
+        self.assertEqual(t.rows[0][4], "**invalid**")
+        self.assertIn("pgbench exit status 2", t.rows[0][6])
+        self.assertEqual(t.rows[1][4], "**FAIL**")
+        self.assertEqual(t.rows[2][6], "pgbench: invalid")
+
+    def test_a_run_that_ran_out_of_rows_is_invalid(self):
+        _, t = self.table(cluster_lines(ran_out=True))
+        self.assertEqual([r[4] for r in t.rows], ["pass", "**invalid**", "**invalid**"])
+        self.assertIn("run out of due rows", t.rows[1][6])
+
+
 if __name__ == "__main__":
     unittest.main()

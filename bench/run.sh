@@ -3,7 +3,7 @@
 # comparison in rounds and writes BENCHMARKS.md (method: shared/BENCHMARKING.md).
 #
 #   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
-#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router gateway)
+#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router gateway cluster)
 #   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
 #   options: --rounds N, --out FILE, --no-install, --no-build,
 #            --wait-idle (wait up to 10 minutes for the 1-minute load average to fall below 0.5)
@@ -12,13 +12,14 @@
 # (bench/xiaomi.sh), huawei (bench/huawei.sh), fcm (bench/fcm.sh), daemon (pushway-daemon's idle_rss and roundtrip
 # benches), router (examples/router_e2e.rs), gateway (examples/gateway_bench.rs: `pushway serve`'s
 # durable accept rate against examples/accept_limit.rs, end to end against router_e2e in the same
-# round, memory). Each appends JSON lines to one results file
+# round, memory), cluster (examples/cluster_bench: the outbox's claim-and-complete on a private
+# Postgres against pgbench running the same SQL). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
 # per figure, medians of the rounds, and the CPU others used during each run (a run where others
 # used > 15% of a core is run once more, at most once: bench/lib.sh).
 #
-# Installs (when missing): apt packages nghttp2-client nghttp2-server wrk; the npm peers and a
-# Python venv for hpa under bench-out/ (git-ignored; the section scripts install them there).
+# Installs (when missing): apt packages nghttp2-client nghttp2-server wrk postgresql; the npm peers
+# and a Python venv for hpa under bench-out/ (git-ignored; the section scripts install them there).
 # Loopback only; every command runs under `timeout` in its own process group, which is killed by
 # its id if this script exits early; the section scripts stop their own servers by PID.
 set -euo pipefail
@@ -27,7 +28,7 @@ repo=$(pwd)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-ALL=(render apns_sim apns xiaomi huawei fcm daemon router gateway)
+ALL=(render apns_sim apns xiaomi huawei fcm daemon router gateway cluster)
 QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 WAIT_IDLE=0 SECTIONS=() ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --wait-idle) WAIT_IDLE=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *)
       case " ${ALL[*]} " in *" $1 "*) SECTIONS+=("$1") ;; *) echo "unknown section $1 (one of: ${ALL[*]})" >&2; exit 2 ;; esac
@@ -52,10 +53,12 @@ if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.
 if [ "$QUICK" = 1 ]; then
   SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000 PENDING=100000
   CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
+  CLUSTER_ROWS=100000 CLUSTER_SECONDS=3
 else
   SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} FCM_N=${FCM_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
   IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000} PENDING=${PENDING:-1000000}
   CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
+  CLUSTER_ROWS=${CLUSTER_ROWS:-300000} CLUSTER_SECONDS=${CLUSTER_SECONDS:-10}
 fi
 
 SCRATCH=${PUSHWAY_BENCH_DIR:-$repo/bench-out}
@@ -142,6 +145,7 @@ if [ "$INSTALL" = 1 ]; then
     command -v nghttpd >/dev/null || missing+=(nghttp2-server)
   fi
   if wants xiaomi || wants huawei || wants gateway; then command -v wrk >/dev/null || missing+=(wrk); fi
+  if wants cluster; then compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null || missing+=(postgresql); fi
   if { wants apns || wants xiaomi || wants fcm; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
@@ -158,6 +162,7 @@ if [ "$BUILD" = 1 ]; then
   if wants gateway; then
     cargo build --release -q -p pushway --bins --example gateway_bench --example accept_limit
   fi
+  if wants cluster; then cargo build --release -q -p pushway --example cluster_bench; fi
 fi
 # The criterion/bench executables (built by `cargo bench --no-run`, or found fresh when --no-build).
 while IFS=' ' read -r name exe; do BENCH_BIN[$name]=$exe; done < <(
@@ -246,6 +251,19 @@ run_gateway() {
       --pending "$PENDING"
   done
   STATUS[gateway]=${STATUS[gateway]:-complete}
+}
+
+# The outbox on Postgres (examples/cluster_bench/main.rs, method at its top): per round, a private
+# Postgres (default durability), the outbox refilled before each run; pgbench running the gateway's
+# claim and record SQL, then the gateway's own claim-and-complete loop; both again with another
+# session's transaction held open. One JSON line per run.
+run_cluster() {
+  local rel=${CARGO_TARGET_DIR:-target}/release
+  for round in $(seq "$ROUNDS"); do
+    measured cluster cluster "$round" 900 "$rel/examples/cluster_bench" --rows "$CLUSTER_ROWS" \
+      --seconds "$CLUSTER_SECONDS" --workers 4 --batch 100
+  done
+  STATUS[cluster]=${STATUS[cluster]:-complete}
 }
 
 for section in "${SECTIONS[@]}"; do

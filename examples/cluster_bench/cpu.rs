@@ -1,0 +1,143 @@
+//! CPU from `/proc`: the Postgres server's (the postmaster and its children), this process's
+//! own and its reaped children's, and the whole machine's busy time.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pushway::gateway::store::postgres::PgStore;
+
+use super::Res;
+
+/// Clock ticks per second of `/proc`'s CPU fields (USER_HZ, 100 on Linux).
+const HZ: f64 = 100.0;
+
+/// The postmaster's pid: the parent of a backend serving the store's pool (the server runs
+/// detached, started by `pg_ctl`, so it is no child of this process).
+pub async fn postmaster(store: &PgStore) -> Res<u32> {
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await?;
+    let stat = Stat::read(u32::try_from(backend)?)?;
+    Ok(stat.ppid)
+}
+
+/// One reading of the counters a run is measured by.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Unix time, seconds.
+    pub at: f64,
+    /// The server's CPU so far: the postmaster's own and reaped children's, plus its live
+    /// children's. A child that exits between two readings moves from the second term to the
+    /// first with all its CPU, so differences stay right.
+    pub server_s: f64,
+    /// The machine's busy CPU so far (user, nice, system, irq, softirq of `/proc/stat`).
+    pub busy_s: f64,
+    /// The 1, 5 and 15-minute load averages.
+    pub loadavg: String,
+}
+
+impl Snapshot {
+    pub fn take(postmaster: u32) -> Res<Snapshot> {
+        let ticks = server_ticks(postmaster)?;
+        let loadavg = std::fs::read_to_string("/proc/loadavg")?;
+        Ok(Snapshot {
+            at: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64(),
+            server_s: ticks as f64 / HZ,
+            busy_s: busy_ticks()? as f64 / HZ,
+            loadavg: loadavg
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+    }
+}
+
+/// The server's CPU ticks (see [`Snapshot::server_s`]). A backend reaped by the postmaster
+/// while the children are listed would be in neither term (pgbench's backends exit just as its
+/// run ends): the reading is taken again until the postmaster's reaped children's CPU is the
+/// same before and after the listing.
+fn server_ticks(postmaster: u32) -> Res<u64> {
+    for _ in 0..100 {
+        let pm = Stat::read(postmaster)?;
+        let mut ticks = pm.utime + pm.stime + pm.cutime + pm.cstime;
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may exit between the listing and the read: skip it.
+            if let Ok(stat) = Stat::read(pid)
+                && stat.ppid == postmaster
+            {
+                ticks += stat.utime + stat.stime;
+            }
+        }
+        let again = Stat::read(postmaster)?;
+        if again.cutime + again.cstime == pm.cutime + pm.cstime {
+            return Ok(ticks);
+        }
+    }
+    Err("the server's children kept exiting while their CPU was read".into())
+}
+
+/// This process's own CPU (utime + stime) and its reaped children's (cutime + cstime), seconds.
+pub fn self_cpu() -> Res<(f64, f64)> {
+    let stat = Stat::read_path("/proc/self/stat")?;
+    Ok((
+        (stat.utime + stat.stime) as f64 / HZ,
+        (stat.cutime + stat.cstime) as f64 / HZ,
+    ))
+}
+
+/// The fields of `/proc/<pid>/stat` used here.
+struct Stat {
+    ppid: u32,
+    utime: u64,
+    stime: u64,
+    cutime: u64,
+    cstime: u64,
+}
+
+impl Stat {
+    fn read(pid: u32) -> Res<Stat> {
+        Stat::read_path(&format!("/proc/{pid}/stat"))
+    }
+
+    fn read_path(path: &str) -> Res<Stat> {
+        let stat = std::fs::read_to_string(path)?;
+        // The command name (field 2) may hold spaces and parentheses: fields count from the
+        // last ')'. After it, index 0 is field 3 (state).
+        let after = stat
+            .rfind(')')
+            .and_then(|i| stat.get(i + 2..))
+            .ok_or("malformed stat")?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| -> Res<u64> { Ok(fields.get(i).ok_or("short stat")?.parse()?) };
+        Ok(Stat {
+            ppid: u32::try_from(field(1)?)?,
+            utime: field(11)?,
+            stime: field(12)?,
+            cutime: field(13)?,
+            cstime: field(14)?,
+        })
+    }
+}
+
+/// Busy ticks of the whole machine: user + nice + system + irq + softirq (as bench/lib.sh).
+fn busy_ticks() -> Res<u64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let cpu = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or("no cpu line in /proc/stat")?;
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    Ok(at(0) + at(1) + at(2) + at(5) + at(6))
+}
