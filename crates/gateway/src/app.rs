@@ -18,8 +18,10 @@ mod live;
 
 pub use self::credential::{CredentialConfig, CredentialKind};
 pub(crate) use self::credential::{Installed, Resolved, build, credentials_of};
+pub(crate) use self::daemon::HaltOnDrop;
 pub use self::daemon::{
-    DAEMON_CREDENTIAL, DaemonChannel, DaemonStores, daemon_queue_path, open_daemon_stores,
+    DAEMON_CREDENTIAL, DaemonChannel, DaemonStore, DaemonStores, daemon_queue_path,
+    open_daemon_stores,
 };
 pub use self::live::LiveApps;
 use crate::auth::{KeyHash, hash_key, parse_hash};

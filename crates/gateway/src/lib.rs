@@ -194,6 +194,8 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        // Not stopped: the node's daemon clusters stop as a crashed node's would.
+        self.daemon_stores.halt();
         for task in [
             &self.server,
             &self.admin,
@@ -277,9 +279,10 @@ pub async fn start_with_source(
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
     let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
-    let daemon_stores = app::open_daemon_stores(&config)
+    let daemon_stores = app::open_daemon_stores(&config, &opened)
         .await?
         .reporting_to(writer.clone());
+    let halt_daemon_clusters = app::HaltOnDrop::new(&daemon_stores);
     let metrics = Metrics::new();
     let sink_writer = writer.clone();
     let sink_metrics = metrics.clone();
@@ -358,6 +361,7 @@ pub async fn start_with_source(
         }
         (false, _) => (None, None),
     };
+    halt_daemon_clusters.disarm();
     // `/metrics` without a key, like the health checks (see `metrics_router`).
     let router = api::router(service.clone(), &config.server).merge(metrics_routes);
     let mut stopped = stopped;

@@ -1,16 +1,18 @@
 //! An app's daemon channel: a pushway-daemon [`Hub`] whose queues and token generations live in
-//! a SQLite file of the app's own, how long the device tokens it issues live, and where it
-//! reports acks that come after a send's outcome (the gateway's writer, which marks a `queued`
-//! delivery `delivered`).
+//! a SQLite file of the app's own (or, on a Postgres store, in that database, the hub one node
+//! of a cluster), how long the device tokens it issues live, and where it reports acks that come
+//! after a send's outcome (the gateway's writer, which marks a `queued` delivery `delivered`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pushway_daemon::{DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, Hub, SqliteStore};
+use pushway_daemon::{
+    ClusterOptions, DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, Hub, PgCluster, SqliteStore,
+};
 
 use crate::config::{Config, ConfigError, DaemonConfig};
-use crate::store::{DaemonUpdate, DeliveryState};
+use crate::store::{AnyStore, DaemonUpdate, DeliveryState};
 use crate::worker::{WriteCommand, Writer};
 
 /// The credential name of every daemon device: an app has one daemon channel.
@@ -31,11 +33,28 @@ pub struct DaemonChannel {
     pub(crate) writer: Option<Writer>,
 }
 
+/// Where one app's daemon queues live.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DaemonStore {
+    /// A SQLite file of the app's own: devices connect to this node.
+    Sqlite(SqliteStore),
+    /// The gateway's Postgres database (the app id as the scope), shared by every node; this
+    /// node's hub runs as one node of the cluster, so a push any node queues reaches the node
+    /// the device is connected to.
+    Postgres {
+        /// The queues.
+        store: pushway_daemon::PgStore,
+        /// This node's part of the cluster (wake-ups, presence, revocations).
+        cluster: PgCluster,
+    },
+}
+
 /// The opened queue store of each app with a daemon channel, by app id, and the writer their
 /// hubs report acks to.
 #[derive(Debug, Clone, Default)]
 pub struct DaemonStores {
-    stores: BTreeMap<String, SqliteStore>,
+    stores: BTreeMap<String, DaemonStore>,
     writer: Option<Writer>,
 }
 
@@ -55,20 +74,66 @@ impl DaemonStores {
     }
 
     /// The store of `app`.
-    pub fn get(&self, app: &str) -> Option<&SqliteStore> {
+    pub fn get(&self, app: &str) -> Option<&DaemonStore> {
         self.stores.get(app)
     }
 
-    /// Closes every store, waiting for queries in progress.
+    /// Leaves the cluster (this node's devices count as offline at once), then closes every
+    /// store, waiting for queries in progress. Call after the hubs closed their connections.
     pub async fn close(&self) {
+        // Every cluster first: on Postgres the stores share one pool, closed with the first.
         for store in self.stores.values() {
-            store.close().await;
+            if let DaemonStore::Postgres { cluster, .. } = store
+                && let Err(error) = cluster.leave().await
+            {
+                tracing::warn!(%error, "daemon channel: cannot leave the cluster cleanly");
+            }
+        }
+        for store in self.stores.values() {
+            match store {
+                DaemonStore::Sqlite(store) => store.close().await,
+                DaemonStore::Postgres { store, .. } => store.close().await,
+            }
+        }
+    }
+
+    /// Stops every cluster's tasks without writing anything more, as a crashed node would
+    /// (the other nodes count this node's devices as offline once its heartbeat is stale).
+    pub fn halt(&self) {
+        for store in self.stores.values() {
+            if let DaemonStore::Postgres { cluster, .. } = store {
+                cluster.halt();
+            }
         }
     }
 }
 
-/// Where the daemon queues of `app` live: its `queue_path`, or `daemon-<app>.sqlite3` beside the
-/// gateway's database. `None` when the app has no daemon channel.
+/// Halts the clusters of `stores` when dropped unless [`disarm`](HaltOnDrop::disarm)ed: a start
+/// that fails after the stores were opened leaves no node heartbeating behind.
+pub(crate) struct HaltOnDrop(Option<DaemonStores>);
+
+impl HaltOnDrop {
+    pub(crate) fn new(stores: &DaemonStores) -> HaltOnDrop {
+        HaltOnDrop(Some(stores.clone()))
+    }
+
+    /// The start succeeded: the gateway owns the clusters now.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for HaltOnDrop {
+    fn drop(&mut self) {
+        if let Some(stores) = &self.0 {
+            stores.halt();
+        }
+    }
+}
+
+/// Where the daemon queues of `app` live with a SQLite store: its `queue_path`, or
+/// `daemon-<app>.sqlite3` beside the gateway's database. `None` when the app has no daemon
+/// channel. (On a Postgres store they live in that database and this path is not used.)
 pub fn daemon_queue_path(config: &Config, app: &str) -> Option<PathBuf> {
     let daemon = config.apps.get(app)?.daemon.as_ref()?;
     Some(daemon.queue_path.clone().unwrap_or_else(|| {
@@ -80,9 +145,17 @@ pub fn daemon_queue_path(config: &Config, app: &str) -> Option<PathBuf> {
     }))
 }
 
-/// Opens (creating when needed) the queue store of every app with a daemon channel.
-pub async fn open_daemon_stores(config: &Config) -> Result<DaemonStores, ConfigError> {
+/// Opens (creating when needed) the queue store of every app with a daemon channel: beside the
+/// gateway's SQLite `store`, or in its Postgres database (on its pool), each app's hub joining
+/// the cluster as node `[cluster] node_id`.
+pub async fn open_daemon_stores(
+    config: &Config,
+    store: &AnyStore,
+) -> Result<DaemonStores, ConfigError> {
     let mut stores = DaemonStores::new();
+    if matches!(store, AnyStore::Postgres(_)) {
+        config.cluster.validate()?;
+    }
     for id in config.apps.keys() {
         // An invalid id is refused when the apps are built; its file is not made.
         if !super::valid_id(id) {
@@ -91,18 +164,54 @@ pub async fn open_daemon_stores(config: &Config) -> Result<DaemonStores, ConfigE
         let Some(path) = daemon_queue_path(config, id) else {
             continue;
         };
-        let at = format!("apps.{id}.daemon.queue_path");
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| ConfigError::at(&at, format!("{}: {e}", dir.display())))?;
+        let opened = match store {
+            AnyStore::Postgres(pg) => open_postgres(config, id, pg.pool().clone()).await,
+            AnyStore::Sqlite(_) => open_sqlite(id, path).await,
+        };
+        match opened {
+            Ok(opened) => {
+                stores.stores.insert(id.clone(), opened);
+            }
+            Err(error) => {
+                // What was opened before is left cleanly: its node entries too.
+                stores.close().await;
+                return Err(error);
+            }
         }
-        let store = SqliteStore::open(&path)
-            .await
-            .map_err(|e| ConfigError::at(&at, format!("{}: {e}", path.display())))?;
-        stores.stores.insert(id.clone(), store);
     }
     Ok(stores)
+}
+
+async fn open_sqlite(id: &str, path: PathBuf) -> Result<DaemonStore, ConfigError> {
+    let at = format!("apps.{id}.daemon.queue_path");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| ConfigError::at(&at, format!("{}: {e}", dir.display())))?;
+    }
+    let store = SqliteStore::open(&path)
+        .await
+        .map_err(|e| ConfigError::at(&at, format!("{}: {e}", path.display())))?;
+    Ok(DaemonStore::Sqlite(store))
+}
+
+/// The app's queues in the gateway's database, on its pool: one connection budget per node
+/// (`store.max_connections`), plus one listener connection per app for the wake-ups.
+async fn open_postgres(
+    config: &Config,
+    id: &str,
+    pool: sqlx::PgPool,
+) -> Result<DaemonStore, ConfigError> {
+    let at = format!("apps.{id}.daemon");
+    // The errors are sqlx's, which never repeat the URL (and its password).
+    let store = pushway_daemon::PgStore::with_pool(pool, id)
+        .await
+        .map_err(|e| ConfigError::at(&at, format!("the daemon queue on Postgres: {e}")))?;
+    let cluster = store
+        .start_cluster(ClusterOptions::new(&config.cluster.node_id))
+        .await
+        .map_err(|e| ConfigError::at(&at, format!("joining the daemon cluster: {e}")))?;
+    Ok(DaemonStore::Postgres { store, cluster })
 }
 
 /// The channel `daemon` of app `app` (at config key `at`, its secret `secret`) describes, over its store in
@@ -159,8 +268,14 @@ pub(super) fn daemon_channel(
         .ack_timeout(Duration::from_millis(daemon.ack_timeout_ms))
         .queue_max_len(daemon.queue_max_len)
         .queue_ttl(Duration::from_secs(daemon.queue_ttl_secs));
-    if let Some(store) = stores.get(app) {
-        builder = builder.store(store.clone());
+    match stores.get(app) {
+        Some(DaemonStore::Sqlite(store)) => builder = builder.store(store.clone()),
+        // A rebuilt hub (a rotated secret) takes the cluster's wake-ups over from the old one,
+        // whose devices are disconnected.
+        Some(DaemonStore::Postgres { store, cluster }) => {
+            builder = builder.store(store.clone()).cluster(cluster.clone());
+        }
+        None => {}
     }
     if let Some(writer) = &stores.writer {
         let (app, writer) = (app.to_owned(), writer.clone());

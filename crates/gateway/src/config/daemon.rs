@@ -35,7 +35,8 @@ pub struct DaemonConfig {
     /// wins.
     pub queue_ttl_secs: u64,
     /// The SQLite file of the app's queues and token generations (default
-    /// `daemon-<app>.sqlite3` beside `store.path`).
+    /// `daemon-<app>.sqlite3` beside `store.path`). Not used on a Postgres store: the queues are
+    /// in its database, shared by every node.
     pub queue_path: Option<PathBuf>,
 }
 

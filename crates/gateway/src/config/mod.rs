@@ -53,6 +53,7 @@
 
 mod admin;
 mod apps;
+mod cluster;
 mod daemon;
 mod secret;
 mod store;
@@ -73,6 +74,7 @@ pub use apps::{
     ApiKeyConfig, ApnsConfig, AppConfig, FcmConfig, HuaweiConfig, PlaceholdersConfig, RenderConfig,
     XiaomiConfig,
 };
+pub use cluster::ClusterConfig;
 pub use daemon::DaemonConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
@@ -115,6 +117,9 @@ pub struct Config {
     /// The admin listener (admin API and console).
     #[serde(default)]
     pub admin: AdminConfig,
+    /// This node among the nodes on one Postgres store.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// The apps served, by app id.
     #[serde(default)]
     pub apps: BTreeMap<String, AppConfig>,

@@ -13,8 +13,8 @@ use super::ConfigError;
 /// [store]
 /// # SQLite (the default): one file, one node.
 /// path = "/var/lib/pushway/pushway.sqlite3"
-/// # Postgres: several nodes on one database; `path` is then ignored by the gateway's store
-/// # (the daemon channel's queues stay SQLite files beside it).
+/// # Postgres: several nodes on one database; `path` is then not used (the daemon channel's
+/// # queues are in the database too; see `[cluster]` for the node's id).
 /// url = "postgres://pushway@10.0.0.5:5432/pushway"
 /// max_connections = 10
 /// ```

@@ -181,9 +181,16 @@ async fn an_offline_device_is_queued_and_gets_the_push_on_connect_even_after_a_r
         (&json!("queued"), &json!("queued"))
     );
 
-    // The hub's queue is a SQLite file of the app's own, beside the gateway's database.
+    // The hub's queue is a SQLite file of the app's own, beside the gateway's database; on a
+    // Postgres store, in that database.
     let queue_file = h.db.with_file_name("daemon-demo.sqlite3");
-    assert!(queue_file.exists(), "{}", queue_file.display());
+    if crate::support::on_postgres() {
+        assert!(!queue_file.exists(), "{}", queue_file.display());
+        let queued = "SELECT count(*) FROM daemon_queue WHERE scope = 'demo'";
+        assert_eq!(h.scalar(queued).await, 1);
+    } else {
+        assert!(queue_file.exists(), "{}", queue_file.display());
+    }
     h.stop(std::time::Duration::from_secs(5)).await;
     h.restart().await;
 

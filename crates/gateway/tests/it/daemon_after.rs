@@ -4,7 +4,6 @@
 //! so its next connection gets nothing queued before, and those deliveries show `dead`. And
 //! `serve --simulate`'s demo app serves daemon devices.
 
-use pushway_daemon::QueueStore as _;
 use pushway_gateway::config::DaemonConfig;
 use pushway_gateway::simulate::{self, DEMO_APP};
 use reqwest::{Method, StatusCode};
@@ -163,11 +162,20 @@ async fn a_push_queued_while_logged_out_is_dropped_when_the_device_logs_in_again
     let h = start().await;
     register(&h, "alice", "phone").await;
     let late = queued_for_alice(&h, "late-1", "under way at the logout").await;
-    // The hub's own queue file, opened beside the running gateway (SQLite, WAL): it holds the
-    // push as the worker queued it.
-    let queue = pushway_daemon::SqliteStore::open(h.db.with_file_name("daemon-demo.sqlite3"))
-        .await
-        .expect("the daemon queue file");
+    // The hub's own queue file, opened beside the running gateway (SQLite, WAL), or its queues
+    // in the Postgres database: it holds the push as the worker queued it.
+    let queue: std::sync::Arc<dyn pushway_daemon::QueueStore> = match &h.config().store.url {
+        Some(url) => std::sync::Arc::new(
+            pushway_daemon::PgStore::connect(url.expose(), "demo")
+                .await
+                .expect("the daemon queue in Postgres"),
+        ),
+        None => std::sync::Arc::new(
+            pushway_daemon::SqliteStore::open(h.db.with_file_name("daemon-demo.sqlite3"))
+                .await
+                .expect("the daemon queue file"),
+        ),
+    };
     let key = pushway_daemon::DeviceKey::new("alice", "phone").expect("key");
     let queued = queue.pending(&key, 0, 0, 10).await.expect("pending").pushes;
     assert_eq!(queued.len(), 1);
@@ -199,7 +207,7 @@ async fn a_push_queued_while_logged_out_is_dropped_when_the_device_logs_in_again
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     assert_eq!(queue.len(&key).await.expect("len"), 0);
-    queue.close().await;
+    drop(queue);
     assert_eq!(
         alice_phone(&status(&h, &late).await),
         (

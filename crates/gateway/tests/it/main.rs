@@ -9,6 +9,7 @@ mod console_client;
 mod credentials;
 mod daemon;
 mod daemon_after;
+mod daemon_cluster;
 mod daemon_http;
 mod dead_tokens;
 mod devices;
