@@ -67,6 +67,9 @@ impl SimulatorProcess {
         .await
         .expect("the simulator process announced its addresses");
         let urls = serde_json::from_str(&json).expect("the announced addresses parse");
+        // Read on to the end: libtest in the child prints again later ("has been running for
+        // over 60 seconds"), and a closed pipe would kill it then.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         SimulatorProcess {
             _child: child,
             urls,

@@ -3,10 +3,11 @@
 //! `Retry-After` meanwhile (its readiness too), never another 5xx and never no answer,
 //! reconnects by itself, and every (message, device) it acknowledged reaches its simulator.
 //!
-//! Duplicates come from the deliveries whose outcome could not be committed while the store was
-//! away (the writer drops a batch after its attempts; the rows' leases expire and they are sent
-//! again): they are printed, not bounded, since the rows leased at the crash cannot be read
-//! while the server is down.
+//! Duplicates can only come from deliveries whose outcome was never committed (the writer drops
+//! a batch after five attempts; the rows' leases expire and they are sent again). Each attempt
+//! waits up to the pool's acquire timeout, so the attempts outlast this outage and runs so far
+//! counted none; they are printed, not bounded, since the rows leased at the crash cannot be
+//! read while the server is down.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
