@@ -67,6 +67,9 @@ impl SimulatorProcess {
         .await
         .expect("the simulator process announced its addresses");
         let urls = serde_json::from_str(&json).expect("the announced addresses parse");
+        // Read on to the end: libtest in the child prints again later ("has been running for
+        // over 60 seconds"), and a closed pipe would kill it then.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         SimulatorProcess {
             _child: child,
             urls,
@@ -77,8 +80,6 @@ impl SimulatorProcess {
 /// A running `pushway serve`; killed (SIGKILL) when dropped.
 pub struct GatewayProcess {
     child: Child,
-    /// Kept open so the gateway never writes to a closed pipe.
-    _stdout: Lines<BufReader<ChildStdout>>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
 }
@@ -110,11 +111,18 @@ impl GatewayProcess {
         })
         .await
         .expect("pushway printed where it listens");
-        GatewayProcess {
-            child,
-            _stdout: lines,
-            base,
-        }
+        // The logs go to stdout too: read on to the end (the child's exit), passed on to stderr
+        // for a failure's output, so that a full pipe never blocks the gateway (a store outage
+        // logs an error per claim and per request).
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                // Not the admin key `pushway serve` generated and printed: it stays secret.
+                if !line.contains("admin key") {
+                    eprintln!("pushway: {line}");
+                }
+            }
+        });
+        GatewayProcess { child, base }
     }
 
     /// `kill -9`: no graceful shutdown, no lease released, nothing flushed.

@@ -1,0 +1,321 @@
+//! What both tests share: the Postgres server, the nodes' configuration, the well-behaved back
+//! end that posts messages, and the reads of the store and of the simulators.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pushway_mock::fcm::TestServiceAccount;
+use pushway_mock::postgres::{PgOptions, PgServer};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+
+use crate::children::{Files, SimulatorUrls};
+use crate::simulators::{self, Control};
+use crate::traffic::{self, API_KEY, APP, Api, CREDENTIAL, USERS};
+
+/// Every vendor channel's simulator, by its control name.
+pub const SIMULATORS: [&str; 4] = ["apns", "xiaomi", "huawei", "fcm"];
+/// The bound on each wait (a trigger, the settling at the end).
+pub const WAIT: Duration = Duration::from_secs(120);
+
+/// A private Postgres server. Durable commits (`synchronous_commit` on: a commit returns once
+/// its WAL is written), so a crash of the server loses nothing committed; `fsync` off, because
+/// only processes crash here, never the machine, and the kernel keeps what was written. A small
+/// WAL (checkpoints more often): the test's disk footprint stays small.
+pub fn start_postgres() -> PgServer {
+    let setting = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let options = PgOptions {
+        fast_unsafe: false,
+        settings: vec![
+            setting("fsync", "off"),
+            setting("max_wal_size", "64MB"),
+            setting("min_wal_size", "32MB"),
+        ],
+    };
+    PgServer::start(&options).expect("a private Postgres server (apt-get install postgresql)")
+}
+
+/// One node's configuration: the app on the simulators, the store on Postgres at `url`, a lease
+/// of `lease_secs`; `dir`/`name`.sqlite3 holds its daemon queues (unused here, but per node).
+pub fn node_config(
+    urls: &SimulatorUrls,
+    files: &Files,
+    url: &str,
+    dir: &Path,
+    name: &str,
+    lease_secs: u64,
+) -> String {
+    let s = |v: &str| serde_json::to_string(v).expect("a TOML basic string");
+    let path = |p: &Path| s(&p.to_string_lossy());
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+
+[admin]
+listen = "127.0.0.1:0"
+
+[store]
+url = {url}
+max_connections = 10
+path = {db}
+
+[worker]
+lease_secs = {lease_secs}
+poll_interval_ms = 50
+claim_batch = 100
+max_in_flight = 8
+max_attempts = 1000
+backoff_base_ms = 100
+backoff_max_ms = 1000
+
+[apps.{APP}]
+api_keys = [{{ name = "chaos-test", key = {key} }}]
+
+[apps.{APP}.apns.{CREDENTIAL}]
+team_id = {team}
+key_id = {key_id}
+topic = {topic}
+key_file = {apns_key}
+production_url = {apns}
+sandbox_url = {apns}
+ca_cert_pem = {ca}
+
+[apps.{APP}.xiaomi.{CREDENTIAL}]
+package = {topic}
+channel_id = "im_messages"
+app_secret = {xiaomi_secret}
+base_url = {xiaomi}
+danger_allow_plain_http = true
+
+[apps.{APP}.huawei.{CREDENTIAL}]
+app_id = {huawei_app}
+client_secret = {huawei_secret}
+base_url = {huawei}
+danger_allow_plain_http = true
+
+[apps.{APP}.fcm.{CREDENTIAL}]
+service_account = {fcm_key}
+channel_id = "im_messages"
+api_base_url = {fcm}
+token_url = {fcm_token_url}
+ca_cert_pem = {fcm_ca}
+"#,
+        url = s(url),
+        db = path(&dir.join(format!("{name}.sqlite3"))),
+        key = s(API_KEY),
+        team = s(simulators::TEAM_ID),
+        key_id = s(simulators::KEY_ID),
+        topic = s(simulators::TOPIC),
+        apns_key = path(&files.apns_key),
+        apns = s(&urls.apns),
+        ca = s(&urls.apns_ca_pem),
+        xiaomi_secret = s(simulators::XIAOMI_SECRET),
+        xiaomi = s(&urls.xiaomi),
+        huawei_app = s(simulators::HUAWEI_APP_ID),
+        huawei_secret = s(simulators::HUAWEI_SECRET),
+        huawei = s(&urls.huawei),
+        fcm_key = s(TestServiceAccount::new().key_file_json()),
+        fcm = s(&urls.fcm),
+        fcm_token_url = s(&urls.fcm_token_url),
+        fcm_ca = s(&urls.fcm_ca_pem),
+    )
+}
+
+/// Registers every user's devices through `base`, eight requests at a time.
+pub async fn register_everyone(base: &str) {
+    let api = Api::new(base);
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                for i in (t..USERS).step_by(8) {
+                    for device in traffic::devices_of(i) {
+                        api.register(&device).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("registration");
+    }
+}
+
+/// The answers the back end got, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Answers {
+    /// `202`.
+    pub accepted: usize,
+    /// `503` with a `Retry-After` (retried after it, same key).
+    pub unavailable: usize,
+    /// No answer (connection refused or reset, or the client's timeout): the node was gone.
+    pub no_answer: usize,
+}
+
+/// A well-behaved IM back end: posts message `m` under its own `Idempotency-Key` until it is
+/// acknowledged, over the nodes in turn when one does not answer.
+pub struct Poster {
+    http: reqwest::Client,
+    /// Each node's base URL (a restarted node listens on a new port).
+    pub bases: Mutex<Vec<String>>,
+    /// What came back so far.
+    pub answers: Mutex<Answers>,
+}
+
+impl Poster {
+    /// A back end of the nodes at `bases`; a request gets `timeout` (longer than the gateway's
+    /// request timeout, 30 s, so a gateway that hangs past its own timeout shows as no answer).
+    pub fn new(bases: Vec<String>, timeout: Duration) -> Poster {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("HTTP client");
+        Poster {
+            http,
+            bases: Mutex::new(bases),
+            answers: Mutex::default(),
+        }
+    }
+
+    /// Posts message `m`, first to node `node`, until a `202`; its message id. Any status but
+    /// `202` and `503` + `Retry-After` fails the test.
+    pub async fn post(&self, m: usize, mut node: usize) -> String {
+        loop {
+            let base = {
+                let bases = self.bases.lock().expect("lock");
+                bases[node % bases.len()].clone()
+            };
+            let sent = self
+                .http
+                .post(format!("{base}/v1/apps/{APP}/messages"))
+                .bearer_auth(API_KEY)
+                .header("idempotency-key", traffic::label(m))
+                .header("content-type", "application/json")
+                .body(traffic::message_body(m))
+                .send()
+                .await;
+            let answer = match sent {
+                Ok(answer) => answer,
+                Err(_) => {
+                    self.answers.lock().expect("lock").no_answer += 1;
+                    node += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let status = answer.status();
+            let retry_after = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value = answer.json().await.unwrap_or(Value::Null);
+            match status {
+                StatusCode::ACCEPTED => {
+                    self.answers.lock().expect("lock").accepted += 1;
+                    return body["message_id"]
+                        .as_str()
+                        .expect("a message id")
+                        .to_owned();
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    let secs = retry_after
+                        .unwrap_or_else(|| panic!("message {m}: 503 without Retry-After: {body}"));
+                    self.answers.lock().expect("lock").unavailable += 1;
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                }
+                other => panic!("message {m}: {other} {body}"),
+            }
+        }
+    }
+}
+
+/// Delivery rows by state.
+pub async fn states(pool: &PgPool) -> BTreeMap<String, usize> {
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+        .fetch_all(pool)
+        .await
+        .expect("count rows");
+    rows.iter()
+        .map(|row| {
+            let n: i64 = row.get(1);
+            (row.get(0), usize::try_from(n).expect("a count"))
+        })
+        .collect()
+}
+
+/// Waits (bounded) until all `deliveries` rows are `delivered`; panics with the states if not.
+pub async fn wait_all_delivered(pool: &PgPool, deliveries: usize) {
+    let deadline = Instant::now() + WAIT;
+    let all = BTreeMap::from([("delivered".to_owned(), deliveries)]);
+    loop {
+        let now = states(pool).await;
+        if now == all {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never all delivered: {now:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The (label, token) pairs messages `0..messages` go to.
+pub fn expected(messages: usize) -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for m in 0..messages {
+        for i in traffic::recipients_of(m) {
+            for device in traffic::devices_of(i) {
+                pairs.insert((traffic::label(m), device.token));
+            }
+        }
+    }
+    pairs
+}
+
+/// How many times each (label, token) pair reached a simulator, and each simulator's total.
+pub async fn received(control: &Control) -> (BTreeMap<(String, String), usize>, Vec<usize>) {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut totals = Vec::new();
+    for simulator in SIMULATORS {
+        let entries = control.received(simulator).await;
+        totals.push(entries.len());
+        for entry in entries {
+            let token = entry["token"].as_str().expect("a token").to_owned();
+            let label = entry["data"]["ext"].as_str().expect("the message's ext");
+            *counts.entry((label.to_owned(), token)).or_default() += 1;
+        }
+    }
+    (counts, totals)
+}
+
+/// Asserts that the pairs received are exactly `expected`: none missing, none unknown.
+pub fn assert_exactly(
+    counts: &BTreeMap<(String, String), usize>,
+    expected: &BTreeSet<(String, String)>,
+) {
+    let distinct: BTreeSet<(String, String)> = counts.keys().cloned().collect();
+    let missing: Vec<_> = expected.difference(&distinct).collect();
+    let unexpected: Vec<_> = distinct.difference(expected).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged (message, token) pairs never received, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} pairs received that were never sent, e.g. {:?}",
+        unexpected.len(),
+        &unexpected[..unexpected.len().min(5)]
+    );
+}
+
+/// Milliseconds since the Unix epoch: the gateway's clock (leases are written in it).
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970");
+    i64::try_from(since.as_millis()).expect("milliseconds fit")
+}
