@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use super::{SqliteStore, err, parse_kind};
+use super::{SqliteStore, err};
+use crate::store::rows;
 use crate::store::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed, StoreError};
 
 impl SqliteStore {
@@ -33,26 +34,7 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                let kind = parse_kind(&row.try_get::<String, _>(4).map_err(err)?)?;
-                let attempts: i64 = row.try_get(6).map_err(err)?;
-                Ok(DeadLetter {
-                    id: row.try_get(0).map_err(err)?,
-                    message_id: row.try_get(1).map_err(err)?,
-                    user_id: row.try_get(2).map_err(err)?,
-                    device_id: row.try_get(3).map_err(err)?,
-                    apns_env: kind.apns_env(),
-                    kind,
-                    credential: row.try_get(5).map_err(err)?,
-                    attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
-                    last_outcome: row.try_get(7).map_err(err)?,
-                    last_reason: row.try_get(8).map_err(err)?,
-                    created_at_ms: row.try_get(9).map_err(err)?,
-                    dead_at_ms: row.try_get(10).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::dead_letter).collect()
     }
 
     pub(super) async fn replay_impl(
