@@ -7,8 +7,9 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::HashMap;
 
 use super::{
-    DeadLetter, DeadTokenEntry, DeliveryState, DeliveryStatus, MessageStatus, PausedRoute,
-    RecentDelivery, RecipientStatus, RoutePaused, StoreError, SuppressedDevice,
+    ClaimedEvent, DeadLetter, DeadTokenEntry, DeliveryState, DeliveryStatus, EventCounts,
+    EventMessage, MessageStatus, NotReplayed, PausedRoute, RecentDelivery, RecipientStatus,
+    Replayed, RoutePaused, StoreError, SuppressedDevice,
 };
 use pushway_core::TokenKind;
 
@@ -24,6 +25,8 @@ pub(super) trait Cols {
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
     /// A boolean column.
     fn flag(&self, i: usize) -> Result<bool, StoreError>;
+    /// A nullable boolean column.
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError>;
 }
 
 impl<R: Row> Cols for R
@@ -46,6 +49,9 @@ where
         self.try_get(i).map_err(StoreError::new)
     }
     fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        self.try_get(i).map_err(StoreError::new)
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
         self.try_get(i).map_err(StoreError::new)
     }
 }
@@ -213,4 +219,80 @@ pub(super) fn recent_delivery(row: &impl Cols) -> Result<RecentDelivery, StoreEr
         last_reason: row.opt_text(7)?,
         updated_at: row.int(8)?,
     })
+}
+
+/// The replay verdicts of the asked ids, from one row per asked id in the asked order: `id,
+/// state` (NULL: no such row of the app), whether the device is still registered, whether with
+/// the row's token (kind and credential), and its login state.
+pub(super) fn replay_verdicts(rows: &[impl Cols]) -> Result<Replayed, StoreError> {
+    let mut result = Replayed::default();
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id = row.int(0)?;
+        let state = row.opt_text(1)?;
+        let registered = row.opt_flag(2)?;
+        let same = row.opt_flag(3)?;
+        let login = row.text(4)?;
+        let verdict = match state.as_deref() {
+            None => Err(NotReplayed::Unknown),
+            Some(s) if s != "dead" => Err(NotReplayed::NotDead),
+            // An id asked twice is replayed once; the second is no longer dead.
+            Some(_) if seen.contains(&id) => Err(NotReplayed::NotDead),
+            Some(_) if registered != Some(true) => Err(NotReplayed::DeviceGone),
+            Some(_) if same != Some(true) => Err(NotReplayed::TokenChanged),
+            Some(_) if login != "logged_in" => Err(NotReplayed::LoggedOut),
+            Some(_) => Ok(()),
+        };
+        match verdict {
+            Ok(()) => {
+                seen.insert(id);
+                result.replayed.push(id);
+            }
+            Err(why) => result.not_replayed.push((id, why)),
+        }
+    }
+    Ok(result)
+}
+
+/// Claimed webhook events, oldest first, from `id, body, attempts`.
+pub(super) fn claimed_events(rows: &[impl Cols]) -> Result<Vec<ClaimedEvent>, StoreError> {
+    let mut events = rows
+        .iter()
+        .map(|row| {
+            Ok(ClaimedEvent {
+                id: row.int(0)?,
+                body: row.text(1)?,
+                attempts: u32_of(row.int(2)?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING's order is unspecified; a batch lists its events oldest first.
+    events.sort_by_key(|e| e.id);
+    Ok(events)
+}
+
+/// A message as webhook events name it, from `id, sender, conversation type, group id,
+/// idempotency_key, created_at`.
+pub(super) fn event_message(row: &impl Cols) -> Result<EventMessage, StoreError> {
+    Ok(EventMessage {
+        id: row.text(0)?,
+        sender: row.opt_text(1)?,
+        conversation: row.opt_text(2)?,
+        group_id: row.opt_text(3)?,
+        idempotency_key: row.text(4)?,
+        created_at: row.int(5)?,
+    })
+}
+
+/// An app's webhook events by state, from `state, COUNT(*)` rows: all but dead are pending.
+pub(super) fn event_counts(rows: &[impl Cols]) -> Result<EventCounts, StoreError> {
+    let mut counts = EventCounts::default();
+    for row in rows {
+        let n = u64::try_from(row.int(1)?).unwrap_or(0);
+        match row.text(0)?.as_str() {
+            "dead" => counts.dead += n,
+            _ => counts.pending += n,
+        }
+    }
+    Ok(counts)
 }
