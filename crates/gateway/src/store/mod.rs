@@ -11,6 +11,7 @@ mod open;
 mod outbox;
 mod overview;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod stats;
 mod status;

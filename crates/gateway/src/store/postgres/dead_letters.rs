@@ -1,9 +1,8 @@
 //! Dead letters: listed by app, reason and time; replayed with a fresh attempt budget.
 
-use sqlx::Row;
-
-use super::{PgStore, err, parse_kind, u32_of};
-use crate::store::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed, StoreError};
+use super::{PgStore, err};
+use crate::store::rows;
+use crate::store::{DeadLetter, DeadLetterFilter, Replayed, StoreError};
 
 impl PgStore {
     pub(super) async fn dead_letters_impl(
@@ -33,25 +32,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                let kind = parse_kind(&row.try_get::<String, _>(4).map_err(err)?)?;
-                Ok(DeadLetter {
-                    id: row.try_get(0).map_err(err)?,
-                    message_id: row.try_get(1).map_err(err)?,
-                    user_id: row.try_get(2).map_err(err)?,
-                    device_id: row.try_get(3).map_err(err)?,
-                    apns_env: kind.apns_env(),
-                    kind,
-                    credential: row.try_get(5).map_err(err)?,
-                    attempts: u32_of(row.try_get(6).map_err(err)?),
-                    last_outcome: row.try_get(7).map_err(err)?,
-                    last_reason: row.try_get(8).map_err(err)?,
-                    created_at_ms: row.try_get(9).map_err(err)?,
-                    dead_at_ms: row.try_get(10).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::dead_letter).collect()
     }
 
     pub(super) async fn replay_impl(
@@ -106,32 +87,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(err)?;
-        let mut result = Replayed::default();
-        let mut seen = std::collections::HashSet::new();
-        for row in rows {
-            let id: i64 = row.try_get(0).map_err(err)?;
-            let state: Option<String> = row.try_get(1).map_err(err)?;
-            let registered: Option<bool> = row.try_get(2).map_err(err)?;
-            let same: Option<bool> = row.try_get(3).map_err(err)?;
-            let login: String = row.try_get(4).map_err(err)?;
-            let verdict = match state.as_deref() {
-                None => Err(NotReplayed::Unknown),
-                Some(s) if s != "dead" => Err(NotReplayed::NotDead),
-                // An id asked twice is replayed once; the second is no longer dead.
-                Some(_) if seen.contains(&id) => Err(NotReplayed::NotDead),
-                Some(_) if registered != Some(true) => Err(NotReplayed::DeviceGone),
-                Some(_) if same != Some(true) => Err(NotReplayed::TokenChanged),
-                Some(_) if login != "logged_in" => Err(NotReplayed::LoggedOut),
-                Some(_) => Ok(()),
-            };
-            match verdict {
-                Ok(()) => {
-                    seen.insert(id);
-                    result.replayed.push(id);
-                }
-                Err(why) => result.not_replayed.push((id, why)),
-            }
-        }
+        let result = rows::replay_verdicts(&rows)?;
         // A fresh budget: no attempts or retries so far, due now, and as long to live as the
         // message had when it was accepted (its TTL, or the default), counted from now.
         sqlx::query(

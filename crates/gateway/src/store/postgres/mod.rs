@@ -105,25 +105,9 @@ pub(super) fn kind_label(kind: TokenKind) -> &'static str {
     kind.as_str()
 }
 
-pub(super) fn parse_kind(label: &str) -> Result<TokenKind, StoreError> {
-    Ok(match label {
-        "apns_production" => TokenKind::ApnsProduction,
-        "apns_sandbox" => TokenKind::ApnsSandbox,
-        "xiaomi" => TokenKind::Xiaomi,
-        "huawei" => TokenKind::Huawei,
-        "fcm" => TokenKind::Fcm,
-        "daemon" => TokenKind::Daemon,
-        other => {
-            return Err(StoreError::new(format!(
-                "unknown token kind {other:?} in the database"
-            )));
-        }
-    })
-}
+pub(super) use super::rows::parse_kind;
 
-pub(super) fn u32_of(value: i64) -> u32 {
-    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
-}
+pub(super) use super::rows::u32_of;
 
 /// A 32-byte hash read from a BYTEA column.
 pub(super) fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::{PgStore, err, parse_kind, u32_of};
-use crate::store::{DeliveryState, OutboxStats, PausedRoute, RecentDelivery, StoreError};
+use super::{PgStore, err};
+use crate::store::rows;
+use crate::store::{OutboxStats, PausedRoute, RecentDelivery, StoreError};
 
 impl PgStore {
     pub(super) async fn outbox_stats_impl(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
@@ -28,7 +29,7 @@ impl PgStore {
                 ..OutboxStats::default()
             });
             stats.depth = row.try_get(1).map_err(err)?;
-            stats.due = row.try_get(2).map_err(err)?;
+            stats.due = row.try_get::<Option<i64>, _>(2).map_err(err)?.unwrap_or(0);
             stats.oldest_due_at = row.try_get(3).map_err(err)?;
         }
         // Served by `deliveries_dead`.
@@ -61,17 +62,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(PausedRoute {
-                    app: row.try_get(0).map_err(err)?,
-                    kind: parse_kind(&row.try_get::<String, _>(1).map_err(err)?)?,
-                    credential: row.try_get(2).map_err(err)?,
-                    until: row.try_get(3).map_err(err)?,
-                    reason: row.try_get(4).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::paused_route).collect()
     }
 
     pub(super) async fn recent_deliveries_impl(
@@ -93,23 +84,6 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get(4).map_err(err)?;
-                Ok(RecentDelivery {
-                    id: row.try_get(0).map_err(err)?,
-                    message_id: row.try_get(1).map_err(err)?,
-                    device_id: row.try_get(2).map_err(err)?,
-                    kind: parse_kind(&row.try_get::<String, _>(3).map_err(err)?)?,
-                    state: DeliveryState::parse(&state).ok_or_else(|| {
-                        StoreError::new(format!("unknown delivery state {state:?}"))
-                    })?,
-                    attempts: u32_of(row.try_get(5).map_err(err)?),
-                    last_outcome: row.try_get(6).map_err(err)?,
-                    last_reason: row.try_get(7).map_err(err)?,
-                    updated_at: row.try_get(8).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::recent_delivery).collect()
     }
 }

@@ -137,21 +137,7 @@ pub(super) fn kind_label(kind: TokenKind) -> &'static str {
     kind.as_str()
 }
 
-pub(super) fn parse_kind(label: &str) -> Result<TokenKind, StoreError> {
-    Ok(match label {
-        "apns_production" => TokenKind::ApnsProduction,
-        "apns_sandbox" => TokenKind::ApnsSandbox,
-        "xiaomi" => TokenKind::Xiaomi,
-        "huawei" => TokenKind::Huawei,
-        "fcm" => TokenKind::Fcm,
-        "daemon" => TokenKind::Daemon,
-        other => {
-            return Err(StoreError::new(format!(
-                "unknown token kind {other:?} in the database"
-            )));
-        }
-    })
-}
+pub(super) use super::rows::parse_kind;
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -2,18 +2,13 @@
 
 use rusqlite::{OptionalExtension, params};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::raw::raw_err;
-use super::{SqliteStore, err, parse_kind};
+use super::{SqliteStore, err};
+use crate::store::rows;
 use crate::store::{
-    DeadTokenEntry, DeliveryCounts, DeliveryState, DeliveryStatus, MessageStatus, MessageSummary,
-    RecipientStatus, RoutePaused, StoreError, SuppressedDevice,
+    DeadTokenEntry, DeliveryCounts, DeliveryState, MessageStatus, MessageSummary, StoreError,
 };
-
-fn u32_of(value: i64) -> u32 {
-    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
-}
 
 impl SqliteStore {
     pub(super) async fn prune_impl(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
@@ -143,22 +138,6 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        let mut status = MessageStatus {
-            message_id: message.to_owned(),
-            created_at_ms,
-            recipients: Vec::with_capacity(recipients.len()),
-        };
-        let mut index = std::collections::HashMap::new();
-        for row in recipients {
-            let user_id: String = row.try_get(0).map_err(err)?;
-            index.insert(user_id.clone(), status.recipients.len());
-            status.recipients.push(RecipientStatus {
-                user_id,
-                suppressed: row.try_get(1).map_err(err)?,
-                devices: Vec::new(),
-                suppressed_devices: Vec::new(),
-            });
-        }
         let deliveries = sqlx::query(
             "SELECT d.user_id, d.device_id, d.kind, d.credential, d.state, d.attempts,
                     d.last_outcome, d.last_reason, d.run_at, d.created_at, d.updated_at,
@@ -173,13 +152,6 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        for row in deliveries {
-            let user: String = row.try_get(0).map_err(err)?;
-            let delivery = delivery_status(&row)?;
-            if let Some(&i) = index.get(&user) {
-                status.recipients[i].devices.push(delivery);
-            }
-        }
         let suppressed = sqlx::query(
             "SELECT user_id, device_id, reason FROM suppressed_devices
              WHERE message_id = ? ORDER BY user_id, device_id",
@@ -188,18 +160,14 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        for row in suppressed {
-            let user: String = row.try_get(0).map_err(err)?;
-            if let Some(&i) = index.get(&user) {
-                status.recipients[i]
-                    .suppressed_devices
-                    .push(SuppressedDevice {
-                        device_id: row.try_get(1).map_err(err)?,
-                        reason: row.try_get(2).map_err(err)?,
-                    });
-            }
-        }
-        Ok(Some(status))
+        rows::message_status(
+            message,
+            created_at_ms,
+            &recipients,
+            &deliveries,
+            &suppressed,
+        )
+        .map(Some)
     }
 
     pub(super) async fn dead_tokens_impl(
@@ -218,54 +186,6 @@ impl SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let kind: String = row.try_get(3).map_err(err)?;
-                let kind = parse_kind(&kind)?;
-                Ok(DeadTokenEntry {
-                    cursor: row.try_get(0).map_err(err)?,
-                    user_id: row.try_get(1).map_err(err)?,
-                    device_id: row.try_get(2).map_err(err)?,
-                    kind,
-                    apns_env: kind.apns_env(),
-                    credential: row.try_get(4).map_err(err)?,
-                    token: row.try_get(5).map_err(err)?,
-                    reason: row.try_get(6).map_err(err)?,
-                    removed: row.try_get(7).map_err(err)?,
-                    at_ms: row.try_get(8).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::dead_token).collect()
     }
-}
-
-fn delivery_status(row: &SqliteRow) -> Result<DeliveryStatus, StoreError> {
-    let kind: String = row.try_get(2).map_err(err)?;
-    let state: String = row.try_get(4).map_err(err)?;
-    let state = DeliveryState::parse(&state)
-        .ok_or_else(|| StoreError::new(format!("unknown delivery state {state:?}")))?;
-    let run_at: i64 = row.try_get(8).map_err(err)?;
-    let paused_until: Option<i64> = row.try_get(11).map_err(err)?;
-    let paused_reason: Option<String> = row.try_get(12).map_err(err)?;
-    let route_paused = match (paused_until, paused_reason) {
-        (Some(until_ms), Some(reason)) if !state.is_final() => {
-            Some(RoutePaused { until_ms, reason })
-        }
-        _ => None,
-    };
-    let kind = parse_kind(&kind)?;
-    Ok(DeliveryStatus {
-        device_id: row.try_get(1).map_err(err)?,
-        kind,
-        apns_env: kind.apns_env(),
-        credential: row.try_get(3).map_err(err)?,
-        state,
-        attempts: u32_of(row.try_get(5).map_err(err)?),
-        last_outcome: row.try_get(6).map_err(err)?,
-        last_reason: row.try_get(7).map_err(err)?,
-        next_attempt_at_ms: (!state.is_final()).then_some(run_at),
-        route_paused,
-        created_at_ms: row.try_get(9).map_err(err)?,
-        updated_at_ms: row.try_get(10).map_err(err)?,
-    })
 }

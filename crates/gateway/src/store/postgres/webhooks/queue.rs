@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::super::{PgStore, err, u32_of};
+use super::super::{PgStore, err};
+use crate::store::rows;
 use crate::store::{
     ClaimedEvent, EventCounts, EventMessage, EventRetry, StoreError, WebhookFilter, WebhookStore,
 };
@@ -59,19 +60,7 @@ impl WebhookStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        let mut events = rows
-            .into_iter()
-            .map(|row| {
-                Ok(ClaimedEvent {
-                    id: row.try_get(0).map_err(err)?,
-                    body: row.try_get(1).map_err(err)?,
-                    attempts: u32_of(row.try_get(2).map_err(err)?),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // RETURNING's order is unspecified; a batch lists its events oldest first.
-        events.sort_by_key(|e| e.id);
-        Ok(events)
+        rows::claimed_events(&rows)
     }
 
     async fn events_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
@@ -129,18 +118,7 @@ impl WebhookStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(EventMessage {
-                    id: row.try_get(0).map_err(err)?,
-                    sender: row.try_get(1).map_err(err)?,
-                    conversation: row.try_get(2).map_err(err)?,
-                    group_id: row.try_get(3).map_err(err)?,
-                    idempotency_key: row.try_get(4).map_err(err)?,
-                    created_at: row.try_get(5).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::event_message).collect()
     }
 
     async fn event_counts(&self, app: &str) -> Result<EventCounts, StoreError> {
@@ -151,17 +129,7 @@ impl WebhookStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        let mut counts = EventCounts::default();
-        for row in rows {
-            let state: String = row.try_get(0).map_err(err)?;
-            let n: i64 = row.try_get(1).map_err(err)?;
-            let n = u64::try_from(n).unwrap_or(0);
-            match state.as_str() {
-                "dead" => counts.dead += n,
-                _ => counts.pending += n,
-            }
-        }
-        Ok(counts)
+        rows::event_counts(&rows)
     }
 
     async fn prune_events(&self, before: i64, limit: u32) -> Result<u64, StoreError> {

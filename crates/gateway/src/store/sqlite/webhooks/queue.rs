@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::super::{SqliteStore, err};
+use crate::store::rows;
 use crate::store::{
     ClaimedEvent, EventCounts, EventMessage, EventRetry, StoreError, WebhookFilter, WebhookStore,
 };
@@ -60,20 +61,7 @@ impl WebhookStore for SqliteStore {
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        let mut events = rows
-            .into_iter()
-            .map(|row| {
-                let attempts: i64 = row.try_get(2).map_err(err)?;
-                Ok(ClaimedEvent {
-                    id: row.try_get(0).map_err(err)?,
-                    body: row.try_get(1).map_err(err)?,
-                    attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // RETURNING's order is unspecified; a batch lists its events oldest first.
-        events.sort_by_key(|e| e.id);
-        Ok(events)
+        rows::claimed_events(&rows)
     }
 
     async fn events_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
@@ -133,18 +121,7 @@ impl WebhookStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(EventMessage {
-                    id: row.try_get(0).map_err(err)?,
-                    sender: row.try_get(1).map_err(err)?,
-                    conversation: row.try_get(2).map_err(err)?,
-                    group_id: row.try_get(3).map_err(err)?,
-                    idempotency_key: row.try_get(4).map_err(err)?,
-                    created_at: row.try_get(5).map_err(err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::event_message).collect()
     }
 
     async fn event_counts(&self, app: &str) -> Result<EventCounts, StoreError> {
@@ -155,17 +132,7 @@ impl WebhookStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(err)?;
-        let mut counts = EventCounts::default();
-        for row in rows {
-            let state: String = row.try_get(0).map_err(err)?;
-            let n: i64 = row.try_get(1).map_err(err)?;
-            let n = u64::try_from(n).unwrap_or(0);
-            match state.as_str() {
-                "dead" => counts.dead += n,
-                _ => counts.pending += n,
-            }
-        }
-        Ok(counts)
+        rows::event_counts(&rows)
     }
 
     async fn prune_events(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
