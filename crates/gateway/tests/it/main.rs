@@ -5,7 +5,6 @@ mod admin;
 mod admin_console;
 mod admin_dead_letters;
 mod bad_input;
-mod cluster_postgres;
 mod console_client;
 mod credentials;
 mod daemon;
