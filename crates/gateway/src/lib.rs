@@ -332,6 +332,7 @@ pub async fn start_with_source(
         writer,
         metrics,
         wake,
+        handoff: service.handoff.clone(),
         stop: stopped.clone(),
     }
     .spawn();

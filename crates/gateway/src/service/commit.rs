@@ -1,12 +1,15 @@
 //! The accept path's group commit: concurrent accepts are committed together, one transaction
 //! (one fsync) for all that arrived while the previous one was being written, and each caller
-//! answered only after its message is durable.
+//! answered only after its message is durable. Rows it may write leased to this process's
+//! worker go to the worker's hand-off once committed (`worker::Handoff`).
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Clock;
 use crate::store::{Accepted, NewMessage, Store, StoreError};
+use crate::worker::Handoff;
 
 /// Messages committed in one transaction at most.
 const MAX_MESSAGES: usize = 256;
@@ -24,8 +27,12 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer task over `store`.
-    pub(crate) fn spawn(store: Arc<dyn Store>) -> Self {
+    /// Starts the committer task over `store`, handing rows to `handoff`.
+    pub(crate) fn spawn(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        handoff: Arc<Handoff>,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(NewMessage, Reply)>(QUEUE);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -41,13 +48,27 @@ impl Committer {
                     }
                 }
                 let (messages, replies): (Vec<NewMessage>, Vec<Reply>) = batch.into_iter().unzip();
-                match store.accept(&messages).await {
-                    Ok(accepted) => {
+                let lease = handoff.reserve(clock.now_ms(), rows);
+                match store.accept_leasing(messages, lease).await {
+                    Ok((accepted, leased)) => {
+                        if let Some(lease) = &lease
+                            && let Err(back) = handoff.deliver(lease, leased)
+                        {
+                            // The worker stopped meanwhile: due again at once, not only when
+                            // the lease expires.
+                            let ids = crate::worker::handoff_ids(&back.rows);
+                            if let Err(e) = store.release(&ids, clock.now_ms()).await {
+                                tracing::error!(error = %e, "releasing rows leased at accept failed; they expire");
+                            }
+                        }
                         for (reply, accepted) in replies.into_iter().zip(accepted) {
                             let _ = reply.send(Ok(accepted));
                         }
                     }
                     Err(e) => {
+                        if let Some(lease) = &lease {
+                            let _ = handoff.deliver(lease, Default::default());
+                        }
                         let message = e.to_string();
                         for reply in replies {
                             let _ = reply.send(Err(StoreError::new(&message)));

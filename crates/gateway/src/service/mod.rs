@@ -34,6 +34,7 @@ use self::lookup::Lookups;
 use crate::app::{App, Factory, LiveApps};
 use crate::config::WorkerConfig;
 use crate::store::{DeadTokenEntry, MessageStatus, MessageSummary, Store};
+use crate::worker::Handoff;
 
 /// The clock the service and workers read (Unix milliseconds); tests may fake it.
 pub trait Clock: Send + Sync + 'static {
@@ -67,6 +68,8 @@ pub struct Service {
     pub(crate) recorded: watch::Receiver<u64>,
     /// Commits accepted messages in groups.
     committer: Committer,
+    /// Where the committer hands rows leased at accept to this process's worker.
+    pub(crate) handoff: Arc<Handoff>,
     /// Reads what accepts need in groups.
     lookups: Lookups,
     /// Builds credentials changed while running; `None`: changes are refused.
@@ -85,8 +88,10 @@ impl Service {
         wake: Arc<Notify>,
         recorded: watch::Receiver<u64>,
     ) -> Self {
+        let handoff = Arc::new(Handoff::default());
         Service {
-            committer: Committer::spawn(store.clone()),
+            handoff: handoff.clone(),
+            committer: Committer::spawn(store.clone(), clock.clone(), handoff.clone()),
             lookups: Lookups::spawn(store.clone()),
             store,
             apps,

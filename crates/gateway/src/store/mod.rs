@@ -27,7 +27,8 @@ pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSe
 pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use open::AnyStore;
 pub use outbox::{
-    Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, OutcomeRecord, RoutePause, WriteBatch,
+    AcceptLease, Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, LeasedAtAccept,
+    OutcomeRecord, RoutePause, WriteBatch,
 };
 pub use overview::{OutboxStats, PausedRoute, RecentDelivery};
 pub use stats::Backlog;
@@ -129,6 +130,18 @@ pub trait Store: Send + Sync + 'static {
     /// in one transaction (the accept path's group commit: one fsync for all). A message whose
     /// idempotency key was taken meanwhile stores nothing and answers the earlier message.
     async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError>;
+
+    /// [`accept`](Store::accept), with up to `lease.rows` of the new delivery rows (of routes
+    /// not paused) written leased to this process under `lease` and answered, instead of due:
+    /// the worker's hand-off (`worker::Handoff`). A store without it leases none.
+    async fn accept_leasing(
+        &self,
+        messages: Vec<NewMessage>,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
+        let _ = lease;
+        Ok((self.accept(&messages).await?, LeasedAtAccept::default()))
+    }
 
     /// A message's status as of `now` (which routes are paused); `None` when the app has no
     /// such message.

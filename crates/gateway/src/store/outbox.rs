@@ -35,6 +35,28 @@ pub struct Claimed {
     pub accepted_at: i64,
 }
 
+/// The lease an accept's transaction writes on the delivery rows it hands to this process's
+/// worker at once (see `worker::Handoff`), instead of leaving them due for a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptLease {
+    /// The accept time.
+    pub now: i64,
+    /// Until when the rows are leased, as a claim at `now` would lease them.
+    pub lease_until: i64,
+    /// Rows to lease at most (the rest are written due).
+    pub rows: usize,
+}
+
+/// Rows an accept wrote leased under an [`AcceptLease`], as a claim would answer them, with
+/// the rendered notifications they refer to (so the worker does not read them back).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeasedAtAccept {
+    /// The leased rows, in accept order.
+    pub rows: Vec<Claimed>,
+    /// `(notification id, its JSON)` of the notifications of `rows`.
+    pub notifications: Vec<(i64, String)>,
+}
+
 /// What the writer commits in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct WriteBatch {

@@ -7,6 +7,7 @@
 //! they are due again at once (not only when their lease would have expired).
 
 mod decide;
+mod handoff;
 mod send;
 mod sink;
 mod writer;
@@ -20,6 +21,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use decide::{backoff_ms, decide};
+pub use handoff::Handoff;
+pub(crate) use handoff::ids as handoff_ids;
 pub use sink::GatewaySink;
 pub use writer::{WriteCommand, Writer, spawn_writer};
 
@@ -44,6 +47,8 @@ pub struct Worker {
     pub(crate) writer: Writer,
     pub(crate) metrics: Metrics,
     pub(crate) wake: Arc<Notify>,
+    /// Rows leased to this worker by the accepts that wrote them.
+    pub(crate) handoff: Arc<Handoff>,
     /// `Some(grace)` asks the worker to stop within `grace`.
     pub(crate) stop: watch::Receiver<Option<Duration>>,
 }
@@ -71,16 +76,23 @@ impl Worker {
         let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let batch = self.config.claim_batch.max(1);
         let mut next_prune = tokio::time::Instant::now();
+        self.handoff.open(lease);
         while self.stop.borrow().is_none() {
             while in_flight.tasks.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_prune {
                 self.prune().await;
                 next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
             }
-            // Registered before the claim, so a commit during the claim still wakes us.
+            // Registered before the hand-off is read and the claim made, so rows handed or
+            // committed meanwhile still wake us.
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            while let Some(handed) = self.handoff.take() {
+                let now = self.clock.now_ms();
+                self.dispatch(handed.rows, handed.notifications, now, &mut in_flight)
+                    .await;
+            }
             let now = self.clock.now_ms();
             let full = match self
                 .store
@@ -89,7 +101,7 @@ impl Worker {
             {
                 Ok(rows) => {
                     let full = rows.len() as u64 >= u64::from(batch);
-                    self.dispatch(rows, now, &mut in_flight).await;
+                    self.dispatch(rows, Vec::new(), now, &mut in_flight).await;
                     full
                 }
                 Err(e) => {
@@ -123,6 +135,8 @@ impl Worker {
     /// Lets dispatches in progress finish within the grace period, then releases the leases of
     /// the rows still unanswered.
     async fn finish(&self, mut in_flight: InFlight) {
+        // Accepts from now on leave their rows due; rows handed but not sent are released.
+        let handed = self.handoff.close();
         let grace = self.stop.borrow().unwrap_or_default();
         let drained = async { while in_flight.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drained).await.is_err() {
@@ -130,7 +144,8 @@ impl Worker {
             while in_flight.tasks.join_next().await.is_some() {}
         }
         self.writer.flush().await;
-        let unanswered = in_flight.leased.take();
+        let mut unanswered = in_flight.leased.take();
+        unanswered.extend(handed);
         if !unanswered.is_empty() {
             match self.store.release(&unanswered, self.clock.now_ms()).await {
                 Ok(n) => tracing::info!(released = n, "worker: leases released at shutdown"),
@@ -141,8 +156,15 @@ impl Worker {
         }
     }
 
-    /// Sends the claimed rows, one dispatch per rendered notification.
-    async fn dispatch(&self, rows: Vec<Claimed>, now: i64, in_flight: &mut InFlight) {
+    /// Sends the claimed rows, one dispatch per rendered notification; `known`: notifications
+    /// already at hand (`(id, JSON)`), the others are read from the store.
+    async fn dispatch(
+        &self,
+        rows: Vec<Claimed>,
+        known: Vec<(i64, String)>,
+        now: i64,
+        in_flight: &mut InFlight,
+    ) {
         let mut expired = Vec::new();
         let mut groups: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
         for row in rows {
@@ -160,16 +182,22 @@ impl Worker {
         if groups.is_empty() {
             return;
         }
-        let ids: Vec<i64> = groups.keys().copied().collect();
-        let bodies = match self.store.notifications(&ids).await {
-            Ok(bodies) => bodies,
-            Err(e) => {
-                // Their leases expire and the rows are claimed again.
-                tracing::error!(error = %e, "worker: loading notifications failed");
-                return;
+        let mut bodies: BTreeMap<i64, String> = known.into_iter().collect();
+        let missing: Vec<i64> = groups
+            .keys()
+            .filter(|id| !bodies.contains_key(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            match self.store.notifications(&missing).await {
+                Ok(found) => bodies.extend(found),
+                Err(e) => {
+                    // Their leases expire and the rows are claimed again.
+                    tracing::error!(error = %e, "worker: loading notifications failed");
+                    return;
+                }
             }
-        };
-        let bodies: BTreeMap<i64, String> = bodies.into_iter().collect();
+        }
         for (id, rows) in groups {
             let notification = bodies
                 .get(&id)

@@ -29,6 +29,7 @@ mod settings;
 mod shutdown;
 mod store;
 mod store_batch;
+mod store_handoff;
 mod store_postgres;
 mod support;
 mod tim;

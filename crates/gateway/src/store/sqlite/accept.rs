@@ -6,21 +6,26 @@
 //! SQLite's own work and no thread hand-off per row. Rows go in accept order, so row ids still
 //! follow it. (Postgres: `unnest` of arrays.)
 
+use std::collections::HashSet;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::raw::raw_err;
 use super::{SqliteStore, kind_label};
-use crate::store::{Accepted, NewMessage, StoreError, WebhookFilter};
+use crate::store::{
+    AcceptLease, Accepted, Claimed, LeasedAtAccept, NewDelivery, NewMessage, StoreError,
+    WebhookFilter,
+};
 
 impl SqliteStore {
     pub(super) async fn accept_impl(
         &self,
-        messages: &[NewMessage],
-    ) -> Result<Vec<Accepted>, StoreError> {
-        let messages = messages.to_vec();
+        messages: Vec<NewMessage>,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
         let filter = self.webhook_filter();
         self.hot
-            .transaction(true, move |conn| accept(conn, &messages, &filter))
+            .transaction(true, move |conn| accept(conn, &messages, lease, &filter))
             .await
     }
 }
@@ -28,8 +33,9 @@ impl SqliteStore {
 fn accept(
     conn: &Connection,
     messages: &[NewMessage],
+    lease: Option<AcceptLease>,
     filter: &WebhookFilter,
-) -> Result<Vec<Accepted>, StoreError> {
+) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO messages
@@ -75,15 +81,64 @@ fn accept(
             created: false,
         });
     }
+    let mut leased = LeasedAtAccept::default();
     if !new.is_empty() {
-        insert_rows(conn, &new)?;
+        let mut lessor = match lease {
+            Some(lease) => Some(Lessor::new(conn, lease)?),
+            None => None,
+        };
+        insert_rows(conn, &new, lessor.as_mut())?;
+        if let Some(lessor) = lessor {
+            leased = lessor.leased;
+        }
         super::webhooks::accept_events(conn, &new, filter)?;
     }
-    Ok(accepted)
+    Ok((accepted, leased))
+}
+
+/// Which new rows are written leased (see `worker::Handoff`): the first `lease.rows` of routes
+/// not paused (a paused route's rows stay due, held as a claim would hold them).
+struct Lessor {
+    lease: AcceptLease,
+    paused: HashSet<(String, String, String)>,
+    leased: LeasedAtAccept,
+}
+
+impl Lessor {
+    fn new(conn: &Connection, lease: AcceptLease) -> Result<Lessor, StoreError> {
+        let mut read = conn
+            .prepare_cached("SELECT app_id, kind, credential FROM paused_routes WHERE until > ?1")
+            .map_err(raw_err)?;
+        let paused = read
+            .query_map(params![lease.now], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(raw_err)?
+            .collect::<Result<_, _>>()
+            .map_err(raw_err)?;
+        Ok(Lessor {
+            lease,
+            paused,
+            leased: LeasedAtAccept::default(),
+        })
+    }
+
+    fn takes(&self, app: &str, d: &NewDelivery) -> bool {
+        self.leased.rows.len() < self.lease.rows
+            && !self.paused.contains(&(
+                app.to_owned(),
+                kind_label(d.kind).to_owned(),
+                d.credential.clone(),
+            ))
+    }
 }
 
 /// The notifications, recipients, suppressed devices and delivery rows of new messages.
-fn insert_rows(conn: &Connection, messages: &[&NewMessage]) -> Result<(), StoreError> {
+fn insert_rows(
+    conn: &Connection,
+    messages: &[&NewMessage],
+    mut lessor: Option<&mut Lessor>,
+) -> Result<(), StoreError> {
     let prepare = |sql: &str| conn.prepare_cached(sql).map_err(raw_err);
     let mut notification = prepare("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")?;
     let mut recipient = prepare(
@@ -100,12 +155,20 @@ fn insert_rows(conn: &Connection, messages: &[&NewMessage]) -> Result<(), StoreE
                updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10, ?9, ?9)",
     )?;
+    // As a claim at `now` would leave the row: in flight, first attempt, leased.
+    let mut leased_delivery = prepare(
+        "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
+               kind, credential, token, state, attempts, lease_until, run_at, expires_at,
+               created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 1, ?11, ?11, ?10, ?9, ?12)",
+    )?;
     for m in messages {
         let mut notification_ids = Vec::with_capacity(m.notifications.len());
         for body in &m.notifications {
             notification.execute(params![m.id, body]).map_err(raw_err)?;
             notification_ids.push(conn.last_insert_rowid());
         }
+        let mut handed = vec![false; m.notifications.len()];
         for (position, r) in m.recipients.iter().enumerate() {
             let position = i64::try_from(position).map_err(StoreError::new)?;
             recipient
@@ -121,20 +184,63 @@ fn insert_rows(conn: &Connection, messages: &[&NewMessage]) -> Result<(), StoreE
                     .get(d.notification)
                     .copied()
                     .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
-                delivery
+                let kind = kind_label(d.kind);
+                let Some(lessor) = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d)) else {
+                    delivery
+                        .execute(params![
+                            m.id,
+                            m.app,
+                            r.user,
+                            d.device_id,
+                            notification,
+                            kind,
+                            d.credential,
+                            d.token,
+                            m.created_at,
+                            m.expires_at
+                        ])
+                        .map_err(raw_err)?;
+                    continue;
+                };
+                let lease = lessor.lease;
+                leased_delivery
                     .execute(params![
                         m.id,
                         m.app,
                         r.user,
                         d.device_id,
                         notification,
-                        kind_label(d.kind),
+                        kind,
                         d.credential,
                         d.token,
                         m.created_at,
-                        m.expires_at
+                        m.expires_at,
+                        lease.lease_until,
+                        lease.now
                     ])
                     .map_err(raw_err)?;
+                lessor.leased.rows.push(Claimed {
+                    id: conn.last_insert_rowid(),
+                    app: m.app.clone(),
+                    notification_id: notification,
+                    kind: d.kind,
+                    credential: d.credential.clone(),
+                    token: d.token.clone(),
+                    attempts: 1,
+                    retries: 0,
+                    expires_at: m.expires_at,
+                    last_reason: None,
+                    message_id: m.id.clone(),
+                    accepted_at: m.created_at,
+                });
+                if let Some(first) = handed.get_mut(d.notification)
+                    && !std::mem::replace(first, true)
+                {
+                    lessor
+                        .leased
+                        .notifications
+                        .push((notification, m.notifications[d.notification].clone()));
+                }
             }
         }
     }

@@ -258,7 +258,15 @@ impl Store for SqliteStore {
     }
 
     async fn accept(&self, messages: &[NewMessage]) -> Result<Vec<Accepted>, StoreError> {
-        self.accept_impl(messages).await
+        Ok(self.accept_impl(messages.to_vec(), None).await?.0)
+    }
+
+    async fn accept_leasing(
+        &self,
+        messages: Vec<NewMessage>,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
+        self.accept_impl(messages, lease).await
     }
 
     async fn status(
