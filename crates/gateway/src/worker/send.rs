@@ -80,7 +80,6 @@ pub(crate) async fn send_group(
     let mut pauses = Vec::new();
     for (row, result) in rows.iter().zip(report.results()) {
         let (record, pause) = decide(&result.outcome, row, now, config);
-        metrics.attempt(row, &record, now);
         if let Some(pause) = pause
             && !pauses
                 .iter()
@@ -92,6 +91,7 @@ pub(crate) async fn send_group(
         }
         records.push(record);
     }
+    metrics.attempts(&rows, &records, now);
     for pause in pauses {
         writer.send(WriteCommand::Pause(pause));
     }
