@@ -1,22 +1,26 @@
-//! Three `pushway serve` nodes on one Postgres; messages posted spread over them; one node
-//! killed with `kill -9` mid-load and started again. Every acknowledged (message, device)
-//! reaches its simulator, and the only deliveries sent twice are those the killed node held.
+//! The chaos scenario in one run: three `pushway serve` nodes on one Postgres, 50,000
+//! deliveries posted over them; mid-load node 0 is killed with `kill -9` and started again, then
+//! Postgres crashes (`pg_ctl stop -m immediate`) and comes back, all during the one load.
+//! Every acknowledged (message, device) reaches its simulator; the only deliveries sent twice
+//! are those the killed node held, each exactly twice, one of the two sends the killed node's.
 //!
-//! Which rows the killed node held is read from the store right after the kill, by their lease:
-//! the killed node's lease is [`KILLED_LEASE_SECS`], the live nodes' [`LIVE_LEASE_SECS`]. A
-//! live node's row leased at time t runs to t + 5 s, so at the snapshot (taken at s) every live
-//! lease ends by s + 5 s (plus the statement's own time, [`MARGIN_MS`]); the killed node's rows,
-//! claimed shortly before the kill, run to about kill + 15 s. So the in-flight rows whose lease
-//! ends after s + 5 s + margin are the killed node's, and no other process sends them until
-//! their lease runs out (the killed node's connections are gone, so their sends are over too).
+//! **Which node sent what.** Each node process has simulators of its own (a simulator process
+//! per node, and one more for node 0 once started again), so the simulators' records say which
+//! process sent every request: set 0 is the killed node, sets 1 and 2 the live nodes, set 3 the
+//! restarted node 0 (the same configuration but for the simulators' addresses). A pair sent by
+//! two live processes would be a delivery two live nodes had claimed; the test asserts there is
+//! none: every pair sent twice has one of its sends in set 0.
 //!
-//! Why that shows no delivery was claimed by two live nodes at once: the simulators record every
-//! send; a (message, token) pair sent twice is either one the killed node held (sent by it before
-//! the kill, and again by whoever claims it once its lease runs out) or one that two processes
-//! held leases on at once, which is the double claim `FOR UPDATE SKIP LOCKED` rules out. With
-//! simulators that answer every send `200` (no retries) and leases far longer than a send, there
-//! is no third way to be sent twice. So: every duplicate is a held pair, sent exactly twice, and
-//! the duplicates are at most the held rows.
+//! **What the killed node held** is read from the store right after the kill, by lease, as in the
+//! SQLite crash test but among nodes: the killed node's lease is [`KILLED_LEASE_SECS`], the
+//! others' [`LIVE_LEASE_SECS`]; at the snapshot (time s) every live lease ends by s +
+//! [`LIVE_LEASE_SECS`] (+ [`MARGIN_MS`] for the statement's own time), the killed node's rows,
+//! claimed shortly before the kill, later. Those rows go out again once their lease runs out.
+//!
+//! **Why the Postgres crash adds no duplicate.** While Postgres is down ([`OUTAGE`]), the nodes'
+//! outcome writers retry (each attempt waits up to the pool's 10-second acquire timeout), and a
+//! row leased just before the crash stays leased until [`LIVE_LEASE_SECS`] after it, longer than
+//! the outage and a writer's attempt: the outcome lands before anyone may claim the row again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -38,20 +42,26 @@ const MESSAGES: usize = 1_000;
 const DELIVERIES: usize = 50_000;
 /// Concurrent senders of messages.
 const SENDERS: usize = 4;
-/// The lease of the node that is killed (node 0).
-const KILLED_LEASE_SECS: u64 = 15;
-/// The lease of the other nodes: far longer than a send (the simulators' latency).
-const LIVE_LEASE_SECS: u64 = 5;
-/// Slack for the snapshot statement's own time (see the module docs).
+/// The lease of node 0 (killed, then started again with the same configuration).
+const KILLED_LEASE_SECS: u64 = 40;
+/// The lease of the other nodes: longer than the Postgres outage plus a writer's attempt (see
+/// the module docs), far shorter than the killed node's.
+const LIVE_LEASE_SECS: u64 = 25;
+/// Slack for the snapshot statement's own time.
 const MARGIN_MS: i64 = 1_000;
-/// The simulators' added latency, so deliveries are in flight when the node dies.
+/// The simulators' added latency, so deliveries are in flight at the kill and at the crash.
 const LATENCY_MS: u64 = 50;
-/// The kill comes once APNs has received this many requests (of 20,000: APNs has two of the
-/// five channels).
+/// The kill comes once APNs (all simulator sets) has received this many requests, of 20,000
+/// (APNs has two of the five channels).
 const KILL_AFTER_APNS_REQUESTS: u64 = 3_000;
+/// Postgres crashes once the restarted node is up and APNs has received this many requests.
+const CRASH_AFTER_APNS_REQUESTS: u64 = 8_000;
+/// How long Postgres stays down: longer than the pool's acquire timeout (10 s), so requests
+/// meet the outage and get `503`.
+const OUTAGE: Duration = Duration::from_secs(11);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
+async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
     let started = Instant::now();
     let postgres = tokio::task::spawn_blocking(support::start_postgres)
         .await
@@ -62,30 +72,37 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
     let key = TestKey::generate();
     std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
     std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
-    let sims = SimulatorProcess::start(dir.path()).await;
-    let control = Control::new(&sims.urls.control);
+    // A simulator process per node process: 0, 1, 2, and 3 for node 0 started again.
+    let mut sims = Vec::new();
+    for _ in 0..=NODES {
+        sims.push(SimulatorProcess::start(dir.path()).await);
+    }
+    let controls: Vec<Control> = sims.iter().map(|s| Control::new(&s.urls.control)).collect();
     let mut configs = Vec::new();
-    for n in 0..NODES {
-        let lease = if n == 0 {
+    for (n, sim) in sims.iter().enumerate() {
+        // Set 3 is node 0's second life: node 0's lease.
+        let lease = if n % NODES == 0 {
             KILLED_LEASE_SECS
         } else {
             LIVE_LEASE_SECS
         };
         let name = format!("node{n}");
-        let config = support::node_config(&sims.urls, &files, &url, dir.path(), &name, lease);
+        let config = support::node_config(&sim.urls, &files, &url, dir.path(), &name, lease);
         let path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, config).expect("write a config");
         configs.push(path);
     }
     let mut nodes = Vec::new();
-    for config in &configs {
+    for config in &configs[..NODES] {
         nodes.push(GatewayProcess::start(config).await);
     }
     support::register_everyone(&nodes[1].base).await;
-    for simulator in SIMULATORS {
-        control
-            .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])
-            .await;
+    for control in &controls {
+        for simulator in SIMULATORS {
+            control
+                .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])
+                .await;
+        }
     }
 
     let bases = nodes.iter().map(|n| n.base.clone()).collect();
@@ -108,15 +125,9 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
         })
         .collect();
     let pool = PgPool::connect(&url).await.expect("connect to the store");
-    let deadline = Instant::now() + WAIT;
-    while control.requests("apns").await < KILL_AFTER_APNS_REQUESTS {
-        assert!(
-            Instant::now() < deadline,
-            "APNs never got {KILL_AFTER_APNS_REQUESTS} requests"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_apns(&controls, KILL_AFTER_APNS_REQUESTS).await;
 
+    // The kill, what node 0 held, and node 0 started again.
     let killed_at = started.elapsed();
     let acked_at_kill = acked.lock().expect("lock").len();
     nodes.remove(0).kill9().await;
@@ -139,26 +150,66 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     let at_kill = support::states(&pool).await;
-    let restarted = GatewayProcess::start(&configs[0]).await;
+    let restarted = GatewayProcess::start(&configs[NODES]).await;
     poster.bases.lock().expect("lock")[0] = restarted.base.clone();
     nodes.insert(0, restarted);
+    pool.close().await;
+
+    // The Postgres crash, once the restarted node is in the load.
+    wait_for_apns(&controls, CRASH_AFTER_APNS_REQUESTS).await;
+    let crashed_at = started.elapsed();
+    let acked_at_crash = acked.lock().expect("lock").len();
+    let before_crash = poster.answers.lock().expect("lock").clone();
+    let pg = Arc::new(postgres);
+    let stopper = pg.clone();
+    tokio::task::spawn_blocking(move || stopper.stop(true))
+        .await
+        .expect("join")
+        .expect("pg_ctl stop -m immediate");
+    let apns_at_crash = apns_requests(&controls).await;
+    tokio::time::sleep(OUTAGE).await;
+    let during = poster.answers.lock().expect("lock").clone();
+    let starter = pg.clone();
+    tokio::task::spawn_blocking(move || starter.start_again())
+        .await
+        .expect("join")
+        .expect("Postgres starts again");
 
     for sender in senders {
         sender.await.expect("a sender");
     }
     assert_eq!(acked.lock().expect("lock").len(), MESSAGES);
+    let pool = PgPool::connect(&url)
+        .await
+        .expect("connect to the store again");
     support::wait_all_delivered(&pool, DELIVERIES).await;
 
-    let (counts, totals) = support::received(&control).await;
+    // Every send, by the simulator set (node process) it reached.
+    let mut sends: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut by_set = Vec::new();
+    for (set, control) in controls.iter().enumerate() {
+        let (counts, _) = support::received(control).await;
+        by_set.push(counts.values().sum::<usize>());
+        for (pair, n) in counts {
+            sends
+                .entry(pair)
+                .or_default()
+                .extend(std::iter::repeat_n(set, n));
+        }
+    }
+    let counts: BTreeMap<(String, String), usize> = sends
+        .iter()
+        .map(|(pair, sets)| (pair.clone(), sets.len()))
+        .collect();
     let expected = support::expected(MESSAGES);
     assert_eq!(expected.len(), DELIVERIES);
     support::assert_exactly(&counts, &expected);
     let received: usize = counts.values().sum();
     let duplicates = received - counts.len();
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let twice: Vec<_> = sends.iter().filter(|(_, sets)| sets.len() > 1).collect();
     let answers = poster.answers.lock().expect("lock").clone();
 
-    println!("three nodes, one killed: {MESSAGES} messages, {DELIVERIES} deliveries");
+    println!("one run: {NODES} nodes, {MESSAGES} messages, {DELIVERIES} deliveries");
     println!(
         "  kill -9 of node 0 after {:.1} s: {acked_at_kill}/{MESSAGES} acknowledged; rows by state {at_kill:?}",
         killed_at.as_secs_f64()
@@ -168,9 +219,21 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
         in_flight.len(),
         held.len()
     );
-    println!("  answers: {answers:?}");
     println!(
-        "  received {received} ({totals:?} by {SIMULATORS:?}), distinct {} = acknowledged {DELIVERIES}",
+        "  Postgres crashed after {:.1} s with {acked_at_crash}/{MESSAGES} acknowledged, APNs requests {apns_at_crash} of {}; down {:.1} s",
+        crashed_at.as_secs_f64(),
+        DELIVERIES * 2 / 5,
+        OUTAGE.as_secs_f64()
+    );
+    println!(
+        "  answers before the crash {before_crash:?}, by its end {during:?}, in all {answers:?}"
+    );
+    println!(
+        "  received {received} (by node process: killed {}, node 1 {}, node 2 {}, restarted {}), distinct {} = acknowledged {DELIVERIES}",
+        by_set[0],
+        by_set[1],
+        by_set[2],
+        by_set[3],
         counts.len()
     );
     println!(
@@ -178,14 +241,20 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
         held.len()
     );
     println!("  took {:.1} s", started.elapsed().as_secs_f64());
-    for &(pair, n) in &twice {
+    for (pair, sets) in &twice {
+        assert_eq!(sets.len(), 2, "{pair:?} sent by node processes {sets:?}");
         assert!(
-            held.contains(pair),
-            "{pair:?} sent {n} times, not held by the killed node"
+            sets.contains(&0),
+            "{pair:?} sent by two live node processes {sets:?}"
         );
-        assert_eq!(*n, 2, "{pair:?} sent {n} times");
+        assert!(
+            held.contains(*pair),
+            "{pair:?} sent twice ({sets:?}), not held by the killed node"
+        );
     }
     assert!(duplicates <= held.len());
+    // Each event landed mid-load: the kill with rows held and deliveries left, the crash with
+    // requests met (answered 503, retried) and deliveries left.
     assert!(
         !held.is_empty(),
         "the kill landed with nothing held: {at_kill:?}"
@@ -194,8 +263,36 @@ async fn three_nodes_one_killed_lose_nothing_and_never_share_a_claim() {
         at_kill.get("delivered").copied().unwrap_or(0) < DELIVERIES,
         "the kill landed after the end: {at_kill:?}"
     );
+    assert!(
+        during.unavailable > before_crash.unavailable,
+        "no request met the outage: {during:?}"
+    );
+    assert!(
+        apns_at_crash < u64::try_from(DELIVERIES * 2 / 5).expect("a count"),
+        "the crash landed after the last APNs send"
+    );
+    assert!(by_set[NODES] > 0, "the restarted node sent nothing");
+    assert_eq!(answers.accepted, MESSAGES);
     pool.close().await;
     drop(nodes);
     drop(sims);
-    drop(postgres);
+    drop(pg);
+}
+
+/// APNs requests received so far, all simulator sets.
+async fn apns_requests(controls: &[Control]) -> u64 {
+    let mut total = 0;
+    for control in controls {
+        total += control.requests("apns").await;
+    }
+    total
+}
+
+/// Waits (bounded) until APNs has received `n` requests, all simulator sets.
+async fn wait_for_apns(controls: &[Control], n: u64) {
+    let deadline = Instant::now() + WAIT;
+    while apns_requests(controls).await < n {
+        assert!(Instant::now() < deadline, "APNs never got {n} requests");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
