@@ -51,6 +51,9 @@ const LIVE_LEASE_SECS: u64 = 25;
 const MARGIN_MS: i64 = 1_000;
 /// The simulators' added latency, so deliveries are in flight at the kill and at the crash.
 const LATENCY_MS: u64 = 50;
+/// The added latency of node 0's first simulators: its claimed rows stay in flight longer, so
+/// the kill finds some held (with 50 ms, node 0 was seen between two claims at the kill).
+const KILLED_LATENCY_MS: u64 = 400;
 /// The kill comes once APNs (all simulator sets) has received this many requests, of 20,000
 /// (APNs has two of the five channels).
 const KILL_AFTER_APNS_REQUESTS: u64 = 3_000;
@@ -97,10 +100,15 @@ async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
         nodes.push(GatewayProcess::start(config).await);
     }
     support::register_everyone(&nodes[1].base).await;
-    for control in &controls {
+    for (set, control) in controls.iter().enumerate() {
+        let latency = if set == 0 {
+            KILLED_LATENCY_MS
+        } else {
+            LATENCY_MS
+        };
         for simulator in SIMULATORS {
             control
-                .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])
+                .set_faults(simulator, &[&format!("latency={latency}")])
                 .await;
         }
     }
@@ -126,6 +134,24 @@ async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
         .collect();
     let pool = PgPool::connect(&url).await.expect("connect to the store");
     wait_for_apns(&controls, KILL_AFTER_APNS_REQUESTS).await;
+    // And until node 0 holds rows (a lease longer than any live node's), so the kill finds some.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let node0_lease =
+            support::now_ms() + i64::try_from(LIVE_LEASE_SECS * 1000).expect("ms") + MARGIN_MS;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'in_flight' AND lease_until > $1",
+        )
+        .bind(node0_lease)
+        .fetch_one(&pool)
+        .await
+        .expect("count node 0's rows");
+        if held > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 0 never held rows");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     // The kill, what node 0 held, and node 0 started again.
     let killed_at = started.elapsed();
