@@ -249,6 +249,42 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual((t.rows[5][1], t.rows[5][4]), ("40.0 MiB", "**FAIL**"))
 
 
+def cluster_e2e_lines(pg3_ok=True):
+    """What examples/gateway_bench.rs e2e prints in one round of the cluster_e2e section."""
+    def run(store, nodes, per_s, ok=True, pg=None):
+        return json.dumps({"bench": "gateway_e2e", "store": store, "nodes": nodes, "deliveries": 25000,
+                           "n": 25000, "per_s": per_s, "seconds": 25000 / per_s, "accept_ms": 300,
+                           "server_cpu_us_per_delivery": 40.0, "postgres_cpu_us_per_delivery": pg,
+                           "postgres_run_cpu_s": pg and 4.0, "ok": ok})
+    return "\n".join([run("sqlite", 1, 10000.0), run("postgres", 1, 5000.0, pg=30.0),
+                      run("postgres", 3, 4000.0, ok=pg3_ok, pg=35.0)]) + "\n"
+
+
+class ClusterE2eTest(unittest.TestCase):
+    def table(self, text):
+        rows = [dict(r, round=1) for r in parse_bench("gateway_e2e", text, {"others_share": 0.5, "wall_s": 10.0})]
+        out = []
+        report.section_cluster_e2e(rows, out)
+        return rows, out[0]
+
+    def test_rates_by_setup_with_the_ratio_to_sqlite_and_postgres_cpu_out_of_others(self):
+        rows, t = self.table(cluster_e2e_lines())
+        self.assertEqual([r["others_share"] for r in rows], [0.5, 0.1, 0.1])
+        self.assertEqual([(r[0], r[1], r[4]) for r in t.rows], [
+            ("end to end deliveries/s, SQLite, 1 node (25,000 deliveries)", "10,000/s", "—"),
+            ("end to end deliveries/s, Postgres, 1 node (25,000 deliveries)", "5,000/s", "—"),
+            ("end to end deliveries/s, Postgres, 3 nodes (25,000 deliveries)", "4,000/s", "—"),
+            ("every delivery delivered or queued, every daemon client got its push (all setups)", "3/3 runs",
+             "pass")])
+        self.assertIn("÷ SQLite 1 node: 0.50×", t.rows[1][6])
+        self.assertIn("Postgres CPU 35.0 µs per delivery; ÷ SQLite 1 node: 0.40×", t.rows[2][6])
+
+    def test_an_undelivered_outcome_voids_its_figure_and_fails_the_check(self):
+        _, t = self.table(cluster_e2e_lines(pg3_ok=False))
+        self.assertEqual((t.rows[2][1], t.rows[2][4]), ("invalid", "**invalid**"))
+        self.assertEqual((t.rows[3][1], t.rows[3][4]), ("2/3 runs", "**FAIL**"))
+
+
 def cluster_lines(pgbench_exit=None, ran_out=False):
     """What examples/cluster_bench prints for one round: pgbench then pushway, plain then with
     the open transaction."""

@@ -3,7 +3,7 @@
 # comparison in rounds and writes BENCHMARKS.md (method: shared/BENCHMARKING.md).
 #
 #   bench/run.sh                      every section, 3 rounds, writes BENCHMARKS.md
-#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router gateway cluster)
+#   bench/run.sh render xiaomi        a subset (sections: render apns_sim apns xiaomi huawei fcm daemon router gateway cluster cluster_e2e)
 #   bench/run.sh --quick              1 round, smaller N: a smoke test (writes bench-out/BENCHMARKS.quick.md)
 #   options: --rounds N, --out FILE, --no-install, --no-build,
 #            --wait-idle (wait up to 10 minutes for the 1-minute load average to fall below 0.5)
@@ -13,7 +13,8 @@
 # benches), router (examples/router_e2e.rs), gateway (examples/gateway_bench.rs: `pushway serve`'s
 # durable accept rate against examples/accept_limit.rs, end to end against router_e2e in the same
 # round, memory), cluster (examples/cluster_bench: the outbox's claim-and-complete on a private
-# Postgres against pgbench running the same SQL). Each appends JSON lines to one results file
+# Postgres against pgbench running the same SQL), cluster_e2e (gateway_bench e2e on SQLite, on Postgres
+# with one node and with three nodes, same round). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
 # per figure, medians of the rounds, and the CPU others used during each run (a run where others
 # used > 15% of a core is run once more, at most once: bench/lib.sh).
@@ -28,7 +29,7 @@ repo=$(pwd)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-ALL=(render apns_sim apns xiaomi huawei fcm daemon router gateway cluster)
+ALL=(render apns_sim apns xiaomi huawei fcm daemon router gateway cluster cluster_e2e)
 QUICK=0 ROUNDS="" OUT="" INSTALL=1 BUILD=1 WAIT_IDLE=0 SECTIONS=() ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -145,7 +146,7 @@ if [ "$INSTALL" = 1 ]; then
     command -v nghttpd >/dev/null || missing+=(nghttp2-server)
   fi
   if wants xiaomi || wants huawei || wants gateway; then command -v wrk >/dev/null || missing+=(wrk); fi
-  if wants cluster; then compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null || missing+=(postgresql); fi
+  if wants cluster || wants cluster_e2e; then compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null || missing+=(postgresql); fi
   if { wants apns || wants xiaomi || wants fcm; } && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
@@ -163,6 +164,7 @@ if [ "$BUILD" = 1 ]; then
     cargo build --release -q -p pushway --bins --example gateway_bench --example accept_limit
   fi
   if wants cluster; then cargo build --release -q -p pushway --example cluster_bench; fi
+  if wants cluster_e2e; then cargo build --release -q -p pushway --bins --example gateway_bench; fi
 fi
 # The criterion/bench executables (built by `cargo bench --no-run`, or found fresh when --no-build).
 while IFS=' ' read -r name exe; do BENCH_BIN[$name]=$exe; done < <(
@@ -264,6 +266,23 @@ run_cluster() {
       --seconds "$CLUSTER_SECONDS" --workers 4 --batch 100
   done
   STATUS[cluster]=${STATUS[cluster]:-complete}
+}
+
+# End to end on Postgres against SQLite (examples/gateway_bench/cluster.rs): per round, the gateway
+# section's e2e workload on SQLite, then on a private Postgres (default durability) with one node, then
+# with three nodes on one database (the POST to node 0, the daemon clients spread over the nodes).
+run_cluster_e2e() {
+  local rel=${CARGO_TARGET_DIR:-target}/release
+  local bins=(--pushway-bin "$rel/pushway" --mock-bin "$rel/pushway-mock" --scratch "$BENCH_TMP")
+  local setup store nodes
+  for round in $(seq "$ROUNDS"); do
+    for setup in "sqlite 1" "postgres 1" "postgres 3"; do
+      read -r store nodes <<<"$setup"
+      measured cluster_e2e gateway_e2e "$round" 600 "$rel/examples/gateway_bench" e2e "${bins[@]}" \
+        --recipients "$RECIPIENTS" --store "$store" --nodes "$nodes"
+    done
+  done
+  STATUS[cluster_e2e]=${STATUS[cluster_e2e]:-complete}
 }
 
 for section in "${SECTIONS[@]}"; do

@@ -8,7 +8,7 @@ use pushway_mock::apns::TestKey;
 use serde_json::{Value, json};
 
 use super::api::Api;
-use super::procs::{Mock, Proc, cpu_seconds, rss, ticks, write_config};
+use super::procs::{Mock, Proc, StoreAt, cpu_seconds, rss, ticks, write_config};
 use super::{Ctx, Res, round3};
 
 /// Arguments of `accept`.
@@ -57,7 +57,12 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
 
     let key = TestKey::generate();
     let mock = Mock::start(&ctx.mock_bin, &key, &ctx.dir)?;
-    let config = write_config(&ctx.dir, &mock, &key, &ctx.dir.join("accept.sqlite3"))?;
+    let config = write_config(
+        &ctx.dir,
+        &mock,
+        &key,
+        &StoreAt::Sqlite(&ctx.dir.join("accept.sqlite3")),
+    )?;
     let serve = Proc::serve(&ctx.pushway_bin, &config)?;
     let api = Api::new(&serve.url)?;
     let devices = if args.without_devices { 0 } else { 2 };

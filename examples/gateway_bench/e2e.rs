@@ -11,7 +11,8 @@ use pushway_mock::apns::TestKey;
 use serde_json::{Value, json};
 
 use super::api::{Api, CHANNELS, in_parallel};
-use super::procs::{Mock, Proc, cpu_seconds, rss, ticks, write_config};
+use super::cluster::{Cluster, StoreKind};
+use super::procs::{Mock, cpu_seconds, rss, ticks};
 use super::{Ctx, Res, now_ms, round3};
 
 /// Arguments of `e2e`.
@@ -36,6 +37,20 @@ pub struct Args {
     /// `(i + j) % 3`), to see the gateway's rate without the daemon channel.
     #[arg(long)]
     without_daemon: bool,
+    /// The gateway's store: `sqlite` (a file in the scratch directory, one node) or `postgres`.
+    #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+    /// With `--store postgres`: the database to use (it must be empty); by default a private
+    /// server is started from the machine's binaries (default durability) and a database made.
+    #[arg(long)]
+    pub pg_url: Option<String>,
+    /// `pushway serve` nodes on the one Postgres database (the POST goes to node 0; every
+    /// node's workers deliver; daemon device `k` connects to node `k % nodes`).
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// With `--store postgres`: each node's `[store] max_connections`.
+    #[arg(long, default_value_t = 10)]
+    pub max_connections: u32,
 }
 
 /// One registered device: user, device id, channel, token number.
@@ -44,9 +59,16 @@ type Device = (String, String, &'static str, usize);
 pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     let key = TestKey::generate();
     let mock = Mock::start(&ctx.mock_bin, &key, &ctx.dir)?;
-    let config = write_config(&ctx.dir, &mock, &key, &ctx.dir.join("e2e.sqlite3"))?;
-    let serve = Proc::serve(&ctx.pushway_bin, &config)?;
-    let api = Api::new(&serve.url)?;
+    let cluster = Cluster::start(ctx, args, &mock, &key).await?;
+    // The Postgres server's CPU over the whole run (it is no child of this process): what
+    // bench/parse_runs.py takes out of the others' share.
+    let pg_run0 = cluster.postgres_cpu_s();
+    let api = Api::new(&cluster.nodes[0].url)?;
+    let node_apis = cluster
+        .nodes
+        .iter()
+        .map(|node| Api::new(&node.url))
+        .collect::<Res<Vec<Api>>>()?;
 
     // Devices: user i has 1 + i % 4, device j on channel (i + j) % 4; four warm-up users with
     // one device per channel.
@@ -102,8 +124,9 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     let connected = Arc::new(AtomicUsize::new(0));
     let received = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        let mut client = DeviceClient::builder(api.daemon_url(), token).spawn();
+    for (k, token) in tokens.into_iter().enumerate() {
+        let node = &node_apis[k % node_apis.len()];
+        let mut client = DeviceClient::builder(node.daemon_url(), token).spawn();
         let (connected, received) = (connected.clone(), received.clone());
         clients.push(tokio::spawn(async move {
             while let Some(event) = client.next_event().await {
@@ -161,7 +184,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
         .map(|i| json!({"user_id": format!("u{i}"), "unread": 1 + i % 99}))
         .collect();
     let body = json!({"message": message, "recipients": recipients});
-    let (cpu0, sim0) = (ticks(serve.pid())?, ticks(mock.proc.pid())?);
+    let (cpu0, sim0) = (cluster.ticks()?, ticks(mock.proc.pid())?);
+    let pg0 = cluster.postgres_cpu_s();
     let t0 = now_ms();
     let answer = api.post_message("group", &body, None).await?;
     let accepted_ms = now_ms() - t0;
@@ -182,9 +206,13 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
         }
     }
     let (cpu, sim) = (
-        cpu_seconds(cpu0, ticks(serve.pid())?),
+        cpu_seconds(cpu0, cluster.ticks()?),
         cpu_seconds(sim0, ticks(mock.proc.pid())?),
     );
+    let pg_cpu = match (pg0, cluster.postgres_cpu_s()) {
+        (Some(a), Some(b)) => Some(round3(b - a)),
+        _ => None,
+    };
     let status = api.status(id).await?;
     let all = states(&status);
     let last = all.iter().map(|(_, _, at)| *at).max().unwrap_or(t0);
@@ -227,7 +255,19 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
         "server_cpu_s": cpu,
         "server_cpu_us_per_delivery": round3(cpu * 1e6 / deliveries as f64),
         "simulators_cpu_s": sim,
-        "server_rss_kib": rss(serve.pid())?.total,
+        "server_rss_kib": cluster
+            .nodes
+            .iter()
+            .map(|node| rss(node.pid()).map(|r| r.total))
+            .sum::<Res<u64>>()?,
+        "store": args.store.name(),
+        "nodes": cluster.nodes.len(),
+        "postgres_cpu_s": pg_cpu,
+        "postgres_cpu_us_per_delivery": pg_cpu.map(|s| round3(s * 1e6 / deliveries as f64)),
+        "postgres_run_cpu_s": match (pg_run0, cluster.postgres_cpu_s()) {
+            (Some(a), Some(b)) => Some(round3(b - a)),
+            _ => None,
+        },
         "daemon_clients": daemon_recipients,
         "daemon_received": got,
         "registered_s": round3(registered_s),
@@ -239,6 +279,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     for client in clients {
         client.abort();
     }
+    drop(cluster);
     if !ok {
         return Err(
             "not every delivery ended delivered or queued, or a daemon client \

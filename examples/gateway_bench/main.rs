@@ -7,6 +7,7 @@
 //! cargo build --release -p pushway --bins --examples
 //! target/release/examples/gateway_bench accept --seconds 5
 //! target/release/examples/gateway_bench e2e --recipients 10000
+//! target/release/examples/gateway_bench e2e --recipients 10000 --store postgres --nodes 3
 //! target/release/examples/gateway_bench memory --pending 1000000
 //! ```
 //!
@@ -33,6 +34,12 @@
 //!   .../{id}/summary`, polled every 250 ms, says: the poll interval does not round the time,
 //!   and the polls' CPU counts in the server's). Every delivery must end `delivered` or `queued` and every
 //!   daemon client must have received its push, or the run fails (`"ok": false`).
+//!   `--store postgres` (the `cluster_e2e` section, issue 16): the same workload on a Postgres
+//!   database, a private server started from the machine's binaries with default durability
+//!   (or `--pg-url`), with `--nodes` `pushway serve` processes on it (`cluster.rs`): the
+//!   registrations and the POST go to node 0, every node's workers claim and deliver, daemon
+//!   client `k` connects to node `k % nodes`; the nodes' CPU is summed, and the server's CPU
+//!   (postmaster and children, from `/proc`) is reported beside it.
 //! - `memory`: idle RSS of `pushway serve` after startup, one device registration and one
 //!   message delivered (then 2 s idle). Then, twice, a store filled with `--small` and with
 //!   `--pending` pending deliveries (APNs, Xiaomi, Huawei rows to the simulators, written with the
@@ -42,10 +49,15 @@
 
 mod accept;
 mod api;
+mod cluster;
 mod e2e;
 mod memory;
 #[path = "../support/mock_all.rs"]
 mod mock_all;
+// The Postgres server's CPU, as the cluster bench reads it.
+#[allow(dead_code)]
+#[path = "../cluster_bench/cpu.rs"]
+mod pgcpu;
 mod procs;
 
 use std::error::Error;

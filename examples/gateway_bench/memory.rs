@@ -11,7 +11,9 @@ use pushway_mock::apns::TestKey;
 use serde_json::json;
 
 use super::api::{Api, token};
-use super::procs::{APP, CREDENTIAL, Mock, Proc, Rss, cpu_seconds, rss, ticks, write_config};
+use super::procs::{
+    APP, CREDENTIAL, Mock, Proc, Rss, StoreAt, cpu_seconds, rss, ticks, write_config,
+};
 use super::{Ctx, Res, now_ms, round3};
 
 /// Arguments of `memory`.
@@ -37,7 +39,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
 
     // Idle: after startup, one registration and one message delivered, then 2 s idle.
     let idle_store = ctx.dir.join("idle.sqlite3");
-    let config = write_config(&ctx.dir, &mock, &key, &idle_store)?;
+    let config = write_config(&ctx.dir, &mock, &key, &StoreAt::Sqlite(&idle_store))?;
     let serve = Proc::serve(&ctx.pushway_bin, &config)?;
     let api = Api::new(&serve.url)?;
     api.register("bob", "mi", "xiaomi", 1).await?;
@@ -104,7 +106,7 @@ async fn sweep(
     let started = Instant::now();
     fill(&path, pending).await?;
     let fill_s = started.elapsed().as_secs_f64();
-    let config = write_config(&ctx.dir, mock, key, &path)?;
+    let config = write_config(&ctx.dir, mock, key, &StoreAt::Sqlite(&path))?;
     let serve = Proc::serve(&ctx.pushway_bin, &config)?;
     let cpu0 = ticks(serve.pid())?;
     let mut max = Rss::default();

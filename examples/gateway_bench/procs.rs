@@ -130,10 +130,53 @@ fn toml_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// Where a gateway keeps its store.
+pub enum StoreAt<'a> {
+    /// A SQLite file.
+    Sqlite(&'a Path),
+    /// A Postgres database shared by the nodes; this node's `[cluster] node_id`.
+    Postgres {
+        url: &'a str,
+        node: &'a str,
+        max_connections: u32,
+    },
+}
+
+impl StoreAt<'_> {
+    /// The `[store]` (and for Postgres `[cluster]`) sections.
+    fn toml(&self) -> String {
+        match self {
+            StoreAt::Sqlite(path) => {
+                format!(
+                    "[store]\npath = {}\n",
+                    toml_str(&path.display().to_string())
+                )
+            }
+            StoreAt::Postgres {
+                url,
+                node,
+                max_connections,
+            } => format!(
+                "[store]\nurl = {}\nmax_connections = {max_connections}\n\n[cluster]\nnode_id = {}\n",
+                toml_str(url),
+                toml_str(node)
+            ),
+        }
+    }
+
+    /// The configuration file's name.
+    fn file_name(&self) -> String {
+        match self {
+            StoreAt::Sqlite(_) => "pushway-bench.toml".to_owned(),
+            StoreAt::Postgres { node, .. } => format!("pushway-bench-{node}.toml"),
+        }
+    }
+}
+
 /// Writes the gateway's configuration into `dir`: one app whose APNs, Xiaomi and Huawei
-/// credentials (all named `main`) point at the simulators, the daemon channel on, the store in
-/// `dir`. Returns the file's path.
-pub fn write_config(dir: &Path, mock: &Mock, key: &TestKey, store: &Path) -> Res<PathBuf> {
+/// credentials (all named `main`) point at the simulators, the daemon channel on, the store at
+/// `store`. Returns the file's path.
+pub fn write_config(dir: &Path, mock: &Mock, key: &TestKey, store: &StoreAt<'_>) -> Res<PathBuf> {
     let apns = mock.field("apns", "base_url")?;
     let text = format!(
         r#"[server]
@@ -143,9 +186,7 @@ request_timeout_secs = 120
 [admin]
 enabled = false
 
-[store]
-path = {store}
-
+{store}
 [apps.{APP}]
 api_keys = [{{ name = "bench", key = {api_key} }}]
 
@@ -175,7 +216,7 @@ danger_allow_plain_http = true
 [apps.{APP}.daemon]
 secret = {daemon}
 "#,
-        store = toml_str(&store.display().to_string()),
+        store = store.toml(),
         api_key = toml_str(API_KEY),
         key_pem = toml_str(key.private_key_pem()),
         apns = toml_str(&apns),
@@ -184,7 +225,7 @@ secret = {daemon}
         huawei = toml_str(&mock.field("huawei", "base_url")?),
         daemon = toml_str(DAEMON_SECRET),
     );
-    let path = dir.join("pushway-bench.toml");
+    let path = dir.join(store.file_name());
     std::fs::write(&path, text)?;
     Ok(path)
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use pushway_mock::fcm::TestServiceAccount;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -179,4 +180,77 @@ impl Files {
             apns_public_key: dir.join("apns.pub.pem"),
         }
     }
+}
+
+/// A TOML basic string (JSON's string escapes are TOML's).
+pub fn toml_str(value: &str) -> String {
+    serde_json::to_string(value).expect("a string")
+}
+
+/// The gateway's configuration, shared by the SQLite crash test and the Postgres chaos tests:
+/// the listeners (port 0: tests run side by side; `pushway serve` generates the admin key), then
+/// `store_and_worker` (the `[store]` and `[worker]` sections, which differ), then one app whose
+/// APNs, Xiaomi, Huawei and FCM credentials point at the simulators at `urls`.
+pub fn gateway_config(urls: &SimulatorUrls, files: &Files, store_and_worker: &str) -> String {
+    use crate::simulators;
+    use crate::traffic::{API_KEY, APP, CREDENTIAL};
+    let s = |v: &str| toml_str(v);
+    let path = |p: &Path| toml_str(&p.to_string_lossy());
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+
+[admin]
+listen = "127.0.0.1:0"
+
+{store_and_worker}
+[apps.{APP}]
+api_keys = [{{ name = "crash-test", key = {key} }}]
+
+[apps.{APP}.apns.{CREDENTIAL}]
+team_id = {team}
+key_id = {key_id}
+topic = {topic}
+key_file = {apns_key}
+production_url = {apns}
+sandbox_url = {apns}
+ca_cert_pem = {ca}
+
+[apps.{APP}.xiaomi.{CREDENTIAL}]
+package = {topic}
+channel_id = "im_messages"
+app_secret = {xiaomi_secret}
+base_url = {xiaomi}
+danger_allow_plain_http = true
+
+[apps.{APP}.huawei.{CREDENTIAL}]
+app_id = {huawei_app}
+client_secret = {huawei_secret}
+base_url = {huawei}
+danger_allow_plain_http = true
+
+[apps.{APP}.fcm.{CREDENTIAL}]
+service_account = {fcm_key}
+channel_id = "im_messages"
+api_base_url = {fcm}
+token_url = {fcm_token_url}
+ca_cert_pem = {fcm_ca}
+"#,
+        key = s(API_KEY),
+        team = s(simulators::TEAM_ID),
+        key_id = s(simulators::KEY_ID),
+        topic = s(simulators::TOPIC),
+        apns_key = path(&files.apns_key),
+        apns = s(&urls.apns),
+        ca = s(&urls.apns_ca_pem),
+        xiaomi_secret = s(simulators::XIAOMI_SECRET),
+        xiaomi = s(&urls.xiaomi),
+        huawei_app = s(simulators::HUAWEI_APP_ID),
+        huawei_secret = s(simulators::HUAWEI_SECRET),
+        huawei = s(&urls.huawei),
+        fcm_key = s(TestServiceAccount::new().key_file_json()),
+        fcm = s(&urls.fcm),
+        fcm_token_url = s(&urls.fcm_token_url),
+        fcm_ca = s(&urls.fcm_ca_pem),
+    )
 }

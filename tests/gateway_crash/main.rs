@@ -46,13 +46,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pushway_mock::apns::TestKey;
-use pushway_mock::fcm::TestServiceAccount;
 use serde_json::Value;
 use sqlx::Row;
 
 use children::{Files, GatewayProcess, SimulatorProcess, SimulatorUrls};
 use simulators::Control;
-use traffic::{APP, Api, CREDENTIAL, DELIVERIES, MESSAGES, USERS};
+use traffic::{APP, Api, DELIVERIES, MESSAGES, USERS};
 
 /// Rows a claim takes (`worker.claim_batch`).
 const CLAIM_BATCH: usize = 100;
@@ -355,24 +354,10 @@ async fn states_in(db: &Path) -> BTreeMap<String, usize> {
         .collect()
 }
 
-/// A TOML basic string (JSON's string escapes are TOML's).
-fn toml_str(value: &str) -> String {
-    serde_json::to_string(value).expect("a string")
-}
-
-/// The gateway's configuration: one app whose credentials point at the simulators.
+/// The gateway's configuration: the SQLite store, the worker, the app on the simulators.
 fn config(urls: &SimulatorUrls, files: &Files) -> String {
-    let s = |v: &str| toml_str(v);
-    let path = |p: &Path| toml_str(&p.to_string_lossy());
-    format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-
-# Port 0: tests run side by side; `pushway serve` generates the admin key.
-[admin]
-listen = "127.0.0.1:0"
-
-[store]
+    let store_and_worker = format!(
+        r#"[store]
 path = {db}
 
 [worker]
@@ -383,55 +368,8 @@ max_in_flight = {MAX_IN_FLIGHT}
 max_attempts = 1000
 backoff_base_ms = 100
 backoff_max_ms = 1000
-
-[apps.{APP}]
-api_keys = [{{ name = "crash-test", key = {key} }}]
-
-[apps.{APP}.apns.{CREDENTIAL}]
-team_id = {team}
-key_id = {key_id}
-topic = {topic}
-key_file = {apns_key}
-production_url = {apns}
-sandbox_url = {apns}
-ca_cert_pem = {ca}
-
-[apps.{APP}.xiaomi.{CREDENTIAL}]
-package = {topic}
-channel_id = "im_messages"
-app_secret = {xiaomi_secret}
-base_url = {xiaomi}
-danger_allow_plain_http = true
-
-[apps.{APP}.huawei.{CREDENTIAL}]
-app_id = {huawei_app}
-client_secret = {huawei_secret}
-base_url = {huawei}
-danger_allow_plain_http = true
-
-[apps.{APP}.fcm.{CREDENTIAL}]
-service_account = {fcm_key}
-channel_id = "im_messages"
-api_base_url = {fcm}
-token_url = {fcm_token_url}
-ca_cert_pem = {fcm_ca}
 "#,
-        db = path(&files.db),
-        key = s(traffic::API_KEY),
-        team = s(simulators::TEAM_ID),
-        key_id = s(simulators::KEY_ID),
-        topic = s(simulators::TOPIC),
-        apns_key = path(&files.apns_key),
-        apns = s(&urls.apns),
-        ca = s(&urls.apns_ca_pem),
-        xiaomi_secret = s(simulators::XIAOMI_SECRET),
-        xiaomi = s(&urls.xiaomi),
-        huawei_app = s(simulators::HUAWEI_APP_ID),
-        huawei_secret = s(simulators::HUAWEI_SECRET),
-        huawei = s(&urls.huawei),
-        fcm_key = s(TestServiceAccount::new().key_file_json()),
-        fcm = s(&urls.fcm),
-        fcm_token_url = s(&urls.fcm_token_url),
-        fcm_ca = s(&urls.fcm_ca_pem),
-    )
+        db = children::toml_str(&files.db.to_string_lossy()),
+    );
+    children::gateway_config(urls, files, &store_and_worker)
 }

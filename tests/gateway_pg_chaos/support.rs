@@ -6,15 +6,14 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pushway_mock::fcm::TestServiceAccount;
 use pushway_mock::postgres::{PgOptions, PgServer};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
-use crate::children::{Files, SimulatorUrls};
-use crate::simulators::{self, Control};
-use crate::traffic::{self, API_KEY, APP, Api, CREDENTIAL, USERS};
+use crate::children::{Files, SimulatorUrls, gateway_config, toml_str};
+use crate::simulators::Control;
+use crate::traffic::{self, API_KEY, APP, Api, USERS};
 
 /// Every vendor channel's simulator, by its control name.
 pub const SIMULATORS: [&str; 4] = ["apns", "xiaomi", "huawei", "fcm"];
@@ -38,8 +37,8 @@ pub fn start_postgres() -> PgServer {
     PgServer::start(&options).expect("a private Postgres server (apt-get install postgresql)")
 }
 
-/// One node's configuration: the app on the simulators, the store on Postgres at `url`, a lease
-/// of `lease_secs`; `dir`/`name`.sqlite3 holds its daemon queues (unused here, but per node).
+/// One node's configuration: the app on the simulators at `urls`, the store on Postgres at
+/// `url`, a lease of `lease_secs`; `dir`/`name`.sqlite3 is its `store.path` (unused on Postgres).
 pub fn node_config(
     urls: &SimulatorUrls,
     files: &Files,
@@ -48,16 +47,8 @@ pub fn node_config(
     name: &str,
     lease_secs: u64,
 ) -> String {
-    let s = |v: &str| serde_json::to_string(v).expect("a TOML basic string");
-    let path = |p: &Path| s(&p.to_string_lossy());
-    format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-
-[admin]
-listen = "127.0.0.1:0"
-
-[store]
+    let store_and_worker = format!(
+        r#"[store]
 url = {url}
 max_connections = 10
 path = {db}
@@ -70,58 +61,11 @@ max_in_flight = 8
 max_attempts = 1000
 backoff_base_ms = 100
 backoff_max_ms = 1000
-
-[apps.{APP}]
-api_keys = [{{ name = "chaos-test", key = {key} }}]
-
-[apps.{APP}.apns.{CREDENTIAL}]
-team_id = {team}
-key_id = {key_id}
-topic = {topic}
-key_file = {apns_key}
-production_url = {apns}
-sandbox_url = {apns}
-ca_cert_pem = {ca}
-
-[apps.{APP}.xiaomi.{CREDENTIAL}]
-package = {topic}
-channel_id = "im_messages"
-app_secret = {xiaomi_secret}
-base_url = {xiaomi}
-danger_allow_plain_http = true
-
-[apps.{APP}.huawei.{CREDENTIAL}]
-app_id = {huawei_app}
-client_secret = {huawei_secret}
-base_url = {huawei}
-danger_allow_plain_http = true
-
-[apps.{APP}.fcm.{CREDENTIAL}]
-service_account = {fcm_key}
-channel_id = "im_messages"
-api_base_url = {fcm}
-token_url = {fcm_token_url}
-ca_cert_pem = {fcm_ca}
 "#,
-        url = s(url),
-        db = path(&dir.join(format!("{name}.sqlite3"))),
-        key = s(API_KEY),
-        team = s(simulators::TEAM_ID),
-        key_id = s(simulators::KEY_ID),
-        topic = s(simulators::TOPIC),
-        apns_key = path(&files.apns_key),
-        apns = s(&urls.apns),
-        ca = s(&urls.apns_ca_pem),
-        xiaomi_secret = s(simulators::XIAOMI_SECRET),
-        xiaomi = s(&urls.xiaomi),
-        huawei_app = s(simulators::HUAWEI_APP_ID),
-        huawei_secret = s(simulators::HUAWEI_SECRET),
-        huawei = s(&urls.huawei),
-        fcm_key = s(TestServiceAccount::new().key_file_json()),
-        fcm = s(&urls.fcm),
-        fcm_token_url = s(&urls.fcm_token_url),
-        fcm_ca = s(&urls.fcm_ca_pem),
-    )
+        url = toml_str(url),
+        db = toml_str(&dir.join(format!("{name}.sqlite3")).to_string_lossy()),
+    );
+    gateway_config(urls, files, &store_and_worker)
 }
 
 /// Registers every user's devices through `base`, eight requests at a time.
