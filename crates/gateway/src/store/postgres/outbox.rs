@@ -168,6 +168,7 @@ impl PgStore {
     }
 
     pub(super) async fn release_impl(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.tx().await?;
         let released = sqlx::query(
             "UPDATE deliveries SET state = 'retrying', run_at = $1, lease_until = NULL,
                     updated_at = $1
@@ -175,10 +176,16 @@ impl PgStore {
         )
         .bind(now)
         .bind(ids)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected();
+        // A node stopping hands its rows over: the other nodes' idle workers take them now,
+        // not at their next poll.
+        if released > 0 {
+            super::accept::notify_outbox(&mut tx).await?;
+        }
+        tx.commit().await.map_err(err)?;
         Ok(released)
     }
 }
