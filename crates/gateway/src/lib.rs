@@ -294,6 +294,7 @@ pub async fn start_with_source(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
+    let node_recorded = recorded_tx.clone();
     let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
     let daemon_stores = app::open_daemon_stores(&config, &opened)
         .await?
@@ -375,6 +376,7 @@ pub async fn start_with_source(
                     &addr.to_string(),
                     cluster.heartbeat(),
                     node_wake,
+                    node_recorded,
                 )
                 .await;
             match joined {

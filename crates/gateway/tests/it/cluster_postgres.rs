@@ -1,5 +1,6 @@
 //! Several gateways on one Postgres database: a commit on any node wakes the idle workers of
-//! every node (LISTEN/NOTIFY), also after the listener's connection was lost, and the `nodes`
+//! every node (LISTEN/NOTIFY), also after the listener's connection was lost, an outcome
+//! recorded on one node answers the requests waiting for it on another, and the `nodes`
 //! registry lists the running nodes. These run on Postgres whatever `PUSHWAY_TEST_STORE` says.
 //!
 //! Every node polls only once a minute here: an outcome within the 10 s deadlines below can
@@ -10,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pushway_core::TokenKind;
 use pushway_gateway::config::StoreUrl;
 use pushway_gateway::store::postgres::{ClusterNode, PgStore};
-use pushway_gateway::store::{NewDelivery, NewMessage, NewRecipient, Store};
+use pushway_gateway::store::{
+    DeliveryState, NewDelivery, NewMessage, NewRecipient, OutcomeRecord, Store, WriteBatch,
+};
 use serde_json::json;
 use sqlx::Row;
 
@@ -65,7 +68,12 @@ async fn commit_elsewhere(store: &PgStore, id: &str) {
         .await
         .expect("a rendered notification")
         .get(0);
-    let now = now_ms();
+    commit_at(store, id, body, now_ms()).await;
+}
+
+/// Commits message `id` (notification `body`) to bob's device `b` through `store`, accepted
+/// (and so due) at `now`.
+async fn commit_at(store: &PgStore, id: &str, body: String, now: i64) {
     let message = NewMessage {
         id: id.to_owned(),
         app: "demo".to_owned(),
@@ -265,4 +273,49 @@ async fn the_registry_lists_running_nodes_and_forgets_one_stopped_gracefully() {
         .expect("count")
         .get(0);
     assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_request_waiting_on_one_node_answers_once_another_node_records_the_outcome() {
+    let url = fresh_database();
+    let b = node(&url, "node-b").await;
+    // Node a: a store whose writer is this test. Its message is due only in an hour, so no
+    // worker claims it but this test's, which records the outcome as a's writer would.
+    let a = PgStore::open(&url, 2).await.expect("store");
+    let later = now_ms() + 3_600_000;
+    commit_at(&a, "waited", "{}".to_owned(), later).await;
+    let record = async {
+        // Once b's request below is waiting (it reads the status first: not known yet).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let claimed = a.claim(later, later + 60_000, 10).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let outcome = OutcomeRecord {
+            delivery_id: claimed[0].id,
+            state: DeliveryState::Delivered,
+            run_at: later,
+            outcome: "delivered".to_owned(),
+            reason: None,
+            retried: false,
+        };
+        let batch = WriteBatch {
+            outcomes: vec![outcome],
+            ..WriteBatch::default()
+        };
+        a.record(&batch, later).await.expect("record");
+    };
+    // Waits up to a minute (as `POST …?wait=60s` on b would): only a's notification can end
+    // the wait before the 10 s deadline, b's own writer recorded nothing.
+    let wait = b
+        .gateway()
+        .service()
+        .status_within("demo", "waited", Duration::from_secs(60));
+    let (status, ()) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(wait, record)
+    })
+    .await
+    .expect("b's wait ended by a's commit, not by its own deadline");
+    let status = serde_json::to_value(status.expect("the status")).expect("json");
+    let device = &devices_of(&status, "bob")[0];
+    assert_eq!(device["state"], "delivered", "{status:#}");
+    assert_eq!(device["last_outcome"], "delivered", "{status:#}");
 }

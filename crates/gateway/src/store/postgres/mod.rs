@@ -29,6 +29,7 @@ mod webhooks;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,6 +52,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Which webhook events the writes keep (see `webhooks.rs`).
     webhooks: webhooks::SharedFilter,
+    /// This node's id once it joined the cluster (`node.rs`): named in its outcome
+    /// notifications, so its own listener can skip them.
+    node: Arc<OnceLock<String>>,
 }
 
 /// Parses a `postgres://` (or `postgresql://`) URL into connect options; the error never
@@ -79,6 +83,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             webhooks: webhooks::SharedFilter::default(),
+            node: Arc::default(),
         })
     }
 

@@ -5,10 +5,16 @@
 //!   commit only, once per transaction. Each node listens on its own connection and wakes its
 //!   idle workers on each notification; a commit on node B reaches node A's workers at once,
 //!   not after A's poll interval.
+//! - Outcomes: every writer commit that records outcomes sends `NOTIFY pushway_recorded` with
+//!   the committing node's id, and each other node bumps its `recorded` watch on it, so a
+//!   `POST …/messages?wait=` answered by node B returns as soon as node A's workers recorded the
+//!   outcomes (A's worker may well be the one that sends what B accepted: every node's workers
+//!   are woken). A node ignores its own: its writer already bumped the watch.
 //! - Postgres delivers a notification only to the sessions listening when it commits: those
 //!   sent while the listener was disconnected are lost for good. So after every (re)connect,
-//!   once `LISTEN` is in force, the workers are woken: their claim finds whatever was
-//!   committed meanwhile, and everything after is notified.
+//!   once `LISTEN` is in force, the workers are woken and the waiting requests re-read their
+//!   messages: the claim finds whatever was committed meanwhile, and everything after is
+//!   notified.
 //! - The `nodes` registry: the node upserts its row at start and at every heartbeat, and
 //!   deletes it in [`ClusterNode::leave`]; [`PgStore::live_nodes`] reads who is alive. Times
 //!   come from the database's clock (`now()` in Unix milliseconds): the nodes' clocks need not
@@ -19,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgNotification, PgPoolOptions};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -28,6 +34,8 @@ use crate::store::StoreError;
 
 /// The channel of outbox wake-ups.
 pub(super) const CHANNEL: &str = "pushway_outbox";
+/// The channel of recorded outcomes (the payload is the committing node's id).
+pub(super) const RECORDED_CHANNEL: &str = "pushway_recorded";
 
 /// The listener's reconnection backoff: from this, doubling…
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -67,27 +75,35 @@ struct Shared {
     address: String,
     heartbeat: Duration,
     wake: Arc<Notify>,
+    /// Bumped when another node recorded outcomes (the requests waiting on them re-read).
+    recorded: watch::Sender<u64>,
     listener_connections: AtomicU64,
     notifications: AtomicU64,
 }
 
 impl PgStore {
     /// Joins the cluster as node `id` (API at `address`): writes its row in `nodes`, starts
-    /// listening for outbox wake-ups (each wakes `wake`'s waiters) and beats every `heartbeat`.
-    /// The listener is connected and `LISTEN` in force when this returns.
+    /// listening for outbox wake-ups (each wakes `wake`'s waiters) and for the outcomes other
+    /// nodes record (each bumps `recorded`), and beats every `heartbeat`. The listener is
+    /// connected and `LISTEN` in force when this returns. This store's commits of outcomes
+    /// name node `id` from now on (the first id joined, if joined twice).
     pub async fn join_cluster(
         &self,
         id: &str,
         address: &str,
         heartbeat: Duration,
         wake: Arc<Notify>,
+        recorded: watch::Sender<u64>,
     ) -> Result<ClusterNode, StoreError> {
+        // Before listening: an outcome this node commits is then never taken for another's.
+        let _ = self.node.set(id.to_owned());
         let shared = Arc::new(Shared {
             store: self.clone(),
             id: id.to_owned(),
             address: address.to_owned(),
             heartbeat,
             wake,
+            recorded,
             listener_connections: AtomicU64::new(0),
             notifications: AtomicU64::new(0),
         });
@@ -154,7 +170,8 @@ impl ClusterNode {
         self.shared.listener_connections.load(Ordering::Relaxed)
     }
 
-    /// How many outbox notifications the listener received (each woke the workers).
+    /// How many outbox notifications the listener received (each woke the workers); the
+    /// outcome notifications are not counted.
     pub fn notifications(&self) -> u64 {
         self.shared.notifications.load(Ordering::Relaxed)
     }
@@ -177,6 +194,22 @@ impl ClusterNode {
 }
 
 impl Shared {
+    fn on_notification(&self, notification: &PgNotification) {
+        if notification.channel() == RECORDED_CHANNEL {
+            // Its own commits were announced by its writer already.
+            if notification.payload() != self.id {
+                self.bump_recorded();
+            }
+            return;
+        }
+        self.notifications.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_waiters();
+    }
+
+    fn bump_recorded(&self) {
+        self.recorded.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// A listener on a connection of its own, named so operators (and tests) find it in
     /// `pg_stat_activity`, listening on the channel.
     async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
@@ -194,7 +227,7 @@ impl Shared {
         // A lost connection is reported (`Ok(None)`) rather than silently replaced: the
         // wake-up after a reconnect is this module's job.
         listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, RECORDED_CHANNEL]).await?;
         self.listener_connections.fetch_add(1, Ordering::Relaxed);
         Ok(listener)
     }
@@ -235,8 +268,10 @@ async fn listen(shared: Arc<Shared>, first: PgListener, mut stop: watch::Receive
                 match result {
                     Ok(listener) => {
                         // Notifications committed while no listener was there are lost: the
-                        // workers' claim finds those rows now.
+                        // workers' claim finds those rows now, and the waiting requests read
+                        // the outcomes recorded meanwhile.
                         shared.wake.notify_waiters();
+                        shared.bump_recorded();
                         listener
                     }
                     Err(error) => {
@@ -258,10 +293,7 @@ async fn listen(shared: Arc<Shared>, first: PgListener, mut stop: watch::Receive
                 next = current.try_recv() => next,
             };
             match next {
-                Ok(Some(_)) => {
-                    shared.notifications.fetch_add(1, Ordering::Relaxed);
-                    shared.wake.notify_waiters();
-                }
+                Ok(Some(notification)) => shared.on_notification(&notification),
                 Ok(None) => {
                     tracing::warn!("outbox listener: connection lost; reconnecting");
                     break;

@@ -164,6 +164,16 @@ impl PgStore {
         }
         super::webhooks::daemon_events(&mut tx, &batch.daemon, now, &webhooks).await?;
         record_daemon(&mut tx, &batch.daemon, now).await?;
+        // The requests waiting on other nodes for these outcomes (`?wait=`) re-read at commit.
+        if !batch.outcomes.is_empty() || !batch.daemon.is_empty() {
+            let node = self.node.get().map_or("", String::as_str);
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::node::RECORDED_CHANNEL)
+                .bind(node)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         tx.commit().await.map_err(err)
     }
 
