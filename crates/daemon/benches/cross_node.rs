@@ -22,6 +22,14 @@
 //! 33-207 ms, max 60-294 ms over three runs, every push acked, nothing left queued. With
 //! `BENCH_PG_ASYNC_COMMIT=1`: p50 12.4 ms, p99 94 ms. Before group commit (one transaction per
 //! append and per removal): p50 1.05 s, p99 7.8 s (the flushes queued behind the disk).
+//!
+//! Removals with `synchronous_commit = off` (acks no longer wait for a WAL flush), measured the
+//! same day against the build before, alternating runs, load average 5.7-10 on 2 cores (four
+//! other sessions building and testing): before p50 11.3 / 15.0 / 25.1 ms, p99 115 / 122 /
+//! 105 ms; after p50 19.1 / 15.2 / 25.0 ms, p99 104 / 185 / 141 ms; every commit relaxed
+//! (`BENCH_PG_ASYNC_COMMIT=1`, load 11.6): p50 31 ms, p99 316 ms. At that load the run-to-run
+//! spread is larger than either flush: the tail is CPU scheduling (the device clients, both
+//! hubs, both listeners and Postgres's backends share 2 cores with the other work), not the disk.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -20,7 +20,7 @@ mod schema;
 
 pub use cluster::{ClusterOptions, PgCluster};
 
-use commit::{Committer, Done, Write};
+use commit::{Committer, Done, Durability, Write};
 
 /// How long a query waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,7 +32,9 @@ const POOL_SIZE: u32 = 8;
 ///
 /// Same behaviour as [`SqliteStore`](crate::SqliteStore), method by method. Appends and removes
 /// are group-committed (the writes of concurrent callers share one transaction, and each call
-/// returns once its own write committed); an append notifies the channel `pushway_daemon` at
+/// returns once its own write committed). Removes (acks) commit with `synchronous_commit =
+/// off`: a crash of Postgres may undo the last few hundred milliseconds of them, and those
+/// pushes are sent again (the device drops duplicates); appends are always durable. An append notifies the channel `pushway_daemon` at
 /// commit, which wakes the node the device is connected to when a [`PgCluster`] runs there. A
 /// device's pushes commit in the order of their sequence numbers even when several nodes append
 /// to it at once (a per-device advisory lock held to the commit).
@@ -43,8 +45,10 @@ const POOL_SIZE: u32 = 8;
 pub struct PgStore {
     pool: PgPool,
     scope: Arc<str>,
-    /// Appends and removes go through it: group commit, see [`commit`].
+    /// Appends go through it: group commit, see [`commit`].
     committer: Committer,
+    /// Removes go through it: group commit without waiting for the WAL flush.
+    removals: Committer,
 }
 
 impl PgStore {
@@ -66,7 +70,8 @@ impl PgStore {
         schema::migrate(&pool).await.map_err(StoreError::new)?;
         let scope: Arc<str> = Arc::from(scope);
         Ok(PgStore {
-            committer: Committer::spawn(pool.clone(), scope.clone()),
+            committer: Committer::spawn(pool.clone(), scope.clone(), Durability::Durable),
+            removals: Committer::spawn(pool.clone(), scope.clone(), Durability::Relaxed),
             pool,
             scope,
         })
@@ -182,7 +187,7 @@ impl QueueStore for PgStore {
             device: device.clone(),
             id: id.to_owned(),
         };
-        match self.committer.write(write).await? {
+        match self.removals.write(write).await? {
             Done::Removed(removed) => Ok(removed),
             Done::Appended(_) => Err(unexpected()),
         }

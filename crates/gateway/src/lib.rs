@@ -58,6 +58,7 @@ use crate::api::admin_credentials::ConfigSource;
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, metrics_router};
 use crate::service::{ChangeError, ChangeReport, Clock, Service, SystemClock};
+use crate::store::postgres::ClusterNode;
 use crate::store::{AnyStore, Store};
 use crate::worker::{GatewaySink, Worker, spawn_writer};
 
@@ -99,6 +100,8 @@ pub struct Gateway {
     service: Service,
     /// The daemon channels' queue stores.
     daemon_stores: app::DaemonStores,
+    /// On Postgres: this node's outbox listener and its row in the `nodes` registry.
+    node: Option<ClusterNode>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -117,6 +120,11 @@ impl Gateway {
     /// (`[admin] enabled = false`, or no admin key configured).
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// On Postgres, this node in the cluster (its id, its outbox listener); `None` on SQLite.
+    pub fn cluster_node(&self) -> Option<&ClusterNode> {
+        self.node.as_ref()
     }
 
     /// The service the API runs on: credentials and API keys change through it while the
@@ -188,6 +196,12 @@ impl Gateway {
             hub.disconnect_all();
         }
         self.daemon_stores.close().await;
+        // Off the registry once its workers are done (their leases released).
+        if let Some(node) = self.node.take()
+            && let Err(e) = node.leave().await
+        {
+            tracing::warn!(error = %e, "cluster: could not remove this node from the registry");
+        }
         self.store.close().await;
     }
 }
@@ -221,6 +235,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
     let hooks = webhook::hooks(config)?;
     config.admin.key_hash()?;
     config.store.validate()?;
+    config.cluster.validate()?;
     let mut lines: Vec<String> = apps
         .values()
         .map(|a| {
@@ -271,6 +286,7 @@ pub async fn start_with_source(
     }
     let hooks = Arc::new(webhook::hooks(&config)?);
     config.store.validate()?;
+    config.cluster.validate()?;
     // Postgres when `[store] url` is set, else the SQLite file.
     let opened = AnyStore::open(&config.store).await?;
     opened.set_webhook_filter(webhook::filter(&hooks));
@@ -278,6 +294,7 @@ pub async fn start_with_source(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let (recorded_tx, recorded_rx) = watch::channel(0u64);
+    let node_recorded = recorded_tx.clone();
     let (writer, writer_task) = spawn_writer(store.clone(), clock.clone(), recorded_tx);
     let daemon_stores = app::open_daemon_stores(&config, &opened)
         .await?
@@ -300,6 +317,7 @@ pub async fn start_with_source(
     let apps = Arc::new(app::LiveApps::new(apps));
 
     let wake = Arc::new(Notify::new());
+    let node_wake = wake.clone();
     let (stop, stopped) = watch::channel(None::<Duration>);
     let service = Service::new(
         store.clone(),
@@ -348,6 +366,30 @@ pub async fn start_with_source(
         addr: listen,
         source,
     })?;
+    // On Postgres, commits on any node wake this node's idle workers (LISTEN/NOTIFY), and the
+    // node is listed in the `nodes` registry.
+    let node = match &opened {
+        AnyStore::Postgres(pg) => {
+            let cluster = &config.cluster;
+            let joined = pg
+                .join_cluster(
+                    &cluster.node_id,
+                    &addr.to_string(),
+                    cluster.heartbeat(),
+                    node_wake,
+                    node_recorded,
+                )
+                .await;
+            match joined {
+                Ok(node) => Some(node),
+                Err(e) => {
+                    stop.send_replace(Some(Duration::ZERO));
+                    return Err(e.into());
+                }
+            }
+        }
+        _ => None,
+    };
     let admin = match (config.admin.enabled, admin_key) {
         (true, Some(key)) => {
             let router = admin::router(service.clone(), key, &config.admin, source);
@@ -389,6 +431,7 @@ pub async fn start_with_source(
         webhooks,
         service,
         daemon_stores,
+        node,
     })
 }
 

@@ -4,8 +4,17 @@
 //! append on one node, its ack's remove on another); flushed one by one they queued behind the
 //! disk (about 4.5 ms per flush here), and pushes waited seconds.
 //!
-//! Writes are applied in the order they were handed over, so a remove never overtakes the append
-//! of the same push, and a device's pushes get increasing sequence numbers in append order.
+//! Writes are applied in the order they were handed over, so a device's pushes get increasing
+//! sequence numbers in append order.
+//!
+//! A store runs two writers: appends commit durably, removes (acks) with `synchronous_commit =
+//! off` ([`Durability::Relaxed`]). An ack's removal then returns without waiting for its WAL
+//! flush, which was half of a cross-node push's latency (two flushes in a row: B's append, A's
+//! removal). A removal lost in a crash (Postgres loses at most the last few hundred ms of
+//! relaxed commits, never a durable one) only puts an acked push back: it is sent again and the
+//! device drops it as a duplicate, as after any ack the store missed. A remove cannot overtake
+//! the append of its push on the other writer: a device acks only what it was sent, and a push is
+//! sent only once its append committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +54,15 @@ pub(super) enum Done {
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
 
+/// Whether a writer's commits wait for their WAL flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durability {
+    /// As the server is configured (`synchronous_commit`, on by default): for appends.
+    Durable,
+    /// `synchronous_commit = off` for the writer's transactions: for removes (see the module).
+    Relaxed,
+}
+
 /// Hands writes to the writer task.
 #[derive(Debug, Clone)]
 pub(super) struct Committer {
@@ -53,13 +71,13 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the writer over `pool`; it ends when the last `Committer` is dropped.
-    pub(super) fn spawn(pool: PgPool, scope: Arc<str>) -> Committer {
+    pub(super) fn spawn(pool: PgPool, scope: Arc<str>, durability: Durability) -> Committer {
         let (tx, mut rx) = mpsc::channel::<(Write, Reply)>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
-                match commit(&pool, &scope, &writes).await {
+                match commit(&pool, &scope, &writes, durability).await {
                     Ok(done) => {
                         for (reply, done) in replies.into_iter().zip(done) {
                             // The caller may have given up waiting; the write stands anyway.
@@ -92,8 +110,19 @@ impl Committer {
     }
 }
 
-async fn commit(pool: &PgPool, scope: &str, writes: &[Write]) -> Result<Vec<Done>, sqlx::Error> {
+async fn commit(
+    pool: &PgPool,
+    scope: &str,
+    writes: &[Write],
+    durability: Durability,
+) -> Result<Vec<Done>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    if durability == Durability::Relaxed {
+        // For this transaction only: the pool's connections stay durable for everything else.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut done = Vec::with_capacity(writes.len());
     let mut rest = writes;
     while let Some(first) = rest.first() {

@@ -1,48 +1,61 @@
-//! `[cluster]`: this node's identity among the nodes that share one Postgres store.
+//! `[cluster]`: this node's identity among several gateways on one Postgres database (unused
+//! on SQLite, where a gateway is alone).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::ConfigError;
 
-/// This node among the nodes on one Postgres database (unused with SQLite).
+/// The node's settings in a cluster on Postgres.
 ///
 /// ```toml
 /// [cluster]
-/// node_id = "push-1"   # default: <hostname>-<pid>
+/// node_id = "push-1"     # default: <hostname>-<pid>
+/// heartbeat_secs = 5
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct ClusterConfig {
-    /// The node's id, unique among the live nodes (default `<hostname>-<pid>`). The daemon
-    /// channel records which node each device is connected to under it; a node restarted with
-    /// the same id takes its old entries over (and clears them).
+    /// This node's id in the `nodes` registry, unique among the live nodes (default the host's
+    /// name and the process id, `<hostname>-<pid>`: unique per process; gateways started in
+    /// one process must each be given their own).
     pub node_id: String,
+    /// How often the node writes its heartbeat to the registry, in seconds (default 5).
+    pub heartbeat_secs: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
             node_id: default_node_id(),
+            heartbeat_secs: 5,
         }
     }
 }
 
 impl ClusterConfig {
-    /// Checks the node id (not empty, at most 200 characters: it is stored and logged).
+    /// The heartbeat interval (at least one second).
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    /// Checks the node id: not empty, at most 200 bytes, no control characters (it is shown in
+    /// logs and Postgres' `pg_stat_activity`).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.node_id.trim().is_empty() || self.node_id.len() > 200 {
+        let id = &self.node_id;
+        if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
             return Err(ConfigError::at(
                 "cluster.node_id",
-                "must be 1 to 200 characters, not blank",
+                "must be 1 to 200 bytes without control characters",
             ));
         }
         Ok(())
     }
 }
 
-/// `<hostname>-<pid>`: unique per process on a host, and readable in `pg_stat_activity` and the
-/// presence table. The host name comes from the kernel (Linux) or `HOSTNAME`, else `pushway`.
+/// `<hostname>-<pid>`: the kernel's host name (Linux), else `$HOSTNAME`, else `pushway`.
 fn default_node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -58,24 +71,34 @@ mod tests {
     use super::ClusterConfig;
 
     #[test]
-    fn the_default_node_id_is_host_and_pid_and_a_blank_one_is_refused() {
-        let config = ClusterConfig::default();
-        let pid = format!("-{}", std::process::id());
-        assert!(config.node_id.ends_with(&pid), "{}", config.node_id);
-        assert!(config.node_id.len() > pid.len(), "{}", config.node_id);
-        assert_eq!(config.validate().map_err(|e| e.to_string()), Ok(()));
-        let blank = ClusterConfig {
-            node_id: "  ".to_owned(),
-        };
+    fn the_default_node_id_is_the_host_and_the_process() {
+        let id = ClusterConfig::default().node_id;
+        let suffix = format!("-{}", std::process::id());
+        assert!(id.ends_with(&suffix), "{id}");
+        assert!(id.len() > suffix.len(), "{id}");
         assert_eq!(
-            blank.validate().map_err(|e| e.to_string()),
-            Err("cluster.node_id: must be 1 to 200 characters, not blank".to_owned())
+            ClusterConfig::default()
+                .validate()
+                .map_err(|e| e.to_string()),
+            Ok(())
         );
-        use figment::providers::{Format, Toml};
-        let config: crate::config::Config =
-            figment::Figment::from(Toml::string("[cluster]\nnode_id = \"push-1\""))
-                .extract()
-                .expect("parses");
-        assert_eq!(config.cluster.node_id, "push-1");
+    }
+
+    #[test]
+    fn a_node_id_must_be_printable_and_short() {
+        let check = |id: &str| {
+            ClusterConfig {
+                node_id: id.to_owned(),
+                ..ClusterConfig::default()
+            }
+            .validate()
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(check("push-1"), Ok(()));
+        let refused =
+            Err("cluster.node_id: must be 1 to 200 bytes without control characters".to_owned());
+        assert_eq!(check(""), refused);
+        assert_eq!(check("a\nb"), refused);
+        assert_eq!(check(&"x".repeat(201)), refused);
     }
 }

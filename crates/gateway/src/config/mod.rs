@@ -46,7 +46,7 @@
 //! On SIGHUP, `pushway serve` reads the file, the environment and the secret files again and
 //! applies what changed in `apps` (see [`Service::reload`](crate::service::Service::reload)):
 //! each new credential is checked first, a refused one keeps the old one serving. `server`,
-//! `store` and `worker` apply at start only.
+//! `store`, `worker` and `cluster` apply at start only.
 //!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.
@@ -117,7 +117,7 @@ pub struct Config {
     /// The admin listener (admin API and console).
     #[serde(default)]
     pub admin: AdminConfig,
-    /// This node among the nodes on one Postgres store.
+    /// This node among several on one Postgres database.
     #[serde(default)]
     pub cluster: ClusterConfig,
     /// The apps served, by app id.
@@ -212,7 +212,11 @@ impl ServerConfig {
 pub struct WorkerConfig {
     /// How long a claimed row is leased before another worker may claim it again (default 60 s).
     pub lease_secs: u64,
-    /// How often to look for due rows when nothing woke the worker (default 250 ms).
+    /// How often to look for due rows when nothing woke the worker (default 250 ms, on both
+    /// stores). A commit wakes idle workers at once (on Postgres, those of every node, through
+    /// `LISTEN/NOTIFY`), so this bounds only how late rows due later are found: retries after
+    /// their backoff, leases that ran out. On Postgres each idle node runs one claim query per
+    /// interval: raising it (1000–2000 ms) saves queries and makes retries that much later.
     pub poll_interval_ms: u64,
     /// Rows claimed at once (default 500).
     pub claim_batch: u32,

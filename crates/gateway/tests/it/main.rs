@@ -5,6 +5,7 @@ mod admin;
 mod admin_console;
 mod admin_dead_letters;
 mod bad_input;
+mod cluster_postgres;
 mod console_client;
 mod credentials;
 mod daemon;

@@ -21,7 +21,11 @@ impl PgStore {
             .filter(|m| inserted.contains(m.id.as_str()))
             .collect();
         if !new.is_empty() {
-            insert_rows(&mut tx, &new).await?;
+            if insert_rows(&mut tx, &new).await? {
+                // Every node's idle workers, at commit (not before: the rows are not visible
+                // until then); one per transaction, however many rows.
+                notify_outbox(&mut tx).await?;
+            }
             super::webhooks::accept_events(&mut tx, &new, &self.webhook_filter()).await?;
         }
         // The key was taken between the caller's lookup and this transaction (by another node,
@@ -120,11 +124,25 @@ async fn insert_messages(
         .collect()
 }
 
-/// The notifications, recipients, suppressed devices and delivery rows of new messages.
+/// `NOTIFY pushway_outbox` in `tx`: Postgres delivers it to the listening nodes at commit only
+/// (and folds repeats within one transaction into one).
+pub(super) async fn notify_outbox(
+    tx: &mut Transaction<'static, Postgres>,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(super::node::CHANNEL)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// The notifications, recipients, suppressed devices and delivery rows of new messages;
+/// whether any delivery row was written.
 async fn insert_rows(
     tx: &mut Transaction<'static, Postgres>,
     messages: &[&NewMessage],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let (n_messages, n_bodies): (Vec<&str>, Vec<&str>) = messages
         .iter()
         .flat_map(|m| m.notifications.iter().map(|b| (m.id.as_str(), b.as_str())))
@@ -247,7 +265,7 @@ async fn insert_rows(
         .await
         .map_err(err)?;
     }
-    Ok(())
+    Ok(!d.message.is_empty())
 }
 
 /// Recipient rows as columns.

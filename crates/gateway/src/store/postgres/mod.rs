@@ -8,13 +8,16 @@
 //!   leases them, so two nodes never claim one row;
 //! - where SQLite relied on its single writer for a read-then-write, the statement or a lock
 //!   makes it hold under concurrent nodes at READ COMMITTED (each place says which);
-//! - every commit is durable (`synchronous_commit` as the server has it): no relaxed commits.
+//! - every commit is durable (`synchronous_commit` as the server has it): no relaxed commits;
+//! - commits that make rows due now notify `pushway_outbox`, which wakes every node's idle
+//!   workers (`node.rs`), and the nodes keep a registry of who is alive.
 //!
 //! No TLS: the pool connects to a Postgres on loopback or a private network (sqlx is built
 //! without a TLS feature), as the deployment docs say.
 
 mod accept;
 mod dead_letters;
+mod node;
 mod outbox;
 mod overview;
 mod recipients;
@@ -26,6 +29,7 @@ mod webhooks;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +38,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::*;
+
+pub use node::{ClusterNode, LiveNode};
 
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +52,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Which webhook events the writes keep (see `webhooks.rs`).
     webhooks: webhooks::SharedFilter,
+    /// This node's id once it joined the cluster (`node.rs`): named in its outcome
+    /// notifications, so its own listener can skip them.
+    node: Arc<OnceLock<String>>,
 }
 
 /// Parses a `postgres://` (or `postgresql://`) URL into connect options; the error never
@@ -74,6 +83,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             webhooks: webhooks::SharedFilter::default(),
+            node: Arc::default(),
         })
     }
 

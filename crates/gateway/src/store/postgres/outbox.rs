@@ -164,10 +164,21 @@ impl PgStore {
         }
         super::webhooks::daemon_events(&mut tx, &batch.daemon, now, &webhooks).await?;
         record_daemon(&mut tx, &batch.daemon, now).await?;
+        // The requests waiting on other nodes for these outcomes (`?wait=`) re-read at commit.
+        if !batch.outcomes.is_empty() || !batch.daemon.is_empty() {
+            let node = self.node.get().map_or("", String::as_str);
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::node::RECORDED_CHANNEL)
+                .bind(node)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         tx.commit().await.map_err(err)
     }
 
     pub(super) async fn release_impl(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.tx().await?;
         let released = sqlx::query(
             "UPDATE deliveries SET state = 'retrying', run_at = $1, lease_until = NULL,
                     updated_at = $1
@@ -175,10 +186,16 @@ impl PgStore {
         )
         .bind(now)
         .bind(ids)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected();
+        // A node stopping hands its rows over: the other nodes' idle workers take them now,
+        // not at their next poll.
+        if released > 0 {
+            super::accept::notify_outbox(&mut tx).await?;
+        }
+        tx.commit().await.map_err(err)?;
         Ok(released)
     }
 }
