@@ -55,6 +55,7 @@ mod admin;
 mod apps;
 mod cluster;
 mod daemon;
+mod rate;
 mod secret;
 mod store;
 mod webhook;
@@ -76,6 +77,7 @@ pub use apps::{
 };
 pub use cluster::ClusterConfig;
 pub use daemon::DaemonConfig;
+pub use rate::RateConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
 pub use store::{StoreConfig, StoreUrl};

@@ -17,6 +17,7 @@ mod accept;
 mod dead_letters;
 mod outbox;
 mod overview;
+mod rate_buckets;
 mod recipients;
 mod registry;
 mod routes;
@@ -34,6 +35,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::*;
+
+pub use rate_buckets::PgRateSource;
 
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
