@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// ```
 ///
 /// A unit is one request for APNs, Xiaomi and FCM, one device token for Huawei (its send QPS
-/// counts devices). Without it, the credential sends as fast as the workers go. On SQLite the
+/// counts devices); both APNs environments of a credential share its rate. Without it, the credential sends as fast as the workers go. On SQLite the
 /// bucket is this process's; on Postgres it is shared by every node on the database, so the
 /// rate is the cluster's (docs/postgres.md): give every node the same value. A send whose turn
 /// is more than a second away is not sent and retried later (`throttled`).
