@@ -12,7 +12,7 @@
 //! | [`Retry`] | resends only the tokens that got `Retry`, after their `retry_after` or an exponential backoff with jitter; per-token attempt cap; bounded by a shared [`RetryBudget`] (≈ 20% extra load) | cap reached, budget refused (`Retry`/`throttled`), or a `retry_after` longer than it waits out |
 //! | [`Hygiene`] | dead tokens to the embedder's [`TokenSink`] exactly once; APNs environment rule; deletions held in a [`Quarantine`] with a [`ConfigAlarm`] (deduplicated per credential) when one request, or a credential's recent requests, come back (nearly) all invalid | — |
 //! | [`Bulkhead`] | at most N attempts in flight per provider | no slot within `max_wait` → `Retry`/`throttled` |
-//! | [`RateLimit`] | a token bucket per vendor credential ([`RateLimiter`]), shared by every clone and task; waits for its turn | turn further than `max_wait` → `Retry`/`throttled` with `after` |
+//! | [`RateLimit`] | a token bucket per vendor credential ([`RateLimiter`]), shared by every clone and task, or by every node of a cluster through a [`RateSource`] (leased in blocks); waits for its turn | turn further than `max_wait` → `Retry`/`throttled` with `after` |
 //! | [`Timeout`] | a deadline per attempt | deadline passed → `Retry`/`timeout` |
 //!
 //! # Order, outermost first, and why
@@ -79,6 +79,7 @@ mod error;
 mod hygiene;
 mod jitter;
 mod quarantine;
+mod rate_lease;
 mod rate_limit;
 mod retry;
 mod sink;
@@ -92,6 +93,9 @@ pub use hygiene::{
     APNS_BAD_DEVICE_TOKEN, ApnsEnvEvidence, Hygiene, HygieneConfig, MAX_MIN_VERDICTS,
 };
 pub use quarantine::{MAX_TRACKED_CREDENTIALS, Quarantine};
+pub use rate_lease::{
+    LEASE_SPAN, Lease, LeaseError, MemorySource, RateSource, SOURCE_BACKOFF, lease_block,
+};
 pub use rate_limit::{
     RateLimit, RateLimitConfig, RateLimiter, RateLimiters, RateUnit, XIAOMI_MIN_APP_QPS,
 };

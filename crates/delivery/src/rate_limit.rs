@@ -9,6 +9,7 @@ use pushway_core::{ChannelKey, DeviceToken, Notification, Outcome, PushProvider,
 use tokio::time::Instant;
 
 use crate::ConfigError;
+use crate::rate_lease::{Lease, Leased, RateSource, gcra_take};
 
 /// Xiaomi's smallest per-app QPS tier (apps with under 100 k devices), in requests per second:
 /// a safe default for Xiaomi when the app's tier is not known (protocols/xiaomi.md §7).
@@ -85,10 +86,10 @@ pub struct RateLimiter {
 #[derive(Debug)]
 struct Bucket {
     config: RateLimitConfig,
-    /// How long one unit "occupies" the bucket.
-    interval: Duration,
     /// The theoretical arrival time: when the bucket will be empty if nothing else comes.
     tat: Mutex<Instant>,
+    /// The bucket lives elsewhere: `tat` is unused, units come in leased blocks.
+    shared: Option<Leased>,
 }
 
 impl RateLimiter {
@@ -97,7 +98,26 @@ impl RateLimiter {
         config.validate()?;
         Ok(RateLimiter {
             inner: Arc::new(Bucket {
-                interval: Duration::from_secs_f64(1.0 / config.per_second),
+                config,
+                tat: Mutex::new(Instant::now()),
+                shared: None,
+            }),
+        })
+    }
+
+    /// A limiter whose bucket is `source`, shared with other limiters (other processes, when
+    /// the source is a database row): it leases [`lease_block`](crate::lease_block) units at
+    /// a time (one round trip per block, not per send) and spends them here. When the source
+    /// fails, sends are refused (`Err`, as beyond `max_wait`) for
+    /// [`SOURCE_BACKOFF`](crate::SOURCE_BACKOFF): the limiter never sends faster than the rate.
+    pub fn shared(
+        config: RateLimitConfig,
+        source: Arc<dyn RateSource>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(RateLimiter {
+            inner: Arc::new(Bucket {
+                shared: Some(Leased::new(source, &config)),
                 config,
                 tat: Mutex::new(Instant::now()),
             }),
@@ -114,18 +134,20 @@ impl RateLimiter {
     pub async fn acquire(&self, units: u32) -> Result<(), Duration> {
         let bucket = &*self.inner;
         let units = units.clamp(1, bucket.config.burst);
+        if let Some(shared) = &bucket.shared {
+            let ready_at = shared.reserve(&bucket.config, units).await?;
+            tokio::time::sleep_until(ready_at).await;
+            return Ok(());
+        }
         let wait = {
             let now = Instant::now();
             let mut tat = bucket.tat.lock().unwrap_or_else(PoisonError::into_inner);
-            let new_tat = (*tat).max(now) + bucket.interval * units;
-            let wait = new_tat
-                .duration_since(now)
-                .saturating_sub(bucket.interval * bucket.config.burst);
-            if wait > bucket.config.max_wait {
-                return Err(wait);
-            }
+            let (new_tat, lease) = gcra_take(*tat, now, &bucket.config, units);
             *tat = new_tat;
-            wait
+            match lease {
+                Lease::Granted { after } => after,
+                Lease::Refused { after } => return Err(after),
+            }
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;

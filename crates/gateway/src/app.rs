@@ -15,6 +15,7 @@ mod credential;
 mod daemon;
 mod fcm;
 mod live;
+mod rate;
 
 pub use self::credential::{CredentialConfig, CredentialKind};
 pub(crate) use self::credential::{Installed, Resolved, build, credentials_of};
@@ -24,6 +25,7 @@ pub use self::daemon::{
     open_daemon_stores,
 };
 pub use self::live::LiveApps;
+pub use self::rate::RateBuckets;
 use crate::auth::{KeyHash, hash_key, parse_hash};
 use crate::config::{AppConfig, Config, ConfigError, PlaceholdersConfig, RenderConfig, secret};
 use crate::metrics::Metrics;
@@ -126,6 +128,8 @@ pub struct Factory {
     pub(crate) stores: DaemonStores,
     /// Where every provider reports its requests (and the hygiene layer its quarantine).
     pub(crate) metrics: Metrics,
+    /// Where the credentials' rate limits keep their buckets.
+    pub(crate) rates: RateBuckets,
 }
 
 impl std::fmt::Debug for Factory {
@@ -151,7 +155,15 @@ impl Factory {
             sink,
             stores,
             metrics,
+            rates: RateBuckets::local(),
         }
+    }
+
+    /// Keeps the credentials' rate-limit buckets in `rates` (in this process by default).
+    #[must_use]
+    pub fn with_rates(mut self, rates: RateBuckets) -> Factory {
+        self.rates = rates;
+        self
     }
 }
 
@@ -161,16 +173,24 @@ pub fn build_apps(
     config: &Config,
     sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
 ) -> Result<Apps, ConfigError> {
-    build_apps_with(config, sink, &DaemonStores::new(), &Metrics::new())
+    build_apps_with(
+        config,
+        sink,
+        &DaemonStores::new(),
+        &Metrics::new(),
+        &RateBuckets::local(),
+    )
 }
 
 /// Builds every app of `config`, each daemon channel over its store in `stores` (opened by
-/// [`open_daemon_stores`]; in memory when absent), every provider reporting to `metrics`.
+/// [`open_daemon_stores`]; in memory when absent), every provider reporting to `metrics`, the
+/// rate limits' buckets in `rates`.
 pub fn build_apps_with(
     config: &Config,
     sink: &dyn Fn(&str) -> Arc<dyn TokenSink>,
     stores: &DaemonStores,
     metrics: &Metrics,
+    rates: &RateBuckets,
 ) -> Result<Apps, ConfigError> {
     // One sink per app, made here: `sink` need not be `Send + Sync`.
     let mut sinks = BTreeMap::new();
@@ -184,7 +204,8 @@ pub fn build_apps_with(
         Arc::new(move |id: &str| sinks.get(id).cloned().unwrap_or_else(|| fallback.clone())),
         stores.clone(),
         metrics.clone(),
-    );
+    )
+    .with_rates(rates.clone());
     let mut apps = Apps::new();
     for (id, app) in &config.apps {
         apps.insert(id.clone(), Arc::new(build_app(id, app, &factory)?));

@@ -307,8 +307,10 @@ pub async fn start_with_source(
         Arc::new(GatewaySink::new(id, sink_writer.clone()).with_metrics(sink_metrics.clone()))
             as Arc<dyn pushway_delivery::TokenSink>
     });
-    let apps = app::build_apps_with(&config, &*sink, &daemon_stores, &metrics)?;
-    let factory = app::Factory::new(&config, sink, daemon_stores.clone(), metrics.clone());
+    let rates = app::RateBuckets::of(&opened);
+    let apps = app::build_apps_with(&config, &*sink, &daemon_stores, &metrics, &rates)?;
+    let factory =
+        app::Factory::new(&config, sink, daemon_stores.clone(), metrics.clone()).with_rates(rates);
     let listed: Vec<(String, Vec<[u8; 32]>)> = apps
         .values()
         .map(|a| (a.id.clone(), a.keys.clone()))

@@ -123,6 +123,7 @@ impl Simulators {
                 production_url: Some(apns_url.clone()),
                 sandbox_url: Some(apns_url),
                 ca_cert_pem: self.apns.ca_cert_pem(),
+                rate_limit: None,
             },
         );
         app.xiaomi.insert(
@@ -135,6 +136,7 @@ impl Simulators {
                 app_secret_file: None,
                 base_url: Some(self.xiaomi.base_url()),
                 danger_allow_plain_http: true,
+                rate_limit: None,
             },
         );
         app.huawei.insert(
@@ -146,6 +148,7 @@ impl Simulators {
                 service_account_file: None,
                 base_url: Some(self.huawei.base_url()),
                 danger_allow_plain_http: true,
+                rate_limit: None,
             },
         );
         // The committed test key, inline; its `token_uri` is Google's, so the token URL is

@@ -9,6 +9,7 @@ mod bulkhead;
 mod huawei;
 mod hygiene;
 mod mass_invalid;
+mod rate_lease;
 mod rate_limit;
 mod retry;
 mod simulator;

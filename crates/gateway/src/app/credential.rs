@@ -20,7 +20,7 @@ use super::daemon::{DAEMON_CREDENTIAL, DaemonChannel, daemon_channel};
 use super::fcm::fcm_provider;
 use super::{Factory, delivery};
 use crate::config::{
-    ApnsConfig, AppConfig, ConfigError, DaemonConfig, FcmConfig, HuaweiConfig, Secret,
+    ApnsConfig, AppConfig, ConfigError, DaemonConfig, FcmConfig, HuaweiConfig, RateConfig, Secret,
     XiaomiConfig, secret,
 };
 use crate::metrics::Timed;
@@ -99,6 +99,17 @@ impl CredentialConfig {
             CredentialConfig::Huawei(_) => CredentialKind::Huawei,
             CredentialConfig::Fcm(_) => CredentialKind::Fcm,
             CredentialConfig::Daemon(_) => CredentialKind::Daemon,
+        }
+    }
+
+    /// Its `rate_limit`, if it has one (the daemon channel has none: it is pushway's own).
+    pub fn rate_limit(&self) -> Option<&RateConfig> {
+        match self {
+            CredentialConfig::Apns(c) => c.rate_limit.as_ref(),
+            CredentialConfig::Xiaomi(c) => c.rate_limit.as_ref(),
+            CredentialConfig::Huawei(c) => c.rate_limit.as_ref(),
+            CredentialConfig::Fcm(c) => c.rate_limit.as_ref(),
+            CredentialConfig::Daemon(_) => None,
         }
     }
 
@@ -291,18 +302,34 @@ pub(crate) fn build(
 ) -> Result<Installed, ConfigError> {
     let sink = (factory.sink)(app);
     let metrics = &factory.metrics;
-    let wrap =
-        |key: ChannelKey, provider: Arc<dyn PushProvider>, evidence: Option<ApnsEnvEvidence>| {
-            let mut builder = DeliveryBuilder::new(delivery(&factory.config), sink.clone())
-                .quarantine(metrics.quarantine(app, &key));
-            if let Some(evidence) = evidence {
-                builder = builder.apns_evidence(evidence);
+    let kind = resolved.config.kind();
+    // One bucket per credential: both APNs environments draw from it.
+    let limiter = std::cell::OnceCell::new();
+    let wrap = |key: ChannelKey,
+                provider: Arc<dyn PushProvider>,
+                evidence: Option<ApnsEnvEvidence>| {
+        let mut builder = DeliveryBuilder::new(delivery(&factory.config), sink.clone())
+            .quarantine(metrics.quarantine(app, &key));
+        if let Some(evidence) = evidence {
+            builder = builder.apns_evidence(evidence);
+        }
+        if let Some(rate) = resolved.config.rate_limit() {
+            if limiter.get().is_none() {
+                let made =
+                    factory
+                        .rates
+                        .limiter(app, kind, name, at, rate, provider.max_batch_size())?;
+                let _ = limiter.set(made);
             }
-            let provider = builder
-                .build(Timed::wrap(metrics, app, &key, provider))
-                .map_err(|e| ConfigError::at(at, e))?;
-            Ok::<_, ConfigError>((key, provider))
-        };
+            if let Some(limiter) = limiter.get() {
+                builder = builder.rate_limiter(limiter.clone());
+            }
+        }
+        let provider = builder
+            .build(Timed::wrap(metrics, app, &key, provider))
+            .map_err(|e| ConfigError::at(at, e))?;
+        Ok::<_, ConfigError>((key, provider))
+    };
     let secret = resolved.secret.expose();
     let mut routes = Vec::new();
     let mut check = Check::Built;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{DaemonConfig, Secret, WebhookConfig};
+use super::{DaemonConfig, RateConfig, Secret, WebhookConfig};
 
 /// One app: its API keys and vendor credentials, each credential under a name devices register
 /// with.
@@ -121,6 +121,9 @@ pub struct ApnsConfig {
     /// An extra trusted root certificate (PEM), for a simulator's self-signed certificate.
     #[serde(default)]
     pub ca_cert_pem: Option<String>,
+    /// The vendor's rate for this credential (none when absent); on Postgres, the cluster's.
+    #[serde(default)]
+    pub rate_limit: Option<RateConfig>,
 }
 
 /// A Xiaomi MiPush credential.
@@ -148,6 +151,9 @@ pub struct XiaomiConfig {
     /// Allows an `http://` endpoint (simulators only).
     #[serde(default)]
     pub danger_allow_plain_http: bool,
+    /// The vendor's rate for this credential (none when absent); on Postgres, the cluster's.
+    #[serde(default)]
+    pub rate_limit: Option<RateConfig>,
 }
 
 /// A Huawei Push Kit credential: an OAuth client (`app_id` + `client_secret[_file]`, the v1
@@ -174,6 +180,9 @@ pub struct HuaweiConfig {
     /// Allows an `http://` endpoint (simulators only).
     #[serde(default)]
     pub danger_allow_plain_http: bool,
+    /// The vendor's rate for this credential (none when absent); on Postgres, the cluster's.
+    #[serde(default)]
+    pub rate_limit: Option<RateConfig>,
 }
 
 /// A Firebase Cloud Messaging (HTTP v1) credential: a service-account key file of the Firebase
@@ -210,4 +219,7 @@ pub struct FcmConfig {
     /// Allows `http://` endpoints (simulators only).
     #[serde(default)]
     pub danger_allow_plain_http: bool,
+    /// The vendor's rate for this credential (none when absent); on Postgres, the cluster's.
+    #[serde(default)]
+    pub rate_limit: Option<RateConfig>,
 }

@@ -22,6 +22,7 @@
 //! channel_id = "im_messages"
 //! custom_activity = ".ui.ChatActivity"
 //! app_secret_file = "/run/secrets/xiaomi"
+//! rate_limit = { per_second = 500, burst = 50 }   # the app's QPS tier; the cluster's on Postgres
 //!
 //! [apps.chat.huawei.main]
 //! app_id = "104437395"
@@ -40,7 +41,8 @@
 //! ```
 //!
 //! Devices register under a credential name (`main` above) and kind; daemon devices under the
-//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]). The signed
+//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]). A vendor
+//! credential's `rate_limit`: [`RateConfig`]. The signed
 //! delivery webhook: [`WebhookConfig`].
 //!
 //! On SIGHUP, `pushway serve` reads the file, the environment and the secret files again and
@@ -55,6 +57,7 @@ mod admin;
 mod apps;
 mod cluster;
 mod daemon;
+mod rate;
 mod secret;
 mod store;
 mod webhook;
@@ -76,6 +79,7 @@ pub use apps::{
 };
 pub use cluster::ClusterConfig;
 pub use daemon::DaemonConfig;
+pub use rate::RateConfig;
 pub use secret::Secret;
 pub(crate) use secret::secret;
 pub use store::{StoreConfig, StoreUrl};
@@ -300,6 +304,8 @@ mod tests {
             chat.xiaomi["main"].custom_activity.as_deref(),
             Some(".ui.ChatActivity")
         );
+        let rate = chat.xiaomi["main"].rate_limit.as_ref().expect("a rate");
+        assert_eq!((rate.per_second, rate.burst), (500.0, Some(50)));
         assert_eq!(chat.huawei["main"].app_id, "104437395");
         assert_eq!(chat.fcm["main"].channel_id, "im_messages");
         assert_eq!(

@@ -20,6 +20,7 @@ mod metrics;
 mod misconfigured;
 mod openapi;
 mod overload;
+mod rate_limit_postgres;
 mod receive_rules;
 mod retries;
 mod rotation;

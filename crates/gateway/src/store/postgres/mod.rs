@@ -20,6 +20,7 @@ mod dead_letters;
 mod node;
 mod outbox;
 mod overview;
+mod rate_buckets;
 mod recipients;
 mod registry;
 mod routes;
@@ -40,6 +41,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::*;
 
 pub use node::{ClusterNode, LiveNode};
+pub use rate_buckets::PgRateSource;
 
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
