@@ -29,6 +29,7 @@ mod settings;
 mod shutdown;
 mod store;
 mod store_batch;
+mod store_pg_finished;
 mod store_postgres;
 mod support;
 mod tim;

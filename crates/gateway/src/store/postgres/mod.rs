@@ -35,6 +35,9 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::*;
 
+#[doc(hidden)]
+pub use outbox::{CLAIM_SQL, OUTCOMES_SQL};
+
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
