@@ -68,8 +68,10 @@ async fn finished_rows_leave_the_hot_table_and_stay_visible_until_pruned() {
         .await
         .expect("accept");
     let claimed = store.claim(2_000, 62_000, 100).await.expect("claim");
-    assert_eq!(claimed.len(), N);
-    // Each row's device, by row id, for the checks below.
+    // In id order, the rows of devices d0, d1, … (accepted in that order).
+    let first = claimed[0].id;
+    let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+    assert_eq!(ids, (first..).take(N).collect::<Vec<i64>>());
     let outcomes: Vec<OutcomeRecord> = claimed
         .iter()
         .enumerate()
@@ -109,12 +111,9 @@ async fn finished_rows_leave_the_hot_table_and_stay_visible_until_pruned() {
         .expect("found");
     let devices = &status.recipients[0].devices;
     assert_eq!(devices.len(), N);
-    for (i, row) in claimed.iter().enumerate() {
+    for i in 0..N {
         let (state, label) = planned(i);
-        let device = format!(
-            "d{}",
-            row.id - claimed.iter().map(|r| r.id).min().unwrap_or(0)
-        );
+        let device = format!("d{i}");
         let found: Vec<_> = devices.iter().filter(|d| d.device_id == device).collect();
         assert_eq!(found.len(), 1, "{device} once");
         assert_eq!(found[0].state, state, "{device}");
@@ -160,8 +159,7 @@ async fn finished_rows_leave_the_hot_table_and_stay_visible_until_pruned() {
 
     // A replayed dead letter moves back into the hot table under its id, pending.
     let first_dead = dead[0].id;
-    let device_of = |id: i64| id - claimed.iter().map(|r| r.id).min().unwrap_or(0);
-    let d = device_of(first_dead);
+    let d = first_dead - first;
     store
         .put_device(
             &Device {
