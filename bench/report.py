@@ -490,13 +490,15 @@ the largest VmRSS sample (every 100 ms, 10 s) while the workers sweep them."""),
 `target/release/examples/cluster_bench` (`examples/cluster_bench/main.rs`, method in full at its top): a private
 Postgres from the machine's binaries with default durability (fsync, `synchronous_commit` on); before every run
 the outbox is refilled through the gateway's own `Store::accept` (100,000 pending deliveries and runs of 3 s
-in quick mode, 300,000 and 10 s otherwise), vacuumed, analyzed and checkpointed. **pgbench** (the limit;
-`-M prepared`, 4 clients, 100 rows per claim) runs a script with the statements `PgStore::claim` and `PgStore::record` issue (the claim's CTE as is,
-its final SELECT handing the ids to `\\gset`; BEGIN, the outcomes' `UPDATE ... FROM UNNEST`, COMMIT); then
+in quick mode, 400,000 and 10 s otherwise), vacuumed, analyzed and checkpointed. **pgbench** (the limit;
+`-M prepared`, 4 clients, 100 rows per claim) runs a script made from the statement texts `PgStore::claim` and
+`PgStore::record` run (`postgres::CLAIM_SQL` as is, its final SELECT handing the ids to `\\gset`; BEGIN,
+`OUTCOMES_SQL`, which moves the delivered rows to `outbox_finished`, COMMIT); then
 **pushway**: 4 tasks looping `PgStore::claim` + `PgStore::record` (every row `delivered`) on one
 `PgStore`. Rows/s = rows delivered ÷ the run's time; Postgres CPU per row from `/proc` (the postmaster and its
-children). Both again while another session holds `BEGIN; SELECT txid_current()` open for the run (the SKIP
-LOCKED / dead-tuple case). A run that may have run out of due rows is invalid."""),
+children). Both again in runs of 60 s (10 s in quick mode) on 600,000 rows (150,000) while another session
+holds `BEGIN; SELECT txid_current()` open for the whole run (the SKIP LOCKED / dead-tuple case). A run that may
+have run out of due rows is invalid. One round unless `CLUSTER_ROUNDS` is set."""),
     "cluster_e2e": ("End to end on Postgres vs SQLite (cluster)", section_cluster_e2e, """\
 `target/release/examples/gateway_bench e2e` (the gateway section's end-to-end workload: 10,000 recipients,
 fewer in quick mode, 25,000 deliveries over APNs, Xiaomi, Huawei and connected daemon clients, one group message)

@@ -54,12 +54,13 @@ if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.
 if [ "$QUICK" = 1 ]; then
   SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000 PENDING=100000
   CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
-  CLUSTER_ROWS=100000 CLUSTER_SECONDS=3
+  CLUSTER_ROWS=100000 CLUSTER_SECONDS=3 CLUSTER_HOLD=10 CLUSTER_OPEN_ROWS=150000
 else
   SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} FCM_N=${FCM_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
   IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000} PENDING=${PENDING:-1000000}
   CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
-  CLUSTER_ROWS=${CLUSTER_ROWS:-300000} CLUSTER_SECONDS=${CLUSTER_SECONDS:-10}
+  CLUSTER_ROWS=${CLUSTER_ROWS:-400000} CLUSTER_SECONDS=${CLUSTER_SECONDS:-10}
+  CLUSTER_HOLD=${CLUSTER_HOLD:-60} CLUSTER_OPEN_ROWS=${CLUSTER_OPEN_ROWS:-600000}
 fi
 
 SCRATCH=${PUSHWAY_BENCH_DIR:-$repo/bench-out}
@@ -257,13 +258,16 @@ run_gateway() {
 
 # The outbox on Postgres (examples/cluster_bench/main.rs, method at its top): per round, a private
 # Postgres (default durability), the outbox refilled before each run; pgbench running the gateway's
-# claim and record SQL, then the gateway's own claim-and-complete loop; both again with another
-# session's transaction held open. One JSON line per run.
+# claim and record SQL, then the gateway's own claim-and-complete loop; both again during a
+# CLUSTER_HOLD-second run with another session's transaction held open. One JSON line per run.
+# One round unless CLUSTER_ROUNDS says more: a round takes about 4 minutes (two 60 s runs, four
+# refills), and its figures are ratios of runs in the same round.
 run_cluster() {
   local rel=${CARGO_TARGET_DIR:-target}/release
-  for round in $(seq "$ROUNDS"); do
+  for round in $(seq "${CLUSTER_ROUNDS:-1}"); do
     measured cluster cluster "$round" 900 "$rel/examples/cluster_bench" --rows "$CLUSTER_ROWS" \
-      --seconds "$CLUSTER_SECONDS" --workers 4 --batch 100
+      --seconds "$CLUSTER_SECONDS" --hold-secs "$CLUSTER_HOLD" --open-rows "$CLUSTER_OPEN_ROWS" \
+      --workers 4 --batch 100
   done
   STATUS[cluster]=${STATUS[cluster]:-complete}
 }

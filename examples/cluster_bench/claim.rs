@@ -13,9 +13,9 @@ use super::{Args, Res, cpu, now_ms, round};
 /// The workers' lease, as the gateway's default `lease_secs`.
 pub const LEASE_MS: i64 = 60_000;
 
-/// One run of `--workers` tasks for `--seconds`; its row (rows and rates are added by the
-/// caller from the table).
-pub async fn run(store: &PgStore, args: &Args) -> Res<serde_json::Value> {
+/// One run of `--workers` tasks for `seconds`; its row (rows and rates are added by the caller
+/// from the tables).
+pub async fn run(store: &PgStore, args: &Args, seconds: u64) -> Res<serde_json::Value> {
     // Every worker's connection is opened before the clock starts, as pgbench's are.
     let mut warm = Vec::new();
     for _ in 0..args.workers {
@@ -24,7 +24,7 @@ pub async fn run(store: &PgStore, args: &Args) -> Res<serde_json::Value> {
     drop(warm);
     let (cpu0, _) = cpu::self_cpu()?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.seconds);
+    let deadline = started + Duration::from_secs(seconds);
     let mut tasks = JoinSet::new();
     for _ in 0..args.workers {
         let store = store.clone();

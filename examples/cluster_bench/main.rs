@@ -11,20 +11,22 @@
 //! - One private Postgres (`pushway_mock::postgres::PgServer::start` with the default options:
 //!   fsync, `synchronous_commit` and `full_page_writes` on, shared_buffers 128MB) from the
 //!   machine's own binaries, one database migrated by `PgStore::open`.
-//! - Before every run the outbox is refilled the same way (`fill.rs`): `TRUNCATE messages
-//!   CASCADE`, `--rows` pending deliveries written by the gateway's own `Store::accept` (10,000
-//!   recipients per message, one device each), `VACUUM ANALYZE`, `CHECKPOINT`. Every run starts
-//!   from the same database state.
+//! - Before every run the outbox is refilled the same way (`fill.rs`): `TRUNCATE messages,
+//!   outbox_finished CASCADE`, `--rows` pending deliveries written by the gateway's own
+//!   `Store::accept` (10,000 recipients per message, one device each), `VACUUM ANALYZE`,
+//!   `CHECKPOINT`. Every run starts from the same database state.
 //! - `pushway` run (`claim.rs`): `--workers` tasks on one `PgStore` (pool of `--workers`
 //!   connections, opened before the clock starts), each looping `claim(now, now + 60 s,
 //!   --batch)` then `record` of a `WriteBatch` with every claimed row `delivered` (the writer's
 //!   commit of those outcomes), until `--seconds` are up.
 //! - `pgbench` run (`pgbench.rs`): Debian's pgbench, `-n -M prepared -c W -j min(W, 2) -T
-//!   seconds`, a script doing per transaction the claim statement (the same CTE; only its final
-//!   SELECT differs: it aggregates the claimed ids into one row for `\gset`, where the gateway
-//!   reads the rows) and the record transaction (BEGIN; the same `UPDATE ... FROM UNNEST`;
-//!   COMMIT; its arrays built in SQL from the claimed ids). pgbench is the limit: it does no
-//!   decoding of rows.
+//!   seconds`, a script made from the store's own statement texts (`postgres::CLAIM_SQL` and
+//!   `OUTCOMES_SQL`, parameters replaced by pgbench variables) doing per transaction the claim
+//!   (only its final SELECT differs: it aggregates the claimed ids into one row for `\gset`,
+//!   where the gateway reads the rows) and the record transaction (BEGIN; the outcomes'
+//!   statement, which moves the delivered rows from `outbox` to `outbox_finished`; COMMIT; its
+//!   arrays built in SQL from the claimed ids). pgbench is the limit: it does no decoding of
+//!   rows.
 //! - Rows/s = rows `delivered` after the run ÷ the run's time (pgbench: its process's wall time
 //!   less its reported initial connection time). A run that left fewer than workers × batch
 //!   pending rows may have run short of due rows: it is marked `ran_out` and is invalid (raise
@@ -35,9 +37,11 @@
 //!   pgbench's (a reaped child) ÷ rows. Others: the machine's busy time minus both, as a share
 //!   of one core. The load average is recorded with each run.
 //! - Then both again with a transaction held open in another session (`BEGIN; SELECT
-//!   txid_current()`) from just before the run to its end (at most `--hold-secs`, 60): the
-//!   cluster's oldest xmin stays put, so the row versions the run makes dead can be neither
-//!   pruned nor vacuumed (the SKIP LOCKED bloat case).
+//!   txid_current()`) from just before the run to its end, the run lasting `--hold-secs` (60)
+//!   on `--open-rows` filled rows: the cluster's oldest xmin stays put for the whole minute, so
+//!   the row versions the run makes dead (each claim leaves one in `outbox` and its index, each
+//!   completion another) can be neither pruned nor vacuumed, and every claim walks past them
+//!   (the SKIP LOCKED bloat case).
 //! - Order: pgbench (the limit), then pushway; plain, then with the open transaction. One JSON
 //!   line per run (`"bench": "cluster"`), printed as each run ends.
 
@@ -63,7 +67,7 @@ struct Args {
     /// Pending deliveries written before each run.
     #[arg(long, default_value_t = 100_000)]
     rows: usize,
-    /// Length of each run, in seconds.
+    /// Length of each run without the open transaction, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Concurrent workers (pushway tasks, pgbench clients).
@@ -72,9 +76,14 @@ struct Args {
     /// Rows per claim.
     #[arg(long, default_value_t = 100)]
     batch: u32,
-    /// The longest the other session's transaction stays open, in seconds.
+    /// How long the other session's transaction stays open, in seconds: the length of each run
+    /// with it open (the run starts just after it opens and ends as it commits).
     #[arg(long, default_value_t = 60)]
     hold_secs: u64,
+    /// Pending deliveries written before each run with the open transaction (default:
+    /// `--rows`). Enough for `--hold-secs` at the rate the run reaches, or it runs out.
+    #[arg(long)]
+    open_rows: Option<usize>,
     /// The pgbench binary (default: PUSHWAY_PG_BIN's, else the newest
     /// /usr/lib/postgresql/<version>/bin/pgbench).
     #[arg(long)]
@@ -107,18 +116,24 @@ async fn main() -> Res<()> {
         port: server.port(),
         database: url.rsplit('/').next().unwrap_or_default().to_owned(),
     };
+    let open_rows = args.open_rows.unwrap_or(args.rows);
     for open_tx in [false, true] {
+        let (rows, seconds) = if open_tx {
+            (open_rows, args.hold_secs)
+        } else {
+            (args.rows, args.seconds)
+        };
         for side in [Side::Pgbench, Side::Pushway] {
-            fill::refill(&store, args.rows).await?;
+            fill::refill(&store, rows).await?;
             let held = if open_tx {
-                Some(fill::OpenTx::begin(&url, Duration::from_secs(args.hold_secs)).await?)
+                Some(fill::OpenTx::begin(&url, Duration::from_secs(args.hold_secs + 30)).await?)
             } else {
                 None
             };
             let before = cpu::Snapshot::take(postmaster)?;
             let mut row = match side {
-                Side::Pgbench => pgbench::run(&target, &args).await?,
-                Side::Pushway => claim::run(&store, &args).await?,
+                Side::Pgbench => pgbench::run(&target, &args, seconds).await?,
+                Side::Pushway => claim::run(&store, &args, seconds).await?,
             };
             let after = cpu::Snapshot::take(postmaster)?;
             let held_s = match held {
@@ -126,7 +141,9 @@ async fn main() -> Res<()> {
                 None => None,
             };
             let left = fill::count(&store).await?;
-            finish(&mut row, &args, open_tx, held_s, &before, &after, &left);
+            finish(
+                &mut row, &args, rows, open_tx, held_s, &before, &after, &left,
+            );
             println!("{row}");
         }
     }
@@ -136,9 +153,11 @@ async fn main() -> Res<()> {
 }
 
 /// Completes a run's row with what every run reports: rows, rates, CPU per row, what is left.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     row: &mut serde_json::Value,
     args: &Args,
+    rows_filled: usize,
     open_tx: bool,
     held_s: Option<f64>,
     before: &cpu::Snapshot,
@@ -158,7 +177,7 @@ fn finish(
         "open_tx_held_s": held_s.map(|s| round(s, 2)),
         "workers": args.workers,
         "batch": args.batch,
-        "rows_filled": args.rows,
+        "rows_filled": rows_filled,
         "rows": left.delivered,
         "per_s": if seconds > 0.0 { (rows / seconds).round() } else { 0.0 },
         "server_cpu_s": round(server_cpu_s, 2),

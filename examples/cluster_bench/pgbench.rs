@@ -1,54 +1,69 @@
 //! The limit side: pgbench running the statements `PgStore::claim` and `PgStore::record` issue
-//! (crates/gateway/src/store/postgres/outbox.rs), one claim and one record per transaction.
+//! (crates/gateway/src/store/postgres/outbox.rs, taken from there), one claim and one record
+//! per transaction.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
+use pushway::gateway::store::postgres::{CLAIM_SQL, OUTCOMES_SQL};
 use serde_json::json;
 
 use super::{Args, Res, claim::LEASE_MS, cpu, now_ms, round};
 
-/// The script. The claim is `claim_impl`'s statement with its parameters as pgbench variables
-/// ($1 `:now`, $2 `:lease`, $3 `:batch`); where the gateway reads the leased rows, the final
-/// SELECT hands their ids (in id order, as `record_outcomes` sorts them) and their count to the
-/// next statement (`\gset` takes one row). The record is `record_impl`'s transaction for a batch
-/// of delivered outcomes with no webhooks: BEGIN, `record_outcomes`' UPDATE, COMMIT; its arrays,
-/// bound by the gateway, are built here from the ids. `-M prepared`: every statement is prepared
-/// once per connection, as sqlx's statement cache does.
-const SCRIPT: &str = r"-- pushway's outbox claim-and-complete (examples/cluster_bench/pgbench.rs)
-\set lease :now + :lease_ms
-WITH due AS (
-  SELECT d.id, d.run_at, d.notification_id FROM deliveries d
-  WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= :now
-    AND NOT EXISTS (SELECT 1 FROM paused_routes p
-                    WHERE p.app_id = d.app_id AND p.kind = d.kind
-                      AND p.credential = d.credential AND p.until > :now)
-  ORDER BY d.run_at, d.notification_id
-  LIMIT :batch
-  FOR UPDATE OF d SKIP LOCKED),
-leased AS (
-  UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1,
-         lease_until = :lease, run_at = :lease, updated_at = :now
-  FROM due WHERE d.id = due.id
-  RETURNING d.id, d.app_id, d.notification_id, d.kind, d.credential, d.token,
-            d.attempts, d.retries, d.expires_at, d.last_reason, d.message_id,
-            d.created_at, due.run_at AS due_at)
-SELECT count(*) AS n, coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM leased
-\gset
-BEGIN;
-UPDATE deliveries SET state = o.state, run_at = o.run_at, lease_until = NULL,
-       last_outcome = o.outcome, last_reason = o.reason, updated_at = :now,
-       retries = deliveries.retries + o.retried
-FROM UNNEST(:ids::bigint[], array_fill('delivered'::text, ARRAY[:n::int]),
-            array_fill(:now::bigint, ARRAY[:n::int]),
-            array_fill('delivered'::text, ARRAY[:n::int]),
-            array_fill(NULL::text, ARRAY[:n::int]),
-            array_fill(0::bigint, ARRAY[:n::int]))
-     AS o(id, state, run_at, outcome, reason, retried)
-WHERE deliveries.id = o.id AND deliveries.state = 'in_flight';
-COMMIT;
-";
+/// The script, made from the very statements `PgStore::claim` and `PgStore::record` run
+/// (`pushway::gateway::store::postgres::{CLAIM_SQL, OUTCOMES_SQL}`), their parameters replaced
+/// by pgbench variables and expressions. The claim's $1 `:now`, $2 `:lease`, $3 `:batch`; where
+/// the gateway reads the leased rows, its final SELECT hands their ids (in id order, as
+/// `record_outcomes` sorts them) and their count to the next statement (`\gset` takes one row).
+/// The record is `record_impl`'s transaction for a batch of delivered outcomes with no
+/// webhooks: BEGIN, the outcomes' statement (the rows moved to `outbox_finished`), COMMIT; its
+/// arrays, bound by the gateway, are built here from the ids. `-M prepared`: every statement is
+/// prepared once per connection, as sqlx's statement cache does.
+pub fn script() -> Res<String> {
+    let claim = CLAIM_SQL
+        .strip_suffix(CLAIM_TAIL)
+        .ok_or("CLAIM_SQL no longer ends with the SELECT this script replaces")?;
+    let claim = with_params(claim, &[":now", ":lease", ":batch"]);
+    let filled = |value: &str| format!("array_fill({value}, ARRAY[:n::int])");
+    let outcomes = with_params(
+        OUTCOMES_SQL,
+        &[
+            ":now",
+            ":ids",
+            &filled("'delivered'::text"),
+            &filled(":now::bigint"),
+            &filled("'delivered'::text"),
+            &filled("NULL::text"),
+            &filled("0::bigint"),
+        ],
+    );
+    let mut script = String::from(
+        "-- pushway's outbox claim-and-complete (examples/cluster_bench/pgbench.rs)\n\
+         \\set lease :now + :lease_ms\n",
+    );
+    script.push_str(&claim);
+    script.push_str(
+        "SELECT count(*) AS n, coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM leased\n\
+         \\gset\nBEGIN;\n",
+    );
+    script.push_str(&outcomes);
+    script.push_str(";\nCOMMIT;\n");
+    Ok(script)
+}
+
+/// The claim's final SELECT, which the script replaces.
+const CLAIM_TAIL: &str = "SELECT * FROM leased ORDER BY due_at, notification_id, id";
+
+/// `sql` with `$1`, `$2`… replaced by `values[0]`, `values[1]`… (highest first, so `$1` does
+/// not eat the start of `$10`).
+fn with_params(sql: &str, values: &[&str]) -> String {
+    let mut out = sql.to_owned();
+    for (i, value) in values.iter().enumerate().rev() {
+        out = out.replace(&format!("${}", i + 1), &format!("({value})"));
+    }
+    out
+}
 
 /// Where pgbench runs and against what.
 pub struct Target {
@@ -81,12 +96,12 @@ pub fn find() -> Res<PathBuf> {
 
 pub fn write_script(dir: &Path) -> Res<PathBuf> {
     let path = dir.join("claim_record.sql");
-    std::fs::write(&path, SCRIPT)?;
+    std::fs::write(&path, script()?)?;
     Ok(path)
 }
 
-/// One pgbench run of `--seconds` with `--workers` clients; its row.
-pub async fn run(target: &Target, args: &Args) -> Res<serde_json::Value> {
+/// One pgbench run of `seconds` with `--workers` clients; its row.
+pub async fn run(target: &Target, args: &Args, seconds: u64) -> Res<serde_json::Value> {
     let threads = args.workers.clamp(1, 2);
     let mut command = tokio::process::Command::new(&target.bin);
     command
@@ -96,7 +111,7 @@ pub async fn run(target: &Target, args: &Args) -> Res<serde_json::Value> {
         .arg(target.port.to_string())
         .arg(format!("-c{}", args.workers))
         .arg(format!("-j{threads}"))
-        .arg(format!("-T{}", args.seconds))
+        .arg(format!("-T{seconds}"))
         .arg(format!("-Dnow={}", now_ms()))
         .arg(format!("-Dlease_ms={LEASE_MS}"))
         .arg(format!("-Dbatch={}", args.batch))

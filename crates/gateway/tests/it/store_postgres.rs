@@ -99,7 +99,7 @@ async fn a_claim_skips_rows_another_node_is_claiming_and_does_not_wait_for_them(
     // Another node's claim in progress: its transaction holds the first three rows.
     let mut other = PgConnection::connect(&url).await.expect("connect");
     let mut tx = other.begin().await.expect("begin");
-    sqlx::query("SELECT id FROM deliveries WHERE id = ANY($1) FOR UPDATE")
+    sqlx::query("SELECT id FROM outbox WHERE id = ANY($1) FOR UPDATE")
         .bind(&every[..3])
         .execute(&mut *tx)
         .await

@@ -239,7 +239,7 @@ async fn insert_rows(
     }
     if !d.message.is_empty() {
         sqlx::query(
-            "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
+            "INSERT INTO outbox (message_id, app_id, user_id, device_id, notification_id,
                    kind, credential, token, state, attempts, run_at, expires_at, created_at,
                    updated_at)
              SELECT message_id, app_id, user_id, device_id, notification_id, kind, credential,

@@ -13,10 +13,11 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<DeadLetter>, StoreError> {
         // `updated_at` of a dead row is when it died: nothing changes a dead row afterwards.
+        // Dead rows are finished: only `outbox_finished` has them (`outbox_finished_dead`).
         let rows = sqlx::query(
             "SELECT id, message_id, user_id, device_id, kind, credential, attempts,
                     last_outcome, last_reason, created_at, updated_at
-             FROM deliveries
+             FROM outbox_finished
              WHERE app_id = $1 AND state = 'dead' AND id > $2
                AND ($3::text IS NULL OR last_outcome = $3 OR last_reason = $3)
                AND ($4::bigint IS NULL OR updated_at >= $4)
@@ -48,6 +49,9 @@ impl PgStore {
         // (KEY SHARE: a prune, which locks the messages it deletes before their rows, skips
         // them or has finished), then the asked rows (in id order); the verdicts below, read
         // after the locks in a newer snapshot (READ COMMITTED), see what committed meanwhile.
+        // The rows are locked where they are, `outbox` first: a row an outcome moves from
+        // `outbox` to `outbox_finished` meanwhile is committed there by the time the second
+        // lock looks, so it is locked too (rows move back only here, under these locks).
         sqlx::query(
             "SELECT m.id FROM messages m
              WHERE m.id IN (SELECT d.message_id FROM deliveries d
@@ -59,15 +63,18 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query(
-            "SELECT id FROM deliveries WHERE id = ANY($1) AND app_id = $2 ORDER BY id
+        for lock in [
+            "SELECT id FROM outbox WHERE id = ANY($1) AND app_id = $2 ORDER BY id FOR UPDATE",
+            "SELECT id FROM outbox_finished WHERE id = ANY($1) AND app_id = $2 ORDER BY id
              FOR UPDATE",
-        )
-        .bind(ids)
-        .bind(app)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        ] {
+            sqlx::query(lock)
+                .bind(ids)
+                .bind(app)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         // Each asked id with what decides it: the row's state, and whether the device is still
         // registered with the row's token (same kind and credential) and logged in.
         let rows = sqlx::query(
@@ -89,13 +96,22 @@ impl PgStore {
         .map_err(err)?;
         let result = rows::replay_verdicts(&rows)?;
         // A fresh budget: no attempts or retries so far, due now, and as long to live as the
-        // message had when it was accepted (its TTL, or the default), counted from now.
+        // message had when it was accepted (its TTL, or the default), counted from now. The row
+        // moves back into `outbox` under its id (OVERRIDING: the id column is an identity).
         sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = 0, retries = 0, run_at = $2,
-                    lease_until = NULL, last_outcome = NULL, last_reason = NULL, updated_at = $2,
-                    expires_at = $2 + (SELECT m.expires_at - m.created_at FROM messages m
-                                       WHERE m.id = deliveries.message_id)
-             WHERE id = ANY($1) AND state = 'dead'",
+            "WITH moved AS (
+               DELETE FROM outbox_finished WHERE id = ANY($1) AND state = 'dead'
+               RETURNING id, message_id, app_id, user_id, device_id, notification_id, kind,
+                         credential, token, created_at)
+             INSERT INTO outbox (id, message_id, app_id, user_id, device_id, notification_id,
+                                 kind, credential, token, state, attempts, retries, run_at,
+                                 lease_until, expires_at, last_outcome, last_reason, created_at,
+                                 updated_at)
+             OVERRIDING SYSTEM VALUE
+             SELECT d.id, d.message_id, d.app_id, d.user_id, d.device_id, d.notification_id,
+                    d.kind, d.credential, d.token, 'pending', 0, 0, $2, NULL,
+                    $2 + (m.expires_at - m.created_at), NULL, NULL, d.created_at, $2
+             FROM moved d LEFT JOIN messages m ON m.id = d.message_id",
         )
         .bind(&result.replayed)
         .bind(now)

@@ -42,6 +42,8 @@ use super::*;
 
 pub use node::{ClusterNode, LiveNode};
 pub use rate_buckets::PgRateSource;
+#[doc(hidden)]
+pub use outbox::{CLAIM_SQL, OUTCOMES_SQL};
 
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -8,6 +8,66 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{PgStore, err, hash32, kind_label, parse_kind, u32_of};
 use crate::store::{Claimed, DaemonUpdate, OutcomeRecord, StoreError, WriteBatch};
 
+/// The claim: $1 now, $2 the lease's end, $3 the most rows. Public only for the cluster bench,
+/// whose pgbench script runs this very text (examples/cluster_bench/pgbench.rs).
+///
+/// One statement: the inner SELECT locks the due rows it takes and skips rows another node's
+/// claim has locked (SKIP LOCKED); a row another claim leased and committed meanwhile no longer
+/// passes `run_at <= now` when re-checked, so it is left out too. An expired lease (in flight,
+/// `run_at` = lease end <= now) is due like any other row. It walks `deliveries_due` (the
+/// partial index of the open rows of `outbox`) from the oldest `run_at`; the rows come back in
+/// the claim's order (run_at, notification_id), as in SQLite.
+#[doc(hidden)]
+pub const CLAIM_SQL: &str = "WITH due AS (
+  SELECT d.id, d.run_at, d.notification_id FROM outbox d
+  WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= $1
+    AND NOT EXISTS (SELECT 1 FROM paused_routes p
+                    WHERE p.app_id = d.app_id AND p.kind = d.kind
+                      AND p.credential = d.credential AND p.until > $1)
+  ORDER BY d.run_at, d.notification_id
+  LIMIT $3
+  FOR UPDATE OF d SKIP LOCKED),
+leased AS (
+  UPDATE outbox d SET state = 'in_flight', attempts = d.attempts + 1,
+         lease_until = $2, run_at = $2, updated_at = $1
+  FROM due WHERE d.id = due.id
+  RETURNING d.id, d.app_id, d.notification_id, d.kind, d.credential, d.token,
+            d.attempts, d.retries, d.expires_at, d.last_reason, d.message_id,
+            d.created_at, due.run_at AS due_at)
+SELECT * FROM leased ORDER BY due_at, notification_id, id";
+
+/// A batch's outcomes: $1 now, then one array per column ($2 ids, $3 states, $4 run_at, $5
+/// outcomes, $6 reasons, $7 retried 0/1). Public only for the cluster bench, as [`CLAIM_SQL`].
+///
+/// A row is written only while in flight. A row that stays open (retrying, queued) is updated
+/// in place; a finished one (delivered, failed, dead) is deleted from `outbox` and inserted,
+/// with its outcome, into `outbox_finished`: one statement, so the move is atomic and every
+/// reader sees the row in exactly one table.
+#[doc(hidden)]
+pub const OUTCOMES_SQL: &str = "WITH o AS (
+  SELECT * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                       $7::bigint[]) AS o(id, state, run_at, outcome, reason, retried)),
+open AS (
+  UPDATE outbox SET state = o.state, run_at = o.run_at, lease_until = NULL,
+         last_outcome = o.outcome, last_reason = o.reason, updated_at = $1,
+         retries = outbox.retries + o.retried
+  FROM o WHERE outbox.id = o.id AND outbox.state = 'in_flight'
+    AND o.state NOT IN ('delivered', 'failed', 'dead')),
+moved AS (
+  DELETE FROM outbox USING o
+  WHERE outbox.id = o.id AND outbox.state = 'in_flight'
+    AND o.state IN ('delivered', 'failed', 'dead')
+  RETURNING outbox.id, outbox.message_id, outbox.app_id, outbox.user_id, outbox.device_id,
+            outbox.notification_id, outbox.kind, outbox.credential, outbox.token, o.state,
+            outbox.attempts, outbox.retries + o.retried AS retries, o.run_at,
+            outbox.expires_at, o.outcome, o.reason, outbox.created_at)
+INSERT INTO outbox_finished (id, message_id, app_id, user_id, device_id, notification_id, kind,
+                             credential, token, state, attempts, retries, run_at, lease_until,
+                             expires_at, last_outcome, last_reason, created_at, updated_at)
+SELECT id, message_id, app_id, user_id, device_id, notification_id, kind, credential, token,
+       state, attempts, retries, run_at, NULL, expires_at, outcome, reason, created_at, $1
+FROM moved";
+
 impl PgStore {
     pub(super) async fn find_idempotent_many_impl(
         &self,
@@ -40,36 +100,13 @@ impl PgStore {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<Claimed>, StoreError> {
-        // One statement: the inner SELECT locks the due rows it takes and skips rows another
-        // node's claim has locked (SKIP LOCKED); a row another claim leased and committed
-        // meanwhile no longer passes `run_at <= now` when re-checked, so it is left out too.
-        // An expired lease (in flight, `run_at` = lease end <= now) is due like any other row.
-        // The rows come back in the claim's order (run_at, notification_id), as in SQLite.
-        let rows = sqlx::query(
-            "WITH due AS (
-               SELECT d.id, d.run_at, d.notification_id FROM deliveries d
-               WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= $1
-                 AND NOT EXISTS (SELECT 1 FROM paused_routes p
-                                 WHERE p.app_id = d.app_id AND p.kind = d.kind
-                                   AND p.credential = d.credential AND p.until > $1)
-               ORDER BY d.run_at, d.notification_id
-               LIMIT $3
-               FOR UPDATE OF d SKIP LOCKED),
-             leased AS (
-               UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1,
-                      lease_until = $2, run_at = $2, updated_at = $1
-               FROM due WHERE d.id = due.id
-               RETURNING d.id, d.app_id, d.notification_id, d.kind, d.credential, d.token,
-                         d.attempts, d.retries, d.expires_at, d.last_reason, d.message_id,
-                         d.created_at, due.run_at AS due_at)
-             SELECT * FROM leased ORDER BY due_at, notification_id, id",
-        )
-        .bind(now)
-        .bind(lease_until)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
+        let rows = sqlx::query(CLAIM_SQL)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get(3).map_err(err)?;
@@ -180,7 +217,7 @@ impl PgStore {
     pub(super) async fn release_impl(&self, ids: &[i64], now: i64) -> Result<u64, StoreError> {
         let mut tx = self.tx().await?;
         let released = sqlx::query(
-            "UPDATE deliveries SET state = 'retrying', run_at = $1, lease_until = NULL,
+            "UPDATE outbox SET state = 'retrying', run_at = $1, lease_until = NULL,
                     updated_at = $1
              WHERE state = 'in_flight' AND id = ANY($2)",
         )
@@ -224,24 +261,17 @@ async fn record_outcomes(
     let outcome: Vec<&str> = first.iter().map(|o| o.outcome.as_str()).collect();
     let reason: Vec<Option<&str>> = first.iter().map(|o| o.reason.as_deref()).collect();
     let retried: Vec<i64> = first.iter().map(|o| i64::from(o.retried)).collect();
-    sqlx::query(
-        "UPDATE deliveries SET state = o.state, run_at = o.run_at, lease_until = NULL,
-                last_outcome = o.outcome, last_reason = o.reason, updated_at = $1,
-                retries = deliveries.retries + o.retried
-         FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-                     $7::bigint[]) AS o(id, state, run_at, outcome, reason, retried)
-         WHERE deliveries.id = o.id AND deliveries.state = 'in_flight'",
-    )
-    .bind(now)
-    .bind(&ids)
-    .bind(&states)
-    .bind(&run_at)
-    .bind(&outcome)
-    .bind(&reason)
-    .bind(&retried)
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
+    sqlx::query(OUTCOMES_SQL)
+        .bind(now)
+        .bind(&ids)
+        .bind(&states)
+        .bind(&run_at)
+        .bind(&outcome)
+        .bind(&reason)
+        .bind(&retried)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
     Ok(())
 }
 
@@ -262,16 +292,40 @@ async fn record_daemon(
         .collect();
     let col = |f: fn(&DaemonUpdate) -> &str| first.iter().map(|u| f(u)).collect::<Vec<&str>>();
     let reason: Vec<Option<&str>> = first.iter().map(|u| u.reason.as_deref()).collect();
+    // As the outcomes (see [`OUTCOMES_SQL`]): a row still queued is updated in place, a
+    // finished one moves to `outbox_finished`.
     sqlx::query(
-        "UPDATE deliveries SET state = u.state, last_outcome = u.outcome,
-                last_reason = u.reason, lease_until = NULL, run_at = $1, updated_at = $1
-         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[]) AS u(message_id, user_id, device_id, app_id, state, outcome,
-                                      reason)
-         WHERE deliveries.message_id = u.message_id AND deliveries.user_id = u.user_id
-           AND deliveries.device_id = u.device_id AND deliveries.app_id = u.app_id
-           AND deliveries.kind = 'daemon'
-           AND deliveries.state IN ('pending', 'in_flight', 'retrying', 'queued')",
+        "WITH u AS (
+           SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                $7::text[], $8::text[])
+             AS u(message_id, user_id, device_id, app_id, state, outcome, reason)),
+         open AS (
+           UPDATE outbox SET state = u.state, last_outcome = u.outcome, last_reason = u.reason,
+                  lease_until = NULL, run_at = $1, updated_at = $1
+           FROM u WHERE outbox.message_id = u.message_id AND outbox.user_id = u.user_id
+             AND outbox.device_id = u.device_id AND outbox.app_id = u.app_id
+             AND outbox.kind = 'daemon'
+             AND outbox.state IN ('pending', 'in_flight', 'retrying', 'queued')
+             AND u.state NOT IN ('delivered', 'failed', 'dead')),
+         moved AS (
+           DELETE FROM outbox USING u
+           WHERE outbox.message_id = u.message_id AND outbox.user_id = u.user_id
+             AND outbox.device_id = u.device_id AND outbox.app_id = u.app_id
+             AND outbox.kind = 'daemon'
+             AND outbox.state IN ('pending', 'in_flight', 'retrying', 'queued')
+             AND u.state IN ('delivered', 'failed', 'dead')
+           RETURNING outbox.id, outbox.message_id, outbox.app_id, outbox.user_id,
+                     outbox.device_id, outbox.notification_id, outbox.kind, outbox.credential,
+                     outbox.token, u.state, outbox.attempts, outbox.retries,
+                     outbox.expires_at, u.outcome, u.reason, outbox.created_at)
+         INSERT INTO outbox_finished (id, message_id, app_id, user_id, device_id,
+                                      notification_id, kind, credential, token, state,
+                                      attempts, retries, run_at, lease_until, expires_at,
+                                      last_outcome, last_reason, created_at, updated_at)
+         SELECT id, message_id, app_id, user_id, device_id, notification_id, kind, credential,
+                token, state, attempts, retries, $1, NULL, expires_at, outcome, reason,
+                created_at, $1
+         FROM moved",
     )
     .bind(now)
     .bind(col(|u| &u.message_id))

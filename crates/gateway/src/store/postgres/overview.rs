@@ -11,11 +11,12 @@ use crate::store::{OutboxStats, PausedRoute, RecentDelivery, StoreError};
 impl PgStore {
     pub(super) async fn outbox_stats_impl(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
         let mut by_app: BTreeMap<String, OutboxStats> = BTreeMap::new();
-        // The unfinished rows are what `deliveries_due` indexes; a lease that ran out is due.
+        // The unfinished rows are what `deliveries_due` indexes (in `outbox` alone); a lease
+        // that ran out is due.
         let live = sqlx::query(
             "SELECT app_id, COUNT(*), COUNT(*) FILTER (WHERE run_at <= $1),
                     MIN(run_at) FILTER (WHERE run_at <= $1)
-             FROM deliveries WHERE state IN ('pending', 'retrying', 'in_flight')
+             FROM outbox WHERE state IN ('pending', 'retrying', 'in_flight')
              GROUP BY app_id",
         )
         .bind(now)
@@ -32,9 +33,9 @@ impl PgStore {
             stats.due = row.try_get::<Option<i64>, _>(2).map_err(err)?.unwrap_or(0);
             stats.oldest_due_at = row.try_get(3).map_err(err)?;
         }
-        // Served by `deliveries_dead`.
+        // Served by `outbox_finished_dead`: dead rows are finished.
         let dead = sqlx::query(
-            "SELECT app_id, COUNT(*) FROM deliveries WHERE state = 'dead' GROUP BY app_id",
+            "SELECT app_id, COUNT(*) FROM outbox_finished WHERE state = 'dead' GROUP BY app_id",
         )
         .fetch_all(&self.pool)
         .await
@@ -71,8 +72,9 @@ impl PgStore {
         user: &str,
         limit: u32,
     ) -> Result<Vec<RecentDelivery>, StoreError> {
-        // Newest first by id: a backward walk of the primary key that stops after `limit`
-        // matches (no index on the user: one would cost every accepted row an insert).
+        // Newest first by id: a backward walk of the primary keys of `outbox` and
+        // `outbox_finished` (the view `deliveries`, merged) that stops after `limit` matches (no
+        // index on the user: one would cost every accepted row an insert).
         let rows = sqlx::query(
             "SELECT id, message_id, device_id, kind, state, attempts, last_outcome, last_reason,
                     updated_at

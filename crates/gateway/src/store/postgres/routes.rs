@@ -24,7 +24,7 @@ impl PgStore {
         .map_err(err)?;
         // Only rows the route held: rows backing off after a 5xx keep their backoff.
         let due = sqlx::query(
-            "UPDATE deliveries SET run_at = $4, updated_at = $4
+            "UPDATE outbox SET run_at = $4, updated_at = $4
              WHERE app_id = $1 AND kind = $2 AND credential = $3 AND state = 'retrying'
                AND run_at > $4 AND last_outcome IN ('auth', 'misconfigured', 'unroutable')",
         )

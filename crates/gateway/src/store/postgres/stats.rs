@@ -7,9 +7,10 @@ use crate::store::{Backlog, StoreError};
 
 impl PgStore {
     pub(super) async fn backlog_impl(&self, now: i64) -> Result<Backlog, StoreError> {
-        // Both read only the outstanding rows, through the partial index `deliveries_due`.
+        // Both read only the outstanding rows, in `outbox` (the view `deliveries` would scan
+        // `outbox_finished` too), through the partial index `deliveries_due`.
         let depth = sqlx::query(
-            "SELECT app_id, state, COUNT(*) FROM deliveries
+            "SELECT app_id, state, COUNT(*) FROM outbox
              WHERE state IN ('pending', 'retrying', 'in_flight')
              GROUP BY app_id, state ORDER BY app_id, state",
         )
@@ -28,7 +29,7 @@ impl PgStore {
         .collect::<Result<Vec<_>, StoreError>>()?;
         // Due as the claim sees it: held rows of paused routes are left out.
         let oldest_due = sqlx::query(
-            "SELECT d.app_id, MIN(d.run_at) FROM deliveries d
+            "SELECT d.app_id, MIN(d.run_at) FROM outbox d
              WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= $1
                AND NOT EXISTS (SELECT 1 FROM paused_routes p
                                WHERE p.app_id = d.app_id AND p.kind = d.kind

@@ -140,7 +140,7 @@ pub(super) async fn record_events(
         // sees it in flight, and writes no second event, as SQLite's one writer would.
         let rows = sqlx::query(
             "SELECT id, app_id, message_id, user_id, device_id, kind, credential
-             FROM deliveries WHERE id = ANY($1) AND state = 'in_flight' ORDER BY id
+             FROM outbox WHERE id = ANY($1) AND state = 'in_flight' ORDER BY id
              FOR UPDATE",
         )
         .bind(&ids)
@@ -244,7 +244,7 @@ pub(super) async fn daemon_events(
         }
         // Locked until the commit, as the outcomes' rows are (see `record_events`).
         let found = sqlx::query(
-            "SELECT credential FROM deliveries
+            "SELECT credential FROM outbox
              WHERE message_id = $1 AND user_id = $2 AND device_id = $3 AND app_id = $4
                AND kind = 'daemon' AND state IN ('pending', 'in_flight', 'retrying', 'queued')
              FOR UPDATE",
