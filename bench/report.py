@@ -479,7 +479,7 @@ the server from `/proc/<pid>/stat` ÷ requests. **End to end**: 10,000 recipient
 `i` with `1 + i % 4` devices over APNs, Xiaomi, Huawei and the daemon channel (25,000 deliveries); every daemon
 device is a connected WebSocket client of the gateway that acks (so `delivered`); one group message (99
 renderings); time from just before the POST to the largest `updated_at_ms` of its deliveries in `GET
-/v1/apps/{app}/messages/{id}`, read once `GET .../{id}/summary` (polled every 250 ms) says every delivery is
+/v1/apps/{app}/messages/{id}`, read once `GET .../{id}/summary` (polled every second) says every delivery is
 final; every one must be delivered or queued.
 Compared with `router_e2e` (the library alone, one device per recipient) run in the same round; the gateway
 groups claimed rows by rendered notification, like router_e2e's `by-badge` mode, which is the target's

@@ -24,8 +24,10 @@ pub struct Args {
     /// The wait between two reads of the message's summary (`GET .../summary`: counts, one
     /// aggregate read, which still visits every delivery row of the message), in milliseconds.
     /// The time measured does not depend on it: it comes from the deliveries' `updated_at_ms`
-    /// in the full status, read once at the end.
-    #[arg(long, default_value_t = 250)]
+    /// in the full status, read once at the end. But each read is the observer's load on the
+    /// server while it delivers (profiled: 6% of the server's CPU at one read per 250 ms), so
+    /// it reads once a second.
+    #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
     /// How long every delivery may take to be final, in seconds.
     #[arg(long, default_value_t = 300)]

@@ -8,17 +8,21 @@
 //!
 //! Nothing is lost by it: a handed row is in the store, leased, exactly as if claimed. If the
 //! process dies before sending it, its lease expires and any worker claims it again (at least
-//! once, as for claimed rows). The hand-off holds at most `capacity` rows (memory stays
-//! bounded whatever the backlog); rows beyond it are written due, for the claims.
+//! once, as for claimed rows). So that a crash re-sends no more than before, the rows leased
+//! this way and those of the worker's dispatches together stay within what claims alone could
+//! hold (`claim_batch` × `max_in_flight`, plus the claim being dispatched), and never above
+//! [`CAPACITY`] (memory stays bounded whatever the backlog); rows beyond are written due, for
+//! the claims.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::send::Leased;
 use crate::store::{AcceptLease, Claimed, LeasedAtAccept};
 
-/// Rows waiting in memory at most: about 5 MiB of rows, a large group message's worth (a
-/// 10,000-member group has up to 40,000 devices).
-pub(crate) const CAPACITY: usize = 20_000;
+/// Rows waiting in memory at most (about 250 bytes each, so 10 MiB): the largest message's
+/// worth, its most recipients (`MAX_RECIPIENTS`, 10,000) with four devices each.
+pub(crate) const CAPACITY: usize = 40_000;
 
 /// The worker's in-memory inbox of rows leased at accept.
 #[derive(Debug, Default)]
@@ -31,6 +35,10 @@ struct Inner {
     /// `Some(lease in ms)` while a worker takes rows; `None` before it starts and after it
     /// stops (accepts then write every row due).
     lease_ms: Option<i64>,
+    /// Rows leased at once at most: these, the dispatches' and the promised ones.
+    capacity: usize,
+    /// The rows of the worker's dispatches.
+    dispatching: Option<Arc<Leased>>,
     /// Rows queued, and rows promised to accepts being committed.
     queued: usize,
     reserved: usize,
@@ -38,9 +46,13 @@ struct Inner {
 }
 
 impl Handoff {
-    /// Starts taking rows, leased for `lease_ms`.
-    pub(crate) fn open(&self, lease_ms: i64) {
-        self.lock().lease_ms = Some(lease_ms);
+    /// Starts taking rows, leased for `lease_ms`, at most `capacity` (bounded by [`CAPACITY`])
+    /// leased at once with those of the worker's dispatches, `dispatching`.
+    pub(crate) fn open(&self, lease_ms: i64, capacity: usize, dispatching: Arc<Leased>) {
+        let mut inner = self.lock();
+        inner.lease_ms = Some(lease_ms);
+        inner.capacity = capacity.min(CAPACITY);
+        inner.dispatching = Some(dispatching);
     }
 
     /// Stops taking rows; answers the ids of those still queued (their leases to release).
@@ -61,7 +73,10 @@ impl Handoff {
     pub(crate) fn reserve(&self, now: i64, wanted: usize) -> Option<AcceptLease> {
         let mut inner = self.lock();
         let lease_ms = inner.lease_ms?;
-        let room = CAPACITY.saturating_sub(inner.queued + inner.reserved);
+        let dispatching = inner.dispatching.as_ref().map_or(0, |d| d.len());
+        let room = inner
+            .capacity
+            .saturating_sub(inner.queued + inner.reserved + dispatching);
         let rows = room.min(wanted);
         if rows == 0 {
             return None;
@@ -144,7 +159,7 @@ mod tests {
     fn nothing_is_reserved_before_a_worker_opens_it_or_after_it_closes() {
         let handoff = Handoff::default();
         assert_eq!(handoff.reserve(5, 10), None);
-        handoff.open(1000);
+        handoff.open(1000, CAPACITY, Arc::default());
         assert_eq!(
             handoff.reserve(5, 10),
             Some(AcceptLease {
@@ -158,9 +173,16 @@ mod tests {
     }
 
     #[test]
-    fn room_counts_queued_and_reserved_rows_up_to_the_capacity() {
+    fn room_counts_queued_reserved_and_dispatched_rows_up_to_the_capacity() {
         let handoff = Handoff::default();
-        handoff.open(1000);
+        let dispatching = Arc::new(Leased::default());
+        handoff.open(1000, 100, dispatching.clone());
+        dispatching.add(&[row(90), row(91)]);
+        assert_eq!(handoff.reserve(0, 1000).map(|l| l.rows), Some(98));
+        assert_eq!(handoff.reserve(0, 1), None);
+
+        let handoff = Handoff::default();
+        handoff.open(1000, usize::MAX, Arc::default());
         let first = handoff.reserve(0, CAPACITY - 3).expect("room");
         let second = handoff.reserve(0, 10).expect("room");
         assert_eq!(second.rows, 3);
@@ -180,7 +202,7 @@ mod tests {
     #[test]
     fn rows_delivered_after_the_worker_stopped_are_given_back_and_queued_ones_released() {
         let handoff = Handoff::default();
-        handoff.open(1000);
+        handoff.open(1000, CAPACITY, Arc::default());
         let a = handoff.reserve(0, 2).expect("room");
         let b = handoff.reserve(0, 2).expect("room");
         handoff.deliver(&a, leased(0..2)).expect("open");

@@ -76,7 +76,10 @@ impl Worker {
         let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let batch = self.config.claim_batch.max(1);
         let mut next_prune = tokio::time::Instant::now();
-        self.handoff.open(lease);
+        let most = usize::try_from(batch)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(self.config.max_in_flight.max(1));
+        self.handoff.open(lease, most, in_flight.leased.clone());
         while self.stop.borrow().is_none() {
             while in_flight.tasks.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_prune {
@@ -89,6 +92,9 @@ impl Worker {
             tokio::pin!(woken);
             woken.as_mut().enable();
             while let Some(handed) = self.handoff.take() {
+                // Counted as the dispatches' from now on, so the hand-off's room stays bounded
+                // while they wait for slots.
+                in_flight.leased.add(&handed.rows);
                 let now = self.clock.now_ms();
                 self.dispatch(handed.rows, handed.notifications, now, &mut in_flight)
                     .await;
@@ -169,6 +175,7 @@ impl Worker {
         let mut groups: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
         for row in rows {
             if row.expires_at <= now {
+                in_flight.leased.remove(std::slice::from_ref(&row));
                 let record = final_record(&row, now, "expired", row.last_reason.clone());
                 self.metrics.unsent(&row, &record, now);
                 expired.push(record);
@@ -194,6 +201,9 @@ impl Worker {
                 Err(e) => {
                     // Their leases expire and the rows are claimed again.
                     tracing::error!(error = %e, "worker: loading notifications failed");
+                    for rows in groups.values() {
+                        in_flight.leased.remove(rows);
+                    }
                     return;
                 }
             }
@@ -213,6 +223,7 @@ impl Worker {
                     })
                     .collect();
                 self.writer.send(WriteCommand::Outcomes(records));
+                in_flight.leased.remove(&rows);
                 continue;
             };
             let Ok(slot) = in_flight.slots.clone().acquire_owned().await else {

@@ -22,11 +22,15 @@ impl Leased {
         self.lock().extend(rows.iter().map(|r| r.id));
     }
 
-    fn remove(&self, rows: &[Claimed]) {
+    pub(crate) fn remove(&self, rows: &[Claimed]) {
         let mut set = self.lock();
         for row in rows {
             set.remove(&row.id);
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     pub(crate) fn take(&self) -> Vec<i64> {

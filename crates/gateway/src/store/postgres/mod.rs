@@ -41,9 +41,9 @@ use sqlx::{Postgres, Row, Transaction};
 use super::*;
 
 pub use node::{ClusterNode, LiveNode};
-pub use rate_buckets::PgRateSource;
 #[doc(hidden)]
 pub use outbox::{CLAIM_SQL, OUTCOMES_SQL};
+pub use rate_buckets::PgRateSource;
 
 /// How long a request waits for a pooled connection before failing (a 5xx, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -149,18 +149,13 @@ fn insert_rows(
         "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
          VALUES (?1, ?2, ?3, ?4)",
     )?;
+    // Due (pending, never tried), or as a claim at the lease's `now` would leave the row: in
+    // flight, first attempt, leased.
     let mut delivery = prepare(
-        "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
-               kind, credential, token, state, attempts, run_at, expires_at, created_at,
-               updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10, ?9, ?9)",
-    )?;
-    // As a claim at `now` would leave the row: in flight, first attempt, leased.
-    let mut leased_delivery = prepare(
         "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
                kind, credential, token, state, attempts, lease_until, run_at, expires_at,
                created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 1, ?11, ?11, ?10, ?9, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?12, ?13, ?14, ?10, ?9, ?15)",
     )?;
     for m in messages {
         let mut notification_ids = Vec::with_capacity(m.notifications.len());
@@ -184,41 +179,39 @@ fn insert_rows(
                     .get(d.notification)
                     .copied()
                     .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
-                let kind = kind_label(d.kind);
-                let Some(lessor) = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d)) else {
-                    delivery
-                        .execute(params![
-                            m.id,
-                            m.app,
-                            r.user,
-                            d.device_id,
-                            notification,
-                            kind,
-                            d.credential,
-                            d.token,
-                            m.created_at,
-                            m.expires_at
-                        ])
-                        .map_err(raw_err)?;
-                    continue;
+                let lessor = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d));
+                let (state, attempts, lease_until, run_at, updated_at) = match &lessor {
+                    Some(l) => (
+                        "in_flight",
+                        1,
+                        Some(l.lease.lease_until),
+                        l.lease.lease_until,
+                        l.lease.now,
+                    ),
+                    None => ("pending", 0, None, m.created_at, m.created_at),
                 };
-                let lease = lessor.lease;
-                leased_delivery
+                delivery
                     .execute(params![
                         m.id,
                         m.app,
                         r.user,
                         d.device_id,
                         notification,
-                        kind,
+                        kind_label(d.kind),
                         d.credential,
                         d.token,
                         m.created_at,
                         m.expires_at,
-                        lease.lease_until,
-                        lease.now
+                        state,
+                        attempts,
+                        lease_until,
+                        run_at,
+                        updated_at
                     ])
                     .map_err(raw_err)?;
+                let Some(lessor) = lessor else {
+                    continue;
+                };
                 lessor.leased.rows.push(Claimed {
                     id: conn.last_insert_rowid(),
                     app: m.app.clone(),
