@@ -112,7 +112,7 @@ impl Service {
                 return replay(id, hash, request_hash);
             }
         }
-        self.wake.notify_waiters();
+        // The committer woke the workers (or handed them the rows).
         Ok(accepted)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::Clock;
 use crate::store::{Accepted, NewMessage, Store, StoreError};
@@ -27,11 +27,13 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer task over `store`, handing rows to `handoff`.
+    /// Starts the committer task over `store`, handing rows to `handoff` and waking the
+    /// workers' claims (`wake`) when rows were left due.
     pub(crate) fn spawn(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         handoff: Arc<Handoff>,
+        wake: Arc<Notify>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(NewMessage, Reply)>(QUEUE);
         tokio::spawn(async move {
@@ -48,9 +50,17 @@ impl Committer {
                     }
                 }
                 let (messages, replies): (Vec<NewMessage>, Vec<Reply>) = batch.into_iter().unzip();
-                let lease = handoff.reserve(clock.now_ms(), rows);
+                let deliveries: usize = messages
+                    .iter()
+                    .flat_map(|m| &m.recipients)
+                    .map(|r| r.deliveries.len())
+                    .sum();
+                let lease = handoff.reserve(clock.now_ms(), deliveries);
                 match store.accept_leasing(messages, lease).await {
                     Ok((accepted, leased)) => {
+                        if leased.rows.len() < deliveries {
+                            wake.notify_waiters();
+                        }
                         if let Some(lease) = &lease
                             && let Err(back) = handoff.deliver(lease, leased)
                         {

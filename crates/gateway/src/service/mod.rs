@@ -91,7 +91,12 @@ impl Service {
         let handoff = Arc::new(Handoff::default());
         Service {
             handoff: handoff.clone(),
-            committer: Committer::spawn(store.clone(), clock.clone(), handoff.clone()),
+            committer: Committer::spawn(
+                store.clone(),
+                clock.clone(),
+                handoff.clone(),
+                wake.clone(),
+            ),
             lookups: Lookups::spawn(store.clone()),
             store,
             apps,

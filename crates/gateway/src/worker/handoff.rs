@@ -17,6 +17,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::Notify;
+
 use super::send::Leased;
 use crate::store::{AcceptLease, Claimed, LeasedAtAccept};
 
@@ -28,6 +30,8 @@ pub(crate) const CAPACITY: usize = 40_000;
 #[derive(Debug, Default)]
 pub struct Handoff {
     inner: Mutex<Inner>,
+    /// Signalled when rows are queued (a permit is kept if the worker is busy).
+    ready: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -106,7 +110,14 @@ impl Handoff {
         }
         inner.queued += leased.rows.len();
         inner.batches.push_back(leased);
+        drop(inner);
+        self.ready.notify_one();
         Ok(())
+    }
+
+    /// Signalled when rows are queued.
+    pub(crate) fn ready(&self) -> &Notify {
+        &self.ready
     }
 
     /// The oldest queued batch.

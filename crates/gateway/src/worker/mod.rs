@@ -80,14 +80,17 @@ impl Worker {
             .unwrap_or(usize::MAX)
             .saturating_mul(self.config.max_in_flight.max(1));
         self.handoff.open(lease, most, in_flight.leased.clone());
+        // Whether to claim this round: not when only the hand-off woke us (an accept whose
+        // rows were all handed over leaves nothing due to look for).
+        let mut claim = true;
         while self.stop.borrow().is_none() {
             while in_flight.tasks.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_prune {
                 self.prune().await;
                 next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
             }
-            // Registered before the hand-off is read and the claim made, so rows handed or
-            // committed meanwhile still wake us.
+            // Registered before the hand-off is read and the claim made, so rows committed
+            // meanwhile still wake us (handed rows leave a permit in `ready`).
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
@@ -99,31 +102,38 @@ impl Worker {
                 self.dispatch(handed.rows, handed.notifications, now, &mut in_flight)
                     .await;
             }
-            let now = self.clock.now_ms();
-            let full = match self
-                .store
-                .claim(now, now.saturating_add(lease), batch)
-                .await
-            {
-                Ok(rows) => {
-                    let full = rows.len() as u64 >= u64::from(batch);
-                    self.dispatch(rows, Vec::new(), now, &mut in_flight).await;
-                    full
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "worker: claim failed");
-                    false
-                }
-            };
+            let full = claim && self.claim_and_dispatch(lease, batch, &mut in_flight).await;
             if !full {
                 tokio::select! {
-                    () = &mut woken => {}
-                    () = tokio::time::sleep(poll) => {}
+                    biased;
+                    () = &mut woken => claim = true,
                     _ = self.stop.changed() => {}
+                    () = self.handoff.ready().notified() => claim = false,
+                    () = tokio::time::sleep(poll) => claim = true,
                 }
             }
         }
         self.finish(in_flight).await;
+    }
+
+    /// Claims due rows and dispatches them; whether the claim was full (more may be due).
+    async fn claim_and_dispatch(&self, lease: i64, batch: u32, in_flight: &mut InFlight) -> bool {
+        let now = self.clock.now_ms();
+        match self
+            .store
+            .claim(now, now.saturating_add(lease), batch)
+            .await
+        {
+            Ok(rows) => {
+                let full = rows.len() as u64 >= u64::from(batch);
+                self.dispatch(rows, Vec::new(), now, in_flight).await;
+                full
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "worker: claim failed");
+                false
+            }
+        }
     }
 
     /// Deletes finished messages older than the retention, a bounded number per call.
