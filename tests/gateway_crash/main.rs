@@ -86,7 +86,7 @@ async fn kill_9_mid_flight_loses_no_acknowledged_delivery() {
 
     let gateway = GatewayProcess::start(&files.config).await;
     let api = Api::new(&gateway.base);
-    register_everyone(&api).await;
+    traffic::register_everyone(&api).await;
     for simulator in SIMULATORS {
         control
             .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])
@@ -312,25 +312,6 @@ async fn crash_simulators() {
         return;
     };
     simulators::serve(Path::new(&dir)).await;
-}
-
-/// Registers every user's devices, eight requests at a time.
-async fn register_everyone(api: &Api) {
-    let tasks: Vec<_> = (0..8)
-        .map(|t| {
-            let api = api.clone();
-            tokio::spawn(async move {
-                for i in (t..USERS).step_by(8) {
-                    for device in traffic::devices_of(i) {
-                        api.register(&device).await;
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("registration");
-    }
 }
 
 /// Delivery rows by state, read from the store's file (the gateway is dead).

@@ -214,3 +214,22 @@ pub fn device_states(status: &Value) -> Vec<String> {
         .map(|d| d["state"].as_str().unwrap_or("?").to_owned())
         .collect()
 }
+
+/// Registers every user's devices, eight requests at a time.
+pub async fn register_everyone(api: &Api) {
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                for i in (t..USERS).step_by(8) {
+                    for device in devices_of(i) {
+                        api.register(&device).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("registration");
+    }
+}

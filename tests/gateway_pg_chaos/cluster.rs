@@ -99,7 +99,7 @@ async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
     for config in &configs[..NODES] {
         nodes.push(GatewayProcess::start(config).await);
     }
-    support::register_everyone(&nodes[1].base).await;
+    crate::traffic::register_everyone(&crate::traffic::Api::new(&nodes[1].base)).await;
     for (set, control) in controls.iter().enumerate() {
         let latency = if set == 0 {
             KILLED_LATENCY_MS

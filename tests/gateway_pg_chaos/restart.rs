@@ -50,7 +50,7 @@ async fn postgres_restart_mid_load_loses_no_acknowledged_delivery() {
     let control = Control::new(&sims.urls.control);
 
     let gateway = GatewayProcess::start(&files.config).await;
-    support::register_everyone(&gateway.base).await;
+    crate::traffic::register_everyone(&crate::traffic::Api::new(&gateway.base)).await;
     for simulator in SIMULATORS {
         control
             .set_faults(simulator, &[&format!("latency={LATENCY_MS}")])

@@ -13,7 +13,7 @@ use sqlx::{PgPool, Row};
 
 use crate::children::{Files, SimulatorUrls, gateway_config, toml_str};
 use crate::simulators::Control;
-use crate::traffic::{self, API_KEY, APP, Api, USERS};
+use crate::traffic::{self, API_KEY, APP};
 
 /// Every vendor channel's simulator, by its control name.
 pub const SIMULATORS: [&str; 4] = ["apns", "xiaomi", "huawei", "fcm"];
@@ -66,26 +66,6 @@ backoff_max_ms = 1000
         db = toml_str(&dir.join(format!("{name}.sqlite3")).to_string_lossy()),
     );
     gateway_config(urls, files, &store_and_worker)
-}
-
-/// Registers every user's devices through `base`, eight requests at a time.
-pub async fn register_everyone(base: &str) {
-    let api = Api::new(base);
-    let tasks: Vec<_> = (0..8)
-        .map(|t| {
-            let api = api.clone();
-            tokio::spawn(async move {
-                for i in (t..USERS).step_by(8) {
-                    for device in traffic::devices_of(i) {
-                        api.register(&device).await;
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("registration");
-    }
 }
 
 /// The answers the back end got, by kind.
