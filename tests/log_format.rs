@@ -79,18 +79,20 @@ async fn json_logs_trace_messages_and_attempts_by_id_and_never_the_token() {
         "delivered"
     );
 
-    // Read until the delivery attempt's event (the message's came before it).
+    // Read until both the accept's and the delivery attempt's events are in. Their order is
+    // not fixed: rows leased at accept reach the worker as the transaction commits, so the
+    // attempt can be logged before the handler logs the accept.
     let is_attempt = |v: &Value| v["fields"]["message"] == "delivery attempt";
-    loop {
+    let is_accept = |v: &Value| v["fields"]["message"] == "message accepted";
+    let seen = |logs: &[String], is: &dyn Fn(&Value) -> bool| {
+        logs.iter()
+            .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| is(&v)))
+    };
+    while !(seen(&logs, &is_attempt) && seen(&logs, &is_accept)) {
         let line = next_line(&mut lines).await;
         // The rest of the banner (`try:` and the curl lines) is text, not a log line.
-        if !line.starts_with('{') {
-            continue;
-        }
-        let done = serde_json::from_str::<Value>(&line).is_ok_and(|v| is_attempt(&v));
-        logs.push(line);
-        if done {
-            break;
+        if line.starts_with('{') {
+            logs.push(line);
         }
     }
     child.kill().await.expect("kill");
