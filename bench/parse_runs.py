@@ -85,7 +85,7 @@ def parse_h2load(text):
 
 def parse_bench(kind, text, base):
     """Rows from the output of a bench executable run.sh runs itself (render, idle_rss,
-    roundtrip, router); BASE holds the run's process CPU, others' share, wall time, exit status."""
+    roundtrip, router, cross_node, ...); BASE holds the run's process CPU, others' share, wall time, exit status."""
     rows = []
     if kind == "render":
         for name, lo, lu, mid, mu in re.findall(
@@ -120,6 +120,12 @@ def parse_bench(kind, text, base):
         for line in text.splitlines():
             if line.startswith("{") and '"router_e2e"' in line:
                 rows.append(dict(base, **json.loads(line)))
+    elif kind == "cross_node":
+        # crates/daemon/benches/cross_node.rs: one JSON line; its Postgres server's CPU is taken
+        # out of the others' share as for a gateway run on Postgres.
+        for line in text.splitlines():
+            if line.startswith("{") and '"cross_node"' in line:
+                rows.append(gateway_row(base, json.loads(line)))
     elif kind in ("gateway_accept", "gateway_e2e", "gateway_memory"):
         for line in text.splitlines():
             if line.startswith("{") and f'"{kind}"' in line:
@@ -174,6 +180,10 @@ def run_failures(row):
             reasons.append(f"{row[key]:,} {what}")
     if row.get("pgbench_exit"):
         reasons.append(f"pgbench exit status {row['pgbench_exit']}")
+    if row.get("left_queued"):
+        reasons.append(f"{row['left_queued']:,} pushes left queued")
+    if "acked" in row and "pushes" in row and row["acked"] != row["pushes"]:
+        reasons.append(f"{row['pushes'] - row['acked']:,} pushes not acked")
     if row.get("ran_out"):
         reasons.append("the outbox may have run out of due rows before the time was up (raise --rows)")
     errors = row.get("socket_errors")

@@ -382,6 +382,17 @@ def section_cluster(rows, out):
     pg_slow = "invalid" if failures_text(pg_runs) else (f"{slow['pgbench']:.2f}×" if slow["pgbench"] else "—")
     t.add("rows/s with the open transaction ÷ without (pushway)", slow["pushway"], "×",
           others=side[("pushway", False)] + side[("pushway", True)], note=f"pgbench: {pg_slow}")
+    cross = pick(rows, bench="cross_node")
+    if cross:
+        rate = int(med(r.get("rate") for r in cross) or 0)
+        # A run with a push not acked or left queued is invalid (run_failures).
+        t.add(f"cross-node daemon push→ack p99 at {rate:,} pushes/s (node B queues, node A's device acks)",
+              med(r.get("p99_ms") for r in cross), " ms", at_most=20, others=cross,
+              runs=cross,
+              note=f"p50 {fmt(med(r.get('p50_ms') for r in cross), 2)} ms, p99.9 "
+                   f"{fmt(med(r.get('p999_ms') for r in cross), 2)} ms, max {fmt(med(r.get('max_ms') for r in cross), 1)} ms; "
+                   f"{fmt(med(r.get('pushes') for r in cross))} pushes to {fmt(med(r.get('devices') for r in cross))} "
+                   f"devices per run; Postgres CPU {fmt(med(r.get('postgres_run_cpu_s') for r in cross), 2)} s per run")
     out.append(t)
 
 
@@ -498,7 +509,13 @@ in quick mode, 400,000 and 10 s otherwise), vacuumed, analyzed and checkpointed.
 `PgStore`. Rows/s = rows delivered ÷ the run's time; Postgres CPU per row from `/proc` (the postmaster and its
 children). Both again in runs of 60 s (10 s in quick mode) on 600,000 rows (150,000) while another session
 holds `BEGIN; SELECT txid_current()` open for the whole run (the SKIP LOCKED / dead-tuple case). A run that may
-have run out of due rows is invalid. One round unless `CLUSTER_ROUNDS` is set."""),
+have run out of due rows is invalid. One round unless `CLUSTER_ROUNDS` is set.
+**Cross-node daemon** (`cargo bench -p pushway-daemon --bench cross_node`, every round): a private Postgres
+with default durability, two hubs (nodes A and B) in one process, each with its own pool and `LISTEN`
+connection; 100 devices (the real client, acking every push) connected to A; 1,000 single-token pushes a
+second for 10 s (3 s in quick mode) sent through B's provider, which queues them in Postgres and notifies A.
+Latency from each push's scheduled tick to A's `on_acked`; the target is on the median of the rounds' p99. A
+run with a push not acked or left queued is invalid; Postgres's CPU is taken out of the others' share."""),
     "cluster_e2e": ("End to end on Postgres vs SQLite (cluster)", section_cluster_e2e, """\
 `target/release/examples/gateway_bench e2e` (the gateway section's end-to-end workload: 10,000 recipients,
 fewer in quick mode, 25,000 deliveries over APNs, Xiaomi, Huawei and connected daemon clients, one group message)

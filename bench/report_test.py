@@ -334,5 +334,39 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("run out of due rows", t.rows[1][6])
 
 
+def cross_node_line(p99_ms, acked=10000, left=0):
+    """What crates/daemon/benches/cross_node.rs prints last (its text lines before it)."""
+    return ("cross-node push->ack, 100 devices on node A, 10000 pushes sent through node B at 1000/s\n" +
+            json.dumps({"bench": "cross_node", "devices": 100, "rate": 1000, "seconds": 10, "pushes": 10000,
+                        "acked": acked, "left_queued": left, "p50_ms": 5.4, "p99_ms": p99_ms, "p999_ms": 19.5,
+                        "max_ms": 29.5, "postgres_run_cpu_s": 4.0}) + "\n")
+
+
+class CrossNodeTest(unittest.TestCase):
+    def table(self, *texts):
+        rows = [dict(r, round=i + 1) for i, text in enumerate(texts)
+                for r in parse_bench("cross_node", text, {"others_share": 0.5, "wall_s": 10.0})]
+        out = []
+        report.section_cluster(rows, out)
+        return rows, out[0].rows[-1]
+
+    def test_median_p99_against_the_target_with_postgres_out_of_others(self):
+        rows, row = self.table(cross_node_line(11.9), cross_node_line(41.9), cross_node_line(17.1))
+        self.assertEqual([r["others_share"] for r in rows], [0.1, 0.1, 0.1])
+        self.assertEqual((row[0], row[1], row[2], row[4]),
+                         ("cross-node daemon push→ack p99 at 1,000 pushes/s (node B queues, node A's device acks)",
+                          "17.1 ms", "≤ 20.0 ms", "pass"))
+        self.assertIn("p50 5.40 ms", row[6])
+
+    def test_a_slow_median_fails(self):
+        _, row = self.table(cross_node_line(25.0))
+        self.assertEqual(row[4], "**FAIL**")
+
+    def test_a_push_not_acked_or_left_queued_voids_the_figure(self):
+        for text in (cross_node_line(10.0, acked=9999), cross_node_line(10.0, left=3)):
+            _, row = self.table(text)
+            self.assertEqual((row[1], row[4]), ("invalid", "**invalid**"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -13,7 +13,7 @@
 # benches), router (examples/router_e2e.rs), gateway (examples/gateway_bench.rs: `pushway serve`'s
 # durable accept rate against examples/accept_limit.rs, end to end against router_e2e in the same
 # round, memory), cluster (examples/cluster_bench: the outbox's claim-and-complete on a private
-# Postgres against pgbench running the same SQL), cluster_e2e (gateway_bench e2e on SQLite, on Postgres
+# Postgres against pgbench running the same SQL; the daemon's cross-node push→ack latency), cluster_e2e (gateway_bench e2e on SQLite, on Postgres
 # with one node and with three nodes, same round). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
 # per figure, medians of the rounds, and the CPU others used during each run (a run where others
@@ -54,13 +54,13 @@ if [ -z "$OUT" ]; then if [ "$QUICK" = 1 ]; then OUT=bench-out/BENCHMARKS.quick.
 if [ "$QUICK" = 1 ]; then
   SIM_N=20000 APNS_N=5000 FCM_N=5000 VENDOR_N=100000 WRK_SECONDS=2 IDLE_CONNS=2000 RECIPIENTS=2000 PENDING=100000
   CRITERION=(--warm-up-time 0.5 --measurement-time 1) XIAOMI_SINGLE=()
-  CLUSTER_ROWS=100000 CLUSTER_SECONDS=3 CLUSTER_HOLD=10 CLUSTER_OPEN_ROWS=150000
+  CLUSTER_ROWS=100000 CLUSTER_SECONDS=3 CLUSTER_HOLD=10 CLUSTER_OPEN_ROWS=150000 CROSS_SECONDS=3
 else
   SIM_N=${SIM_N:-200000} APNS_N=${APNS_N:-20000} FCM_N=${FCM_N:-20000} VENDOR_N=${VENDOR_N:-1000000} WRK_SECONDS=${WRK_SECONDS:-5}
   IDLE_CONNS=${IDLE_CONNS:-10000} RECIPIENTS=${RECIPIENTS:-10000} PENDING=${PENDING:-1000000}
   CRITERION=(--warm-up-time 2 --measurement-time 5) XIAOMI_SINGLE=(--single)
   CLUSTER_ROWS=${CLUSTER_ROWS:-400000} CLUSTER_SECONDS=${CLUSTER_SECONDS:-10}
-  CLUSTER_HOLD=${CLUSTER_HOLD:-60} CLUSTER_OPEN_ROWS=${CLUSTER_OPEN_ROWS:-600000}
+  CLUSTER_HOLD=${CLUSTER_HOLD:-60} CLUSTER_OPEN_ROWS=${CLUSTER_OPEN_ROWS:-600000} CROSS_SECONDS=${CROSS_SECONDS:-10}
 fi
 
 SCRATCH=${PUSHWAY_BENCH_DIR:-$repo/bench-out}
@@ -175,7 +175,7 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and "bench" in m["target"]["kind"]:
         print(m["target"]["name"], m["executable"])')
-for b in render idle_rss roundtrip throughput; do
+for b in render idle_rss roundtrip throughput $(wants cluster && echo cross_node); do
   [ -x "${BENCH_BIN[$b]:-}" ] || { echo "bench executable $b not built" >&2; exit 1; }
 done
 
@@ -268,6 +268,10 @@ run_cluster() {
     measured cluster cluster "$round" 900 "$rel/examples/cluster_bench" --rows "$CLUSTER_ROWS" \
       --seconds "$CLUSTER_SECONDS" --hold-secs "$CLUSTER_HOLD" --open-rows "$CLUSTER_OPEN_ROWS" \
       --workers 4 --batch 100
+  done
+  # Cross-node daemon push→ack (crates/daemon/benches/cross_node.rs): every round, ~15 s each.
+  for round in $(seq "$ROUNDS"); do
+    measured cluster cross_node "$round" 300 env BENCH_SECONDS="$CROSS_SECONDS" "${BENCH_BIN[cross_node]}" --bench
   done
   STATUS[cluster]=${STATUS[cluster]:-complete}
 }

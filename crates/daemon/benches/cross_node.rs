@@ -71,13 +71,51 @@ fn main() {
     }
     let server = PgServer::start(&options).expect("a private PostgreSQL server");
     let url = server.create_database().unwrap();
-    tokio::runtime::Builder::new_multi_thread()
+    let pg0 = server.cpu_seconds().unwrap();
+    let report = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
         .block_on(run(&url, seconds));
+    // The server runs detached (pg_ctl), so bench/run.sh's accounting of this process leaves
+    // its CPU out: reported here, to be told apart from other work on the machine.
+    let pg_cpu = server.cpu_seconds().unwrap() - pg0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "cross_node",
+            "devices": DEVICES,
+            "rate": RATE,
+            "seconds": seconds,
+            "pushes": report.pushes,
+            "acked": report.acked,
+            "left_queued": report.left,
+            "p50_ms": report.ms(0.50),
+            "p99_ms": report.ms(0.99),
+            "p999_ms": report.ms(0.999),
+            "max_ms": report.ms(1.0),
+            "postgres_run_cpu_s": (pg_cpu * 100.0).round() / 100.0,
+        })
+    );
     drop(server);
+}
+
+/// What a run measured.
+struct Report {
+    pushes: usize,
+    acked: usize,
+    left: usize,
+    /// Push→ack latencies, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Report {
+    /// The `q` quantile in milliseconds (1.0: the largest), to the microsecond.
+    fn ms(&self, q: f64) -> f64 {
+        let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
+        (self.latencies[i].as_secs_f64() * 1e6).round() / 1e3
+    }
 }
 
 async fn node(
@@ -103,7 +141,7 @@ async fn node(
     (hub, store)
 }
 
-async fn run(url: &str, seconds: u64) {
+async fn run(url: &str, seconds: u64) -> Report {
     let acked: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let record = acked.clone();
     let (a, _) = node(url, "a", move |id| {
@@ -195,4 +233,10 @@ async fn run(url: &str, seconds: u64) {
         device.abort();
     }
     store_b.close().await;
+    Report {
+        pushes: scheduled.len(),
+        acked: acked.len(),
+        left,
+        latencies,
+    }
 }

@@ -182,6 +182,22 @@ impl PgServer {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// The running server's postmaster pid (first line of `data/postmaster.pid`).
+    pub fn postmaster_pid(&self) -> io::Result<u32> {
+        let pid = fs::read_to_string(self.root.join("data/postmaster.pid"))?;
+        pid.lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| io::Error::other("postmaster.pid: no pid on its first line"))
+    }
+
+    /// The running server's CPU so far, in seconds: benchmarks report it beside their own, as
+    /// the server runs detached (started by `pg_ctl`) and no child's accounting includes it.
+    /// See [`server_cpu_seconds`].
+    pub fn cpu_seconds(&self) -> io::Result<f64> {
+        server_cpu_seconds(self.postmaster_pid()?)
+    }
+
     fn answers(&self) -> bool {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
@@ -379,6 +395,77 @@ fn nanos() -> u128 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+/// A Postgres server's CPU so far, in seconds: the postmaster's own and its reaped children's,
+/// plus its live children's (the backends). A child that exits between two readings moves from
+/// the second term to the first with all its CPU, so differences of readings stay right. A
+/// backend reaped while the children are listed would be in neither term: the reading is taken
+/// again until the reaped children's CPU is the same before and after the listing.
+pub fn server_cpu_seconds(postmaster: u32) -> io::Result<f64> {
+    for _ in 0..100 {
+        let pm = Stat::read(postmaster)?;
+        let mut ticks = pm.utime + pm.stime + pm.cutime + pm.cstime;
+        for entry in fs::read_dir("/proc")?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may exit between the listing and the read: skip it.
+            if let Ok(stat) = Stat::read(pid)
+                && stat.ppid == postmaster
+            {
+                ticks += stat.utime + stat.stime;
+            }
+        }
+        let again = Stat::read(postmaster)?;
+        if again.cutime + again.cstime == pm.cutime + pm.cstime {
+            // USER_HZ: 100 on Linux.
+            return Ok(ticks as f64 / 100.0);
+        }
+    }
+    Err(io::Error::other(
+        "the server's children kept exiting while their CPU was read",
+    ))
+}
+
+/// The fields of `/proc/<pid>/stat` [`server_cpu_seconds`] reads.
+struct Stat {
+    ppid: u32,
+    utime: u64,
+    stime: u64,
+    cutime: u64,
+    cstime: u64,
+}
+
+impl Stat {
+    fn read(pid: u32) -> io::Result<Stat> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The command name (field 2) may hold spaces and parentheses: fields count from the
+        // last ')'. After it, index 0 is field 3 (state).
+        let fields: Vec<&str> = stat
+            .rfind(')')
+            .and_then(|i| stat.get(i + 2..))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let field = |i: usize| -> io::Result<u64> {
+            fields
+                .get(i)
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(|| io::Error::other(format!("/proc/{pid}/stat: no field {}", i + 3)))
+        };
+        Ok(Stat {
+            ppid: u32::try_from(field(1)?).map_err(io::Error::other)?,
+            utime: field(11)?,
+            stime: field(12)?,
+            cutime: field(13)?,
+            cstime: field(14)?,
+        })
+    }
 }
 
 #[cfg(test)]
