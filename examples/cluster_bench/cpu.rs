@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pushway::gateway::store::postgres::PgStore;
+use pushway_mock::postgres::{ProcStat, server_cpu_seconds};
 
 use super::Res;
 
@@ -16,7 +17,7 @@ pub async fn postmaster(store: &PgStore) -> Res<u32> {
     let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(store.pool())
         .await?;
-    let stat = Stat::read(u32::try_from(backend)?)?;
+    let stat = ProcStat::read(u32::try_from(backend)?)?;
     Ok(stat.ppid)
 }
 
@@ -37,11 +38,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn take(postmaster: u32) -> Res<Snapshot> {
-        let ticks = server_ticks(postmaster)?;
+        let server_s = server_cpu_seconds(postmaster)?;
         let loadavg = std::fs::read_to_string("/proc/loadavg")?;
         Ok(Snapshot {
             at: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64(),
-            server_s: ticks as f64 / HZ,
+            server_s,
             busy_s: busy_ticks()? as f64 / HZ,
             loadavg: loadavg
                 .split_whitespace()
@@ -52,78 +53,13 @@ impl Snapshot {
     }
 }
 
-/// The server's CPU ticks (see [`Snapshot::server_s`]). A backend reaped by the postmaster
-/// while the children are listed would be in neither term (pgbench's backends exit just as its
-/// run ends): the reading is taken again until the postmaster's reaped children's CPU is the
-/// same before and after the listing.
-fn server_ticks(postmaster: u32) -> Res<u64> {
-    for _ in 0..100 {
-        let pm = Stat::read(postmaster)?;
-        let mut ticks = pm.utime + pm.stime + pm.cutime + pm.cstime;
-        for entry in std::fs::read_dir("/proc")?.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            // A process may exit between the listing and the read: skip it.
-            if let Ok(stat) = Stat::read(pid)
-                && stat.ppid == postmaster
-            {
-                ticks += stat.utime + stat.stime;
-            }
-        }
-        let again = Stat::read(postmaster)?;
-        if again.cutime + again.cstime == pm.cutime + pm.cstime {
-            return Ok(ticks);
-        }
-    }
-    Err("the server's children kept exiting while their CPU was read".into())
-}
-
 /// This process's own CPU (utime + stime) and its reaped children's (cutime + cstime), seconds.
 pub fn self_cpu() -> Res<(f64, f64)> {
-    let stat = Stat::read_path("/proc/self/stat")?;
+    let stat = ProcStat::read_self()?;
     Ok((
         (stat.utime + stat.stime) as f64 / HZ,
         (stat.cutime + stat.cstime) as f64 / HZ,
     ))
-}
-
-/// The fields of `/proc/<pid>/stat` used here.
-struct Stat {
-    ppid: u32,
-    utime: u64,
-    stime: u64,
-    cutime: u64,
-    cstime: u64,
-}
-
-impl Stat {
-    fn read(pid: u32) -> Res<Stat> {
-        Stat::read_path(&format!("/proc/{pid}/stat"))
-    }
-
-    fn read_path(path: &str) -> Res<Stat> {
-        let stat = std::fs::read_to_string(path)?;
-        // The command name (field 2) may hold spaces and parentheses: fields count from the
-        // last ')'. After it, index 0 is field 3 (state).
-        let after = stat
-            .rfind(')')
-            .and_then(|i| stat.get(i + 2..))
-            .ok_or("malformed stat")?;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let field = |i: usize| -> Res<u64> { Ok(fields.get(i).ok_or("short stat")?.parse()?) };
-        Ok(Stat {
-            ppid: u32::try_from(field(1)?)?,
-            utime: field(11)?,
-            stime: field(12)?,
-            cutime: field(13)?,
-            cstime: field(14)?,
-        })
-    }
 }
 
 /// Busy ticks of the whole machine: user + nice + system + irq + softirq (as bench/lib.sh).

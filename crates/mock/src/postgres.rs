@@ -404,7 +404,7 @@ fn nanos() -> u128 {
 /// again until the reaped children's CPU is the same before and after the listing.
 pub fn server_cpu_seconds(postmaster: u32) -> io::Result<f64> {
     for _ in 0..100 {
-        let pm = Stat::read(postmaster)?;
+        let pm = ProcStat::read(postmaster)?;
         let mut ticks = pm.utime + pm.stime + pm.cutime + pm.cstime;
         for entry in fs::read_dir("/proc")?.flatten() {
             let Some(pid) = entry
@@ -415,13 +415,13 @@ pub fn server_cpu_seconds(postmaster: u32) -> io::Result<f64> {
                 continue;
             };
             // A process may exit between the listing and the read: skip it.
-            if let Ok(stat) = Stat::read(pid)
+            if let Ok(stat) = ProcStat::read(pid)
                 && stat.ppid == postmaster
             {
                 ticks += stat.utime + stat.stime;
             }
         }
-        let again = Stat::read(postmaster)?;
+        let again = ProcStat::read(postmaster)?;
         if again.cutime + again.cstime == pm.cutime + pm.cstime {
             // USER_HZ: 100 on Linux.
             return Ok(ticks as f64 / 100.0);
@@ -432,18 +432,34 @@ pub fn server_cpu_seconds(postmaster: u32) -> io::Result<f64> {
     ))
 }
 
-/// The fields of `/proc/<pid>/stat` [`server_cpu_seconds`] reads.
-struct Stat {
-    ppid: u32,
-    utime: u64,
-    stime: u64,
-    cutime: u64,
-    cstime: u64,
+/// The CPU fields of a process's `/proc/<pid>/stat`, in clock ticks (USER_HZ, 100 on Linux).
+#[derive(Debug, Clone, Copy)]
+pub struct ProcStat {
+    /// The parent's pid.
+    pub ppid: u32,
+    /// User CPU.
+    pub utime: u64,
+    /// System CPU.
+    pub stime: u64,
+    /// User CPU of its reaped children.
+    pub cutime: u64,
+    /// System CPU of its reaped children.
+    pub cstime: u64,
 }
 
-impl Stat {
-    fn read(pid: u32) -> io::Result<Stat> {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+impl ProcStat {
+    /// Process `pid`'s.
+    pub fn read(pid: u32) -> io::Result<ProcStat> {
+        ProcStat::read_path(&format!("/proc/{pid}/stat"))
+    }
+
+    /// This process's own.
+    pub fn read_self() -> io::Result<ProcStat> {
+        ProcStat::read_path("/proc/self/stat")
+    }
+
+    fn read_path(path: &str) -> io::Result<ProcStat> {
+        let stat = fs::read_to_string(path)?;
         // The command name (field 2) may hold spaces and parentheses: fields count from the
         // last ')'. After it, index 0 is field 3 (state).
         let fields: Vec<&str> = stat
@@ -456,9 +472,9 @@ impl Stat {
             fields
                 .get(i)
                 .and_then(|f| f.parse().ok())
-                .ok_or_else(|| io::Error::other(format!("/proc/{pid}/stat: no field {}", i + 3)))
+                .ok_or_else(|| io::Error::other(format!("{path}: no field {}", i + 3)))
         };
-        Ok(Stat {
+        Ok(ProcStat {
             ppid: u32::try_from(field(1)?).map_err(io::Error::other)?,
             utime: field(11)?,
             stime: field(12)?,
