@@ -48,7 +48,8 @@
 //! On SIGHUP, `pushway serve` reads the file, the environment and the secret files again and
 //! applies what changed in `apps` (see [`Service::reload`](crate::service::Service::reload)):
 //! each new credential is checked first, a refused one keeps the old one serving. `server`,
-//! `store`, `worker` and `cluster` apply at start only.
+//! `store`, `worker`, `admin`, `cluster` and each app's `webhook` apply at start only: a reload
+//! that changes them says so (`needs_restart`) and keeps the running ones.
 //!
 //! Environment keys nest with `__`: `PUSHWAY_SERVER__LISTEN=0.0.0.0:8080` sets `server.listen`,
 //! `PUSHWAY_APPS__CHAT__XIAOMI__MI__APP_SECRET_FILE=/run/secrets/mi` sets that credential's file.

@@ -222,9 +222,32 @@ impl Service {
                 format!("{:?}", config.worker),
                 format!("{:?}", factory.config.worker),
             ),
+            (
+                "admin",
+                format!("{:?}", config.admin),
+                format!("{:?}", factory.config.admin),
+            ),
+            (
+                "cluster",
+                format!("{:?}", config.cluster),
+                format!("{:?}", factory.config.cluster),
+            ),
         ] {
             if now != then {
                 report.needs_restart.push(section.to_owned());
+            }
+        }
+        // The webhook poster is built at start from every app's webhook: a changed one (or one
+        // added or removed, with its app) is reported, never silently ignored.
+        let webhook = |c: &Config, app: &str| c.apps.get(app).and_then(|a| a.webhook.clone());
+        let ids: std::collections::BTreeSet<&String> = config
+            .apps
+            .keys()
+            .chain(factory.config.apps.keys())
+            .collect();
+        for app in ids {
+            if webhook(config, app) != webhook(&factory.config, app) {
+                report.needs_restart.push(format!("apps.{app}.webhook"));
             }
         }
         let plan = apply::plan(&apps, config, factory, &mut report).await;

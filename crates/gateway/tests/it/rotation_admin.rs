@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::FromRef;
 use pushway_gateway::api::admin_credentials::{ConfigSource, routes};
 use pushway_gateway::auth::{hash_key, hex};
-use pushway_gateway::config::{ApiKeyConfig, AppConfig, Config, Secret, XiaomiConfig};
+use pushway_gateway::config::{
+    ApiKeyConfig, AppConfig, Config, Secret, WebhookConfig, XiaomiConfig,
+};
 use pushway_gateway::service::{Change, ChangeReport, Changed, Refused, Service};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -218,6 +220,40 @@ async fn the_admin_routes_put_and_remove_credentials_and_keys_without_echoing_se
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+}
+
+#[tokio::test]
+async fn a_reload_reports_webhook_admin_and_cluster_changes_as_needing_a_restart() {
+    let h = Harness::start().await;
+    let mut config = h.config().clone();
+    config.apps.get_mut("demo").expect("demo").webhook = Some(WebhookConfig::new(
+        "http://127.0.0.1:9/hook",
+        "webhook secret of 32 bytes or so",
+    ));
+    config.cluster.node_id = "renamed".to_owned();
+    let report = h.gateway().reload(&config).await.expect("reloaded");
+    assert_eq!(
+        (
+            report.changed.len(),
+            report.refused.len(),
+            &report.needs_restart[..]
+        ),
+        (
+            0,
+            0,
+            &["cluster".to_owned(), "apps.demo.webhook".to_owned()][..]
+        )
+    );
+    assert!(
+        report
+            .summary()
+            .ends_with("needs a restart: cluster, apps.demo.webhook"),
+        "{}",
+        report.summary()
+    );
+    // Unchanged again: nothing to report.
+    let report = h.gateway().reload(h.config()).await.expect("reloaded");
+    assert!(report.needs_restart.is_empty(), "{report:?}");
 }
 
 #[tokio::test]
