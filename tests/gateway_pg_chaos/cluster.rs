@@ -27,10 +27,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pushway_mock::apns::TestKey;
 use sqlx::{PgPool, Row};
 
-use crate::children::{Files, GatewayProcess, SimulatorProcess};
+use crate::children::{GatewayProcess, SimulatorProcess};
 use crate::simulators::Control;
 use crate::support::{self, Poster, SIMULATORS, WAIT};
 
@@ -66,15 +65,12 @@ const OUTAGE: Duration = Duration::from_secs(11);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
     let started = Instant::now();
-    let postgres = tokio::task::spawn_blocking(support::start_postgres)
-        .await
-        .expect("start Postgres");
-    let url = postgres.create_database().expect("a database");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let files = Files::in_dir(dir.path());
-    let key = TestKey::generate();
-    std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
-    std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
+    let support::Ground {
+        postgres,
+        url,
+        dir,
+        files,
+    } = support::ground().await;
     // A simulator process per node process: 0, 1, 2, and 3 for node 0 started again.
     let mut sims = Vec::new();
     for _ in 0..=NODES {

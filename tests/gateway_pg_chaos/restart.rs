@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pushway_mock::apns::TestKey;
 use sqlx::PgPool;
 
-use crate::children::{Files, GatewayProcess, SimulatorProcess};
+use crate::children::{GatewayProcess, SimulatorProcess};
 use crate::simulators::Control;
 use crate::support::{self, Poster, SIMULATORS, WAIT};
 use crate::traffic::{DELIVERIES, MESSAGES};
@@ -35,15 +34,12 @@ const LATENCY_MS: u64 = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_load_loses_no_acknowledged_delivery() {
     let started = Instant::now();
-    let postgres = tokio::task::spawn_blocking(support::start_postgres)
-        .await
-        .expect("start Postgres");
-    let url = postgres.create_database().expect("a database");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let files = Files::in_dir(dir.path());
-    let key = TestKey::generate();
-    std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
-    std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
+    let support::Ground {
+        postgres,
+        url,
+        dir,
+        files,
+    } = support::ground().await;
     let sims = SimulatorProcess::start(dir.path()).await;
     let config = support::node_config(&sims.urls, &files, &url, dir.path(), "node", 5);
     std::fs::write(&files.config, config).expect("write the config");

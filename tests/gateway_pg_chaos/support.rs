@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use pushway_mock::apns::TestKey;
 use pushway_mock::postgres::{PgOptions, PgServer};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -35,6 +36,33 @@ pub fn start_postgres() -> PgServer {
         ],
     };
     PgServer::start(&options).expect("a private Postgres server (apt-get install postgresql)")
+}
+
+/// What each chaos test starts from: a private Postgres (see [`start_postgres`]) with a fresh
+/// database at `url`, and a scratch directory with the APNs signing key's files written.
+pub struct Ground {
+    pub postgres: PgServer,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub files: Files,
+}
+
+pub async fn ground() -> Ground {
+    let postgres = tokio::task::spawn_blocking(start_postgres)
+        .await
+        .expect("start Postgres");
+    let url = postgres.create_database().expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = Files::in_dir(dir.path());
+    let key = TestKey::generate();
+    std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
+    std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
+    Ground {
+        postgres,
+        url,
+        dir,
+        files,
+    }
 }
 
 /// One node's configuration: the app on the simulators at `urls`, the store on Postgres at

@@ -99,5 +99,6 @@ pub use queue::{
 };
 pub use server::Server;
 pub use store_memory::MemoryStore;
+pub use store_postgres::listen as pg_listen;
 pub use store_postgres::{ClusterOptions, PgCluster, PgStore};
 pub use store_sqlite::SqliteStore;

@@ -15,6 +15,7 @@ use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPus
 mod cluster;
 mod commit;
 mod event;
+pub mod listen;
 mod presence;
 mod schema;
 

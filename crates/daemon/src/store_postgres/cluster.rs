@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgNotification};
 use tokio::sync::{mpsc, watch};
 
 use super::event::{self, Event};
+use super::listen::{self, Listen, listen, stopped};
 use super::presence::Mirror;
 use super::schema::CHANNEL;
 use super::{PgStore, to_i64, to_u64};
@@ -129,7 +130,13 @@ impl PgCluster {
         shared.heartbeat().await.map_err(StoreError::new)?;
         // Connected before returning, so a bad URL or a refused LISTEN is the caller's error.
         let listener = shared.connect_listener().await.map_err(StoreError::new)?;
-        tokio::spawn(listen(shared.clone(), listener));
+        tokio::spawn(listen(
+            shared.clone(),
+            listener,
+            shared.stop.subscribe(),
+            shared.options.backoff_min,
+            shared.options.backoff_max,
+        ));
         tokio::spawn(beat(shared.clone()));
         tokio::spawn(write_presence(shared.clone(), queue));
         Ok(PgCluster { shared })
@@ -215,21 +222,9 @@ impl Shared {
     /// A listener on a connection of its own (named, so operators see it in
     /// `pg_stat_activity`), listening on the channel.
     async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
-        let options = (*self.store.pool().connect_options())
-            .clone()
-            .application_name(&format!("pushway-daemon listener {}", self.options.node));
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
-        let mut listener = PgListener::connect_with(&pool).await?;
-        // A lost connection is reported (`Ok(None)`) rather than silently replaced: the
-        // re-check after a reconnect is this module's job.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
+        let name = format!("pushway-daemon listener {}", self.options.node);
+        let listener =
+            listen::connect(&self.store.pool().connect_options(), &name, &[CHANNEL]).await?;
         self.listener_connections.fetch_add(1, Ordering::Relaxed);
         Ok(listener)
     }
@@ -377,67 +372,19 @@ impl Shared {
     }
 }
 
-/// Resolves once the node is told to stop.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone: stop too.
-    let _ = stop.wait_for(|stop| *stop).await;
-}
+impl Listen for Shared {
+    const NAME: &'static str = "daemon cluster";
 
-/// The listener's loop: notifications in, reconnections with backoff, a catch-up after each.
-async fn listen(shared: Arc<Shared>, first: PgListener) {
-    let mut stop = shared.stop.subscribe();
-    let mut listener = Some(first);
-    let mut backoff = shared.options.backoff_min;
-    loop {
-        let mut current = match listener.take() {
-            Some(listener) => listener,
-            None => {
-                let connect = shared.connect_listener();
-                let result = tokio::select! {
-                    () = stopped(&mut stop) => return,
-                    result = connect => result,
-                };
-                match result {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(%error, ?backoff, "daemon cluster: listener cannot connect");
-                        tokio::select! {
-                            () = stopped(&mut stop) => return,
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(shared.options.backoff_max);
-                        continue;
-                    }
-                }
-            }
-        };
-        backoff = shared.options.backoff_min;
-        // Listening now: catch up on what was committed while no listener was there.
-        shared.catch_up().await;
-        loop {
-            let next = tokio::select! {
-                () = stopped(&mut stop) => return,
-                next = current.try_recv() => next,
-            };
-            match next {
-                Ok(Some(notification)) => shared.on_notification(notification.payload()),
-                Ok(None) => {
-                    tracing::warn!(
-                        "daemon cluster: the listener's connection was lost; reconnecting"
-                    );
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "daemon cluster: the listener failed; reconnecting");
-                    break;
-                }
-            }
-        }
-        // A pause before the first attempt too: a server that is restarting refuses at once.
-        tokio::select! {
-            () = stopped(&mut stop) => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
+    async fn connect(&self) -> Result<PgListener, sqlx::Error> {
+        self.connect_listener().await
+    }
+
+    async fn listening(&self) {
+        self.catch_up().await;
+    }
+
+    fn notified(&self, notification: &PgNotification) {
+        self.on_notification(notification.payload());
     }
 }
 

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use pushway_daemon::pg_listen::{self, Listen, listen, stopped};
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgNotification, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgNotification};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -123,7 +124,13 @@ impl PgStore {
         .map_err(err)?;
         let listener = shared.connect_listener().await.map_err(err)?;
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(listen(shared.clone(), listener, stopped.clone()));
+        tokio::spawn(listen(
+            shared.clone(),
+            listener,
+            stopped.clone(),
+            BACKOFF_MIN,
+            BACKOFF_MAX,
+        ));
         let beat = tokio::spawn(beat(shared.clone(), stopped));
         Ok(ClusterNode {
             shared,
@@ -211,23 +218,12 @@ impl Shared {
     }
 
     /// A listener on a connection of its own, named so operators (and tests) find it in
-    /// `pg_stat_activity`, listening on the channel.
+    /// `pg_stat_activity`, listening on both channels.
     async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
-        let options = (*self.store.pool.connect_options())
-            .clone()
-            .application_name(&format!("pushway-gateway listener {}", self.id));
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
-        let mut listener = PgListener::connect_with(&pool).await?;
-        // A lost connection is reported (`Ok(None)`) rather than silently replaced: the
-        // wake-up after a reconnect is this module's job.
-        listener.eager_reconnect(false);
-        listener.listen_all([CHANNEL, RECORDED_CHANNEL]).await?;
+        let name = format!("pushway-gateway listener {}", self.id);
+        let channels = [CHANNEL, RECORDED_CHANNEL];
+        let listener =
+            pg_listen::connect(&self.store.pool.connect_options(), &name, &channels).await?;
         self.listener_connections.fetch_add(1, Ordering::Relaxed);
         Ok(listener)
     }
@@ -248,67 +244,22 @@ impl Shared {
     }
 }
 
-/// Resolves once the node is told to stop (or its [`ClusterNode`] is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
+impl Listen for Shared {
+    const NAME: &'static str = "outbox";
 
-/// The listener's loop: notifications in, reconnections with backoff, a wake-up after each.
-async fn listen(shared: Arc<Shared>, first: PgListener, mut stop: watch::Receiver<bool>) {
-    let mut listener = Some(first);
-    let mut backoff = BACKOFF_MIN;
-    loop {
-        let mut current = match listener.take() {
-            Some(listener) => listener,
-            None => {
-                let result = tokio::select! {
-                    () = stopped(&mut stop) => return,
-                    result = shared.connect_listener() => result,
-                };
-                match result {
-                    Ok(listener) => {
-                        // Notifications committed while no listener was there are lost: the
-                        // workers' claim finds those rows now, and the waiting requests read
-                        // the outcomes recorded meanwhile.
-                        shared.wake.notify_waiters();
-                        shared.bump_recorded();
-                        listener
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, ?backoff, "outbox listener cannot connect");
-                        tokio::select! {
-                            () = stopped(&mut stop) => return,
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                        continue;
-                    }
-                }
-            }
-        };
-        backoff = BACKOFF_MIN;
-        loop {
-            let next = tokio::select! {
-                () = stopped(&mut stop) => return,
-                next = current.try_recv() => next,
-            };
-            match next {
-                Ok(Some(notification)) => shared.on_notification(&notification),
-                Ok(None) => {
-                    tracing::warn!("outbox listener: connection lost; reconnecting");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "outbox listener failed; reconnecting");
-                    break;
-                }
-            }
-        }
-        // A pause before the first attempt too: a server that is restarting refuses at once.
-        tokio::select! {
-            () = stopped(&mut stop) => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
+    async fn connect(&self) -> Result<PgListener, sqlx::Error> {
+        self.connect_listener().await
+    }
+
+    /// Notifications committed while no listener was there are lost: the workers' claim finds
+    /// those rows now, and the waiting requests read the outcomes recorded meanwhile.
+    async fn listening(&self) {
+        self.wake.notify_waiters();
+        self.bump_recorded();
+    }
+
+    fn notified(&self, notification: &PgNotification) {
+        self.on_notification(notification);
     }
 }
 
