@@ -65,12 +65,7 @@ const OUTAGE: Duration = Duration::from_secs(11);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_node_killed_then_postgres_restarted_in_one_load() {
     let started = Instant::now();
-    let support::Ground {
-        postgres,
-        url,
-        dir,
-        files,
-    } = support::ground().await;
+    let (postgres, url, dir, files) = support::ground().await;
     // A simulator process per node process: 0, 1, 2, and 3 for node 0 started again.
     let mut sims = Vec::new();
     for _ in 0..=NODES {

@@ -34,12 +34,7 @@ const LATENCY_MS: u64 = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_load_loses_no_acknowledged_delivery() {
     let started = Instant::now();
-    let support::Ground {
-        postgres,
-        url,
-        dir,
-        files,
-    } = support::ground().await;
+    let (postgres, url, dir, files) = support::ground().await;
     let sims = SimulatorProcess::start(dir.path()).await;
     let config = support::node_config(&sims.urls, &files, &url, dir.path(), "node", 5);
     std::fs::write(&files.config, config).expect("write the config");

@@ -38,16 +38,9 @@ pub fn start_postgres() -> PgServer {
     PgServer::start(&options).expect("a private Postgres server (apt-get install postgresql)")
 }
 
-/// What each chaos test starts from: a private Postgres (see [`start_postgres`]) with a fresh
-/// database at `url`, and a scratch directory with the APNs signing key's files written.
-pub struct Ground {
-    pub postgres: PgServer,
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pub files: Files,
-}
-
-pub async fn ground() -> Ground {
+/// What each chaos test starts from: a private Postgres (see [`start_postgres`]), the URL of a
+/// fresh database on it, and a scratch directory with the APNs signing key's files written.
+pub async fn ground() -> (PgServer, String, tempfile::TempDir, Files) {
     let postgres = tokio::task::spawn_blocking(start_postgres)
         .await
         .expect("start Postgres");
@@ -57,12 +50,7 @@ pub async fn ground() -> Ground {
     let key = TestKey::generate();
     std::fs::write(&files.apns_key, key.private_key_pem()).expect("write the APNs key");
     std::fs::write(&files.apns_public_key, key.public_key_pem()).expect("write its public key");
-    Ground {
-        postgres,
-        url,
-        dir,
-        files,
-    }
+    (postgres, url, dir, files)
 }
 
 /// One node's configuration: the app on the simulators at `urls`, the store on Postgres at

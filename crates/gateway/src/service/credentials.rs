@@ -206,34 +206,19 @@ impl Service {
         let _changing = self.changing.lock().await;
         let apps = self.apps.load();
         let mut report = ChangeReport::default();
-        for (section, now, then) in [
-            (
-                "server",
-                format!("{:?}", config.server),
-                format!("{:?}", factory.config.server),
-            ),
-            (
-                "store",
-                format!("{:?}", config.store),
-                format!("{:?}", factory.config.store),
-            ),
-            (
-                "worker",
-                format!("{:?}", config.worker),
-                format!("{:?}", factory.config.worker),
-            ),
-            (
-                "admin",
-                format!("{:?}", config.admin),
-                format!("{:?}", factory.config.admin),
-            ),
-            (
-                "cluster",
-                format!("{:?}", config.cluster),
-                format!("{:?}", factory.config.cluster),
-            ),
+        // Applied at start only: a change is reported, the running ones kept.
+        let differs = |now: &dyn std::fmt::Debug, then: &dyn std::fmt::Debug| {
+            format!("{now:?}") != format!("{then:?}")
+        };
+        let was = &factory.config;
+        for (section, changed) in [
+            ("server", differs(&config.server, &was.server)),
+            ("store", differs(&config.store, &was.store)),
+            ("worker", differs(&config.worker, &was.worker)),
+            ("admin", differs(&config.admin, &was.admin)),
+            ("cluster", differs(&config.cluster, &was.cluster)),
         ] {
-            if now != then {
+            if changed {
                 report.needs_restart.push(section.to_owned());
             }
         }
