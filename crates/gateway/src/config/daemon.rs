@@ -46,6 +46,8 @@ pub struct DaemonConfig {
     /// recipient's other devices are left out (`daemon_live`); with none connected the vendor
     /// devices get it and the daemon devices are left out (`vendor_preferred`), unless the
     /// recipient has no vendor device, when the daemon devices get it (queued while offline).
+    /// Changed by a reload or the admin API, the channel is rebuilt as for a rotated secret:
+    /// connected devices reconnect.
     pub strategy: ChannelStrategy,
 }
 

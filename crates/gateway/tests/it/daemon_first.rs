@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use pushway_core::ChannelStrategy;
 use pushway_daemon::client::{Connection, Push};
+use pushway_gateway::app::{CredentialConfig, CredentialKind};
 use pushway_gateway::config::{Config, DaemonConfig, StoreUrl};
+use pushway_gateway::service::Change;
 use pushway_gateway::simulate::DEMO_APP;
 use pushway_gateway::{Gateway, start};
 use reqwest::{Method, StatusCode};
@@ -197,6 +199,32 @@ async fn all_devices_is_the_default_and_sends_to_every_device() {
     );
     assert_eq!(h.sims.xiaomi.request_count(), 1);
     device.close().await;
+}
+
+#[tokio::test]
+async fn a_daemon_channel_changed_to_daemon_first_while_running_routes_by_presence() {
+    let h = start_with(ChannelStrategy::AllDevices).await;
+    let a = h.post_message("before", to("alice", "both")).await;
+    assert_eq!(rows(&a.body, "alice").len(), 2, "{:#}", a.body);
+
+    let changed = h
+        .gateway()
+        .service()
+        .put_credential(
+            DEMO_APP,
+            CredentialKind::Daemon,
+            "daemon",
+            CredentialConfig::Daemon(daemon(ChannelStrategy::DaemonFirst)),
+        )
+        .await
+        .expect("the new strategy is accepted");
+    assert_eq!(changed.change, Change::Rotated);
+    let a = h.post_message("after", to("alice", "vendor only")).await;
+    assert_eq!(rows(&a.body, "alice"), [row("mi", "xiaomi", "delivered")]);
+    assert_eq!(
+        recipient(&a.body, "alice")["suppressed_devices"],
+        json!([{"device_id": "phone", "reason": "vendor_preferred"}])
+    );
 }
 
 /// Gateway A (the harness, node `a`) and gateway B (node `b`) on one fresh Postgres database,
