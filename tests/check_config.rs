@@ -109,3 +109,39 @@ fn a_short_webhook_secret_is_named_and_never_shown() {
         "error: apps.chat.webhook.secret_file: a signing secret is at least 16 bytes\n"
     );
 }
+
+/// A configuration whose daemon channel has `strategy = <strategy>`.
+fn daemon_config(dir: &Path, strategy: &str) -> std::path::PathBuf {
+    let path = dir.join("pushway.toml");
+    let toml = format!(
+        "[apps.chat.daemon]\nsecret = \"a daemon signing secret of 32+ bytes\"\n\
+         strategy = {strategy:?}\n"
+    );
+    std::fs::write(&path, toml).expect("write the configuration");
+    path
+}
+
+#[test]
+fn a_daemon_strategy_passes_and_a_bad_one_is_named_by_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = check_config(&daemon_config(dir.path(), "daemon_first"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "app chat: 0 API key(s), channels: daemon/daemon\nconfiguration OK\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+
+    let file = daemon_config(dir.path(), "daemon-first");
+    let output = check_config(&file);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: unknown variant: found `daemon-first`, expected ``all_devices` or \
+             `daemon_first`` for key \"default.apps.chat.daemon.strategy\" in {} TOML file\n",
+            file.display()
+        )
+    );
+}

@@ -168,6 +168,10 @@ impl Router {
                 |d| self.providers.contains_key(&d.channel_key()),
             ),
         };
+        let plan: Vec<Option<Outcome>> = plan
+            .into_iter()
+            .map(|skip| skip.map(Outcome::skipped))
+            .collect();
         let chosen: Vec<DeviceToken> = devices
             .iter()
             .zip(&plan)

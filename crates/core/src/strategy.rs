@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceToken, Outcome, Reason, TokenKind};
+use crate::{DeviceToken, Reason, TokenKind};
 
 /// Which of one recipient's devices to send to. JSON: `"all_devices"`, `"daemon_first"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,7 +21,7 @@ pub enum ChannelStrategy {
     ///
     /// 1. If at least one of the recipient's daemon devices is connected (the router's
     ///    [`Presence`](crate::Presence) says so) and a provider is registered for it, send to the
-    ///    connected daemon devices only. Every other device is [skipped](Outcome::Skipped) with
+    ///    connected daemon devices only. Every other device is [skipped](crate::Outcome::Skipped) with
     ///    reason [`Reason::DAEMON_LIVE`].
     /// 2. Otherwise send to every non-daemon device; the daemon devices (all offline) are
     ///    skipped with reason [`Reason::VENDOR_PREFERRED`], so the push does not pop up twice
@@ -43,15 +43,49 @@ impl ChannelStrategy {
             ChannelStrategy::DaemonFirst => "daemon_first",
         }
     }
+
+    /// Which of one recipient's `devices` this strategy sends to, by the rules above, without
+    /// sending: for each device in order, `None` to send, or the reason it is left out
+    /// ([`Reason::DAEMON_LIVE`], [`Reason::VENDOR_PREFERRED`]). `is_connected` is the presence
+    /// (asked of daemon devices only), `is_routable` whether a provider serves the device.
+    ///
+    /// For a caller that decides ahead of the send (a gateway that writes one delivery row
+    /// per device chosen); [`Router::dispatch_with`](crate::Router::dispatch_with) decides the
+    /// same way with its own providers and presence. [`ChannelStrategy::AllDevices`] sends to
+    /// every device.
+    ///
+    /// ```
+    /// use pushway_core::{ChannelStrategy, DeviceToken, Reason, TokenKind};
+    ///
+    /// let devices = [
+    ///     DeviceToken::new(TokenKind::Daemon, "daemon", "alice/phone"),
+    ///     DeviceToken::new(TokenKind::Xiaomi, "main", "regid-1"),
+    /// ];
+    /// let live = ChannelStrategy::DaemonFirst.plan(&devices, |_| true, |_| true);
+    /// assert_eq!(live, [None, Some(Reason::DAEMON_LIVE)]);
+    /// let offline = ChannelStrategy::DaemonFirst.plan(&devices, |_| false, |_| true);
+    /// assert_eq!(offline, [Some(Reason::VENDOR_PREFERRED), None]);
+    /// ```
+    pub fn plan(
+        self,
+        devices: &[DeviceToken],
+        is_connected: impl Fn(&DeviceToken) -> bool,
+        is_routable: impl Fn(&DeviceToken) -> bool,
+    ) -> Vec<Option<&'static str>> {
+        match self {
+            ChannelStrategy::AllDevices => vec![None; devices.len()],
+            ChannelStrategy::DaemonFirst => plan_daemon_first(devices, is_connected, is_routable),
+        }
+    }
 }
 
-/// The plan for one dispatch: for each device, `None` to send, or the outcome to report without
-/// sending.
+/// The plan of [`ChannelStrategy::DaemonFirst`] for one recipient: for each device, `None` to
+/// send, or the reason it is skipped.
 pub(crate) fn plan_daemon_first(
     devices: &[DeviceToken],
     is_connected: impl Fn(&DeviceToken) -> bool,
     is_routable: impl Fn(&DeviceToken) -> bool,
-) -> Vec<Option<Outcome>> {
+) -> Vec<Option<&'static str>> {
     let is_daemon = |d: &DeviceToken| d.kind == TokenKind::Daemon;
     let live: Vec<bool> = devices
         .iter()
@@ -60,12 +94,12 @@ pub(crate) fn plan_daemon_first(
     if live.iter().any(|&l| l) {
         return live
             .iter()
-            .map(|&l| (!l).then(|| Outcome::skipped(Reason::DAEMON_LIVE)))
+            .map(|&l| (!l).then_some(Reason::DAEMON_LIVE))
             .collect();
     }
     let has_vendor = devices.iter().any(|d| !is_daemon(d) && is_routable(d));
     devices
         .iter()
-        .map(|d| (has_vendor && is_daemon(d)).then(|| Outcome::skipped(Reason::VENDOR_PREFERRED)))
+        .map(|d| (has_vendor && is_daemon(d)).then_some(Reason::VENDOR_PREFERRED))
         .collect()
 }

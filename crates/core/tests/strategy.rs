@@ -291,3 +291,42 @@ fn skipped_outcome_and_strategy_labels_are_stable() {
         serde_json::json!("daemon_first")
     );
 }
+
+#[test]
+fn plan_decides_as_dispatch_with_without_sending() {
+    let devices = devices();
+    let connected = |d: &DeviceToken| d.token == "daemon-1";
+    let offline = |_: &DeviceToken| false;
+    let all = |_: &DeviceToken| true;
+    let live = Some(Reason::DAEMON_LIVE);
+    let preferred = Some(Reason::VENDOR_PREFERRED);
+    let daemon_first = ChannelStrategy::DaemonFirst;
+    // Rule 1: the connected daemon device only.
+    assert_eq!(
+        daemon_first.plan(&devices, connected, all),
+        [live, None, live]
+    );
+    // Rule 1 needs a provider for the connected daemon device: without one, rule 2.
+    let no_daemon = |d: &DeviceToken| d.kind != TokenKind::Daemon;
+    assert_eq!(
+        daemon_first.plan(&devices, connected, no_daemon),
+        [None, preferred, None]
+    );
+    // Rule 2: offline, the vendors.
+    assert_eq!(
+        daemon_first.plan(&devices, offline, all),
+        [None, preferred, None]
+    );
+    // Rule 3: no vendor device with a provider, the daemon device anyway.
+    let daemon_only = |d: &DeviceToken| d.kind == TokenKind::Daemon;
+    assert_eq!(
+        daemon_first.plan(&devices, offline, daemon_only),
+        [None, None, None]
+    );
+    // All devices: every one, whatever the presence.
+    assert_eq!(
+        ChannelStrategy::AllDevices.plan(&devices, connected, all),
+        [None, None, None]
+    );
+    assert!(daemon_first.plan(&[], connected, all).is_empty());
+}

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pushway_core::ChannelStrategy;
 use pushway_daemon::{
     ClusterOptions, DEFAULT_MAX_TOKEN_LIFETIME, DeviceAuth, Hub, PgCluster, SqliteStore,
 };
@@ -29,6 +30,9 @@ pub struct DaemonChannel {
     pub hub: Hub,
     /// How long an issued device token is valid.
     pub token_lifetime: Duration,
+    /// Which of a recipient's devices the app's messages go to (`[apps.<app>.daemon]
+    /// strategy`), decided at accept from the hub's presence.
+    pub strategy: ChannelStrategy,
     /// Where the channel reports what happens to pushes after their send's outcome.
     pub(crate) writer: Option<Writer>,
 }
@@ -296,6 +300,7 @@ pub(super) fn daemon_channel(
     Ok(DaemonChannel {
         hub: builder.build(),
         token_lifetime: Duration::from_secs(daemon.token_lifetime_secs),
+        strategy: daemon.strategy,
         writer: stores.writer.clone(),
     })
 }

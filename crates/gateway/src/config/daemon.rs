@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use pushway_core::ChannelStrategy;
 use serde::Deserialize;
 
 use super::Secret;
@@ -14,6 +15,7 @@ use super::Secret;
 /// [apps.chat.daemon]
 /// secret_file = "/run/secrets/daemon"   # HS256, at least 32 bytes
 /// token_lifetime_secs = 604800          # 7 days (at most 30 days)
+/// strategy = "daemon_first"             # or "all_devices" (the default)
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +40,15 @@ pub struct DaemonConfig {
     /// `daemon-<app>.sqlite3` beside `store.path`). Not used on a Postgres store: the queues are
     /// in its database, shared by every node.
     pub queue_path: Option<PathBuf>,
+    /// Which of a recipient's devices a message goes to: `all_devices` (the default: every
+    /// logged-in device), or `daemon_first` (decided when the message is accepted, from the
+    /// hub's presence, cluster-wide on Postgres): a daemon device connected now gets it and the
+    /// recipient's other devices are left out (`daemon_live`); with none connected the vendor
+    /// devices get it and the daemon devices are left out (`vendor_preferred`), unless the
+    /// recipient has no vendor device, when the daemon devices get it (queued while offline).
+    /// Changed by a reload or the admin API, the channel is rebuilt as for a rotated secret:
+    /// connected devices reconnect.
+    pub strategy: ChannelStrategy,
 }
 
 impl Default for DaemonConfig {
@@ -50,6 +61,7 @@ impl Default for DaemonConfig {
             queue_max_len: pushway_daemon::DEFAULT_QUEUE_MAX_LEN,
             queue_ttl_secs: pushway_daemon::DEFAULT_QUEUE_TTL.as_secs(),
             queue_path: None,
+            strategy: ChannelStrategy::AllDevices,
         }
     }
 }

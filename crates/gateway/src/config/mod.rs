@@ -34,6 +34,7 @@
 //!
 //! [apps.chat.daemon]
 //! secret_file = "/run/secrets/daemon"
+//! strategy = "daemon_first"   # a connected daemon device instead of the vendors (default "all_devices")
 //!
 //! [apps.chat.webhook]
 //! url = "https://im.example.com/pushway/events"
@@ -41,7 +42,8 @@
 //! ```
 //!
 //! Devices register under a credential name (`main` above) and kind; daemon devices under the
-//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]). A vendor
+//! credential `daemon` (the app has one daemon channel, see [`DaemonConfig`]; its `strategy`
+//! says whether a recipient's connected daemon device stands in for its vendor devices). A vendor
 //! credential's `rate_limit`: [`RateConfig`]. The signed
 //! delivery webhook: [`WebhookConfig`].
 //!

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lc_rs::digest;
 use pushway_core::{
-    ChannelKey, Message, Notification, Recipient, Rendered, Renderer, SuppressReason,
-    UserPushSettings,
+    ChannelKey, ChannelStrategy, DeviceToken, Message, Notification, Presence, Recipient, Rendered,
+    Renderer, SuppressReason, UserPushSettings,
 };
 
 use super::input::check_id;
@@ -180,11 +180,12 @@ impl Plan<'_> {
         let mut by_locale: HashMap<Option<String>, Result<usize, &'static str>> = HashMap::new();
         let first_locale = state.devices.first().and_then(|d| d.device.locale.clone());
         by_locale.insert(first_locale, Ok(self.intern(&first)?));
-        for DeviceState { device, login, .. } in state.devices {
+        let routed = self.strategy_skips(&state.devices);
+        for (i, DeviceState { device, login, .. }) in state.devices.into_iter().enumerate() {
             let route = ChannelKey::new(device.kind, device.credential.as_str());
             let skip = match login {
                 Login::LoggedIn if !self.app.channels.contains(&route) => Some(NO_CREDENTIAL),
-                Login::LoggedIn => None,
+                Login::LoggedIn => routed.get(i).copied().flatten(),
                 Login::LoggedOut => Some(SuppressReason::RecipientLoggedOut.as_str()),
                 Login::Kicked => Some(SuppressReason::RecipientKickedOffline.as_str()),
             };
@@ -214,6 +215,44 @@ impl Plan<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Why the app's channel strategy leaves each of `devices` out, by index (`None`: sent;
+    /// empty: every device is sent to, as with `all_devices`). The strategy sees only the
+    /// devices that could be sent to: logged in, with a credential the app has (the others
+    /// are suppressed for that reason, as without a strategy). Presence is the hub's at this
+    /// moment: a device connecting later still gets its push when it was queued for it.
+    fn strategy_skips(&self, devices: &[DeviceState]) -> Vec<Option<&'static str>> {
+        let Some(daemon) = &self.app.daemon else {
+            return Vec::new();
+        };
+        if daemon.strategy == ChannelStrategy::AllDevices {
+            return Vec::new();
+        }
+        let mut candidates = Vec::with_capacity(devices.len());
+        let mut tokens = Vec::with_capacity(devices.len());
+        for (i, d) in devices.iter().enumerate() {
+            let route = ChannelKey::new(d.device.kind, d.device.credential.as_str());
+            if d.login == Login::LoggedIn && self.app.channels.contains(&route) {
+                candidates.push(i);
+                let device = &d.device;
+                tokens.push(DeviceToken::new(
+                    device.kind,
+                    device.credential.as_str(),
+                    device.token.as_str(),
+                ));
+            }
+        }
+        let plan = daemon.strategy.plan(
+            &tokens,
+            |d| Presence::is_connected(&daemon.hub, d),
+            |_| true,
+        );
+        let mut skips = vec![None; devices.len()];
+        for (i, skip) in candidates.into_iter().zip(plan) {
+            skips[i] = skip;
+        }
+        skips
     }
 
     /// The index of the recipient's notification, or why there is none.

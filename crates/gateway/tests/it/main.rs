@@ -11,6 +11,7 @@ mod credentials;
 mod daemon;
 mod daemon_after;
 mod daemon_cluster;
+mod daemon_first;
 mod daemon_http;
 mod dead_tokens;
 mod devices;
