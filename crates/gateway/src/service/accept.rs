@@ -86,11 +86,12 @@ impl Service {
                 if !self.store.incomplete(app_id, &id).await? {
                     return replay(id, hash, request_hash);
                 }
-                self.write(&mut write, parse_message(object.clone(), &id)?, true)
-                    .await?
+                return self
+                    .write(&mut write, parse_message(object, &id)?, true)
+                    .await;
             }
         };
-        if accepted.created || accepted.message_id == id {
+        if accepted.created {
             // The committer woke the workers (or handed them the rows).
             return Ok(accepted);
         }

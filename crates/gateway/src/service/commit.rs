@@ -23,8 +23,10 @@ const MAX_MESSAGES: usize = 256;
 const MAX_ROWS: usize = 20_000;
 /// Accepts waiting for the committer at most; more wait for room (backpressure).
 const QUEUE: usize = 1024;
-/// Delivery rows of one part of a big message at least (a part ends with a whole recipient).
-/// Measured (gateway_bench e2e, 10,000 recipients): see BENCHMARKING.md.
+/// Delivery rows of one part of a big message at least (a part ends with a whole recipient):
+/// the 25,000 rows of the 10,000-recipient benchmark message go in ten parts, the first sent
+/// after a tenth of the write; each part's commit costs one fsync more. Not tuned beyond the
+/// brief's 2,000-5,000 range: the runs so far were on a loaded machine.
 pub(crate) const PART_ROWS: usize = 2_500;
 
 type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
