@@ -503,7 +503,8 @@ Postgres from the machine's binaries with default durability (fsync, `synchronou
 the outbox is refilled through the gateway's own `Store::accept` (100,000 pending deliveries and runs of 3 s
 in quick mode, 400,000 and 10 s otherwise), vacuumed, analyzed and checkpointed. **pgbench** (the limit;
 `-M prepared`, 4 clients, 100 rows per claim) runs a script made from the statement texts `PgStore::claim` and
-`PgStore::record` run (`postgres::CLAIM_SQL` as is, its final SELECT handing the ids to `\\gset`; BEGIN,
+`PgStore::record` run (`postgres::CLAIM_SQL` as is, from the start key the store would use (its cursor or
+`now` − 2 s, a sweep every 5 s), its final SELECT handing the ids to `\\gset`; BEGIN,
 `OUTCOMES_SQL`, which moves the delivered rows to `outbox_finished`, COMMIT); then
 **pushway**: 4 tasks looping `PgStore::claim` + `PgStore::record` (every row `delivered`) on one
 `PgStore`. Rows/s = rows delivered ÷ the run's time; Postgres CPU per row from `/proc` (the postmaster and its

@@ -25,8 +25,11 @@
 //!   (only its final SELECT differs: it aggregates the claimed ids into one row for `\gset`,
 //!   where the gateway reads the rows) and the record transaction (BEGIN; the outcomes'
 //!   statement, which moves the delivered rows from `outbox` to `outbox_finished`; COMMIT; its
-//!   arrays built in SQL from the claimed ids). pgbench is the limit: it does no decoding of
-//!   rows.
+//!   arrays built in SQL from the claimed ids). The claim's start key is chosen as `PgStore`
+//!   chooses it (`store/postgres/claim_start.rs`): the lower of the cursor (the first row of the
+//!   latest claim, per client where the store shares one) and `now - WINDOW_MS`, with a sweep
+//!   from the index's start every `SWEEP_MS` (client 0 only: the store sweeps once for all its
+//!   workers). pgbench is the limit: it does no decoding of rows.
 //! - Rows/s = rows `delivered` after the run ÷ the run's time (pgbench: its process's wall time
 //!   less its reported initial connection time). A run that left fewer than workers × batch
 //!   pending rows may have run short of due rows: it is marked `ran_out` and is invalid (raise

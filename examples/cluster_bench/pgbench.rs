@@ -6,25 +6,35 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
-use pushway::gateway::store::postgres::{CLAIM_SQL, OUTCOMES_SQL};
+use pushway::gateway::store::postgres::{CLAIM_SQL, OUTCOMES_SQL, SWEEP_MS, WINDOW_MS};
 use serde_json::json;
 
 use super::{Args, Res, claim::LEASE_MS, cpu, now_ms, round};
 
 /// The script, made from the very statements `PgStore::claim` and `PgStore::record` run
 /// (`pushway::gateway::store::postgres::{CLAIM_SQL, OUTCOMES_SQL}`), their parameters replaced
-/// by pgbench variables and expressions. The claim's $1 `:now`, $2 `:lease`, $3 `:batch`; where
-/// the gateway reads the leased rows, its final SELECT hands their ids (in id order, as
-/// `record_outcomes` sorts them) and their count to the next statement (`\gset` takes one row).
-/// The record is `record_impl`'s transaction for a batch of delivered outcomes with no
-/// webhooks: BEGIN, the outcomes' statement (the rows moved to `outbox_finished`), COMMIT; its
-/// arrays, bound by the gateway, are built here from the ids. `-M prepared`: every statement is
-/// prepared once per connection, as sqlx's statement cache does.
+/// by pgbench variables and expressions. The claim's $1 `:now`, $2 `:lease`, $3 `:batch`, its
+/// start key ($4, $5, $6) `:b_run`, `:b_nid`, `:b_id`; where the gateway reads the leased rows,
+/// its final SELECT hands their ids (in id order, as `record_outcomes` sorts them), their count,
+/// the first row's key in claim order and the server's clock to the next statements (`\gset`
+/// takes one row). The record is `record_impl`'s transaction for a batch of delivered outcomes
+/// with no webhooks: BEGIN, the outcomes' statement (the rows moved to `outbox_finished`),
+/// COMMIT; its arrays, bound by the gateway, are built here from the ids. `-M prepared`: every
+/// statement is prepared once per connection, as sqlx's statement cache does.
+///
+/// The start key as `PgStore`'s `claim_start.rs` chooses it: client 0 sweeps (from the index's
+/// start) every `SWEEP_MS` of the server's clock, as the store does once for all its workers;
+/// otherwise the lower of the cursor and `now - WINDOW_MS`. The cursor is each client's own
+/// (pgbench clients share no state): the first row of its latest claim, set by a sweep, else
+/// moved forward only, as the store moves its shared one.
 pub fn script() -> Res<String> {
     let claim = CLAIM_SQL
         .strip_suffix(CLAIM_TAIL)
         .ok_or("CLAIM_SQL no longer ends with the SELECT this script replaces")?;
-    let claim = with_params(claim, &[":now", ":lease", ":batch"]);
+    let claim = with_params(
+        claim,
+        &[":now", ":lease", ":batch", ":b_run", ":b_nid", ":b_id"],
+    );
     let filled = |value: &str| format!("array_fill({value}, ARRAY[:n::int])");
     let outcomes = with_params(
         OUTCOMES_SQL,
@@ -42,11 +52,11 @@ pub fn script() -> Res<String> {
         "-- pushway's outbox claim-and-complete (examples/cluster_bench/pgbench.rs)\n\
          \\set lease :now + :lease_ms\n",
     );
+    script.push_str(START_KEY);
     script.push_str(&claim);
-    script.push_str(
-        "SELECT count(*) AS n, coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM leased\n\
-         \\gset\nBEGIN;\n",
-    );
+    script.push_str(CLAIM_SELECT);
+    script.push_str(MOVE_CURSOR);
+    script.push_str("BEGIN;\n");
     script.push_str(&outcomes);
     script.push_str(";\nCOMMIT;\n");
     Ok(script)
@@ -54,6 +64,45 @@ pub fn script() -> Res<String> {
 
 /// The claim's final SELECT, which the script replaces.
 const CLAIM_TAIL: &str = "SELECT * FROM leased ORDER BY due_at, notification_id, id";
+
+/// The start key (`:b_run`, `:b_nid`, `:b_id`); `:min` is i64::MIN, `:t` the clock the last
+/// claim read (`:swept` starts `SWEEP_MS` before 0: client 0's first claim sweeps).
+const START_KEY: &str = "\\set sweep 0
+\\if :client_id = 0 and :t - :swept >= :sweep_ms
+\\set sweep 1
+\\set swept :t
+\\set b_run :min
+\\set b_nid :min
+\\set b_id :min
+\\elif :c_run < :now - :window_ms
+\\set b_run :c_run
+\\set b_nid :c_nid
+\\set b_id :c_id
+\\else
+\\set b_run :now - :window_ms
+\\set b_nid :min
+\\set b_id :min
+\\endif
+";
+
+/// What the gateway reads from the leased rows, in one row: the ids and their count for the
+/// record, the first row's key in claim order (the cursor's when none) and the clock.
+const CLAIM_SELECT: &str = "SELECT count(*) AS n, coalesce(array_agg(id ORDER BY id), '{}') AS ids,
+  coalesce((array_agg(due_at ORDER BY due_at, notification_id, id))[1], :c_run) AS f_run,
+  coalesce((array_agg(notification_id ORDER BY due_at, notification_id, id))[1], :c_nid) AS f_nid,
+  coalesce((array_agg(id ORDER BY due_at, notification_id, id))[1], :c_id) AS f_id,
+  (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS t
+FROM leased
+\\gset
+";
+
+/// The cursor after the claim: a sweep sets it, a windowed claim moves it forward.
+const MOVE_CURSOR: &str = "\\if :sweep = 1 or :f_run > :c_run or (:f_run = :c_run and (:f_nid > :c_nid or (:f_nid = :c_nid and :f_id > :c_id)))
+\\set c_run :f_run
+\\set c_nid :f_nid
+\\set c_id :f_id
+\\endif
+";
 
 /// `sql` with `$1`, `$2`… replaced by `values[0]`, `values[1]`… (highest first, so `$1` does
 /// not eat the start of `$10`).
@@ -115,6 +164,12 @@ pub async fn run(target: &Target, args: &Args, seconds: u64) -> Res<serde_json::
         .arg(format!("-Dnow={}", now_ms()))
         .arg(format!("-Dlease_ms={LEASE_MS}"))
         .arg(format!("-Dbatch={}", args.batch))
+        .arg(format!("-Dwindow_ms={WINDOW_MS}"))
+        .arg(format!("-Dsweep_ms={SWEEP_MS}"))
+        .arg(format!("-Dmin={}", i64::MIN))
+        .arg("-Dt=0")
+        .arg(format!("-Dswept={}", -SWEEP_MS))
+        .args(["-Dc_run", "-Dc_nid", "-Dc_id"].map(|v| format!("{v}={}", i64::MIN)))
         .arg("-f")
         .arg(&target.script)
         .arg(&target.database)

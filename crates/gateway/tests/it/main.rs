@@ -35,6 +35,7 @@ mod store;
 mod store_batch;
 mod store_handoff;
 mod store_parts;
+mod store_pg_claim_start;
 mod store_pg_finished;
 mod store_postgres;
 mod support;

@@ -256,6 +256,9 @@ async fn the_claim_walks_the_due_index_of_the_hot_table() {
         .bind(2_000_i64)
         .bind(62_000_i64)
         .bind(100_i64)
+        .bind(i64::MIN)
+        .bind(i64::MIN)
+        .bind(i64::MIN)
         .fetch_all(&mut *conn)
         .await
         .expect("explain")

@@ -16,6 +16,7 @@
 //! without a TLS feature), as the deployment docs say.
 
 mod accept;
+mod claim_start;
 mod dead_letters;
 mod node;
 mod outbox;
@@ -40,6 +41,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::*;
 
+pub use claim_start::{SWEEP_MS, WINDOW_MS};
 pub use node::{ClusterNode, LiveNode};
 #[doc(hidden)]
 pub use outbox::{CLAIM_SQL, OUTCOMES_SQL};
@@ -59,6 +61,8 @@ pub struct PgStore {
     /// This node's id once it joined the cluster (`node.rs`): named in its outcome
     /// notifications, so its own listener can skip them.
     node: Arc<OnceLock<String>>,
+    /// Where this store's claims start their walk of the due index (`claim_start.rs`).
+    claim_start: Arc<claim_start::ClaimStart>,
 }
 
 /// Parses a `postgres://` (or `postgresql://`) URL into connect options; the error never
@@ -88,6 +92,7 @@ impl PgStore {
             pool,
             webhooks: webhooks::SharedFilter::default(),
             node: Arc::default(),
+            claim_start: Arc::default(),
         })
     }
 

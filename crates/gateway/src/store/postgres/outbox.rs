@@ -8,23 +8,33 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{PgStore, err, hash32, kind_label, parse_kind, u32_of};
 use crate::store::{Claimed, DaemonUpdate, OutcomeRecord, StoreError, WriteBatch};
 
-/// The claim: $1 now, $2 the lease's end, $3 the most rows. Public only for the cluster bench,
-/// whose pgbench script runs this very text (examples/cluster_bench/pgbench.rs).
+/// The claim: $1 now, $2 the lease's end, $3 the most rows, ($4, $5, $6) the key in claim
+/// order (run_at, notification_id, id) where its walk starts. Public only for the cluster
+/// bench, whose pgbench script runs this very text (examples/cluster_bench/pgbench.rs).
 ///
 /// One statement: the inner SELECT locks the due rows it takes and skips rows another node's
 /// claim has locked (SKIP LOCKED); a row another claim leased and committed meanwhile no longer
 /// passes `run_at <= now` when re-checked, so it is left out too. An expired lease (in flight,
 /// `run_at` = lease end <= now) is due like any other row. It walks `deliveries_due` (the
-/// partial index of the open rows of `outbox`) from the oldest `run_at`; the rows come back in
-/// the claim's order (run_at, notification_id), as in SQLite.
+/// partial index of the open rows of `outbox`, on the claim order) from the start key; the rows
+/// come back in the claim's order (run_at, notification_id, id), as in SQLite.
+///
+/// The start key (`claim_start.rs`) is the lower of the store's cursor (the first row its latest
+/// claims took) and `now - WINDOW_MS`; every `SWEEP_MS` a claim starts at the index's start
+/// instead. So the walk skips the entries every claim leaves behind (which a transaction held
+/// open elsewhere keeps from being removed, each one a heap visit), and a due row is taken by
+/// the next claim if its `run_at` is within the window or after the cursor, else by the next
+/// sweep: at most `SWEEP_MS` (of the callers' clock) plus the time to the next claim after it
+/// becomes visible.
 #[doc(hidden)]
 pub const CLAIM_SQL: &str = "WITH due AS (
   SELECT d.id, d.run_at, d.notification_id FROM outbox d
   WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= $1
+    AND (d.run_at, d.notification_id, d.id) >= ($4::bigint, $5::bigint, $6::bigint)
     AND NOT EXISTS (SELECT 1 FROM paused_routes p
                     WHERE p.app_id = d.app_id AND p.kind = d.kind
                       AND p.credential = d.credential AND p.until > $1)
-  ORDER BY d.run_at, d.notification_id
+  ORDER BY d.run_at, d.notification_id, d.id
   LIMIT $3
   FOR UPDATE OF d SKIP LOCKED),
 leased AS (
@@ -100,14 +110,20 @@ impl PgStore {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<Claimed>, StoreError> {
+        let walk = self.claim_start.begin(now);
+        let (run_at, notification, id) = walk.from;
         let rows = sqlx::query(CLAIM_SQL)
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))
+            .bind(run_at)
+            .bind(notification)
+            .bind(id)
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        rows.iter()
+        let claimed = rows
+            .iter()
             .map(|row| {
                 let kind: String = row.try_get(3).map_err(err)?;
                 Ok(Claimed {
@@ -125,7 +141,15 @@ impl PgStore {
                     accepted_at: row.try_get(11).map_err(err)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<Claimed>, StoreError>>()?;
+        // The rows come in claim order: the first is where the next claims may start. A claim
+        // that failed leaves the cursor where it was (its rows stay due).
+        let first = match (rows.first(), claimed.first()) {
+            (Some(row), Some(c)) => Some((row.try_get(12).map_err(err)?, c.notification_id, c.id)),
+            _ => None,
+        };
+        self.claim_start.end(walk, first);
+        Ok(claimed)
     }
 
     pub(super) async fn notifications_impl(
