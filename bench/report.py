@@ -508,7 +508,7 @@ in quick mode, 400,000 and 10 s otherwise), vacuumed, analyzed and checkpointed.
 `OUTCOMES_SQL`, which moves the delivered rows to `outbox_finished`, COMMIT); then
 **pushway**: 4 tasks looping `PgStore::claim` + `PgStore::record` (every row `delivered`) on one
 `PgStore`. Rows/s = rows delivered ÷ the run's time; Postgres CPU per row from `/proc` (the postmaster and its
-children). Both again in runs of 60 s (10 s in quick mode) on 600,000 rows (150,000) while another session
+children). Both again in runs of 60 s (10 s in quick mode) on 2,000,000 rows (400,000) while another session
 holds `BEGIN; SELECT txid_current()` open for the whole run (the SKIP LOCKED / dead-tuple case). A run that may
 have run out of due rows is invalid. One round unless `CLUSTER_ROUNDS` is set.
 **Cross-node daemon** (`cargo bench -p pushway-daemon --bench cross_node`, every round): a private Postgres
