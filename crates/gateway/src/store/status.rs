@@ -49,7 +49,8 @@ pub struct MessageSummary {
     pub recipients: u64,
     /// Recipients that get nothing as a whole (settings, no devices…).
     pub suppressed_recipients: u64,
-    /// Devices left out (logged out, kicked, no credential).
+    /// Devices left out (logged out, kicked, no credential, or not chosen by the app's
+    /// `daemon_first` strategy).
     pub suppressed_devices: u64,
     /// Deliveries (one per device that gets the push), by state.
     pub deliveries: DeliveryCounts,
@@ -112,7 +113,8 @@ pub struct RecipientStatus {
     pub suppressed: Option<String>,
     /// The devices the push goes to.
     pub devices: Vec<DeliveryStatus>,
-    /// The devices that get nothing (logged out, kicked), with the reason.
+    /// The devices that get nothing, with the reason: `logged_out`, `kicked`, `no_credential`,
+    /// or, under the app's `daemon_first` strategy, `daemon_live` / `vendor_preferred`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed_devices: Vec<SuppressedDevice>,
 }
