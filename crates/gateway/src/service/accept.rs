@@ -1,7 +1,5 @@
 //! Accepting a message: validate, render every recipient as of now, commit the message and one
-//! delivery row per device (in one transaction, or a big message in several on SQLite: see
-//! `commit.rs`), and answer once all of it is committed. The same key again on a message whose
-//! accept stopped half-way completes it under its id.
+//! delivery row per device in one transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -36,17 +34,15 @@ impl Service {
         raw_body: &[u8],
         request: MessageRequest,
     ) -> Result<Accepted, ServiceError> {
-        self.app(app_id)?;
+        let app = self.app(app_id)?.clone();
         check_id("Idempotency-Key", key)?;
         let request_hash = sha256(raw_body);
         // Time-ordered (UUIDv7): rows keyed by message id go in at the end of their indexes,
         // so a group commit dirties a few pages, not one random page per message and index.
         let id = uuid::Uuid::now_v7().to_string();
-        // Kept to parse again under an earlier id, should this request complete a message.
-        let object = request.message.clone();
         let checked = parse_message(request.message, &id)
             .and_then(|parsed| check_recipients(&request.recipients).map(|()| parsed));
-        let parsed = match checked {
+        let (message, body) = match checked {
             Ok(parsed) => parsed,
             Err(e) => {
                 // A repeated key answers as the first request did, whatever this body is.
@@ -56,6 +52,14 @@ impl Service {
                 return Err(e);
             }
         };
+
+        let now = self.clock.now_ms();
+        let ttl_ms = message
+            .ttl
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or_else(|| {
+                i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+            });
         let users: Vec<String> = request
             .recipients
             .iter()
@@ -70,60 +74,10 @@ impl Service {
                 users,
             })
             .await?;
-        let mut write = Write {
-            app_id,
-            key,
-            request_hash,
-            recipients: &request.recipients,
-            known: Some(found.recipients),
-        };
-        let accepted = match found.earlier {
-            None => self.write(&mut write, parsed, false).await?,
-            Some((id, hash)) => {
-                replay(id.clone(), hash, request_hash)?;
-                // Written in part by an accept that stopped (or is still running): this
-                // request completes it, under its id.
-                if !self.store.incomplete(app_id, &id).await? {
-                    return replay(id, hash, request_hash);
-                }
-                return self
-                    .write(&mut write, parse_message(object, &id)?, true)
-                    .await;
-            }
-        };
-        if accepted.created {
-            // The committer woke the workers (or handed them the rows).
-            return Ok(accepted);
-        }
-        // Another request took the key meanwhile; it may have been a different one.
-        let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? else {
-            return Ok(accepted);
-        };
-        replay(id.clone(), hash, request_hash)?;
-        if !self.store.incomplete(app_id, &id).await? {
+        if let Some((id, hash)) = found.earlier {
             return replay(id, hash, request_hash);
         }
-        // Still being written: answered once whole.
-        self.write(&mut write, parse_message(object, &id)?, true)
-            .await
-    }
-
-    /// Renders `message` for the request's recipients and commits it (`resume`: completes it,
-    /// an earlier accept having written it in part under the same id).
-    async fn write(
-        &self,
-        write: &mut Write<'_>,
-        (message, body): (Message, String),
-        resume: bool,
-    ) -> Result<Accepted, ServiceError> {
-        let app = self.app(write.app_id)?.clone();
-        let now = self.clock.now_ms();
-        let ttl_ms = message
-            .ttl
-            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or_else(|| {
-                i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
-            });
+        let mut known = found.recipients;
         let mut plan = Plan {
             app: &app,
             message: &message,
@@ -132,50 +86,35 @@ impl Service {
             notifications: Vec::new(),
             seen: HashMap::new(),
         };
-        let mut recipients = Vec::with_capacity(write.recipients.len());
-        // A second write (rare: completing a message written in part meanwhile) reads the
-        // recipients' states again.
-        let mut known = match write.known.take() {
-            Some(known) => known,
-            None => {
-                let users: Vec<String> =
-                    write.recipients.iter().map(|r| r.user_id.clone()).collect();
-                self.store.recipients(write.app_id, &users).await?
-            }
-        };
-        for r in write.recipients {
+        let mut recipients = Vec::with_capacity(request.recipients.len());
+        for r in &request.recipients {
             let state = known.remove(&r.user_id).unwrap_or_default();
             recipients.push(plan.recipient(r, state)?);
         }
         let notifications = plan.notifications;
+
         let new = NewMessage {
-            id: message.id.clone(),
-            app: write.app_id.to_owned(),
-            idempotency_key: write.key.to_owned(),
-            request_hash: write.request_hash,
+            id,
+            app: app_id.to_owned(),
+            idempotency_key: key.to_owned(),
+            request_hash,
             body,
             created_at: now,
             expires_at: now.saturating_add(ttl_ms),
             notifications,
             recipients,
         };
-        let accepted = if resume {
-            self.committer.resume(new).await?
-        } else {
-            self.committer.commit(new).await?
-        };
+        let request_hash = new.request_hash;
+        let accepted = self.committer.commit(new).await?;
+        if !accepted.created {
+            // Another request took the key meanwhile; it may have been a different one.
+            if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
+                return replay(id, hash, request_hash);
+            }
+        }
+        // The committer woke the workers (or handed them the rows).
         Ok(accepted)
     }
-}
-
-/// What a request's write needs besides its message.
-struct Write<'a> {
-    app_id: &'a str,
-    key: &'a str,
-    request_hash: [u8; 32],
-    recipients: &'a [RecipientIn],
-    /// The recipients' states, as looked up; taken by the first write.
-    known: Option<HashMap<String, RecipientState>>,
 }
 
 /// Renders a message for its recipients, one rendering per distinct (recipient, locale), and

@@ -66,18 +66,6 @@ pub struct Accepted {
     pub created: bool,
 }
 
-/// Which part of a message an [`accept_part`](super::Store::accept_part) writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AcceptPart {
-    /// The first part: it writes the message row (marked incomplete unless it is also the
-    /// last), or finds it written under the same id by an earlier, interrupted accept.
-    pub first: bool,
-    /// The last part: it marks the message complete.
-    pub last: bool,
-    /// The position in the message of the part's first recipient.
-    pub offset: usize,
-}
-
 /// A delivery row's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -24,7 +24,7 @@ use pushway_core::TokenKind;
 
 pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
-pub use message::{AcceptPart, Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
+pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use open::AnyStore;
 pub use outbox::{
     AcceptLease, Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, LeasedAtAccept,
@@ -143,40 +143,6 @@ pub trait Store: Send + Sync + 'static {
         Ok((self.accept(&messages).await?, LeasedAtAccept::default()))
     }
 
-    /// Whether this store can write one message in parts ([`accept_part`](Store::accept_part)).
-    /// A store without it writes every message in one transaction.
-    fn accepts_in_parts(&self) -> bool {
-        false
-    }
-
-    /// Writes one part of a big message in a durable transaction of its own, so its rows can be
-    /// sent while the next part is written: the message row with the first part (marked
-    /// incomplete until the last part), and the part's recipients and delivery rows, up to
-    /// `lease.rows` of them leased as in [`accept_leasing`](Store::accept_leasing). `part`
-    /// carries every notification of the message and only this part's recipients. Rows already
-    /// there (an interrupted accept of the same message id, resumed) are left as they are and
-    /// neither leased nor answered. If the idempotency key names another message, nothing is
-    /// written and that message answers (`created: false`).
-    async fn accept_part(
-        &self,
-        part: NewMessage,
-        which: AcceptPart,
-        lease: Option<AcceptLease>,
-    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
-        let _ = (part, which, lease);
-        Err(StoreError::new(
-            "this store writes a message in one transaction",
-        ))
-    }
-
-    /// Whether the app's message `message` was written in part and not completed (its accept
-    /// is still running, or stopped half-way). A store that writes messages whole answers
-    /// `false`.
-    async fn incomplete(&self, app: &str, message: &str) -> Result<bool, StoreError> {
-        let _ = (app, message);
-        Ok(false)
-    }
-
     /// A message's status as of `now` (which routes are paused); `None` when the app has no
     /// such message.
     async fn status(
@@ -186,8 +152,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Option<MessageStatus>, StoreError>;
 
-    /// A message's status in counts (never settled while it is [incomplete](Store::incomplete));
-    /// `None` when the app has no such message.
+    /// A message's status in counts; `None` when the app has no such message.
     async fn summary(&self, app: &str, message: &str)
     -> Result<Option<MessageSummary>, StoreError>;
 

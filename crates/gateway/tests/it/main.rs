@@ -1,7 +1,6 @@
 //! The gateway through its real HTTP API on 127.0.0.1:0, against the pushway-mock simulators
 //! (APNs and FCM over TLS, Xiaomi, Huawei) started in-process.
 
-mod accept_parts;
 mod admin;
 mod admin_console;
 mod admin_dead_letters;
@@ -34,7 +33,6 @@ mod shutdown;
 mod store;
 mod store_batch;
 mod store_handoff;
-mod store_parts;
 mod store_pg_claim_start;
 mod store_pg_finished;
 mod store_postgres;

@@ -87,10 +87,7 @@ fn accept(
             Some(lease) => Some(Lessor::new(conn, lease)?),
             None => None,
         };
-        for m in &new {
-            // New messages: every row is new (the fresh flags are all true).
-            insert_rows(conn, m, 0, false, lessor.as_mut())?;
-        }
+        insert_rows(conn, &new, lessor.as_mut())?;
         if let Some(lessor) = lessor {
             leased = lessor.leased;
         }
@@ -101,14 +98,14 @@ fn accept(
 
 /// Which new rows are written leased (see `worker::Handoff`): the first `lease.rows` of routes
 /// not paused (a paused route's rows stay due, held as a claim would hold them).
-pub(super) struct Lessor {
+struct Lessor {
     lease: AcceptLease,
     paused: HashSet<(String, String, String)>,
-    pub(super) leased: LeasedAtAccept,
+    leased: LeasedAtAccept,
 }
 
 impl Lessor {
-    pub(super) fn new(conn: &Connection, lease: AcceptLease) -> Result<Lessor, StoreError> {
+    fn new(conn: &Connection, lease: AcceptLease) -> Result<Lessor, StoreError> {
         let mut read = conn
             .prepare_cached("SELECT app_id, kind, credential FROM paused_routes WHERE until > ?1")
             .map_err(raw_err)?;
@@ -136,145 +133,109 @@ impl Lessor {
     }
 }
 
-/// The notifications, recipients, suppressed devices and delivery rows of `m` (or of the part
-/// of it that `m` holds, its first recipient at `offset` in the message), and which of its
-/// recipients were written now (a row already there is left as it is: `resume`, an interrupted
-/// accept of the same message being completed, or a part after the first).
-pub(super) fn insert_rows(
+/// The notifications, recipients, suppressed devices and delivery rows of new messages.
+fn insert_rows(
     conn: &Connection,
-    m: &NewMessage,
-    offset: usize,
-    resume: bool,
+    messages: &[&NewMessage],
     mut lessor: Option<&mut Lessor>,
-) -> Result<Vec<bool>, StoreError> {
+) -> Result<(), StoreError> {
     let prepare = |sql: &str| conn.prepare_cached(sql).map_err(raw_err);
+    let mut notification = prepare("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")?;
     let mut recipient = prepare(
         "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut suppressed = prepare(
         "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4)",
     )?;
     // Due (pending, never tried), or as a claim at the lease's `now` would leave the row: in
-    // flight, first attempt, leased. A row already there (resumed) is not written again: one
-    // row per (message, recipient, device).
+    // flight, first attempt, leased.
     let mut delivery = prepare(
         "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
                kind, credential, token, state, attempts, lease_until, run_at, expires_at,
                created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?12, ?13, ?14, ?10, ?9, ?15)
-         ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?12, ?13, ?14, ?10, ?9, ?15)",
     )?;
-    let notification_ids = notifications(conn, m, resume)?;
-    let mut handed = vec![false; m.notifications.len()];
-    let mut fresh = Vec::with_capacity(m.recipients.len());
-    for (index, r) in m.recipients.iter().enumerate() {
-        let position = i64::try_from(offset + index).map_err(StoreError::new)?;
-        let written = recipient
-            .execute(params![m.id, position, r.user, r.unread, r.suppressed])
-            .map_err(raw_err)?;
-        fresh.push(written == 1);
-        for (device, reason) in &r.suppressed_devices {
-            suppressed
-                .execute(params![m.id, r.user, device, reason])
-                .map_err(raw_err)?;
+    for m in messages {
+        let mut notification_ids = Vec::with_capacity(m.notifications.len());
+        for body in &m.notifications {
+            notification.execute(params![m.id, body]).map_err(raw_err)?;
+            notification_ids.push(conn.last_insert_rowid());
         }
-        for d in &r.deliveries {
-            let notification = notification_ids
-                .get(d.notification)
-                .copied()
-                .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
-            let lessor = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d));
-            let (state, attempts, lease_until, run_at, updated_at) = match &lessor {
-                Some(l) => (
-                    "in_flight",
-                    1,
-                    Some(l.lease.lease_until),
-                    l.lease.lease_until,
-                    l.lease.now,
-                ),
-                None => ("pending", 0, None, m.created_at, m.created_at),
-            };
-            let written = delivery
-                .execute(params![
-                    m.id,
-                    m.app,
-                    r.user,
-                    d.device_id,
-                    notification,
-                    kind_label(d.kind),
-                    d.credential,
-                    d.token,
-                    m.created_at,
-                    m.expires_at,
-                    state,
-                    attempts,
-                    lease_until,
-                    run_at,
-                    updated_at
-                ])
+        let mut handed = vec![false; m.notifications.len()];
+        for (position, r) in m.recipients.iter().enumerate() {
+            let position = i64::try_from(position).map_err(StoreError::new)?;
+            recipient
+                .execute(params![m.id, position, r.user, r.unread, r.suppressed])
                 .map_err(raw_err)?;
-            let Some(lessor) = lessor.filter(|_| written == 1) else {
-                continue;
-            };
-            lessor.leased.rows.push(Claimed {
-                id: conn.last_insert_rowid(),
-                app: m.app.clone(),
-                notification_id: notification,
-                kind: d.kind,
-                credential: d.credential.clone(),
-                token: d.token.clone(),
-                attempts: 1,
-                retries: 0,
-                expires_at: m.expires_at,
-                last_reason: None,
-                message_id: m.id.clone(),
-                accepted_at: m.created_at,
-            });
-            if let Some(first) = handed.get_mut(d.notification)
-                && !std::mem::replace(first, true)
-            {
-                lessor
-                    .leased
-                    .notifications
-                    .push((notification, m.notifications[d.notification].clone()));
+            for (device, reason) in &r.suppressed_devices {
+                suppressed
+                    .execute(params![m.id, r.user, device, reason])
+                    .map_err(raw_err)?;
+            }
+            for d in &r.deliveries {
+                let notification = notification_ids
+                    .get(d.notification)
+                    .copied()
+                    .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
+                let lessor = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d));
+                let (state, attempts, lease_until, run_at, updated_at) = match &lessor {
+                    Some(l) => (
+                        "in_flight",
+                        1,
+                        Some(l.lease.lease_until),
+                        l.lease.lease_until,
+                        l.lease.now,
+                    ),
+                    None => ("pending", 0, None, m.created_at, m.created_at),
+                };
+                delivery
+                    .execute(params![
+                        m.id,
+                        m.app,
+                        r.user,
+                        d.device_id,
+                        notification,
+                        kind_label(d.kind),
+                        d.credential,
+                        d.token,
+                        m.created_at,
+                        m.expires_at,
+                        state,
+                        attempts,
+                        lease_until,
+                        run_at,
+                        updated_at
+                    ])
+                    .map_err(raw_err)?;
+                let Some(lessor) = lessor else {
+                    continue;
+                };
+                lessor.leased.rows.push(Claimed {
+                    id: conn.last_insert_rowid(),
+                    app: m.app.clone(),
+                    notification_id: notification,
+                    kind: d.kind,
+                    credential: d.credential.clone(),
+                    token: d.token.clone(),
+                    attempts: 1,
+                    retries: 0,
+                    expires_at: m.expires_at,
+                    last_reason: None,
+                    message_id: m.id.clone(),
+                    accepted_at: m.created_at,
+                });
+                if let Some(first) = handed.get_mut(d.notification)
+                    && !std::mem::replace(first, true)
+                {
+                    lessor
+                        .leased
+                        .notifications
+                        .push((notification, m.notifications[d.notification].clone()));
+                }
             }
         }
     }
-    Ok(fresh)
-}
-
-/// The row ids of `m`'s notifications, by index: written now, or (`resume`, and for every part
-/// after the first) those of the message already there, found by their JSON, and any missing
-/// written now.
-fn notifications(conn: &Connection, m: &NewMessage, resume: bool) -> Result<Vec<i64>, StoreError> {
-    let mut known = std::collections::HashMap::new();
-    if resume {
-        let mut read = conn
-            .prepare_cached("SELECT id, body FROM notifications WHERE message_id = ?1")
-            .map_err(raw_err)?;
-        let rows = read
-            .query_map(params![m.id], |row| {
-                Ok((row.get::<_, String>(1)?, row.get(0)?))
-            })
-            .map_err(raw_err)?;
-        for row in rows {
-            let (body, id): (String, i64) = row.map_err(raw_err)?;
-            known.insert(body, id);
-        }
-    }
-    let mut insert = conn
-        .prepare_cached("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")
-        .map_err(raw_err)?;
-    let mut ids = Vec::with_capacity(m.notifications.len());
-    for body in &m.notifications {
-        if let Some(&id) = known.get(body) {
-            ids.push(id);
-            continue;
-        }
-        insert.execute(params![m.id, body]).map_err(raw_err)?;
-        ids.push(conn.last_insert_rowid());
-    }
-    Ok(ids)
+    Ok(())
 }

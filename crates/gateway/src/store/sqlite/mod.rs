@@ -6,7 +6,6 @@
 //! `BEGIN IMMEDIATE`.
 
 mod accept;
-mod accept_part;
 mod daemon;
 mod dead_letters;
 mod outbox;
@@ -268,23 +267,6 @@ impl Store for SqliteStore {
         lease: Option<AcceptLease>,
     ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
         self.accept_impl(messages, lease).await
-    }
-
-    fn accepts_in_parts(&self) -> bool {
-        true
-    }
-
-    async fn accept_part(
-        &self,
-        part: NewMessage,
-        which: AcceptPart,
-        lease: Option<AcceptLease>,
-    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
-        self.accept_part_impl(part, which, lease).await
-    }
-
-    async fn incomplete(&self, app: &str, message: &str) -> Result<bool, StoreError> {
-        self.incomplete_impl(app, message).await
     }
 
     async fn status(

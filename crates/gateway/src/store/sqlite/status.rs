@@ -14,8 +14,6 @@ impl SqliteStore {
     pub(super) async fn prune_impl(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         // The message's recipients, notifications and deliveries go with it (ON DELETE CASCADE).
-        // A message left incomplete (its accept stopped half-way and was never retried) goes
-        // too once older than the retention, like any other; a younger one is kept.
         let messages = sqlx::query(
             "DELETE FROM messages WHERE id IN (
                SELECT m.id FROM messages m WHERE m.created_at < ?1
@@ -59,7 +57,7 @@ impl SqliteStore {
             .run(move |conn| {
                 let row = conn
                     .prepare_cached(
-                        "SELECT m.created_at, m.complete,
+                        "SELECT m.created_at,
                            (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),
                            (SELECT count(*) FROM recipients r
                              WHERE r.message_id = m.id AND r.suppressed IS NOT NULL),
@@ -82,25 +80,18 @@ impl SqliteStore {
                     .query_row(params![message, app], |row| {
                         let mut counts = [0i64; 7];
                         for (i, count) in counts.iter_mut().enumerate() {
-                            *count = row.get(5 + i)?;
+                            *count = row.get(4 + i)?;
                         }
                         Ok((
                             row.get::<_, i64>(0)?,
-                            row.get::<_, bool>(1)?,
-                            [row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?],
+                            [row.get::<_, i64>(1)?, row.get(2)?, row.get(3)?],
                             counts,
-                            row.get::<_, Option<i64>>(12)?,
+                            row.get::<_, Option<i64>>(11)?,
                         ))
                     })
                     .optional()
                     .map_err(raw_err)?;
-                let Some((
-                    created_at_ms,
-                    complete,
-                    [recipients, suppressed, devices],
-                    counts,
-                    last,
-                )) = row
+                let Some((created_at_ms, [recipients, suppressed, devices], counts, last)) = row
                 else {
                     return Ok(None);
                 };
@@ -115,9 +106,7 @@ impl SqliteStore {
                     recipients: count(recipients),
                     suppressed_recipients: count(suppressed),
                     suppressed_devices: count(devices),
-                    // A message still being written (or whose accept stopped half-way) has
-                    // deliveries to come.
-                    settled: complete && deliveries.is_settled(),
+                    settled: deliveries.is_settled(),
                     deliveries,
                     last_updated_at_ms: last,
                 }))
