@@ -5,9 +5,10 @@
 
 use std::sync::Weak;
 
-use crate::conn::lock;
+use crate::conn::{Carried, lock};
 use crate::hub::Inner;
 use crate::key::DeviceKey;
+use crate::queue::StoredPush;
 
 /// A hub's link to the other nodes of its cluster. Set with
 /// [`HubBuilder::cluster`](crate::HubBuilder::cluster); the hub calls it on every connect and
@@ -44,7 +45,21 @@ impl LocalHub {
             .upgrade()
             .and_then(|inner| inner.connection(device))
         {
-            conn.wake.notify_one();
+            conn.wake_to_read();
+        }
+    }
+
+    /// A push was appended to `device`'s queue on another node, and its wake-up carried it
+    /// (`prev`: the seq before it in that queue, `None` when none): its connection here, if
+    /// any, sends it without reading the queue when nothing before it is unsent, and reads the
+    /// queue otherwise.
+    pub fn carry(&self, device: &DeviceKey, push: StoredPush, prev: Option<u64>) {
+        if let Some(conn) = self
+            .inner
+            .upgrade()
+            .and_then(|inner| inner.connection(device))
+        {
+            conn.carry(Carried { push, prev });
         }
     }
 
@@ -52,7 +67,7 @@ impl LocalHub {
     pub fn wake_all(&self) {
         if let Some(inner) = self.inner.upgrade() {
             for conn in lock(&inner.registry).conns.values() {
-                conn.wake.notify_one();
+                conn.wake_to_read();
             }
         }
     }

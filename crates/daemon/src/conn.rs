@@ -1,6 +1,7 @@
-//! One live connection as the hub and the provider see it: its wake-up and kick signals, and
-//! the senders waiting for its acks.
+//! One live connection as the hub and the provider see it: its wake-up and kick signals, the
+//! pushes its wake-ups carried, and the senders waiting for its acks.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -8,6 +9,10 @@ use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, oneshot};
 
 use crate::protocol::CloseReason;
+use crate::queue::StoredPush;
+
+/// Carried pushes kept for a connection at most; beyond, its session reads its queue instead.
+const MAX_CARRIED: usize = 256;
 
 /// One live connection, as the hub and the provider see it.
 pub(crate) struct Conn {
@@ -15,13 +20,41 @@ pub(crate) struct Conn {
     /// How new its token is ([`DeviceClaims::rank`](crate::DeviceClaims)): a connection with an
     /// older token may not replace this one.
     pub(crate) rank: (u64, u64),
-    /// New pushes are in the queue.
+    /// New pushes are in the queue: [`Conn::take_wake`] says whether to read it.
     pub(crate) wake: Notify,
+    /// What the wake-ups since the session last looked asked for.
+    woken: Mutex<Woken>,
     /// The hub wants this connection closed with `kick_reason`.
     pub(crate) kick: Notify,
     kick_reason: AtomicU16,
     /// Senders waiting for the ack of a push id; `None` once the connection has ended.
     waiters: Mutex<Option<FxHashMap<String, Waiters>>>,
+}
+
+/// A push appended on another node, as its wake-up carried it (a Postgres cluster): the session
+/// sends it without reading its queue when nothing before it in the queue is unsent, that is
+/// when `prev` (the seq before it in the device's queue, `None` when it was the only one) is at
+/// or below the session's cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Carried {
+    pub(crate) push: StoredPush,
+    pub(crate) prev: Option<u64>,
+}
+
+/// What a session does on a wake-up.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Read the queue after the cursor.
+    Read,
+    /// Send these, in order, where they follow on (see [`Carried`]); read the queue otherwise.
+    Carried(Vec<Carried>),
+}
+
+#[derive(Debug, Default)]
+struct Woken {
+    /// A wake-up without a push (a local append, a missed event): the queue must be read.
+    read: bool,
+    carried: VecDeque<Carried>,
 }
 
 /// The senders waiting for one push id: almost always one, kept without a `Vec` allocation.
@@ -74,10 +107,56 @@ impl Conn {
             id,
             rank,
             wake: Notify::new(),
+            woken: Mutex::new(Woken::default()),
             kick: Notify::new(),
             kick_reason: AtomicU16::new(0),
             waiters: Mutex::new(Some(FxHashMap::default())),
         }
+    }
+
+    /// New pushes are in the queue: the session reads it.
+    pub(crate) fn wake_to_read(&self) {
+        {
+            let mut woken = lock(&self.woken);
+            woken.read = true;
+            woken.carried.clear();
+        }
+        self.wake.notify_one();
+    }
+
+    /// A push appended on another node, carried by its wake-up.
+    pub(crate) fn carry(&self, carried: Carried) {
+        {
+            let mut woken = lock(&self.woken);
+            if !woken.read {
+                if woken.carried.len() < MAX_CARRIED {
+                    woken.carried.push_back(carried);
+                } else {
+                    woken.read = true;
+                    woken.carried.clear();
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// What the wake-ups since the last call (or [`Conn::reading`]) asked for.
+    pub(crate) fn take_wake(&self) -> Wake {
+        let mut woken = lock(&self.woken);
+        if std::mem::take(&mut woken.read) {
+            woken.carried.clear();
+            Wake::Read
+        } else {
+            Wake::Carried(woken.carried.drain(..).collect())
+        }
+    }
+
+    /// The session starts reading its queue: the read covers every push woken about so far
+    /// (each was committed before its wake-up was sent).
+    pub(crate) fn reading(&self) {
+        let mut woken = lock(&self.woken);
+        woken.read = false;
+        woken.carried.clear();
     }
 
     pub(crate) fn kick(&self, reason: CloseReason) {

@@ -82,7 +82,7 @@ impl Inner {
         let (Some(conn), Some(ack)) = (conn, ack) else {
             return Enqueued::Done(self.queued());
         };
-        conn.wake.notify_one();
+        conn.wake_to_read();
         Enqueued::Waiting { conn, ack }
     }
 

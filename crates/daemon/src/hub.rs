@@ -65,6 +65,7 @@ pub(crate) struct Counters {
     pub(crate) expired: AtomicU64,
     pub(crate) replaced: AtomicU64,
     pub(crate) superseded: AtomicU64,
+    pub(crate) sent_carried: AtomicU64,
 }
 
 /// Counters since the hub was built.
@@ -91,6 +92,9 @@ pub struct HubStats {
     /// Connections closed before `hello` because too many were waiting
     /// ([`HubBuilder::max_unauthenticated`]).
     pub shed: u64,
+    /// Pushes appended on another node of a Postgres cluster and sent as their wake-up carried
+    /// them, without a read of the queue.
+    pub sent_carried: u64,
 }
 
 impl Hub {
@@ -166,6 +170,7 @@ impl Hub {
             superseded: c.superseded.load(Ordering::Relaxed),
             awaiting_hello: self.inner.pending.len(),
             shed: self.inner.pending.shed.load(Ordering::Relaxed),
+            sent_carried: c.sent_carried.load(Ordering::Relaxed),
         }
     }
 

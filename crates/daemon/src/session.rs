@@ -10,10 +10,11 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 
-use crate::conn::Conn;
+use crate::conn::{Carried, Conn, Wake};
 use crate::hub::Inner;
 use crate::key::DeviceKey;
 use crate::protocol::{CloseReason, DeviceFrame, ServerFrame, fast_ack_id};
+use crate::queue::StoredPush;
 
 /// How a session ended.
 pub(crate) enum End {
@@ -106,7 +107,14 @@ where
                         return end;
                     }
                 }
-                () = self.conn.wake.notified(), if can_fetch => self.need_fetch = true,
+                () = self.conn.wake.notified(), if can_fetch => match self.conn.take_wake() {
+                    Wake::Read => self.need_fetch = true,
+                    Wake::Carried(carried) => {
+                        if let Err(end) = self.send_carried(carried).await {
+                            return end;
+                        }
+                    }
+                },
                 () = &mut stall, if stall_armed => {
                     if self.in_flight == 0 {
                         stall_armed = false;
@@ -137,6 +145,8 @@ where
     async fn send_pending(&mut self) -> Result<(), End> {
         let limit = self.inner.config.max_in_flight - self.in_flight;
         let now = self.inner.clock.now_ms();
+        // What was carried so far committed before its wake-up: this read returns it.
+        self.conn.reading();
         let pending = match self
             .inner
             .store
@@ -162,28 +172,69 @@ where
         if pending.pushes.is_empty() {
             return Ok(());
         }
-        let max_bytes = self.inner.config.max_in_flight_bytes;
         let mut frames = Vec::with_capacity(pending.pushes.len());
         for push in pending.pushes {
-            let size = push.frame.len();
-            if self.in_flight > 0 && self.in_flight_bytes + size > max_bytes {
+            if !self.fits(&push) {
                 // The rest waits for acks, and is fetched again then.
                 self.window_full = true;
                 self.need_fetch = true;
                 break;
             }
-            if self.in_flight == 0 {
-                self.progress = Instant::now();
-            }
-            self.cursor = push.seq;
-            let unacked = self.unacked.entry(push.id).or_default();
-            unacked.0 += 1;
-            unacked.1 += size;
-            self.in_flight += 1;
-            self.in_flight_bytes += size;
-            frames.push(Message::text(&*push.frame));
+            frames.push(self.take(push));
         }
         write_messages(self.inner, self.ws, frames).await
+    }
+
+    /// Sends the carried pushes that follow on from the cursor, in order; at the first that
+    /// does not (something before it is unsent), has expired (the read deletes and counts it)
+    /// or does not fit the window, the queue is read instead.
+    async fn send_carried(&mut self, carried: Vec<Carried>) -> Result<(), End> {
+        let now = self.inner.clock.now_ms();
+        let mut frames = Vec::new();
+        for Carried { push, prev } in carried {
+            if push.seq <= self.cursor {
+                // Already sent from a read.
+                continue;
+            }
+            if prev.is_some_and(|prev| prev > self.cursor)
+                || push.expires_at_ms <= now
+                || self.in_flight >= self.inner.config.max_in_flight
+                || !self.fits(&push)
+            {
+                self.need_fetch = true;
+                break;
+            }
+            frames.push(self.take(push));
+        }
+        if frames.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .counters
+            .sent_carried
+            .fetch_add(frames.len() as u64, Ordering::Relaxed);
+        write_messages(self.inner, self.ws, frames).await
+    }
+
+    /// Whether `push` fits the byte window (one push is always allowed, however large).
+    fn fits(&self, push: &StoredPush) -> bool {
+        self.in_flight == 0
+            || self.in_flight_bytes + push.frame.len() <= self.inner.config.max_in_flight_bytes
+    }
+
+    /// Counts `push` in flight and moves the cursor to it: its frame, to send.
+    fn take(&mut self, push: StoredPush) -> Message {
+        let size = push.frame.len();
+        if self.in_flight == 0 {
+            self.progress = Instant::now();
+        }
+        self.cursor = push.seq;
+        let unacked = self.unacked.entry(push.id).or_default();
+        unacked.0 += 1;
+        unacked.1 += size;
+        self.in_flight += 1;
+        self.in_flight_bytes += size;
+        Message::text(&*push.frame)
     }
 
     async fn on_message(&mut self, message: Option<Result<Message, WsError>>) -> Result<(), End> {

@@ -21,7 +21,7 @@ mod schema;
 
 pub use cluster::{ClusterOptions, PgCluster};
 
-use commit::{Committer, Done, Durability, Write};
+use commit::{Committer, Done, Write};
 
 /// How long a query waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,8 +35,10 @@ const POOL_SIZE: u32 = 8;
 /// are group-committed (the writes of concurrent callers share one transaction, and each call
 /// returns once its own write committed). Removes (acks) commit with `synchronous_commit =
 /// off`: a crash of Postgres may undo the last few hundred milliseconds of them, and those
-/// pushes are sent again (the device drops duplicates); appends are always durable. An append notifies the channel `pushway_daemon` at
-/// commit, which wakes the node the device is connected to when a [`PgCluster`] runs there. A
+/// pushes are sent again (the device drops duplicates); appends are always durable. Each write is one statement (a function created with the
+/// tables) and one round trip. An append notifies the channel `pushway_daemon` at commit, with
+/// the push in the notification, which wakes the node the device is connected to when a
+/// [`PgCluster`] runs there (and spares it a read of the queue). A
 /// device's pushes commit in the order of their sequence numbers even when several nodes append
 /// to it at once (a per-device advisory lock held to the commit).
 ///
@@ -71,8 +73,8 @@ impl PgStore {
         schema::migrate(&pool).await.map_err(StoreError::new)?;
         let scope: Arc<str> = Arc::from(scope);
         Ok(PgStore {
-            committer: Committer::spawn(pool.clone(), scope.clone(), Durability::Durable),
-            removals: Committer::spawn(pool.clone(), scope.clone(), Durability::Relaxed),
+            committer: Committer::spawn(pool.clone(), scope.clone()),
+            removals: Committer::spawn(pool.clone(), scope.clone()),
             pool,
             scope,
         })

@@ -1,8 +1,10 @@
 //! [`PgCluster`]: one node's part of a cluster of hubs over a [`PgStore`]'s database.
 //!
-//! - Wake-ups: every append notifies `pushway_daemon` at commit; this node's listener wakes the
-//!   local connection of the device named, which then reads its queue after its cursor (the
-//!   path of any push). Postgres delivers a notification only to the sessions listening when it
+//! - Wake-ups: every append notifies `pushway_daemon` at commit, one notification per push
+//!   carrying it and the seq before it in the device's queue; this node's listener hands it to
+//!   the local connection of the device named, which sends it when it has sent everything up to
+//!   that seq, and otherwise reads its queue after its cursor (the path of any push). A push too
+//!   long to carry is notified by device only, and read. Postgres delivers a notification only to the sessions listening when it
 //!   is committed: those sent while the listener was disconnected are lost for good. So after
 //!   every (re)connect, once `LISTEN` is in force, every local connection re-reads its queue
 //!   and the presence table is reloaded: nothing committed before that is missed, and
@@ -261,10 +263,15 @@ impl Shared {
         let Some(event) = event::decode(self.store.scope(), payload) else {
             return;
         };
-        match &event {
+        match event {
+            Event::Queued { device, push, prev } => {
+                if let Some(hub) = self.hub() {
+                    hub.carry(&device, push, prev);
+                }
+            }
             Event::Pushed(device) => {
                 if let Some(hub) = self.hub() {
-                    hub.wake(device);
+                    hub.wake(&device);
                 }
             }
             Event::WakeAll => {
@@ -274,10 +281,12 @@ impl Shared {
             }
             Event::Revoked(device, generation) => {
                 if let Some(hub) = self.hub() {
-                    hub.revoked(device, *generation);
+                    hub.revoked(&device, generation);
                 }
             }
-            Event::Connected { .. } | Event::Disconnected { .. } => self.mirror.apply(&event),
+            event @ (Event::Connected { .. } | Event::Disconnected { .. }) => {
+                self.mirror.apply(&event);
+            }
         }
     }
 

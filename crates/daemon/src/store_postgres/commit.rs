@@ -1,6 +1,7 @@
-//! Group commit: appends and removes (acks) go to one writer task per store, which commits the
-//! writes that arrived while its previous transaction was committing in one transaction: one WAL
-//! flush for the batch instead of one per push. At 1,000 pushes/s a push costs two commits (its
+//! Group commit: appends and removes (acks) go to one writer task per kind and store, which
+//! commits the writes that arrived while its previous transaction was committing in one
+//! transaction, as one statement (a function of schema.rs): one WAL flush and one round trip for
+//! the batch instead of one per push. At 1,000 pushes/s a push costs two commits (its
 //! append on one node, its ack's remove on another); flushed one by one they queued behind the
 //! disk (about 4.5 ms per flush here), and pushes waited seconds.
 //!
@@ -8,7 +9,7 @@
 //! sequence numbers in append order.
 //!
 //! A store runs two writers: appends commit durably, removes (acks) with `synchronous_commit =
-//! off` ([`Durability::Relaxed`]). An ack's removal then returns without waiting for its WAL
+//! off` (set by `daemon_remove_v1` for its own transaction). An ack's removal then returns without waiting for its WAL
 //! flush, which was half of a cross-node push's latency (two flushes in a row: B's append, A's
 //! removal). A removal lost in a crash (Postgres loses at most the last few hundred ms of
 //! relaxed commits, never a durable one) only puts an acked push back: it is sent again and the
@@ -19,16 +20,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sqlx::Row;
 use sqlx::postgres::PgPool;
-use sqlx::{PgConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::schema::{CHANNEL, LOCK_CLASS};
-use super::{event, len_i64, to_i64, to_u64};
+use super::{len_i64, to_i64, to_u64};
 use crate::key::DeviceKey;
 use crate::queue::{Appended, StoreError};
 
-/// Writes committed in one transaction at most.
+/// Writes committed in one statement at most.
 const MAX_BATCH: usize = 512;
 /// Writes waiting for the writer at most; callers beyond wait for room.
 const QUEUE: usize = 4096;
@@ -54,15 +55,6 @@ pub(super) enum Done {
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
 
-/// Whether a writer's commits wait for their WAL flush.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Durability {
-    /// As the server is configured (`synchronous_commit`, on by default): for appends.
-    Durable,
-    /// `synchronous_commit = off` for the writer's transactions: for removes (see the module).
-    Relaxed,
-}
-
 /// Hands writes to the writer task.
 #[derive(Debug, Clone)]
 pub(super) struct Committer {
@@ -71,24 +63,39 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the writer over `pool`; it ends when the last `Committer` is dropped.
-    pub(super) fn spawn(pool: PgPool, scope: Arc<str>, durability: Durability) -> Committer {
+    pub(super) fn spawn(pool: PgPool, scope: Arc<str>) -> Committer {
         let (tx, mut rx) = mpsc::channel::<(Write, Reply)>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
-                match commit(&pool, &scope, &writes, durability).await {
-                    Ok(done) => {
-                        for (reply, done) in replies.into_iter().zip(done) {
-                            // The caller may have given up waiting; the write stands anyway.
-                            let _ = reply.send(Ok(done));
+                // Each run of alike writes is one statement and one transaction (see `commit`):
+                // its callers learn its own result. A writer is given one kind, so a batch is
+                // one run in practice.
+                let mut start = 0;
+                let mut replies = replies.into_iter();
+                while start < writes.len() {
+                    let first = std::mem::discriminant(&writes[start]);
+                    let len = writes[start..]
+                        .iter()
+                        .take_while(|w| std::mem::discriminant(*w) == first)
+                        .count();
+                    let run = &writes[start..start + len];
+                    start += len;
+                    let replies = replies.by_ref().take(len);
+                    match commit(&pool, &scope, run).await {
+                        Ok(done) => {
+                            for (reply, done) in replies.zip(done) {
+                                // The caller may have given up waiting; the write stands anyway.
+                                let _ = reply.send(Ok(done));
+                            }
                         }
-                    }
-                    Err(error) => {
-                        // Nothing of the batch committed: every caller is told so.
-                        let message = error.to_string();
-                        for reply in replies {
-                            let _ = reply.send(Err(StoreError::new(message.clone())));
+                        Err(error) => {
+                            // Nothing of the run committed: each of its callers is told so.
+                            let message = error.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(StoreError::new(message.clone())));
+                            }
                         }
                     }
                 }
@@ -110,50 +117,35 @@ impl Committer {
     }
 }
 
-async fn commit(
-    pool: &PgPool,
-    scope: &str,
-    writes: &[Write],
-    durability: Durability,
-) -> Result<Vec<Done>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    if durability == Durability::Relaxed {
-        // For this transaction only: the pool's connections stay durable for everything else.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
+/// Commits a run of alike writes as one statement: one round trip, its own transaction.
+/// BEGIN, the lock, the insert, the trim, the notify and COMMIT took six round trips before, and
+/// at 1,000 pushes/s the cost of each statement, not the work, was most of Postgres's CPU.
+async fn commit(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<Done>, sqlx::Error> {
+    match run.first() {
+        Some(Write::Append { .. }) => Ok(append_many(pool, scope, run)
+            .await?
+            .into_iter()
+            .map(Done::Appended)
+            .collect()),
+        Some(Write::Remove { .. }) => Ok(remove_many(pool, scope, run)
+            .await?
+            .into_iter()
+            .map(Done::Removed)
+            .collect()),
+        None => Ok(Vec::new()),
     }
-    let mut done = Vec::with_capacity(writes.len());
-    let mut rest = writes;
-    while let Some(first) = rest.first() {
-        let run = rest
-            .iter()
-            .take_while(|w| std::mem::discriminant(*w) == std::mem::discriminant(first))
-            .count();
-        let (this, next) = rest.split_at(run);
-        rest = next;
-        if let Write::Append { .. } = first {
-            let appended = append_many(&mut tx, scope, this).await?;
-            done.extend(appended.into_iter().map(Done::Appended));
-        } else {
-            let removed = remove_many(&mut tx, scope, this).await?;
-            done.extend(removed.into_iter().map(Done::Removed));
-        }
-    }
-    tx.commit().await?;
-    Ok(done)
 }
 
-/// Appends a run: each device's lock (in one order for every writer: no deadlock between two
-/// nodes' batches), the rows in order, each device trimmed to the bound of its last push, and
-/// one wake-up per device, sent at commit.
+/// Appends a run with `daemon_append_v1` (schema.rs): each device's lock, the rows in order,
+/// each device trimmed to the bound of its last push, and one wake-up per push kept, sent at
+/// commit and carrying the push (see `event.rs`).
 ///
 /// The locks are held to the end of the transaction, so past its commit: the pushes of one
 /// device commit in the order of their sequence numbers even when several nodes append to it at
 /// once, and a connection reading after its cursor never sees seq 11 committed and seq 10 not
 /// yet (and then skips 10 for good).
 async fn append_many(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     scope: &str,
     run: &[Write],
 ) -> Result<Vec<Appended>, sqlx::Error> {
@@ -181,37 +173,44 @@ async fn append_many(
             last.insert(device, i);
         }
     }
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock($1, h) FROM (
-             SELECT DISTINCT hashtext($2 || '/' || u || '/' || d) AS h
-             FROM unnest($3::TEXT[], $4::TEXT[]) AS t(u, d)
-             ORDER BY h) AS keys",
+    let (mut trim_users, mut trim_devices, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
+    for (device, &i) in &last {
+        let Write::Append { max_len, .. } = &run[i] else {
+            continue;
+        };
+        trim_users.push(device.user());
+        trim_devices.push(device.device());
+        bounds.push(len_i64(*max_len));
+    }
+    let rows = sqlx::query(
+        "SELECT out_seq, out_user, out_device
+         FROM daemon_append_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
+    .bind(scope)
     .bind(LOCK_CLASS)
-    .bind(scope)
-    .bind(&users)
-    .bind(&devices)
-    .execute(&mut *conn)
-    .await?;
-    let mut seqs = sqlx::query(
-        "INSERT INTO daemon_queue (scope, user_id, device, id, frame, expires_at_ms)
-         SELECT $1, u, d, i, f, e
-         FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::INT8[])
-              WITH ORDINALITY AS t(u, d, i, f, e, n)
-         ORDER BY n
-         RETURNING seq",
-    )
-    .bind(scope)
+    .bind(CHANNEL)
     .bind(&users)
     .bind(&devices)
     .bind(&ids)
     .bind(&frames)
     .bind(&expiries)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|row| row.try_get::<i64, _>(0))
-    .collect::<Result<Vec<i64>, sqlx::Error>>()?;
+    .bind(&trim_users)
+    .bind(&trim_devices)
+    .bind(&bounds)
+    .fetch_all(pool)
+    .await?;
+    let mut seqs = Vec::with_capacity(run.len());
+    let mut dropped: HashMap<usize, u64> = HashMap::new();
+    for row in rows {
+        if let Some(seq) = row.try_get::<Option<i64>, _>(0)? {
+            seqs.push(seq);
+            continue;
+        }
+        let (user, device): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+        if let Some(i) = DeviceKey::new(&user, &device).and_then(|key| last.get(&key).copied()) {
+            *dropped.entry(i).or_default() += 1;
+        }
+    }
     if seqs.len() != run.len() {
         return Err(sqlx::Error::Protocol(format!(
             "daemon queue: {} pushes inserted, {} sequence numbers returned",
@@ -221,45 +220,6 @@ async fn append_many(
     }
     // `RETURNING` promises no order; the numbers were drawn in insertion order.
     seqs.sort_unstable();
-
-    let (mut trim_users, mut trim_devices, mut bounds, mut payloads) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (device, &i) in &last {
-        let Write::Append { max_len, .. } = &run[i] else {
-            continue;
-        };
-        trim_users.push(device.user());
-        trim_devices.push(device.device());
-        bounds.push(len_i64(*max_len));
-        payloads.push(event::pushed(scope, device));
-    }
-    let trimmed = sqlx::query(
-        "DELETE FROM daemon_queue q
-         USING unnest($2::TEXT[], $3::TEXT[], $4::INT8[]) AS t(u, d, m)
-         WHERE q.scope = $1 AND q.user_id = t.u AND q.device = t.d
-           AND q.seq IN (SELECT k.seq FROM daemon_queue k
-                         WHERE k.scope = $1 AND k.user_id = t.u AND k.device = t.d
-                         ORDER BY k.seq DESC OFFSET t.m)
-         RETURNING q.user_id, q.device",
-    )
-    .bind(scope)
-    .bind(&trim_users)
-    .bind(&trim_devices)
-    .bind(&bounds)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut dropped: HashMap<usize, u64> = HashMap::new();
-    for row in trimmed {
-        let (user, device): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        if let Some(i) = DeviceKey::new(&user, &device).and_then(|key| last.get(&key).copied()) {
-            *dropped.entry(i).or_default() += 1;
-        }
-    }
-    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::TEXT[]) AS p")
-        .bind(CHANNEL)
-        .bind(&payloads)
-        .execute(&mut *conn)
-        .await?;
     Ok(seqs
         .into_iter()
         .enumerate()
@@ -270,13 +230,10 @@ async fn append_many(
         .collect())
 }
 
-/// Removes a run of (device, id) pushes with one statement; each answer as removing them one
-/// after the other would give (a repeated pair removes nothing the second time).
-async fn remove_many(
-    conn: &mut PgConnection,
-    scope: &str,
-    run: &[Write],
-) -> Result<Vec<u64>, sqlx::Error> {
+/// Removes a run of (device, id) pushes with `daemon_remove_v1` (schema.rs), which commits
+/// without waiting for the WAL flush; each answer as removing them one after the other would
+/// give (a repeated pair removes nothing the second time).
+async fn remove_many(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<u64>, sqlx::Error> {
     let (mut users, mut devices, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for write in run {
         if let Write::Remove { device, id } = write {
@@ -285,18 +242,14 @@ async fn remove_many(
             ids.push(id.as_str());
         }
     }
-    let removed = sqlx::query(
-        "DELETE FROM daemon_queue q
-         USING unnest($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS t(u, d, i)
-         WHERE q.scope = $1 AND q.user_id = t.u AND q.device = t.d AND q.id = t.i
-         RETURNING q.user_id, q.device, q.id",
-    )
-    .bind(scope)
-    .bind(&users)
-    .bind(&devices)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let removed =
+        sqlx::query("SELECT out_user, out_device, out_id FROM daemon_remove_v1($1, $2, $3, $4)")
+            .bind(scope)
+            .bind(&users)
+            .bind(&devices)
+            .bind(&ids)
+            .fetch_all(pool)
+            .await?;
     let mut counts: HashMap<(String, String, String), u64> = HashMap::new();
     for row in removed {
         *counts

@@ -3,7 +3,8 @@
 //!
 //! | payload | meaning |
 //! |---|---|
-//! | `["p", scope, address]` | pushes were appended to the device's queue |
+//! | `["q", scope, address, seq, prev, id, expires_at_ms, frame]` | a push was appended to the device's queue; `prev` is the seq before it in that queue (`null`: none) |
+//! | `["p", scope, address]` | pushes were appended to the device's queue (the push was too long to carry) |
 //! | `["*", scope]` | some queues of the scope changed: re-check every local device |
 //! | `["r", scope, address, generation]` | the device's tokens below `generation` are revoked |
 //! | `["c", scope, address, node, since_ms]` | the device connected to `node` |
@@ -12,6 +13,7 @@
 use serde_json::{Value, json};
 
 use crate::key::DeviceKey;
+use crate::queue::StoredPush;
 
 /// Postgres refuses a payload of 8000 bytes or more; a longer one is replaced by a coarser
 /// event (a device address is app input and may be long).
@@ -20,6 +22,12 @@ const MAX_PAYLOAD: usize = 7900;
 /// A decoded event of this store's scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Event {
+    /// Written by `daemon_append_v1` (schema.rs), one per push.
+    Queued {
+        device: DeviceKey,
+        push: StoredPush,
+        prev: Option<u64>,
+    },
     Pushed(DeviceKey),
     WakeAll,
     Revoked(DeviceKey, u64),
@@ -43,6 +51,8 @@ fn bounded(payload: Value, scope: &str) -> String {
     }
 }
 
+/// What `daemon_append_v1` sends for a push too long to carry (the tests' twin of its SQL).
+#[cfg(test)]
 pub(crate) fn pushed(scope: &str, device: &DeviceKey) -> String {
     bounded(json!(["p", scope, device.address()]), scope)
 }
@@ -83,6 +93,19 @@ pub(crate) fn decode(scope: &str, payload: &str) -> Option<Event> {
     let text = |i: usize| rest.get(i)?.as_str().map(str::to_owned);
     let number = |i: usize| rest.get(i)?.as_u64();
     Some(match kind.as_str()? {
+        "q" => Event::Queued {
+            device: device()?,
+            push: StoredPush {
+                seq: number(1)?,
+                id: text(3)?,
+                frame: rest.get(5)?.as_str()?.into(),
+                expires_at_ms: number(4)?,
+            },
+            prev: match rest.get(2)? {
+                Value::Null => None,
+                value => Some(value.as_u64()?),
+            },
+        },
         "p" => Event::Pushed(device()?),
         "*" => Event::WakeAll,
         "r" => Event::Revoked(device()?, number(1)?),
@@ -130,7 +153,34 @@ mod tests {
                 node: "n1".to_owned()
             })
         );
-        for bad in ["", "[]", r#"["p","app"]"#, r#"["x","app","a/b"]"#, "{}"] {
+        let carried = r#"["q","app","team/alice/phone-1",12,null,"m1",99,"{\"t\":1}"]"#;
+        assert_eq!(
+            decode("app", carried),
+            Some(Event::Queued {
+                device: DeviceKey::new("team/alice", "phone-1").unwrap(),
+                push: StoredPush {
+                    seq: 12,
+                    id: "m1".to_owned(),
+                    frame: "{\"t\":1}".into(),
+                    expires_at_ms: 99
+                },
+                prev: None
+            })
+        );
+        let after = r#"["q","app","team/alice/phone-1",12,7,"m1",99,"{}"]"#;
+        assert!(matches!(
+            decode("app", after),
+            Some(Event::Queued { prev: Some(7), .. })
+        ));
+        for bad in [
+            "",
+            "[]",
+            r#"["p","app"]"#,
+            r#"["x","app","a/b"]"#,
+            "{}",
+            r#"["q","app","a/b",12,"7","m1",99,"{}"]"#,
+            r#"["q","app","a/b",12,null,"m1",99]"#,
+        ] {
             assert_eq!(decode("app", bad), None, "{bad}");
         }
     }

@@ -76,7 +76,7 @@ impl Mirror {
                     state.remote.remove(device);
                 }
             }
-            Event::Pushed(_) | Event::WakeAll | Event::Revoked(..) => {}
+            Event::Queued { .. } | Event::Pushed(_) | Event::WakeAll | Event::Revoked(..) => {}
         }
     }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use pushway_core::{Outcome, Presence, PushProvider};
 use pushway_daemon::protocol::ServerFrame;
-use pushway_daemon::{ClusterOptions, DeviceKey, NewPush, PgCluster, PgStore, QueueStore};
+use pushway_daemon::{
+    ClusterOptions, DeviceKey, HubBuilder, NewPush, PgCluster, PgStore, QueueStore,
+};
 
 use crate::support::{
     RawWs, TestHub, USER, assert_closed_with, device, eventually, key, next_frame, notification,
@@ -27,6 +29,14 @@ impl Node {
     }
 
     async fn start_with(url: &str, options: ClusterOptions) -> Node {
+        Node::start_built(url, options, |b| b).await
+    }
+
+    async fn start_built(
+        url: &str,
+        options: ClusterOptions,
+        build: impl FnOnce(HubBuilder) -> HubBuilder,
+    ) -> Node {
         let store = PgStore::connect(url, "app").await.unwrap();
         let cluster = store
             .start_cluster(
@@ -36,7 +46,7 @@ impl Node {
             )
             .await
             .unwrap();
-        let t = TestHub::start(|b| b.store(store.clone()).cluster(cluster.clone())).await;
+        let t = TestHub::start(|b| build(b.store(store.clone()).cluster(cluster.clone()))).await;
         Node { t, store, cluster }
     }
 
@@ -104,6 +114,60 @@ async fn a_push_sent_through_node_b_reaches_the_device_on_node_a_in_order() {
 
     drop(ws);
     eventually(async || !b.sees("phone") && !a.sees("phone")).await;
+}
+
+/// A push appended on node b rides in its wake-up: node a sends it without reading the queue
+/// when nothing before it is unsent, and reads the queue when something is (here: a push that
+/// did not fit the in-flight window of two) or when the push is too long to carry.
+#[tokio::test]
+async fn node_a_sends_a_push_from_its_wake_up_when_it_follows_on_and_reads_otherwise() {
+    let url = database();
+    let a = Node::start_built(&url, ClusterOptions::new("a"), |b| b.max_in_flight(2)).await;
+    let b = Node::start(&url, "b").await;
+    let mut ws = raw_authenticated(&a.t.url(), &a.t.token("phone")).await;
+    eventually(async || b.sees("phone")).await;
+    // The first push may race the connection's first read: counted from the second on.
+    b.send("m0", "phone").await;
+    assert_eq!(within(next_push(&mut ws)).await, "m0");
+    ack(&mut ws, "m0").await;
+    eventually(async || b.t.hub.queue_len(USER, "phone").await.unwrap() == 0).await;
+    let before = a.t.hub.stats().sent_carried;
+
+    // Each acked before the next is sent: each follows on.
+    for id in ids(1..6) {
+        assert_eq!(b.send(&id, "phone").await, [Outcome::Queued]);
+        assert_eq!(within(next_push(&mut ws)).await, id);
+        ack(&mut ws, &id).await;
+    }
+    assert_eq!(a.t.hub.stats().sent_carried - before, 5);
+
+    // m6 and m7 fill the window and follow on; m8 does not fit and waits in the queue; m9's
+    // wake-up comes while m8 is unsent: both are read as acks make room.
+    for id in ids(6..10) {
+        b.send(&id, "phone").await;
+    }
+    let mut got = Vec::new();
+    for _ in 6..10 {
+        let id = within(next_push(&mut ws)).await;
+        ack(&mut ws, &id).await;
+        got.push(id);
+    }
+    assert_eq!(got, ids(6..10));
+    assert_eq!(a.t.hub.stats().sent_carried - before, 7);
+
+    // Too long to carry (a notification payload stays under 8,000 bytes): woken by name, read.
+    eventually(async || b.t.hub.queue_len(USER, "phone").await.unwrap() == 0).await;
+    let mut long = notification("m10");
+    long.body = "x".repeat(9_000);
+    assert_eq!(
+        b.t.provider.send(&long, &[device("phone")]).await,
+        [Outcome::Queued]
+    );
+    let Some(ServerFrame::Push { id, notification }) = within(next_frame(&mut ws)).await else {
+        panic!("expected the long push");
+    };
+    assert_eq!((id.as_str(), notification.body.len()), ("m10", 9_000));
+    assert_eq!(a.t.hub.stats().sent_carried - before, 7);
 }
 
 #[tokio::test]
