@@ -271,6 +271,9 @@ run_cluster() {
   done
   # Cross-node daemon push→ack (crates/daemon/benches/cross_node.rs): every round, ~15 s each.
   for round in $(seq "$ROUNDS"); do
+    # The outbox runs leave hundreds of MB of dirty pages: flushed first, so this run's commits
+    # do not wait behind that writeback in their fsync.
+    sync
     measured cluster cross_node "$round" 300 env BENCH_SECONDS="$CROSS_SECONDS" "${BENCH_BIN[cross_node]}" --bench
   done
   STATUS[cluster]=${STATUS[cluster]:-complete}
