@@ -9,7 +9,7 @@ use pushway_gateway::store::{NewMessage, Store};
 use sqlx::Row;
 
 use super::store::message;
-use super::support::fresh_database;
+use super::support::{claim_plan, fresh_database};
 
 /// A fresh database with the app `chat`.
 async fn open() -> PgStore {
@@ -108,31 +108,7 @@ async fn a_sweep_moves_the_cursor_back_so_the_next_claims_take_every_straggler_i
 async fn the_windowed_claim_starts_its_index_scan_at_the_start_key() {
     let store = open().await;
     store.accept(&[at("a", 1_000, 3)]).await.expect("accept");
-    let sql = format!(
-        "EXPLAIN (COSTS OFF) {}",
-        pushway_gateway::store::postgres::CLAIM_SQL
-    );
-    let mut conn = store.pool().acquire().await.expect("conn");
-    // Tiny tables would be read whole: the planner is told to prefer the index, as it does on
-    // its own once the table is larger than a few pages.
-    sqlx::query("SET enable_seqscan = off")
-        .execute(&mut *conn)
-        .await
-        .expect("set");
-    let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(2_000_i64)
-        .bind(62_000_i64)
-        .bind(100_i64)
-        .bind(900_i64)
-        .bind(5_i64)
-        .bind(7_i64)
-        .fetch_all(&mut *conn)
-        .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = claim_plan(&store, (900, 5, 7)).await;
     // Both bounds of the walk are in the index condition: it starts at the key, stops at now.
     assert!(
         plan.contains(

@@ -12,7 +12,7 @@ use pushway_gateway::store::{
 use sqlx::Row;
 
 use super::store::message;
-use super::support::fresh_database;
+use super::support::{claim_plan, fresh_database};
 
 /// Deliveries of the message.
 const N: usize = 12;
@@ -241,31 +241,7 @@ async fn the_claim_walks_the_due_index_of_the_hot_table() {
         .accept(&[message("m1", "k1", 3)])
         .await
         .expect("accept");
-    let sql = format!(
-        "EXPLAIN (COSTS OFF) {}",
-        pushway_gateway::store::postgres::CLAIM_SQL
-    );
-    let mut conn = store.pool().acquire().await.expect("conn");
-    // Tiny tables would be read whole: the planner is told to prefer the index, as it does on
-    // its own once the table is larger than a few pages.
-    sqlx::query("SET enable_seqscan = off")
-        .execute(&mut *conn)
-        .await
-        .expect("set");
-    let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(2_000_i64)
-        .bind(62_000_i64)
-        .bind(100_i64)
-        .bind(i64::MIN)
-        .bind(i64::MIN)
-        .bind(i64::MIN)
-        .fetch_all(&mut *conn)
-        .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = claim_plan(&store, (i64::MIN, i64::MIN, i64::MIN)).await;
     assert!(
         plan.contains("Index Scan using deliveries_due on outbox d"),
         "{plan}"

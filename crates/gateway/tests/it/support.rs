@@ -302,3 +302,35 @@ pub fn assert_problem(answer: &Answer, status: u16, slug: &str) {
     );
     assert_eq!(answer.body["status"], status);
 }
+
+/// The plan (`EXPLAIN (COSTS OFF)`) of the Postgres claim at now 62,000 from the start key
+/// `start` (run_at, notification_id, id), with sequential scans off: tiny tables would be read
+/// whole, and the planner prefers the index on its own once the table is larger than a few pages.
+pub async fn claim_plan(
+    store: &pushway_gateway::store::postgres::PgStore,
+    start: (i64, i64, i64),
+) -> String {
+    let sql = format!(
+        "EXPLAIN (COSTS OFF) {}",
+        pushway_gateway::store::postgres::CLAIM_SQL
+    );
+    let mut conn = store.pool().acquire().await.expect("conn");
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .expect("set");
+    let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(2_000_i64)
+        .bind(62_000_i64)
+        .bind(100_i64)
+        .bind(start.0)
+        .bind(start.1)
+        .bind(start.2)
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    plan.join("\n")
+}
