@@ -83,12 +83,14 @@ struct Sweep {
     samples: usize,
     fill_s: f64,
     cpu_s: f64,
+    /// Rows finished while sampled (diagnostic: see `swept`).
+    swept: u64,
 }
 
 impl Sweep {
     fn json(&self) -> serde_json::Value {
         json!({"max": self.max, "last": self.last, "samples": self.samples,
-               "fill_s": round3(self.fill_s), "server_cpu_s": self.cpu_s})
+               "fill_s": round3(self.fill_s), "server_cpu_s": self.cpu_s, "swept": self.swept})
     }
 }
 
@@ -122,9 +124,11 @@ async fn sweep(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cpu_s = cpu_seconds(cpu0, ticks(serve.pid())?);
+    drop(serve);
+    let swept = swept(&path, pending).await?;
     eprintln!(
         "{name}: {pending} pending (filled in {fill_s:.1} s): max RSS {} KiB, last {} KiB, \
-         server CPU {cpu_s:.2} s in {secs} s",
+         server CPU {cpu_s:.2} s in {secs} s, {swept} rows finished",
         max.total, last.total
     );
     Ok(Sweep {
@@ -133,7 +137,18 @@ async fn sweep(
         samples,
         fill_s,
         cpu_s,
+        swept,
     })
+}
+
+/// Rows of the `pending` the stopped gateway finished: memory held per delivery shows as
+/// growth proportional to this, not to `pending`.
+async fn swept(path: &Path, pending: usize) -> Res<u64> {
+    let store = SqliteStore::open(path).await?;
+    let backlog = store.backlog(now_ms()).await?;
+    store.close().await;
+    let outstanding: u64 = backlog.depth.iter().map(|(_, _, n)| n).sum();
+    Ok((pending as u64).saturating_sub(outstanding))
 }
 
 /// Writes `pending` deliveries through the store's own accept (one message per 10,000

@@ -7,7 +7,11 @@
 //! owns a [`Metrics`]: a `PrometheusRecorder` built with `PrometheusBuilder::build_recorder()`
 //! (no HTTP listener, no push gateway of the exporter's own), written through the facade's
 //! [`Recorder`] trait directly and rendered by its handle on each scrape.
-//! Histograms are drained into their buckets by the render itself, so no upkeep task is needed.
+//! Histograms keep each recorded sample (value and time, in the exporter's lock-free bucket)
+//! until an upkeep or a render folds them into their buckets; without a scrape that list would
+//! grow by one entry per delivery for as long as the gateway runs, so [`Metrics`] folds them
+//! itself after every [`DRAIN_EVERY`] samples (no upkeep task, and the memory they hold stays
+//! bounded whatever the delivery rate and however rarely Prometheus scrapes).
 //!
 //! | series | type | labels | what |
 //! |---|---|---|---|
@@ -41,6 +45,7 @@ mod scrape;
 mod timed;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use metrics::{
@@ -86,6 +91,10 @@ const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0, 600.0,
 ];
 
+/// Histogram samples recorded between two folds into their buckets: at most about this many
+/// (plus one dispatch's rows) are held, ~24 bytes each in the exporter's bucket.
+pub const DRAIN_EVERY: usize = 4096;
+
 static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
@@ -101,6 +110,8 @@ struct Inner {
     reasons: labels::Reasons,
     /// The hygiene layers' quarantines, by app and channel, read on scrape.
     quarantines: Mutex<HashMap<(String, ChannelKey), Quarantine>>,
+    /// Histogram samples recorded since the last fold into their buckets.
+    undrained: AtomicUsize,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -130,6 +141,7 @@ impl Metrics {
                 handle,
                 reasons: labels::Reasons::default(),
                 quarantines: Mutex::new(HashMap::new()),
+                undrained: AtomicUsize::new(0),
             }),
         };
         metrics.describe();
@@ -200,7 +212,27 @@ impl Metrics {
 
     /// The whole registry in the Prometheus text format.
     pub fn render(&self) -> String {
+        // The render folds every sample recorded so far into its buckets.
+        self.inner.undrained.store(0, Ordering::Relaxed);
         self.inner.handle.render()
+    }
+
+    /// Counts `n` histogram samples just recorded and, every [`DRAIN_EVERY`] of them, folds
+    /// all histograms' samples into their buckets (see the module's documentation).
+    pub(crate) fn sampled(&self, n: usize) {
+        let undrained = &self.inner.undrained;
+        if undrained.fetch_add(n, Ordering::Relaxed).saturating_add(n) >= DRAIN_EVERY
+            // Of callers crossing the mark together, the one that takes the count folds.
+            && undrained.swap(0, Ordering::Relaxed) >= DRAIN_EVERY
+        {
+            self.inner.handle.run_upkeep();
+        }
+    }
+
+    /// Histogram samples recorded and not yet folded into their buckets.
+    #[cfg(test)]
+    pub(crate) fn undrained(&self) -> usize {
+        self.inner.undrained.load(Ordering::Relaxed)
     }
 
     /// A new quarantine for `app`'s channel `key`, read on scrape (replaces the one registered
@@ -245,3 +277,6 @@ impl Metrics {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests;

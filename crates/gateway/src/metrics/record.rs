@@ -92,6 +92,7 @@ impl Metrics {
                 let waited = now.saturating_sub(row.accepted_at).max(0);
                 histogram.record(waited as f64 / 1000.0);
             }
+            self.sampled(rows.len());
         }
     }
 

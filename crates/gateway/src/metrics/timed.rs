@@ -14,6 +14,8 @@ use super::{Metrics, VENDOR_LATENCY, channel_label};
 pub(crate) struct Timed {
     inner: Arc<dyn PushProvider>,
     histogram: Histogram,
+    /// Counts the samples, so they are folded into their buckets in time.
+    metrics: Metrics,
 }
 
 impl Timed {
@@ -31,19 +33,26 @@ impl Timed {
                 Label::from_static_parts("channel", channel_label(key.kind)),
             ],
         );
-        Arc::new(Timed { inner, histogram })
+        Arc::new(Timed {
+            inner,
+            histogram,
+            metrics: metrics.clone(),
+        })
     }
 }
 
 /// Records on drop, so a request the timeout layer cancels is counted with the time it took.
 struct Stopwatch<'a> {
     started: Instant,
-    histogram: &'a Histogram,
+    timed: &'a Timed,
 }
 
 impl Drop for Stopwatch<'_> {
     fn drop(&mut self) {
-        self.histogram.record(self.started.elapsed().as_secs_f64());
+        self.timed
+            .histogram
+            .record(self.started.elapsed().as_secs_f64());
+        self.timed.metrics.sampled(1);
     }
 }
 
@@ -60,7 +69,7 @@ impl PushProvider for Timed {
     async fn send(&self, notification: &Notification, tokens: &[DeviceToken]) -> Vec<Outcome> {
         let _watch = Stopwatch {
             started: Instant::now(),
-            histogram: &self.histogram,
+            timed: self,
         };
         self.inner.send(notification, tokens).await
     }
