@@ -6,20 +6,9 @@
 
 use pushway_gateway::store::postgres::{PgStore, SWEEP_MS, WINDOW_MS};
 use pushway_gateway::store::{NewMessage, Store};
-use sqlx::Row;
 
 use super::store::message;
-use super::support::{claim_plan, fresh_database};
-
-/// A fresh database with the app `chat`.
-async fn open() -> PgStore {
-    let store = PgStore::open(&fresh_database(), 4).await.expect("open");
-    store
-        .sync_apps(&[("chat".to_owned(), vec![])], 0)
-        .await
-        .expect("apps");
-    store
-}
+use super::support::{claim_plan, first_column, pg_chat_store};
 
 /// A message of `devices` rows accepted (stamped, so due) at `at`.
 fn at(id: &str, at: i64, devices: usize) -> NewMessage {
@@ -30,14 +19,12 @@ fn at(id: &str, at: i64, devices: usize) -> NewMessage {
 
 /// The outbox ids of message `id`, in id order.
 async fn ids_of(store: &PgStore, id: &str) -> Vec<i64> {
-    sqlx::query("SELECT id FROM outbox WHERE message_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(store.pool())
-        .await
-        .expect("ids")
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    first_column(
+        store,
+        "SELECT id FROM outbox WHERE message_id = $1 ORDER BY id",
+        id,
+    )
+    .await
 }
 
 /// Claims at `now` (leased until 160,000) and returns the ids, in the order they came.
@@ -53,7 +40,7 @@ async fn claim_until(store: &PgStore, now: i64, lease_until: i64, limit: u32) ->
 #[tokio::test]
 async fn a_row_below_the_window_and_the_cursor_waits_for_the_next_sweep() {
     assert_eq!((WINDOW_MS, SWEEP_MS), (2_000, 5_000));
-    let store = open().await;
+    let store = pg_chat_store().await;
     store.accept(&[at("a", 99_500, 2)]).await.expect("accept");
     // The first claim sweeps; its first row is the cursor: (99,500, a's notification, a's id).
     let a = ids_of(&store, "a").await;
@@ -84,7 +71,7 @@ async fn a_row_below_the_window_and_the_cursor_waits_for_the_next_sweep() {
 
 #[tokio::test]
 async fn a_sweep_moves_the_cursor_back_so_the_next_claims_take_every_straggler_in_order() {
-    let store = open().await;
+    let store = pg_chat_store().await;
     store.accept(&[at("a", 99_500, 1)]).await.expect("accept");
     assert_eq!(claim(&store, 100_000, 10).await, ids_of(&store, "a").await);
     // Five rows 10 s late, older than the window and the cursor.
@@ -106,7 +93,7 @@ async fn a_sweep_moves_the_cursor_back_so_the_next_claims_take_every_straggler_i
 
 #[tokio::test]
 async fn the_windowed_claim_starts_its_index_scan_at_the_start_key() {
-    let store = open().await;
+    let store = pg_chat_store().await;
     store.accept(&[at("a", 1_000, 3)]).await.expect("accept");
     let plan = claim_plan(&store, (900, 5, 7)).await;
     // Both bounds of the walk are in the index condition: it starts at the key, stops at now.

@@ -12,20 +12,10 @@ use pushway_gateway::store::{
 use sqlx::Row;
 
 use super::store::message;
-use super::support::{claim_plan, fresh_database};
+use super::support::{claim_plan, pg_chat_store};
 
 /// Deliveries of the message.
 const N: usize = 12;
-
-/// A fresh database with the app `chat`.
-async fn open() -> PgStore {
-    let store = PgStore::open(&fresh_database(), 4).await.expect("open");
-    store
-        .sync_apps(&[("chat".to_owned(), vec![])], 0)
-        .await
-        .expect("apps");
-    store
-}
 
 /// `(state, rows)` of a table, by state.
 async fn by_state(store: &PgStore, table: &str) -> Vec<(String, i64)> {
@@ -62,7 +52,7 @@ fn planned(i: usize) -> (DeliveryState, &'static str) {
 
 #[tokio::test]
 async fn finished_rows_leave_the_hot_table_and_stay_visible_until_pruned() {
-    let store = open().await;
+    let store = pg_chat_store().await;
     store
         .accept(&[message("m1", "k1", N)])
         .await
@@ -236,7 +226,7 @@ async fn finished_rows_leave_the_hot_table_and_stay_visible_until_pruned() {
 
 #[tokio::test]
 async fn the_claim_walks_the_due_index_of_the_hot_table() {
-    let store = open().await;
+    let store = pg_chat_store().await;
     store
         .accept(&[message("m1", "k1", 3)])
         .await

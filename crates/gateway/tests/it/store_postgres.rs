@@ -11,7 +11,7 @@ use pushway_gateway::store::{Device, Store};
 use sqlx::{Connection, PgConnection, Row};
 
 use super::store::message;
-use super::support::fresh_database;
+use super::support::{first_column, fresh_database};
 
 /// Two nodes on one fresh database, with the app `chat`; and its URL.
 async fn two_nodes() -> (PgStore, PgStore, String) {
@@ -152,14 +152,12 @@ async fn a_lease_that_ran_out_on_one_node_is_claimed_by_another() {
 
 /// The message under `key`: (id, rows of the key, delivery rows of the id).
 async fn stored_under(store: &PgStore, key: &str) -> (Vec<String>, i64) {
-    let ids: Vec<String> = sqlx::query("SELECT id FROM messages WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_all(store.pool())
-        .await
-        .expect("messages")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids: Vec<String> = first_column(
+        store,
+        "SELECT id FROM messages WHERE idempotency_key = $1",
+        key,
+    )
+    .await;
     let rows: i64 = sqlx::query("SELECT count(*) FROM deliveries")
         .fetch_one(store.pool())
         .await

@@ -334,3 +334,35 @@ pub async fn claim_plan(
         .collect();
     plan.join("\n")
 }
+
+/// A Postgres store on a fresh database (4 connections) with the app `chat`.
+pub async fn pg_chat_store() -> pushway_gateway::store::postgres::PgStore {
+    use pushway_gateway::store::Store;
+    let store = pushway_gateway::store::postgres::PgStore::open(&fresh_database(), 4)
+        .await
+        .expect("open");
+    store
+        .sync_apps(&[("chat".to_owned(), vec![])], 0)
+        .await
+        .expect("apps");
+    store
+}
+
+/// The first column of what `sql`, with `arg` as `$1`, returns on `store`'s pool.
+pub async fn first_column<T>(
+    store: &pushway_gateway::store::postgres::PgStore,
+    sql: &'static str,
+    arg: &str,
+) -> Vec<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::query(sql)
+        .bind(arg)
+        .fetch_all(store.pool())
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
