@@ -317,12 +317,25 @@ def section_gateway(rows, out):
     gw_cpu = med(r.get("server_cpu_us_per_request") for r in gw)
     conns = med(r.get("connections") for r in acc)
     t.add(f"durable accepts/s ÷ axum 202 limit (wrk -c{int(conns or 0)}, requests/s)",
-          gw_rate / lim_rate if gw_rate and lim_rate else None, "×", at_least=0.3, others=acc,
+          gw_rate / lim_rate if gw_rate and lim_rate else None, "×", at_least=0.3, others=acc, runs=lim + gw,
           note=f"gateway {fmt(gw_rate)}/s, limit {fmt(lim_rate)}/s; server CPU per request: gateway "
                f"{fmt(gw_cpu)} µs (its deliveries included), limit {fmt(lim_cpu)} µs")
     t.add("gateway server CPU per accepted message (2 deliveries each)", gw_cpu, " µs", others=gw,
           note=f"limit server {fmt(lim_cpu)} µs per request; simulators "
                f"{fmt(med(r.get('simulators_cpu_s') for r in gw), 2)} s CPU meanwhile")
+    # The accept path alone: the same wrk with the workers off ([worker] enabled = false); every
+    # row then drained by a gateway with workers on (a run whose rows were not all delivered is
+    # invalid).
+    held = pick(acc, label="pushway_held")
+    if held:
+        held_rate = med(r.get("per_s") for r in held)
+        held_cpu = med(r.get("server_cpu_us_per_request") for r in held)
+        drain = med((r.get("drain") or {}).get("per_s") for r in held)
+        t.add("accept path alone: accepts/s with deliveries held ÷ limit (workers off, then drained)",
+              held_rate / lim_rate if held_rate and lim_rate else None, "×", others=held, runs=lim + held,
+              note=f"gateway {fmt(held_rate)}/s, server CPU {fmt(held_cpu)} µs per message (its 2 "
+                   f"delivery rows committed, none sent meanwhile); then drained at {fmt(drain)} "
+                   f"deliveries/s, every one delivered")
 
     e2e = pick(rows, bench="gateway_e2e")
     router = {mode: pick(rows, bench="router_e2e", mode=mode) for mode in ("by-badge", "per-recipient")}

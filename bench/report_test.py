@@ -190,14 +190,20 @@ class ReportTest(unittest.TestCase):
         self.assertIn("- Targets: 2 met, 0 missed or missing, 1 figures invalid", text)
 
 
-def gateway_lines(gateway_wrk=WRK_OK, e2e_ok=True, growth_kib=2048):
+def gateway_lines(gateway_wrk=WRK_OK, e2e_ok=True, growth_kib=2048, drained_ok=True):
     """What examples/gateway_bench.rs prints for one round, and router_e2e's line."""
     accept = lambda label, out, cpu: json.dumps({  # noqa: E731
         "bench": "gateway_accept", "label": label, "connections": 64, "duration_s": 2, "server_cpu_s": cpu,
         "wrk_cpu_s": 0.5, "wrk_out": out, "wrk_err": ""})
+    held = lambda out, cpu, ok: json.dumps({  # noqa: E731
+        "bench": "gateway_accept", "label": "pushway_held", "connections": 64, "duration_s": 2,
+        "server_cpu_s": cpu, "wrk_cpu_s": 0.5, "wrk_out": out, "wrk_err": "", "ok": ok,
+        "drain": {"rows": 18802, "per_s": 15000.0, "seconds": 1.25, "server_cpu_s": 1.1,
+                  "states": {"delivered": 18802}}})
     limit_out = WRK_OK.replace("4700 requests in 1.00s", "47000 requests in 1.00s")
     return "\n".join([
         accept("limit", limit_out, 0.94), accept("pushway", gateway_wrk, 1.41),
+        held(WRK_OK.replace("4700 requests in 1.00s", "9400 requests in 1.00s"), 0.94, drained_ok),
         json.dumps({"bench": "router_e2e", "mode": "by-badge", "per_s": 20000.0, "ok": True}),
         json.dumps({"bench": "router_e2e", "mode": "per-recipient", "per_s": 8000.0, "ok": True}),
         json.dumps({"bench": "gateway_e2e", "deliveries": 25000, "n": 25000, "per_s": 12000.0, "seconds": 2.1,
@@ -223,13 +229,14 @@ class GatewayTest(unittest.TestCase):
     def test_accept_rows_are_read_from_wrk_with_cpu_per_request(self):
         rows = [r for r in self.rows(gateway_lines()) if r.get("bench") == "gateway_accept"]
         got = [(r["label"], r["per_s"], r["server_cpu_us_per_request"], "wrk_out" in r) for r in rows]
-        self.assertEqual(got, [("limit", 47000, 20.0, False), ("pushway", 4700, 300.0, False)])
-        self.assertEqual([run_failures(r) for r in rows], [[], []])
+        self.assertEqual(got, [("limit", 47000, 20.0, False), ("pushway", 4700, 300.0, False),
+                               ("pushway_held", 9400, 100.0, False)])
+        self.assertEqual([run_failures(r) for r in rows], [[], [], []])
 
     def test_figures_targets_and_verdicts(self):
         t = self.table(gateway_lines())
         got = [(r[1], r[2], r[4]) for r in t.rows]
-        self.assertEqual(got, [("0.10×", "≥ 0.30×", "**FAIL**"), ("300 µs", "—", "—"),
+        self.assertEqual(got, [("0.10×", "≥ 0.30×", "**FAIL**"), ("300 µs", "—", "—"), ("0.20×", "—", "—"),
                                ("0.60×", "≥ 0.50×", "pass"), ("2.10 s", "—", "—"),
                                ("18.0 MiB", "≤ 30.0 MiB", "pass"), ("2.00 MiB", "≤ 12.0 MiB", "pass")])
 
@@ -241,12 +248,17 @@ class GatewayTest(unittest.TestCase):
 
     def test_an_undelivered_outcome_voids_the_end_to_end_ratio(self):
         t = self.table(gateway_lines(e2e_ok=False))
-        self.assertEqual(t.rows[2][4], "**invalid**")
-        self.assertIn("an outcome was neither delivered nor queued", t.rows[2][6])
+        self.assertEqual(t.rows[3][4], "**invalid**")
+        self.assertIn("an outcome was neither delivered nor queued", t.rows[3][6])
+
+    def test_held_rows_not_all_delivered_void_the_accept_path_figure(self):
+        t = self.table(gateway_lines(drained_ok=False))
+        self.assertEqual(t.rows[2][1:5], ("invalid", "—", "—", "**invalid**"))
+        self.assertEqual(t.rows[0][4], "**FAIL**")
 
     def test_memory_growing_past_the_bound_fails(self):
         t = self.table(gateway_lines(growth_kib=40 * 1024))
-        self.assertEqual((t.rows[5][1], t.rows[5][4]), ("40.0 MiB", "**FAIL**"))
+        self.assertEqual((t.rows[6][1], t.rows[6][4]), ("40.0 MiB", "**FAIL**"))
 
 
 def cluster_e2e_lines(pg3_ok=True):

@@ -1,11 +1,14 @@
 //! Durable accept rate: wrk against `POST /v1/apps/bench/messages` and against the limit server
 //! (method: `main.rs`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use pushway_mock::apns::TestKey;
 use serde_json::{Value, json};
+use sqlx::Connection as _;
 
 use super::api::Api;
 use super::procs::{Mock, Proc, StoreAt, cpu_seconds, rss, ticks, write_config};
@@ -82,7 +85,103 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     row["simulators_cpu_s"] = json!(cpu_seconds(sim0, ticks(mock.proc.pid())?));
     row["deliveries_per_message"] = json!(devices);
     println!("{row}");
+    drop(serve);
+
+    let row = held(ctx, args, &mock, &key, &body_path, devices).await?;
+    println!("{row}");
     Ok(())
+}
+
+/// The accept path alone: the same wrk against a gateway whose delivery workers are off
+/// (`[worker] enabled = false`), so each 202 still means the message and its delivery rows are
+/// committed, and nothing else runs on the cores meanwhile. Then the proof that those rows were
+/// real work: the process is killed, a gateway with its workers on is started on the same file,
+/// and every row must end `delivered` (the drain's rate and CPU are in the line).
+async fn held(
+    ctx: &Ctx,
+    args: &Args,
+    mock: &Mock,
+    key: &TestKey,
+    body_path: &Path,
+    devices: usize,
+) -> Res<Value> {
+    let path = ctx.dir.join("held.sqlite3");
+    let config = write_config(&ctx.dir, mock, key, &StoreAt::Sqlite(&path))?;
+    let off = ctx.dir.join("pushway-bench-workers-off.toml");
+    std::fs::write(
+        &off,
+        std::fs::read_to_string(&config)? + "\n[worker]\nenabled = false\n",
+    )?;
+    let serve = Proc::serve(&ctx.pushway_bin, &off)?;
+    let api = Api::new(&serve.url)?;
+    if devices > 0 {
+        api.register("bob", "iphone", "apns", 1).await?;
+        api.register("bob", "mi", "xiaomi", 2).await?;
+    }
+    api.post_message("warm-up", &body(), None).await?;
+    let mut row = wrk(ctx, args, "pushway_held", &serve, body_path)?;
+    row["deliveries_per_message"] = json!(devices);
+    let held = states(&path).await?;
+    // SIGKILL: what was answered 202 is committed.
+    drop(serve);
+
+    let started = Instant::now();
+    let serve = Proc::serve(&ctx.pushway_bin, &config)?;
+    let cpu0 = ticks(serve.pid())?;
+    let rows: u64 = held.values().sum();
+    let drained = loop {
+        let now = states(&path).await?;
+        let open: u64 = ["pending", "in_flight", "retrying"]
+            .iter()
+            .filter_map(|s| now.get(*s))
+            .sum();
+        if open == 0 {
+            break now;
+        }
+        if started.elapsed() > DRAIN_TIMEOUT {
+            return Err(format!("held rows not drained in {DRAIN_TIMEOUT:?}: {now:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(cpu0, ticks(serve.pid())?);
+    drop(serve);
+    let delivered = drained.get("delivered").copied().unwrap_or(0);
+    row["held_rows"] = json!(held);
+    row["drain"] = json!({
+        "rows": rows,
+        "states": drained,
+        "seconds": round3(seconds),
+        "per_s": round3(rows as f64 / seconds),
+        "server_cpu_s": cpu,
+    });
+    row["ok"] = json!(rows > 0 && delivered == rows);
+    if delivered != rows {
+        return Err(
+            format!("held rows: {rows} written, {delivered} delivered: {drained:?}").into(),
+        );
+    }
+    Ok(row)
+}
+
+/// How long the workers have to send the held rows.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Delivery rows by state, read from the gateway's file (WAL: beside the running gateway).
+async fn states(path: &Path) -> Res<BTreeMap<String, u64>> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM deliveries GROUP BY state")
+            .fetch_all(&mut conn)
+            .await?;
+    conn.close().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(state, n)| (state, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 /// One wrk run against `server`: wrk's output and the server's CPU and memory, as a JSON line.

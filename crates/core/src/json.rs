@@ -17,6 +17,14 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     from_deserializer(de)
 }
 
+/// Like [`from_str`], from a parsed value (no text to parse again).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        Error::invalid_input(field, e.into_inner().to_string())
+    })
+}
+
 fn from_deserializer<'de, T: DeserializeOwned, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
 ) -> Result<T, Error> {

@@ -344,18 +344,21 @@ pub async fn start_with_source(
     });
     let metrics_routes =
         metrics_router(metrics.clone(), store.clone(), apps.clone(), clock.clone());
-    let worker = Worker {
-        store: store.clone(),
-        apps,
-        clock,
-        config: config.worker.clone(),
-        writer,
-        metrics,
-        wake,
-        handoff: service.handoff.clone(),
-        stop: stopped.clone(),
-    }
-    .spawn();
+    // Off: accepted rows are written due (nothing opens the hand-off) for another process.
+    let worker = config.worker.enabled.then(|| {
+        Worker {
+            store: store.clone(),
+            apps,
+            clock,
+            config: config.worker.clone(),
+            writer,
+            metrics,
+            wake,
+            handoff: service.handoff.clone(),
+            stop: stopped.clone(),
+        }
+        .spawn()
+    });
 
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -428,7 +431,7 @@ pub async fn start_with_source(
         store: opened,
         stop,
         server: Some(server),
-        worker: Some(worker),
+        worker,
         writer: Some(writer_task),
         webhooks,
         service,

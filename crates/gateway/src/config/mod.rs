@@ -217,6 +217,12 @@ impl ServerConfig {
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct WorkerConfig {
+    /// Whether this process runs delivery workers (default true). Off, it still accepts
+    /// messages (each delivery committed, as always) and serves the whole API, and delivers
+    /// nothing: the rows stay due for a process whose workers are on. For API-only nodes of a
+    /// Postgres cluster (the other nodes deliver); on SQLite, a gateway started later on the
+    /// same file sends them. It also prunes nothing (pruning is the workers' job).
+    pub enabled: bool,
     /// How long a claimed row is leased before another worker may claim it again (default 60 s).
     pub lease_secs: u64,
     /// How often to look for due rows when nothing woke the worker (default 250 ms, on both
@@ -251,6 +257,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
+            enabled: true,
             lease_secs: 60,
             poll_interval_ms: 250,
             claim_batch: 500,

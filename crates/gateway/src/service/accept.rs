@@ -316,8 +316,9 @@ fn parse_message(
         ));
     }
     object.insert("id".to_owned(), serde_json::Value::String(id.to_owned()));
-    let text = serde_json::Value::Object(object).to_string();
-    let message: Message = pushway_core::json::from_str(&text).map_err(|e| {
+    let value = serde_json::Value::Object(object);
+    let text = value.to_string();
+    let message: Message = pushway_core::json::from_value(value).map_err(|e| {
         let field = e.field().unwrap_or(".");
         let field = if field == "." {
             "message".to_owned()

@@ -42,3 +42,4 @@ mod webhook_receiver;
 mod webhook_store;
 mod webhook_tim;
 mod webhooks;
+mod workers_off;

@@ -97,6 +97,12 @@ impl Harness {
         self.gateway = Some(gateway);
     }
 
+    /// Starts the gateway again on the same database with `edit` applied to its config.
+    pub async fn restart_with(&mut self, edit: impl FnOnce(&mut Config)) {
+        edit(&mut self.config);
+        self.restart().await;
+    }
+
     /// The admin listener's base URL (`http://host:port`), when it runs.
     pub fn admin_base(&self) -> Option<String> {
         let gateway = self.gateway.as_ref()?;

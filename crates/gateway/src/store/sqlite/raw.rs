@@ -142,6 +142,8 @@ impl HotConn {
 
 /// The connection's thread: runs queued jobs, write transactions queued together as one.
 fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+    // The `synchronous` setting the connection has (set only when a group needs another).
+    let mut synchronous = None;
     while let Ok(first) = queue.recv() {
         let mut writes = Vec::new();
         let mut next = Some(first);
@@ -155,7 +157,7 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
             }
         }
         if !writes.is_empty() {
-            commit_group(&conn, writes);
+            commit_group(&conn, writes, &mut synchronous);
         }
     }
 }
@@ -164,15 +166,17 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
 /// that fails has its savepoint rolled back and the others go on. Should SQLite end the
 /// transaction itself (it rolls back on some I/O errors), the bodies run so far are answered
 /// with the error and the rest start a new transaction.
-fn commit_group(conn: &Connection, writes: Vec<(bool, Body)>) {
+fn commit_group(conn: &Connection, writes: Vec<(bool, Body)>, synchronous: &mut Option<bool>) {
     let durable = writes.iter().any(|(durable, _)| *durable);
     let mut writes = writes.into_iter().map(|(_, body)| body).peekable();
     while writes.peek().is_some() {
-        let begin = if durable {
-            "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
-        } else {
-            "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
+        let begin = match (*synchronous == Some(durable), durable) {
+            (true, _) => "BEGIN IMMEDIATE",
+            (false, true) => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+            (false, false) => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
         };
+        // Unknown until the batch ran (it may fail after the pragma).
+        *synchronous = None;
         if let Err(e) = conn.execute_batch(begin) {
             let e = raw_err(e);
             for body in writes {
@@ -181,6 +185,7 @@ fn commit_group(conn: &Connection, writes: Vec<(bool, Body)>) {
             }
             return;
         }
+        *synchronous = Some(durable);
         // A savepoint copies every page it changes first (SQLite's statement journal): a
         // transaction alone in its group goes without one; its failure rolls the whole back.
         if writes.len() == 1
