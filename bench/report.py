@@ -499,7 +499,11 @@ through the API; wrk (`-t1 -c64`, `bench/wrk_post.lua`, a unique `Idempotency-Ke
 ~300-byte C2C message for the run's duration, each 202 answered once the message and its two delivery rows are
 committed (the deliveries run meanwhile); then the same wrk against `examples/accept_limit.rs` (axum, the
 gateway's version and features, answering 202 and storing nothing). Server CPU per request = utime+stime of
-the server from `/proc/<pid>/stat` ÷ requests. **End to end**: 10,000 recipients (fewer in quick mode), user
+the server from `/proc/<pid>/stat` ÷ requests. The accept path alone: the same wrk against a gateway on a new
+file with its delivery workers off (`[worker] enabled = false`: each 202 still after the commit of the message
+and its two rows, none sent meanwhile); that process is then killed, a gateway with its workers on is started on
+the same file, and the run counts only if every row it holds ends `delivered` (the drain's rate is in the
+note). **End to end**: 10,000 recipients (fewer in quick mode), user
 `i` with `1 + i % 4` devices over APNs, Xiaomi, Huawei and the daemon channel (25,000 deliveries); every daemon
 device is a connected WebSocket client of the gateway that acks (so `delivered`); one group message (99
 renderings); time from just before the POST to the largest `updated_at_ms` of its deliveries in `GET
