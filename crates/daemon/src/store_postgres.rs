@@ -21,7 +21,7 @@ mod schema;
 
 pub use cluster::{ClusterOptions, PgCluster};
 
-use commit::{Committer, Done, Write};
+use commit::{Append, Committer, Remove};
 
 /// How long a query waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,9 +49,9 @@ pub struct PgStore {
     pool: PgPool,
     scope: Arc<str>,
     /// Appends go through it: group commit, see [`commit`].
-    committer: Committer,
+    committer: Committer<Append>,
     /// Removes go through it: group commit without waiting for the WAL flush.
-    removals: Committer,
+    removals: Committer<Remove>,
 }
 
 impl PgStore {
@@ -124,17 +124,15 @@ impl QueueStore for PgStore {
         push: NewPush<'_>,
         max_len: usize,
     ) -> Result<Appended, StoreError> {
-        let write = Write::Append {
-            device: device.clone(),
-            id: push.id.to_owned(),
-            frame: push.frame.clone(),
-            expires_at_ms: push.expires_at_ms,
-            max_len,
-        };
-        match self.committer.write(write).await? {
-            Done::Appended(appended) => Ok(appended),
-            Done::Removed(_) => Err(unexpected()),
-        }
+        self.committer
+            .write(Append {
+                device: device.clone(),
+                id: push.id.to_owned(),
+                frame: push.frame.clone(),
+                expires_at_ms: push.expires_at_ms,
+                max_len,
+            })
+            .await
     }
 
     async fn pending(
@@ -186,14 +184,12 @@ impl QueueStore for PgStore {
     }
 
     async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
-        let write = Write::Remove {
-            device: device.clone(),
-            id: id.to_owned(),
-        };
-        match self.removals.write(write).await? {
-            Done::Removed(removed) => Ok(removed),
-            Done::Appended(_) => Err(unexpected()),
-        }
+        self.removals
+            .write(Remove {
+                device: device.clone(),
+                id: id.to_owned(),
+            })
+            .await
     }
 
     async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
@@ -272,9 +268,4 @@ impl QueueStore for PgStore {
         tx.commit().await.map_err(StoreError::new)?;
         Ok(to_u64(generation))
     }
-}
-
-/// The writer answered a write with another kind's answer (a bug, reported rather than a panic).
-fn unexpected() -> StoreError {
-    StoreError::new("the queue writer answered with another write's result")
 }

@@ -34,68 +34,100 @@ const MAX_BATCH: usize = 512;
 /// Writes waiting for the writer at most; callers beyond wait for room.
 const QUEUE: usize = 4096;
 
-pub(super) enum Write {
-    Append {
-        device: DeviceKey,
-        id: String,
-        frame: Arc<str>,
-        expires_at_ms: u64,
-        max_len: usize,
-    },
-    Remove {
-        device: DeviceKey,
-        id: String,
-    },
+/// A push to append to its device's queue.
+pub(super) struct Append {
+    pub(super) device: DeviceKey,
+    pub(super) id: String,
+    pub(super) frame: Arc<str>,
+    pub(super) expires_at_ms: u64,
+    pub(super) max_len: usize,
 }
 
-pub(super) enum Done {
-    Appended(Appended),
-    Removed(u64),
+/// A (device, push id) pair to remove (an ack).
+pub(super) struct Remove {
+    pub(super) device: DeviceKey,
+    pub(super) id: String,
 }
 
-type Reply = oneshot::Sender<Result<Done, StoreError>>;
+/// A kind of write a writer commits, a batch of them as one statement (see `append_many` and
+/// `remove_many`).
+pub(super) trait Batched: Sized + Send + 'static {
+    /// What each write's caller learns.
+    type Done: Send + 'static;
 
-/// Hands writes to the writer task.
-#[derive(Debug, Clone)]
-pub(super) struct Committer {
-    tx: mpsc::Sender<(Write, Reply)>,
+    /// Commits `run` as one statement and its own transaction; one answer per write, in order.
+    fn commit<'a>(
+        pool: &'a PgPool,
+        scope: &'a str,
+        run: &'a [Self],
+    ) -> impl Future<Output = Result<Vec<Self::Done>, sqlx::Error>> + Send + 'a;
 }
 
-impl Committer {
+impl Batched for Append {
+    type Done = Appended;
+
+    fn commit<'a>(
+        pool: &'a PgPool,
+        scope: &'a str,
+        run: &'a [Self],
+    ) -> impl Future<Output = Result<Vec<Appended>, sqlx::Error>> + Send + 'a {
+        append_many(pool, scope, run)
+    }
+}
+
+impl Batched for Remove {
+    type Done = u64;
+
+    fn commit<'a>(
+        pool: &'a PgPool,
+        scope: &'a str,
+        run: &'a [Self],
+    ) -> impl Future<Output = Result<Vec<u64>, sqlx::Error>> + Send + 'a {
+        remove_many(pool, scope, run)
+    }
+}
+
+type Reply<W> = oneshot::Sender<Result<<W as Batched>::Done, StoreError>>;
+
+/// Hands writes of one kind to their writer task.
+pub(super) struct Committer<W: Batched> {
+    tx: mpsc::Sender<(W, Reply<W>)>,
+}
+
+impl<W: Batched> Clone for Committer<W> {
+    fn clone(&self) -> Self {
+        Committer {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<W: Batched> std::fmt::Debug for Committer<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+impl<W: Batched> Committer<W> {
     /// Starts the writer over `pool`; it ends when the last `Committer` is dropped.
-    pub(super) fn spawn(pool: PgPool, scope: Arc<str>) -> Committer {
-        let (tx, mut rx) = mpsc::channel::<(Write, Reply)>(QUEUE);
+    pub(super) fn spawn(pool: PgPool, scope: Arc<str>) -> Committer<W> {
+        let (tx, mut rx) = mpsc::channel::<(W, Reply<W>)>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
-                // Each run of alike writes is one statement and one transaction (see `commit`):
-                // its callers learn its own result. A writer is given one kind, so a batch is
-                // one run in practice.
-                let mut start = 0;
-                let mut replies = replies.into_iter();
-                while start < writes.len() {
-                    let first = std::mem::discriminant(&writes[start]);
-                    let len = writes[start..]
-                        .iter()
-                        .take_while(|w| std::mem::discriminant(*w) == first)
-                        .count();
-                    let run = &writes[start..start + len];
-                    start += len;
-                    let replies = replies.by_ref().take(len);
-                    match commit(&pool, &scope, run).await {
-                        Ok(done) => {
-                            for (reply, done) in replies.zip(done) {
-                                // The caller may have given up waiting; the write stands anyway.
-                                let _ = reply.send(Ok(done));
-                            }
+                let (writes, replies): (Vec<W>, Vec<Reply<W>>) = batch.drain(..).unzip();
+                match W::commit(&pool, &scope, &writes).await {
+                    Ok(done) => {
+                        for (reply, done) in replies.into_iter().zip(done) {
+                            // The caller may have given up waiting; the write stands anyway.
+                            let _ = reply.send(Ok(done));
                         }
-                        Err(error) => {
-                            // Nothing of the run committed: each of its callers is told so.
-                            let message = error.to_string();
-                            for reply in replies {
-                                let _ = reply.send(Err(StoreError::new(message.clone())));
-                            }
+                    }
+                    Err(error) => {
+                        // Nothing of the batch committed: each of its callers is told so.
+                        let message = error.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::new(message.clone())));
                         }
                     }
                 }
@@ -105,7 +137,7 @@ impl Committer {
     }
 
     /// Writes `write` (with others arriving meanwhile); answers once it is committed.
-    pub(super) async fn write(&self, write: Write) -> Result<Done, StoreError> {
+    pub(super) async fn write(&self, write: W) -> Result<W::Done, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((write, reply))
@@ -114,25 +146,6 @@ impl Committer {
         answer
             .await
             .map_err(|_| StoreError::new("the queue writer stopped"))?
-    }
-}
-
-/// Commits a run of alike writes as one statement: one round trip, its own transaction.
-/// BEGIN, the lock, the insert, the trim, the notify and COMMIT took six round trips before, and
-/// at 1,000 pushes/s the cost of each statement, not the work, was most of Postgres's CPU.
-async fn commit(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<Done>, sqlx::Error> {
-    match run.first() {
-        Some(Write::Append { .. }) => Ok(append_many(pool, scope, run)
-            .await?
-            .into_iter()
-            .map(Done::Appended)
-            .collect()),
-        Some(Write::Remove { .. }) => Ok(remove_many(pool, scope, run)
-            .await?
-            .into_iter()
-            .map(Done::Removed)
-            .collect()),
-        None => Ok(Vec::new()),
     }
 }
 
@@ -147,7 +160,7 @@ async fn commit(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<Done>, 
 async fn append_many(
     pool: &PgPool,
     scope: &str,
-    run: &[Write],
+    run: &[Append],
 ) -> Result<Vec<Appended>, sqlx::Error> {
     let mut users = Vec::with_capacity(run.len());
     let mut devices = Vec::with_capacity(run.len());
@@ -156,31 +169,19 @@ async fn append_many(
     let mut expiries = Vec::with_capacity(run.len());
     // Each device's index of its last push in the run.
     let mut last: HashMap<&DeviceKey, usize> = HashMap::new();
-    for (i, write) in run.iter().enumerate() {
-        if let Write::Append {
-            device,
-            id,
-            frame,
-            expires_at_ms,
-            ..
-        } = write
-        {
-            users.push(device.user());
-            devices.push(device.device());
-            ids.push(id.as_str());
-            frames.push(&**frame);
-            expiries.push(to_i64(*expires_at_ms));
-            last.insert(device, i);
-        }
+    for (i, push) in run.iter().enumerate() {
+        users.push(push.device.user());
+        devices.push(push.device.device());
+        ids.push(push.id.as_str());
+        frames.push(&*push.frame);
+        expiries.push(to_i64(push.expires_at_ms));
+        last.insert(&push.device, i);
     }
     let (mut trim_users, mut trim_devices, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
     for (device, &i) in &last {
-        let Write::Append { max_len, .. } = &run[i] else {
-            continue;
-        };
         trim_users.push(device.user());
         trim_devices.push(device.device());
-        bounds.push(len_i64(*max_len));
+        bounds.push(len_i64(run[i].max_len));
     }
     let rows = sqlx::query(
         "SELECT out_seq, out_user, out_device
@@ -233,14 +234,12 @@ async fn append_many(
 /// Removes a run of (device, id) pushes with `daemon_remove_v1` (schema.rs), which commits
 /// without waiting for the WAL flush; each answer as removing them one after the other would
 /// give (a repeated pair removes nothing the second time).
-async fn remove_many(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<u64>, sqlx::Error> {
+async fn remove_many(pool: &PgPool, scope: &str, run: &[Remove]) -> Result<Vec<u64>, sqlx::Error> {
     let (mut users, mut devices, mut ids) = (Vec::new(), Vec::new(), Vec::new());
-    for write in run {
-        if let Write::Remove { device, id } = write {
-            users.push(device.user());
-            devices.push(device.device());
-            ids.push(id.as_str());
-        }
+    for Remove { device, id } in run {
+        users.push(device.user());
+        devices.push(device.device());
+        ids.push(id.as_str());
     }
     let removed =
         sqlx::query("SELECT out_user, out_device, out_id FROM daemon_remove_v1($1, $2, $3, $4)")
@@ -258,15 +257,14 @@ async fn remove_many(pool: &PgPool, scope: &str, run: &[Write]) -> Result<Vec<u6
     }
     Ok(run
         .iter()
-        .map(|write| match write {
-            Write::Remove { device, id } => counts
+        .map(|Remove { device, id }| {
+            counts
                 .remove(&(
                     device.user().to_owned(),
                     device.device().to_owned(),
                     id.clone(),
                 ))
-                .unwrap_or(0),
-            Write::Append { .. } => 0,
+                .unwrap_or(0)
         })
         .collect())
 }

@@ -25,15 +25,9 @@ async fn with_workers_off_messages_are_kept_due_and_sent_once_a_gateway_with_wor
     assert_eq!(h.count("deliveries").await, 6);
     assert_eq!(h.sims.xiaomi.request_count(), 0);
     assert_eq!(h.sims.huawei.request_count(), 0);
-    let status = h
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/apps/demo/messages/{}", ids[0]),
-            None,
-        )
-        .await;
-    assert_eq!(status.status, 200);
-    let states: Vec<&str> = devices_of(&status.body, "bob")
+    // Read once (`status_until` asserts the 200).
+    let status = h.status_until(&ids[0], |_| true).await;
+    let states: Vec<&str> = devices_of(&status, "bob")
         .as_array()
         .expect("devices")
         .iter()
