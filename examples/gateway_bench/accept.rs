@@ -121,16 +121,23 @@ async fn held(
     api.post_message("warm-up", &body(), None).await?;
     let mut row = wrk(ctx, args, "pushway_held", &serve, body_path)?;
     row["deliveries_per_message"] = json!(devices);
-    let held = states(&path).await?;
-    // SIGKILL: what was answered 202 is committed.
+    let mut db = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true),
+    )
+    .await?;
+    // SIGKILL: what was answered 202 is committed. Counted after the kill, not after wrk: the
+    // commits of requests wrk stopped waiting for may still land until then.
     drop(serve);
+    let held = states(&mut db).await?;
 
     let started = Instant::now();
     let serve = Proc::serve(&ctx.pushway_bin, &config)?;
     let cpu0 = ticks(serve.pid())?;
     let rows: u64 = held.values().sum();
     let drained = loop {
-        let now = states(&path).await?;
+        let now = states(&mut db).await?;
         let open: u64 = ["pending", "in_flight", "retrying"]
             .iter()
             .filter_map(|s| now.get(*s))
@@ -146,6 +153,7 @@ async fn held(
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(cpu0, ticks(serve.pid())?);
     drop(serve);
+    db.close().await?;
     let delivered = drained.get("delivered").copied().unwrap_or(0);
     row["held_rows"] = json!(held);
     row["drain"] = json!({
@@ -168,16 +176,11 @@ async fn held(
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Delivery rows by state, read from the gateway's file (WAL: beside the running gateway).
-async fn states(path: &Path) -> Res<BTreeMap<String, u64>> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+async fn states(db: &mut sqlx::SqliteConnection) -> Res<BTreeMap<String, u64>> {
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT state, count(*) FROM deliveries GROUP BY state")
-            .fetch_all(&mut conn)
+            .fetch_all(db)
             .await?;
-    conn.close().await?;
     Ok(rows
         .into_iter()
         .map(|(state, n)| (state, u64::try_from(n).unwrap_or(0)))
