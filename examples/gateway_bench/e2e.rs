@@ -21,6 +21,11 @@ pub struct Args {
     /// Recipients of the group message (user `i` has `1 + i % 4` devices).
     #[arg(long, default_value_t = 10_000)]
     recipients: usize,
+    /// Group messages posted one after the other (each once the previous one's deliveries are
+    /// final), each measured and printed as its own line: more samples per registration (the
+    /// registrations take most of a run's time).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// The wait between two reads of the message's summary (`GET .../summary`: counts, one
     /// aggregate read, which still visits every delivery row of the message), in milliseconds.
     /// The time measured does not depend on it: it comes from the deliveries' `updated_at_ms`
@@ -180,109 +185,122 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     if warm_states.len() != 4 || warm_states.iter().any(|(_, s, _)| s != "delivered") {
         return Err(format!("warm-up not delivered on every channel: {warm}").into());
     }
-    let received_before = received.load(Ordering::Relaxed);
+    let mut all_ok = true;
+    for round in 1..=args.repeat {
+        // A key of its own per message, so each is a new message, not a replay.
+        let key = if round == 1 {
+            "group".to_owned()
+        } else {
+            format!("group-{round}")
+        };
+        let received_before = received.load(Ordering::Relaxed);
 
-    let recipients: Vec<Value> = (0..args.recipients)
-        .map(|i| json!({"user_id": format!("u{i}"), "unread": 1 + i % 99}))
-        .collect();
-    let body = json!({"message": message, "recipients": recipients});
-    let (cpu0, sim0) = (cluster.ticks()?, ticks(mock.proc.pid())?);
-    let pg0 = cluster.postgres_cpu_s();
-    let t0 = now_ms();
-    let answer = api.post_message("group", &body, None).await?;
-    let accepted_ms = now_ms() - t0;
-    let id = answer["message_id"].as_str().ok_or("no message_id")?;
-    let posted = Instant::now();
-    let until = posted + Duration::from_secs(args.timeout_secs);
-    // The summary (counts, one aggregate read) until every delivery is final; then the full
-    // status once, for the times and outcomes of every delivery.
-    loop {
-        tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
-        let summary = api.summary(id).await?;
-        let total = summary["deliveries"]["total"].as_u64().unwrap_or(0);
-        if total == deliveries as u64 && summary["settled"] == json!(true) {
-            break;
+        let recipients: Vec<Value> = (0..args.recipients)
+            .map(|i| json!({"user_id": format!("u{i}"), "unread": 1 + i % 99}))
+            .collect();
+        let body = json!({"message": message, "recipients": recipients});
+        let (cpu0, sim0) = (cluster.ticks()?, ticks(mock.proc.pid())?);
+        let pg0 = cluster.postgres_cpu_s();
+        let t0 = now_ms();
+        let answer = api.post_message(&key, &body, None).await?;
+        let accepted_ms = now_ms() - t0;
+        let id = answer["message_id"].as_str().ok_or("no message_id")?;
+        let posted = Instant::now();
+        let until = posted + Duration::from_secs(args.timeout_secs);
+        // The summary (counts, one aggregate read) until every delivery is final; then the full
+        // status once, for the times and outcomes of every delivery.
+        loop {
+            tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
+            let summary = api.summary(id).await?;
+            let total = summary["deliveries"]["total"].as_u64().unwrap_or(0);
+            if total == deliveries as u64 && summary["settled"] == json!(true) {
+                break;
+            }
+            if Instant::now() > until {
+                return Err(
+                    format!("not every delivery final within {} s", args.timeout_secs).into(),
+                );
+            }
         }
-        if Instant::now() > until {
-            return Err(format!("not every delivery final within {} s", args.timeout_secs).into());
-        }
-    }
-    let (cpu, sim) = (
-        cpu_seconds(cpu0, cluster.ticks()?),
-        cpu_seconds(sim0, ticks(mock.proc.pid())?),
-    );
-    let pg_cpu = match (pg0, cluster.postgres_cpu_s()) {
-        (Some(a), Some(b)) => Some(round3(b - a)),
-        _ => None,
-    };
-    let status = api.status(id).await?;
-    let all = states(&status);
-    let last = all.iter().map(|(_, _, at)| *at).max().unwrap_or(t0);
-    let seconds = (last - t0) as f64 / 1000.0;
-    let mut outcomes: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    // When each channel's last outcome was recorded, in seconds after the POST.
-    let mut last_by_kind: BTreeMap<String, f64> = BTreeMap::new();
-    for (kind, state, at) in &all {
-        let s = last_by_kind.entry(kind.clone()).or_default();
-        *s = s.max(round3((at - t0) as f64 / 1000.0));
-        *outcomes
-            .entry(kind.clone())
-            .or_default()
-            .entry(state.clone())
-            .or_default() += 1;
-    }
-    // Every online daemon client gets its push (a `queued` one still arrives, later).
-    // The warm-up user's daemon device is not a recipient of the group message.
-    let daemon_recipients = daemon.len().saturating_sub(1);
-    let wait_until = Instant::now() + Duration::from_secs(10);
-    while received.load(Ordering::Relaxed) - received_before < daemon_recipients
-        && Instant::now() < wait_until
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let got = received.load(Ordering::Relaxed) - received_before;
-    let reached = all
-        .iter()
-        .all(|(_, s, _)| s == "delivered" || s == "queued");
-    let ok = reached && all.len() == deliveries && got == daemon_recipients;
-    let row = json!({
-        "bench": "gateway_e2e",
-        "recipients": args.recipients,
-        "n": deliveries,
-        "deliveries": deliveries,
-        "renderings": 99.min(args.recipients),
-        "seconds": round3(seconds),
-        "per_s": (deliveries as f64 / seconds).round(),
-        "accept_ms": accepted_ms,
-        "server_cpu_s": cpu,
-        "server_cpu_us_per_delivery": round3(cpu * 1e6 / deliveries as f64),
-        "simulators_cpu_s": sim,
-        "server_rss_kib": cluster
-            .nodes
-            .iter()
-            .map(|node| rss(node.pid()).map(|r| r.total))
-            .sum::<Res<u64>>()?,
-        "store": args.store.name(),
-        "nodes": cluster.nodes.len(),
-        "postgres_cpu_s": pg_cpu,
-        "postgres_cpu_us_per_delivery": pg_cpu.map(|s| round3(s * 1e6 / deliveries as f64)),
-        "postgres_run_cpu_s": match (pg_run0, cluster.postgres_cpu_s()) {
+        let (cpu, sim) = (
+            cpu_seconds(cpu0, cluster.ticks()?),
+            cpu_seconds(sim0, ticks(mock.proc.pid())?),
+        );
+        let pg_cpu = match (pg0, cluster.postgres_cpu_s()) {
             (Some(a), Some(b)) => Some(round3(b - a)),
             _ => None,
-        },
-        "daemon_clients": daemon_recipients,
-        "daemon_received": got,
-        "registered_s": round3(registered_s),
-        "outcomes": outcomes,
-        "last_outcome_s": last_by_kind,
-        "ok": ok,
-    });
-    println!("{row}");
+        };
+        let status = api.status(id).await?;
+        let all = states(&status);
+        let last = all.iter().map(|(_, _, at)| *at).max().unwrap_or(t0);
+        let seconds = (last - t0) as f64 / 1000.0;
+        let mut outcomes: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        // When each channel's last outcome was recorded, in seconds after the POST.
+        let mut last_by_kind: BTreeMap<String, f64> = BTreeMap::new();
+        for (kind, state, at) in &all {
+            let s = last_by_kind.entry(kind.clone()).or_default();
+            *s = s.max(round3((at - t0) as f64 / 1000.0));
+            *outcomes
+                .entry(kind.clone())
+                .or_default()
+                .entry(state.clone())
+                .or_default() += 1;
+        }
+        // Every online daemon client gets its push (a `queued` one still arrives, later).
+        // The warm-up user's daemon device is not a recipient of the group message.
+        let daemon_recipients = daemon.len().saturating_sub(1);
+        let wait_until = Instant::now() + Duration::from_secs(10);
+        while received.load(Ordering::Relaxed) - received_before < daemon_recipients
+            && Instant::now() < wait_until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let got = received.load(Ordering::Relaxed) - received_before;
+        let reached = all
+            .iter()
+            .all(|(_, s, _)| s == "delivered" || s == "queued");
+        let ok = reached && all.len() == deliveries && got == daemon_recipients;
+        let row = json!({
+            "bench": "gateway_e2e",
+            "recipients": args.recipients,
+            "n": deliveries,
+            "deliveries": deliveries,
+            "renderings": 99.min(args.recipients),
+            "seconds": round3(seconds),
+            "per_s": (deliveries as f64 / seconds).round(),
+            "accept_ms": accepted_ms,
+            "server_cpu_s": cpu,
+            "server_cpu_us_per_delivery": round3(cpu * 1e6 / deliveries as f64),
+            "simulators_cpu_s": sim,
+            "server_rss_kib": cluster
+                .nodes
+                .iter()
+                .map(|node| rss(node.pid()).map(|r| r.total))
+                .sum::<Res<u64>>()?,
+            "store": args.store.name(),
+            "nodes": cluster.nodes.len(),
+            "postgres_cpu_s": pg_cpu,
+            "postgres_cpu_us_per_delivery": pg_cpu.map(|s| round3(s * 1e6 / deliveries as f64)),
+            "postgres_run_cpu_s": match (pg_run0, cluster.postgres_cpu_s()) {
+                (Some(a), Some(b)) => Some(round3(b - a)),
+                _ => None,
+            },
+            "daemon_clients": daemon_recipients,
+            "daemon_received": got,
+            "registered_s": round3(registered_s),
+            "outcomes": outcomes,
+            "last_outcome_s": last_by_kind,
+            "ok": ok,
+            "sample": round,
+        });
+        println!("{row}");
+        all_ok &= ok;
+    }
     for client in clients {
         client.abort();
     }
     drop(cluster);
-    if !ok {
+    if !all_ok {
         return Err(
             "not every delivery ended delivered or queued, or a daemon client \
                     missed its push"

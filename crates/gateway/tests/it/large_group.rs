@@ -1,0 +1,108 @@
+//! A group message with enough recipients to be accepted in parts (`PARTS_FROM`, written part
+//! by part while the next is rendered): the same rules and answers as any message, every
+//! recipient in the order given, and the same idempotency.
+
+use pushway_gateway::service::{PART, PARTS_FROM};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Harness, devices_of, recipient};
+
+#[tokio::test]
+async fn a_group_message_accepted_in_parts_follows_the_seed_s_rules_for_every_recipient() {
+    // Three parts, the last one short.
+    let n = PARTS_FROM + PART + 7;
+    let last = format!("u{}", n - 1);
+    let h = Harness::start().await;
+    h.device("u0", "p", "xiaomi", "regid-u0").await;
+    h.device("u600", "d1", "huawei", "hw-u600").await;
+    h.device("u600", "d2", "xiaomi", "regid-u600").await;
+    h.device(&last, "p", "xiaomi", "regid-last").await;
+    let path = "/v1/apps/demo/users/u600/devices/d1/logout";
+    assert_eq!(
+        h.call(Method::POST, path, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let path = format!("/v1/apps/demo/users/u{}/settings", PARTS_FROM + 3);
+    let a = h
+        .call(Method::PUT, &path, Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+
+    let users: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+    let body = json!({
+        "message": {
+            "conversation": {"type": "group", "id": "g1", "name": "Climbers"},
+            "sender": {"user_id": "u5", "nickname": "Ann"},
+            "elements": [{"type": "text", "text": "hi all"}]
+        },
+        "recipients": users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| json!({"user_id": u, "unread": 1 + i % 3}))
+            .collect::<Vec<Value>>(),
+    });
+    let a = h.post_message("big", body.clone()).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    assert_eq!(a.body["settled"], true, "{:#}", a.body["recipients"][0]);
+
+    let order: Vec<&str> = a.body["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| r["user_id"].as_str().expect("user"))
+        .collect();
+    assert_eq!(order, users);
+    for user in ["u0", last.as_str()] {
+        let devices = devices_of(&a.body, user);
+        assert_eq!(devices.as_array().map(Vec::len), Some(1), "{user}");
+        assert_eq!(devices[0]["state"], "delivered", "{user}");
+    }
+    let u600 = devices_of(&a.body, "u600");
+    assert_eq!(u600.as_array().map(Vec::len), Some(1));
+    assert_eq!(u600[0]["device_id"], "d2");
+    assert_eq!(u600[0]["state"], "delivered");
+    assert_eq!(
+        recipient(&a.body, "u600")["suppressed_devices"],
+        json!([{"device_id": "d1", "reason": "recipient_logged_out"}])
+    );
+    assert_eq!(
+        recipient(&a.body, "u5")["suppressed"],
+        "recipient_is_sender"
+    );
+    assert_eq!(
+        recipient(&a.body, &format!("u{}", PARTS_FROM + 3))["suppressed"],
+        "recipient_disabled"
+    );
+    let no_devices = a.body["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter(|r| r["suppressed"] == "no_devices")
+        .count();
+    assert_eq!(no_devices, n - 5);
+
+    // Each logged-in device once (the three share a rendering: unread 1 each).
+    let sent_tokens = |h: &Harness| -> Vec<String> {
+        let mut sent: Vec<String> = h
+            .sims
+            .xiaomi
+            .requests()
+            .iter()
+            .filter_map(|r| r.form_value("registration_id"))
+            .flat_map(|ids| ids.split(',').map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        sent.sort();
+        sent
+    };
+    assert_eq!(sent_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
+
+    // The same key again: the same message, nothing added.
+    let again = h.post_message("big", body).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["message_id"], a.body["message_id"]);
+    assert_eq!(h.count("messages").await, 1);
+    assert_eq!(h.count("recipients").await, i64::try_from(n).expect("n"));
+    assert_eq!(h.count("deliveries").await, 3);
+    assert_eq!(sent_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
+}
