@@ -8,15 +8,13 @@ use pushway_core::{
     ChannelKey, ChannelStrategy, DeviceToken, Message, Notification, Presence, Recipient, Rendered,
     Renderer, SuppressReason, UserPushSettings,
 };
-use tokio::sync::mpsc;
 
 use super::input::check_id;
-use super::lookup::{Found, Query};
+use super::lookup::Query;
 use super::{MessageRequest, RecipientIn, Service, ServiceError};
 use crate::app::App;
 use crate::store::{
-    Accepted, DeviceState, Login, MessagePart, NewDelivery, NewMessage, NewRecipient,
-    RecipientState,
+    Accepted, DeviceState, Login, NewDelivery, NewMessage, NewRecipient, RecipientState,
 };
 
 /// The most recipients one message may name.
@@ -25,10 +23,6 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 pub const NO_DEVICES: &str = "no_devices";
 /// Suppression reason of a device whose credential the app no longer has.
 pub const NO_CREDENTIAL: &str = "no_credential";
-/// Recipients from which a message is accepted in parts (see `Service::accept_in_parts`).
-pub const PARTS_FROM: usize = 1_000;
-/// Recipients of one part.
-pub const PART: usize = 500;
 
 impl Service {
     /// Accepts a message under `key`. The same key with the same request returns the same id
@@ -66,7 +60,40 @@ impl Service {
             .unwrap_or_else(|| {
                 i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
             });
-        let mut new = NewMessage {
+        let users: Vec<String> = request
+            .recipients
+            .iter()
+            .map(|r| r.user_id.clone())
+            .collect();
+        // The key and the recipients are read with those of concurrent accepts.
+        let found = self
+            .lookups
+            .lookup(Query {
+                app: app_id.to_owned(),
+                key: key.to_owned(),
+                users,
+            })
+            .await?;
+        if let Some((id, hash)) = found.earlier {
+            return replay(id, hash, request_hash);
+        }
+        let mut known = found.recipients;
+        let mut plan = Plan {
+            app: &app,
+            message: &message,
+            renderer: &app.renderer,
+            now,
+            notifications: Vec::new(),
+            seen: HashMap::new(),
+        };
+        let mut recipients = Vec::with_capacity(request.recipients.len());
+        for r in &request.recipients {
+            let state = known.remove(&r.user_id).unwrap_or_default();
+            recipients.push(plan.recipient(r, state)?);
+        }
+        let notifications = plan.notifications;
+
+        let new = NewMessage {
             id,
             app: app_id.to_owned(),
             idempotency_key: key.to_owned(),
@@ -74,118 +101,19 @@ impl Service {
             body,
             created_at: now,
             expires_at: now.saturating_add(ttl_ms),
-            notifications: Vec::new(),
-            recipients: Vec::new(),
+            notifications,
+            recipients,
         };
-        if request.recipients.len() >= PARTS_FROM {
-            return self
-                .accept_in_parts(&app, new, &message, &request.recipients)
-                .await;
-        }
-        let found = self.look_up(app_id, key, &request.recipients).await?;
-        if let Some((id, hash)) = found.earlier {
-            return replay(id, hash, request_hash);
-        }
-        let mut plan = Plan::new(&app, &message, now);
-        new.recipients = plan.recipients(&request.recipients, found.recipients)?;
-        new.notifications = plan.notifications;
+        let request_hash = new.request_hash;
         let accepted = self.committer.commit(new).await?;
-        // The committer woke the workers (or handed them the rows).
-        self.answer(accepted, app_id, key, request_hash).await
-    }
-
-    /// A message with many recipients (a large group's), accepted in parts of [`PART`]
-    /// recipients in one transaction: each part is looked up and rendered while the store
-    /// writes the part before it (`Store::accept_in_parts`), so the reads and the rendering
-    /// of a 10,000-recipient message no longer come before its writes.
-    async fn accept_in_parts(
-        &self,
-        app: &App,
-        head: NewMessage,
-        message: &Message,
-        recipients: &[RecipientIn],
-    ) -> Result<Accepted, ServiceError> {
-        let (app_id, key) = (head.app.clone(), head.idempotency_key.clone());
-        let (request_hash, now) = (head.request_hash, head.created_at);
-        let mut parts = recipients.chunks(PART);
-        let first = parts.next().unwrap_or_default();
-        // The key is looked up with the first part, before anything is written.
-        let found = self.look_up(&app_id, &key, first).await?;
-        if let Some((id, hash)) = found.earlier {
-            return replay(id, hash, request_hash);
-        }
-        let (tx, rx) = mpsc::channel(2);
-        let (app_ref, key_ref) = (app_id.as_str(), key.as_str());
-        let produce = async move {
-            let mut plan = Plan::new(app, message, now);
-            let mut known = Some(found.recipients);
-            let mut sent = 0;
-            let mut next = Some(first);
-            while let Some(part) = next {
-                next = parts.next();
-                let states = match known.take() {
-                    Some(states) => states,
-                    None => self.look_up(app_ref, key_ref, part).await?.recipients,
-                };
-                let recipients = plan.recipients(part, states)?;
-                let notifications = plan.notifications[sent..].to_vec();
-                sent = plan.notifications.len();
-                let part = MessagePart {
-                    notifications,
-                    recipients,
-                    last: next.is_none(),
-                };
-                if tx.send(part).await.is_err() {
-                    // The store stopped taking parts (a taken key, or its error): its answer
-                    // says which.
-                    break;
-                }
+        if !accepted.created {
+            // Another request took the key meanwhile; it may have been a different one.
+            if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
+                return replay(id, hash, request_hash);
             }
-            // `tx` is dropped here: after an error above, before the last part, which
-            // abandons the accept.
-            Ok::<(), ServiceError>(())
-        };
-        let (committed, produced) = tokio::join!(self.committer.commit_in_parts(head, rx), produce);
-        // An error of the reads or the rendering abandoned the commit: it is the answer.
-        produced?;
-        let accepted = committed?;
-        self.answer(accepted, &app_id, &key, request_hash).await
-    }
-
-    /// The message id a commit answered; when the key was taken meanwhile (by another request,
-    /// maybe a different one), the earlier message's as a replay.
-    async fn answer(
-        &self,
-        accepted: Accepted,
-        app_id: &str,
-        key: &str,
-        request_hash: [u8; 32],
-    ) -> Result<Accepted, ServiceError> {
-        if !accepted.created
-            && let Some((id, hash)) = self.store.find_idempotent(app_id, key).await?
-        {
-            return replay(id, hash, request_hash);
         }
+        // The committer woke the workers (or handed them the rows).
         Ok(accepted)
-    }
-
-    /// The message under `key`, and the states of `recipients` (read with those of
-    /// concurrent accepts).
-    async fn look_up(
-        &self,
-        app_id: &str,
-        key: &str,
-        recipients: &[RecipientIn],
-    ) -> Result<Found, ServiceError> {
-        let users = recipients.iter().map(|r| r.user_id.clone()).collect();
-        Ok(self
-            .lookups
-            .lookup(Query {
-                app: app_id.to_owned(),
-                key: key.to_owned(),
-                users,
-            })
-            .await?)
     }
 }
 
@@ -202,33 +130,7 @@ struct Plan<'a> {
     seen: HashMap<String, usize>,
 }
 
-impl<'a> Plan<'a> {
-    fn new(app: &'a App, message: &'a Message, now: i64) -> Self {
-        Plan {
-            app,
-            message,
-            renderer: &app.renderer,
-            now,
-            notifications: Vec::new(),
-            seen: HashMap::new(),
-        }
-    }
-
-    /// What each of `recipients` gets, given the states read for them.
-    fn recipients(
-        &mut self,
-        recipients: &[RecipientIn],
-        mut known: HashMap<String, RecipientState>,
-    ) -> Result<Vec<NewRecipient>, ServiceError> {
-        recipients
-            .iter()
-            .map(|r| {
-                let state = known.remove(&r.user_id).unwrap_or_default();
-                self.recipient(r, state)
-            })
-            .collect()
-    }
-
+impl Plan<'_> {
     /// What `r` gets: suppressed as a whole, or a delivery per logged-in device.
     fn recipient(
         &mut self,

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::Clock;
-use crate::store::{
-    AcceptLease, Accepted, LeasedAtAccept, MessagePart, NewMessage, Store, StoreError,
-};
+use crate::store::{Accepted, NewMessage, Store, StoreError};
 use crate::worker::Handoff;
 
 /// Messages committed in one transaction at most.
@@ -26,16 +24,6 @@ type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Committer {
     tx: mpsc::Sender<(NewMessage, Reply)>,
-    after: Arc<After>,
-}
-
-/// What a commit is followed by: its leased rows handed to the worker, and the workers'
-/// claims woken for rows left due.
-struct After {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    handoff: Arc<Handoff>,
-    wake: Arc<Notify>,
 }
 
 impl Committer {
@@ -48,13 +36,6 @@ impl Committer {
         wake: Arc<Notify>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(NewMessage, Reply)>(QUEUE);
-        let after = Arc::new(After {
-            store,
-            clock,
-            handoff,
-            wake,
-        });
-        let task = after.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut rows = rows_of(&first.0);
@@ -74,15 +55,30 @@ impl Committer {
                     .flat_map(|m| &m.recipients)
                     .map(|r| r.deliveries.len())
                     .sum();
-                let lease = task.reserve(deliveries);
-                let committed = task.store.accept_leasing(messages, lease).await;
-                match task.committed(lease, committed, deliveries).await {
-                    Ok(accepted) => {
+                let lease = handoff.reserve(clock.now_ms(), deliveries);
+                match store.accept_leasing(messages, lease).await {
+                    Ok((accepted, leased)) => {
+                        if leased.rows.len() < deliveries {
+                            wake.notify_waiters();
+                        }
+                        if let Some(lease) = &lease
+                            && let Err(back) = handoff.deliver(lease, leased)
+                        {
+                            // The worker stopped meanwhile: due again at once, not only when
+                            // the lease expires.
+                            let ids = crate::worker::handoff_ids(&back.rows);
+                            if let Err(e) = store.release(&ids, clock.now_ms()).await {
+                                tracing::error!(error = %e, "releasing rows leased at accept failed; they expire");
+                            }
+                        }
                         for (reply, accepted) in replies.into_iter().zip(accepted) {
                             let _ = reply.send(Ok(accepted));
                         }
                     }
                     Err(e) => {
+                        if let Some(lease) = &lease {
+                            let _ = handoff.deliver(lease, Default::default());
+                        }
                         let message = e.to_string();
                         for reply in replies {
                             let _ = reply.send(Err(StoreError::new(&message)));
@@ -91,7 +87,7 @@ impl Committer {
                 }
             }
         });
-        Committer { tx, after }
+        Committer { tx }
     }
 
     /// Commits `message` (with others arriving meanwhile); answers once it is durable.
@@ -104,80 +100,6 @@ impl Committer {
         answer
             .await
             .map_err(|_| StoreError::new("the accept committer stopped"))?
-    }
-
-    /// Commits `head` with the recipients of `parts` (`Store::accept_in_parts`), on its own:
-    /// a message large enough to be written while it is still being rendered. Answers once
-    /// it is durable, or the store's error (the parts abandoned included).
-    pub(crate) async fn commit_in_parts(
-        &self,
-        head: NewMessage,
-        parts: mpsc::Receiver<MessagePart>,
-    ) -> Result<Accepted, StoreError> {
-        let after = &self.after;
-        // How many rows it will have is known only at the end: as many as there is room for.
-        let lease = after.reserve(usize::MAX);
-        let committed = after
-            .store
-            .accept_in_parts(head, parts, lease)
-            .await
-            .map(|(accepted, leased)| (vec![accepted], leased));
-        // Its rows are not counted here: a new message wakes the claims in case some were
-        // left due (at worst one claim that finds nothing).
-        let deliveries = match &committed {
-            Ok((accepted, _)) if accepted.iter().any(|a| a.created) => usize::MAX,
-            _ => 0,
-        };
-        let accepted = after.committed(lease, committed, deliveries).await?;
-        accepted
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::new("an accept answered no message"))
-    }
-}
-
-impl std::fmt::Debug for After {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("After").finish_non_exhaustive()
-    }
-}
-
-impl After {
-    fn reserve(&self, deliveries: usize) -> Option<AcceptLease> {
-        self.handoff.reserve(self.clock.now_ms(), deliveries)
-    }
-
-    /// After a commit of `deliveries` rows under `lease`: the leased rows to the worker, the
-    /// claims woken when some were left due.
-    async fn committed(
-        &self,
-        lease: Option<AcceptLease>,
-        committed: Result<(Vec<Accepted>, LeasedAtAccept), StoreError>,
-        deliveries: usize,
-    ) -> Result<Vec<Accepted>, StoreError> {
-        let (accepted, leased) = match committed {
-            Ok(committed) => committed,
-            Err(e) => {
-                if let Some(lease) = &lease {
-                    let _ = self.handoff.deliver(lease, LeasedAtAccept::default());
-                }
-                return Err(e);
-            }
-        };
-        if leased.rows.len() < deliveries {
-            self.wake.notify_waiters();
-        }
-        if let Some(lease) = &lease
-            && let Err(back) = self.handoff.deliver(lease, leased)
-        {
-            // The worker stopped meanwhile: due again at once, not only when the lease
-            // expires.
-            let ids = crate::worker::handoff_ids(&back.rows);
-            if let Err(e) = self.store.release(&ids, self.clock.now_ms()).await {
-                tracing::error!(error = %e, "releasing rows leased at accept failed; they expire");
-            }
-        }
-        Ok(accepted)
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES, PART, PARTS_FROM};
+pub use accept::{MAX_RECIPIENTS, NO_CREDENTIAL, NO_DEVICES};
 pub use credentials::{Change, ChangeError, ChangeReport, Changed, Refused};
 pub use daemon::DaemonToken;
 pub use dead_letters::MAX_REPLAY;

@@ -27,28 +27,6 @@ pub struct NewMessage {
     pub recipients: Vec<NewRecipient>,
 }
 
-/// A part of a message accepted in parts ([`Store::accept_in_parts`](super::Store::accept_in_parts)):
-/// the notifications first rendered for its recipients, then the recipients.
-#[derive(Debug, Clone, Default)]
-pub struct MessagePart {
-    /// Notifications new in this part, appended to the message's: deliveries refer to the
-    /// message's notifications by index, as in [`NewMessage::recipients`].
-    pub notifications: Vec<String>,
-    /// Recipients of this part.
-    pub recipients: Vec<NewRecipient>,
-    /// The message's last part: the accept commits after it. Parts that end without one (the
-    /// sender dropped) abandon the accept, which then stores nothing.
-    pub last: bool,
-}
-
-impl NewMessage {
-    /// Adds `part` to the message.
-    pub fn extend(&mut self, part: MessagePart) {
-        self.notifications.extend(part.notifications);
-        self.recipients.extend(part.recipients);
-    }
-}
-
 /// One recipient of a new message.
 #[derive(Debug, Clone)]
 pub struct NewRecipient {

@@ -24,7 +24,7 @@ use pushway_core::TokenKind;
 
 pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
-pub use message::{Accepted, DeliveryState, MessagePart, NewDelivery, NewMessage, NewRecipient};
+pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
 pub use open::AnyStore;
 pub use outbox::{
     AcceptLease, Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, LeasedAtAccept,
@@ -53,11 +53,6 @@ impl StoreError {
     pub(crate) fn new(error: impl std::fmt::Display) -> Self {
         StoreError(error.to_string())
     }
-}
-
-/// The error of an accept in parts whose parts ended without a last one.
-pub(crate) fn abandoned() -> StoreError {
-    StoreError::new("the accept was abandoned before its last part")
 }
 
 /// What the gateway keeps. Every method is one short transaction.
@@ -146,35 +141,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
         let _ = lease;
         Ok((self.accept(&messages).await?, LeasedAtAccept::default()))
-    }
-
-    /// [`accept_leasing`](Store::accept_leasing) of one message whose recipients come in
-    /// parts, in one transaction as well: `head` (with no recipients yet), then each part of
-    /// `parts` until its last. A store may write a part while the next ones are still being
-    /// read and rendered (SQLite does: a group message's rows cost its one writer most of the
-    /// accept); this default collects them first. Parts that end without a last one abandon
-    /// the accept, which stores nothing. A taken idempotency key stores nothing either, and
-    /// may stop taking parts at once.
-    async fn accept_in_parts(
-        &self,
-        mut head: NewMessage,
-        mut parts: tokio::sync::mpsc::Receiver<MessagePart>,
-        lease: Option<AcceptLease>,
-    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
-        loop {
-            let part = parts.recv().await.ok_or_else(abandoned)?;
-            let last = part.last;
-            head.extend(part);
-            if last {
-                break;
-            }
-        }
-        let (accepted, leased) = self.accept_leasing(vec![head], lease).await?;
-        let accepted = accepted
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::new("an accept answered no message"))?;
-        Ok((accepted, leased))
     }
 
     /// A message's status as of `now` (which routes are paused); `None` when the app has no

@@ -34,7 +34,6 @@ mod shutdown;
 mod store;
 mod store_batch;
 mod store_handoff;
-mod store_parts;
 mod store_pg_claim_start;
 mod store_pg_finished;
 mod store_postgres;

@@ -269,15 +269,6 @@ impl Store for SqliteStore {
         self.accept_impl(messages, lease).await
     }
 
-    async fn accept_in_parts(
-        &self,
-        head: NewMessage,
-        parts: tokio::sync::mpsc::Receiver<MessagePart>,
-        lease: Option<AcceptLease>,
-    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
-        self.accept_in_parts_impl(head, parts, lease).await
-    }
-
     async fn status(
         &self,
         app: &str,
