@@ -248,6 +248,9 @@ run_gateway() {
       --seconds "$WRK_SECONDS" --limit-bin "$rel/examples/accept_limit" --wrk-script bench/wrk_post.lua
     measured gateway router "$round" 300 "$rel/examples/router_e2e" --recipients "$RECIPIENTS" \
       --modes per-recipient,by-badge --mock-bin "$rel/pushway-mock"
+    # The accept runs leave hundreds of MB of dirty pages (their SQLite files): flushed first,
+    # so the end to end's commits do not wait behind that writeback in their fsync.
+    sync
     measured gateway gateway_e2e "$round" 600 "$rel/examples/gateway_bench" e2e "${bins[@]}" \
       --recipients "$RECIPIENTS"
     measured gateway gateway_memory "$round" 900 "$rel/examples/gateway_bench" memory "${bins[@]}" \
