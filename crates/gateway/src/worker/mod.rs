@@ -75,6 +75,7 @@ impl Worker {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         let lease = i64::try_from(self.config.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let batch = self.config.claim_batch.max(1);
+        let max_rows = self.config.max_rows_in_flight.max(1);
         let mut next_prune = tokio::time::Instant::now();
         let most = usize::try_from(batch)
             .unwrap_or(usize::MAX)
@@ -102,11 +103,18 @@ impl Worker {
                 self.dispatch(handed.rows, handed.notifications, now, &mut in_flight)
                     .await;
             }
-            let full = claim && self.claim_and_dispatch(lease, batch, &mut in_flight).await;
+            // Claimed rows in memory stay within `max_rows_in_flight`: with no room, the next
+            // claim waits for a dispatch to end.
+            let room = max_rows.saturating_sub(in_flight.leased.len());
+            let limit = batch.min(u32::try_from(room).unwrap_or(u32::MAX));
+            let full =
+                claim && limit > 0 && self.claim_and_dispatch(lease, limit, &mut in_flight).await;
+            let waiting = limit == 0 && !in_flight.tasks.is_empty();
             if !full {
                 tokio::select! {
                     biased;
-                    () = &mut woken => claim = true,
+                    Some(_) = in_flight.tasks.join_next(), if waiting => claim = true,
+                    () = &mut woken, if !waiting => claim = true,
                     _ = self.stop.changed() => {}
                     () = self.handoff.ready().notified() => claim = false,
                     () = tokio::time::sleep(poll) => claim = true,

@@ -28,6 +28,7 @@ mod retries;
 mod rotation;
 mod rotation_admin;
 mod rotation_daemon;
+mod rows_in_flight;
 mod seed_rules;
 mod settings;
 mod shutdown;

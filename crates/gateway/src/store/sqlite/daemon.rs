@@ -26,7 +26,9 @@ pub(super) fn record_daemon(
             "UPDATE deliveries SET state = ?5, last_outcome = ?6, last_reason = ?7,
                     lease_until = NULL, run_at = ?8, updated_at = ?8
              WHERE message_id = ?1 AND user_id = ?2 AND device_id = ?3 AND app_id = ?4
-               AND kind = 'daemon' AND state IN ('pending', 'in_flight', 'retrying', 'queued')",
+               AND kind = 'daemon'
+               AND (state = 'pending' OR state = 'in_flight' OR state = 'retrying'
+                    OR state = 'queued')",
         )
         .map_err(raw_err)?;
     let mut seen = HashSet::with_capacity(updates.len());

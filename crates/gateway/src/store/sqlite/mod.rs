@@ -365,3 +365,72 @@ impl Store for SqliteStore {
         self.resume_route_impl(app, kind, credential, now).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    /// The engine's plan of `sql` (`EXPLAIN QUERY PLAN`), one line per step.
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let count = statement.parameter_count();
+        let values: Vec<i64> = (1..=count).map(|i| i64::try_from(i).expect("i")).collect();
+        let lines: Vec<String> = statement
+            .query_map(rusqlite::params_from_iter(values), |row| row.get(3))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        lines.join("; ")
+    }
+
+    /// The opcodes SQLite runs for `sql`.
+    fn opcodes(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = conn.prepare(&format!("EXPLAIN {sql}")).expect("prepare");
+        statement
+            .query_map([], |row| row.get(1))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// Writing a delivery row builds no temporary table (the due index's predicate is three
+    /// comparisons, not an `IN` list: migration 0006), and every read of the unfinished rows
+    /// goes through that partial index, whose predicate it states as written there.
+    #[tokio::test]
+    async fn the_due_index_costs_writes_no_temporary_table_and_serves_every_read_of_unfinished_rows()
+     {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite3");
+        let store = super::SqliteStore::open(&path).await.expect("open");
+        store.close().await;
+        let conn = Connection::open(&path).expect("open");
+        for write in [
+            "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
+               kind, credential, token, state, run_at, expires_at, created_at, updated_at)
+             VALUES ('m', 'a', 'u', 'd', 1, 'xiaomi', 'c', 't', 'in_flight', 1, 2, 3, 4)",
+            "UPDATE deliveries SET state = 'delivered', run_at = 5 WHERE id = 1",
+            "UPDATE deliveries SET state = 'retrying', run_at = 5 WHERE id = 1",
+        ] {
+            let ops = opcodes(&conn, write);
+            assert!(ops.iter().any(|op| op == "IdxInsert"), "{write}: {ops:?}");
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{write}: {ops:?}"
+            );
+        }
+        for read in [
+            super::outbox::CLAIM_DUE,
+            super::stats::BACKLOG_DEPTH,
+            super::stats::BACKLOG_OLDEST_DUE,
+            super::overview::OUTBOX_LIVE,
+        ] {
+            let plan = plan(&conn, read);
+            assert!(
+                plan.contains("USING INDEX deliveries_due"),
+                "{read}\n{plan}"
+            );
+        }
+    }
+}

@@ -130,24 +130,25 @@ impl SqliteStore {
 
 /// Due rows, oldest first and a rendered notification's rows together, leased until
 /// `lease_until`.
+/// The due rows a claim takes, in the order of `deliveries_due`, which it reads.
+pub(super) const CLAIM_DUE: &str =
+    "SELECT id, app_id, notification_id, kind, credential, token, attempts + 1, retries,
+                    expires_at, last_reason, message_id, created_at
+             FROM deliveries d
+             WHERE (d.state = 'pending' OR d.state = 'retrying' OR d.state = 'in_flight')
+               AND d.run_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM paused_routes p
+                               WHERE p.app_id = d.app_id AND p.kind = d.kind
+                                 AND p.credential = d.credential AND p.until > ?1)
+             ORDER BY d.run_at, d.notification_id LIMIT ?2";
+
 fn claim(
     conn: &Connection,
     now: i64,
     lease_until: i64,
     limit: u32,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let mut due = conn
-        .prepare_cached(
-            "SELECT id, app_id, notification_id, kind, credential, token, attempts + 1, retries,
-                    expires_at, last_reason, message_id, created_at
-             FROM deliveries d
-             WHERE d.state IN ('pending', 'retrying', 'in_flight') AND d.run_at <= ?1
-               AND NOT EXISTS (SELECT 1 FROM paused_routes p
-                               WHERE p.app_id = d.app_id AND p.kind = d.kind
-                                 AND p.credential = d.credential AND p.until > ?1)
-             ORDER BY d.run_at, d.notification_id LIMIT ?2",
-        )
-        .map_err(raw_err)?;
+    let mut due = conn.prepare_cached(CLAIM_DUE).map_err(raw_err)?;
     let rows = due
         .query_map(params![now, limit], |row| {
             Ok((

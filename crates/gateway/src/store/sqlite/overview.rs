@@ -9,19 +9,22 @@ use super::{SqliteStore, err};
 use crate::store::rows;
 use crate::store::{OutboxStats, PausedRoute, RecentDelivery, StoreError};
 
+/// Unfinished rows by app, with how many are due and the oldest due (through `deliveries_due`).
+pub(super) const OUTBOX_LIVE: &str =
+    "SELECT app_id, COUNT(*), SUM(run_at <= ?1), MIN(CASE WHEN run_at <= ?1 THEN run_at END)
+             FROM deliveries
+             WHERE (state = 'pending' OR state = 'retrying' OR state = 'in_flight')
+             GROUP BY app_id";
+
 impl SqliteStore {
     pub(super) async fn outbox_stats_impl(&self, now: i64) -> Result<Vec<OutboxStats>, StoreError> {
         let mut by_app: BTreeMap<String, OutboxStats> = BTreeMap::new();
         // The unfinished rows are what `deliveries_due` indexes; a lease that ran out is due.
-        let live = sqlx::query(
-            "SELECT app_id, COUNT(*), SUM(run_at <= ?1), MIN(CASE WHEN run_at <= ?1 THEN run_at END)
-             FROM deliveries WHERE state IN ('pending', 'retrying', 'in_flight')
-             GROUP BY app_id",
-        )
-        .bind(now)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(err)?;
+        let live = sqlx::query(OUTBOX_LIVE)
+            .bind(now)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(err)?;
         for row in live {
             let app: String = row.try_get(0).map_err(err)?;
             let stats = by_app.entry(app.clone()).or_insert_with(|| OutboxStats {

@@ -18,7 +18,8 @@ impl SqliteStore {
             "DELETE FROM messages WHERE id IN (
                SELECT m.id FROM messages m WHERE m.created_at < ?1
                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id
-                                   AND d.state IN ('pending', 'retrying', 'in_flight'))
+                                   AND (d.state = 'pending' OR d.state = 'retrying'
+                                        OR d.state = 'in_flight'))
                LIMIT ?2)",
         )
         .bind(before)

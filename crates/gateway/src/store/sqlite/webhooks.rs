@@ -184,7 +184,9 @@ pub(super) fn daemon_events(
                     'pending', 0, ?4, ?4, ?4
              FROM deliveries
              WHERE message_id = ?5 AND user_id = ?6 AND device_id = ?7 AND app_id = ?8
-               AND kind = 'daemon' AND state IN ('pending', 'in_flight', 'retrying', 'queued')",
+               AND kind = 'daemon'
+               AND (state = 'pending' OR state = 'in_flight' OR state = 'retrying'
+                    OR state = 'queued')",
             params![
                 event_id(),
                 t.as_str(),
