@@ -185,6 +185,10 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
     if warm_states.len() != 4 || warm_states.iter().any(|(_, s, _)| s != "delivered") {
         return Err(format!("warm-up not delivered on every channel: {warm}").into());
     }
+    let recipients: Vec<Value> = (0..args.recipients)
+        .map(|i| json!({"user_id": format!("u{i}"), "unread": 1 + i % 99}))
+        .collect();
+    let body = json!({"message": message, "recipients": recipients});
     let mut all_ok = true;
     for round in 1..=args.repeat {
         // A key of its own per message, so each is a new message, not a replay.
@@ -194,11 +198,6 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Res<()> {
             format!("group-{round}")
         };
         let received_before = received.load(Ordering::Relaxed);
-
-        let recipients: Vec<Value> = (0..args.recipients)
-            .map(|i| json!({"user_id": format!("u{i}"), "unread": 1 + i % 99}))
-            .collect();
-        let body = json!({"message": message, "recipients": recipients});
         let (cpu0, sim0) = (cluster.ticks()?, ticks(mock.proc.pid())?);
         let pg0 = cluster.postgres_cpu_s();
         let t0 = now_ms();

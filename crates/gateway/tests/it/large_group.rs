@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, devices_of, recipient};
+use crate::support::{Harness, devices_of, recipient, xiaomi_tokens};
 
 #[tokio::test]
 async fn a_large_group_message_follows_the_seed_s_rules_for_every_recipient() {
@@ -80,19 +80,7 @@ async fn a_large_group_message_follows_the_seed_s_rules_for_every_recipient() {
     assert_eq!(no_devices, n - 5);
 
     // Each logged-in device once (the three share a rendering: unread 1 each).
-    let sent_tokens = |h: &Harness| -> Vec<String> {
-        let mut sent: Vec<String> = h
-            .sims
-            .xiaomi
-            .requests()
-            .iter()
-            .filter_map(|r| r.form_value("registration_id"))
-            .flat_map(|ids| ids.split(',').map(str::to_owned).collect::<Vec<_>>())
-            .collect();
-        sent.sort();
-        sent
-    };
-    assert_eq!(sent_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
+    assert_eq!(xiaomi_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
 
     // The same key again: the same message, nothing added.
     let again = h.post_message("big", body).await;
@@ -101,5 +89,5 @@ async fn a_large_group_message_follows_the_seed_s_rules_for_every_recipient() {
     assert_eq!(h.count("messages").await, 1);
     assert_eq!(h.count("recipients").await, i64::try_from(n).expect("n"));
     assert_eq!(h.count("deliveries").await, 3);
-    assert_eq!(sent_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
+    assert_eq!(xiaomi_tokens(&h), ["regid-last", "regid-u0", "regid-u600"]);
 }

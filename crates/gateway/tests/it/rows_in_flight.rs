@@ -7,7 +7,7 @@ use pushway_mock::fault::Trigger;
 use pushway_mock::xiaomi::XiaomiFault;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, devices_of};
+use crate::support::{Harness, devices_of, xiaomi_tokens};
 
 #[tokio::test]
 async fn claims_stop_at_max_rows_in_flight_until_dispatches_end() {
@@ -62,13 +62,6 @@ async fn claims_stop_at_max_rows_in_flight_until_dispatches_end() {
     for user in &users {
         assert_eq!(devices_of(&status, user)[0]["attempts"], 1, "{user}");
     }
-    let sent: usize = h
-        .sims
-        .xiaomi
-        .requests()
-        .iter()
-        .filter_map(|r| r.form_value("registration_id"))
-        .map(|ids| ids.split(',').count())
-        .sum();
+    let sent = xiaomi_tokens(&h).len();
     assert_eq!(sent, 8);
 }

@@ -282,6 +282,20 @@ pub fn c2c(sender: &str, peer: &str, text: &str) -> Value {
 }
 
 /// The device entries of recipient `user` in a status body.
+/// Every token the Xiaomi simulator was sent (its requests' `registration_id` lists), sorted.
+pub fn xiaomi_tokens(h: &Harness) -> Vec<String> {
+    let mut sent: Vec<String> = h
+        .sims
+        .xiaomi
+        .requests()
+        .iter()
+        .filter_map(|r| r.form_value("registration_id"))
+        .flat_map(|ids| ids.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    sent.sort();
+    sent
+}
+
 pub fn devices_of<'a>(status: &'a Value, user: &str) -> &'a Value {
     recipient(status, user)
         .get("devices")
