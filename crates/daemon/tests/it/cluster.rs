@@ -270,7 +270,7 @@ async fn pushes_sent_while_the_listener_is_away_still_arrive_once() {
     }
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE application_name = 'pushway-daemon listener a'",
+         WHERE datname = current_database() AND application_name = 'pushway-daemon listener a'",
     )
     .fetch_all(b.store.pool())
     .await
