@@ -281,7 +281,6 @@ pub fn c2c(sender: &str, peer: &str, text: &str) -> Value {
     })
 }
 
-/// The device entries of recipient `user` in a status body.
 /// Every token the Xiaomi simulator was sent (its requests' `registration_id` lists), sorted.
 pub fn xiaomi_tokens(h: &Harness) -> Vec<String> {
     let mut sent: Vec<String> = h
@@ -296,6 +295,7 @@ pub fn xiaomi_tokens(h: &Harness) -> Vec<String> {
     sent
 }
 
+/// The device entries of recipient `user` in a status body.
 pub fn devices_of<'a>(status: &'a Value, user: &str) -> &'a Value {
     recipient(status, user)
         .get("devices")

@@ -128,8 +128,6 @@ impl SqliteStore {
     }
 }
 
-/// Due rows, oldest first and a rendered notification's rows together, leased until
-/// `lease_until`.
 /// The due rows a claim takes, in the order of `deliveries_due`, which it reads.
 pub(super) const CLAIM_DUE: &str =
     "SELECT id, app_id, notification_id, kind, credential, token, attempts + 1, retries,
@@ -142,6 +140,8 @@ pub(super) const CLAIM_DUE: &str =
                                  AND p.credential = d.credential AND p.until > ?1)
              ORDER BY d.run_at, d.notification_id LIMIT ?2";
 
+/// Due rows, oldest first and a rendered notification's rows together, leased until
+/// `lease_until`.
 fn claim(
     conn: &Connection,
     now: i64,
