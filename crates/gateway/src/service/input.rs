@@ -134,6 +134,7 @@ impl DeviceIn {
 pub struct MessageRequest {
     /// The message in pushway-core's model, without `id` (the gateway assigns it).
     #[schema(value_type = crate::api::MessageSchema)]
+    #[serde(deserialize_with = "unique_keys::object")]
     pub message: serde_json::Map<String, serde_json::Value>,
     /// The recipients (for a group, the members to notify), each named once.
     #[schema(min_items = 1, max_items = 10000)]
@@ -156,6 +157,152 @@ pub struct RecipientIn {
     #[serde(default)]
     #[schema(maximum = 4294967295_u32)]
     pub unread: u32,
+}
+
+/// A JSON object read with its keys unique at every depth. `serde_json`'s own `Map` and
+/// `Value` keep the last of a repeated key without a word, while every type derived here
+/// refuses one ("duplicate field"): the message, kept as JSON until it is checked against the
+/// core model, is held to the same rule, so no part of the body means one thing to a proxy
+/// that read the first value and another to the gateway.
+mod unique_keys {
+    use std::fmt;
+
+    use serde::Deserializer;
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    /// Deserializes an object (`expected a map` otherwise, as `Map`'s own error says).
+    pub(super) fn object<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Map<String, Value>, D::Error> {
+        deserializer.deserialize_map(Object)
+    }
+
+    struct Object;
+
+    impl<'de> Visitor<'de> for Object {
+        type Value = Map<String, Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                let value = map.next_value_seed(Any)?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Any JSON value, its objects read by [`Object`].
+    #[derive(Clone, Copy)]
+    struct Any;
+
+    impl<'de> DeserializeSeed<'de> for Any {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Any {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(value) = seq.next_element_seed(self)? {
+                out.push(value);
+            }
+            Ok(Value::Array(out))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+            Object.visit_map(map).map(Value::Object)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        fn read(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+            let mut de = serde_json::Deserializer::from_str(text);
+            super::object(&mut de).map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn reads_objects_as_serde_json_does() {
+            let text = r#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}], "c": {"d": 18446744073709551615}}"#;
+            let want: serde_json::Value = serde_json::from_str(text).expect("json");
+            assert_eq!(serde_json::Value::Object(read(text).expect("read")), want);
+            assert_eq!(
+                read("[1]").expect_err("not an object"),
+                "invalid type: sequence, expected a map at line 1 column 0"
+            );
+            assert_eq!(read("{}").expect("empty"), serde_json::Map::new());
+            assert_eq!(
+                json!(read(r#"{"a": 1, "b": 1}"#).expect("read")),
+                json!({"a": 1, "b": 1})
+            );
+        }
+
+        #[test]
+        fn refuses_a_repeated_key_at_any_depth() {
+            assert_eq!(
+                read(r#"{"a": 1, "a": 2}"#).expect_err("top"),
+                "duplicate field `a` at line 1 column 12"
+            );
+            let nested = read(r#"{"x": [{"y": {"a": 1, "a": 1}}]}"#).expect_err("nested");
+            assert!(nested.starts_with("duplicate field `a`"), "{nested}");
+        }
+    }
 }
 
 /// Checks an id: 1 to [`MAX_ID_LEN`] bytes, no control characters.

@@ -52,6 +52,28 @@ async fn bad_messages_are_refused_and_nothing_is_stored() {
     assert_problem(&a, 422, "invalid-field");
     assert_eq!(a.body["field"], "message.colour");
 
+    // A key repeated anywhere in the message is refused, as at the top level: not the last
+    // value silently kept (here the sender a proxy checking the first one would not see).
+    let body = good.to_string().replacen(
+        "\"user_id\":\"alice\"",
+        "\"user_id\":\"alice\",\"user_id\":\"mallory\"",
+        1,
+    );
+    assert!(body.contains("mallory"), "{body}");
+    let a = post(&h, Some(KEY), &body).await;
+    assert_problem(&a, 422, "invalid-field");
+    assert_eq!(a.body["field"], "message.sender");
+    let detail = a.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("duplicate field `user_id`"), "{detail}");
+    let repeated_top = good.to_string().replacen('{', "{\"recipients\":[],", 1);
+    let a = post(&h, Some(KEY), &repeated_top).await;
+    assert_problem(&a, 422, "invalid-field");
+    let detail = a.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("duplicate field `recipients`"),
+        "{detail}"
+    );
+
     let mut with_id = good.clone();
     with_id["message"]["id"] = json!("mine");
     let a = post(&h, Some(KEY), &with_id.to_string()).await;
