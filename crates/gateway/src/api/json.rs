@@ -1,5 +1,7 @@
 //! Reading JSON bodies: syntax errors are 400, anything that does not fit the type is 422 with
-//! the field's path, an oversized body is 413, another media type 415.
+//! the field's path, an oversized body is 413, another media type 415. Every body the API reads
+//! is a JSON object: an array is 422 too, though serde's derived types would take one as their
+//! fields in order (`[]` would have been settings with every field unset).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -38,6 +40,15 @@ pub(crate) fn parse<T: DeserializeOwned>(
             "unsupported-media-type",
             "Body must be application/json",
         ));
+    }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        // Well-formed or not decides between 422 and 400, as for any other body.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => Problem::invalid(".", "invalid type: sequence, expected an object"),
+                Err(e) => problem(e, None),
+            },
+        );
     }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let value = serde_path_to_error::deserialize(&mut de)

@@ -34,6 +34,12 @@ async fn bad_messages_are_refused_and_nothing_is_stored() {
         400,
         "malformed-json",
     );
+    assert_problem(&post(&h, Some(KEY), " [1, ").await, 400, "malformed-json");
+    // The body's fields in order, as an array: an object is what the API reads.
+    let fields = json!([c2c("alice", "bob", "hi"), [{"user_id": "bob"}]]);
+    let a = post(&h, Some(KEY), &fields.to_string()).await;
+    assert_problem(&a, 422, "invalid-field");
+    assert_eq!(a.body["field"], ".");
 
     let mut wrong_type = good.clone();
     wrong_type["recipients"][0]["unread"] = json!("three");
@@ -279,6 +285,21 @@ async fn bad_devices_and_settings_are_refused() {
             "/v1/apps/demo/users/alice/settings",
             Some(json!({"volume": 3})),
         )
+        .await;
+    assert_problem(&a, 422, "invalid-field");
+    // Arrays of the fields in order are not the objects documented (`[]` was settings with
+    // every field unset, which would have cleared a user's settings).
+    let a = h
+        .call(
+            Method::PUT,
+            "/v1/apps/demo/users/alice/settings",
+            Some(json!([])),
+        )
+        .await;
+    assert_problem(&a, 422, "invalid-field");
+    assert_eq!(a.body["field"], ".");
+    let a = h
+        .call(Method::PUT, path, Some(json!(["xiaomi", "demo", "regid"])))
         .await;
     assert_problem(&a, 422, "invalid-field");
     assert_eq!(h.count("devices").await, 0);
