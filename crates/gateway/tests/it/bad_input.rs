@@ -302,6 +302,23 @@ async fn bad_devices_and_settings_are_refused() {
         .call(Method::PUT, path, Some(json!(["xiaomi", "demo", "regid"])))
         .await;
     assert_problem(&a, 422, "invalid-field");
+    // A map's repeated key is refused too (a map would keep the last: here "receive").
+    let a = h
+        .send(
+            Method::PUT,
+            "/v1/apps/demo/users/alice/settings",
+            Some(KEY),
+            &[],
+            Some(
+                r#"{"receive": {"peers": {"mallory": "not_receive", "mallory": "receive"}}}"#
+                    .to_owned(),
+            ),
+        )
+        .await;
+    assert_problem(&a, 422, "invalid-field");
+    assert_eq!(a.body["field"], "receive.peers");
+    let detail = a.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("duplicate field `mallory`"), "{detail}");
     assert_eq!(h.count("devices").await, 0);
     assert_eq!(h.count("user_settings").await, 0);
     let a = h

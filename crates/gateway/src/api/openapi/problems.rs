@@ -71,7 +71,7 @@ pub(crate) const UNSUPPORTED_MEDIA_TYPE: Kind = kind(
 pub(crate) const INVALID_FIELD: Kind = kind(
     422,
     "invalid-field",
-    "a field (or path segment, or header) is missing, unknown, of the wrong type or value; `field` names it",
+    "a field (or path segment, or header) is missing, unknown, repeated, of the wrong type or value, or the body is not a JSON object; `field` names it (`.`: the body)",
 );
 pub(crate) const UNKNOWN_CREDENTIAL: Kind = kind(
     422,
