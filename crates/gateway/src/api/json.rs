@@ -53,27 +53,26 @@ pub(crate) fn parse<T: DeserializeOwned>(
             "Body must be application/json",
         ));
     }
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        // Well-formed or not decides between 422 and 400, as for any other body.
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                Ok(_) => Problem::invalid(".", "invalid type: sequence, expected an object"),
-                Err(e) => problem(e, None),
-            },
-        );
-    }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        problem(e.into_inner(), Some(field))
-    })?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let value = serde_path_to_error::deserialize(&mut de)
+    // Also the syntax check, to the body's end: a malformed body is 400 here, whatever its
+    // first byte.
+    serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
         .map_err(|e| {
             let field = e.path().to_string();
             problem(e.into_inner(), Some(field))
         })
-        .and_then(|value| de.end().map(|()| value).map_err(|e| problem(e, None)))?;
+        .and_then(|_| de.end().map_err(|e| problem(e, None)))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Problem::invalid(
+            ".",
+            "invalid type: sequence, expected an object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        problem(e.into_inner(), Some(field))
+    })?;
     Ok((value, bytes))
 }
 
