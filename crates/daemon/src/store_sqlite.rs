@@ -1,18 +1,24 @@
 //! The SQLite queue store: queued pushes survive a restart.
+//!
+//! The store runs on two rusqlite connections of its own, each on a dedicated thread: the
+//! writer, which group-commits every write ([`commit`]), and the reader, which answers the
+//! pages connections read and the other lookups ([`page`]). A call costs one thread hand-off
+//! each way, and rows are bound and read in place by statements kept prepared.
+//!
+//! Why not sqlx's SQLite driver: it runs every statement on its connection's own thread and
+//! hands each result row back through a channel, so a statement costs two hand-offs and a row
+//! one more. A group message to thousands of daemon devices costs three queue operations a
+//! push (append, page, remove on ack); run through sqlx (as JSON batches, to amortise those
+//! hand-offs) they were about 30 % of the gateway's CPU in the end-to-end benchmark.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::key::DeviceKey;
-use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError, StoredPush};
+use crate::queue::{Appended, NewPush, Pending, QueueStore, StoreError};
 
 mod commit;
 #[cfg(test)]
@@ -20,12 +26,12 @@ mod group_commit_tests;
 mod page;
 mod write;
 
-use commit::{Committer, Done, Write};
+use commit::{Change, Committer, Done, Write};
 
-/// How long a query waits for the database lock or a pooled connection.
+/// How long a statement waits for the database lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections in the pool. SQLite has one writer at a time; a few readers help `pending`.
-const POOL_SIZE: u32 = 4;
+/// Statements kept prepared per connection (each uses a handful).
+const STATEMENT_CACHE: usize = 16;
 
 /// Version 1: queues and token generations keyed by (user, device). Version 0 keyed queues by
 /// the device id alone, so its rows cannot be told apart between users: they are moved aside to
@@ -60,69 +66,69 @@ DROP INDEX IF EXISTS daemon_queue_device_seq;";
 /// one transaction, one fsync, and each call returns once its own write is durable.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    /// Every queue write goes through it: group commit, see [`commit`].
+    /// Every write goes through it: group commit, see [`commit`].
     committer: Committer,
-    /// Every page read goes through it: batched, see [`page`].
-    pager: page::Pager,
+    /// Every read goes through it, see [`page`].
+    reader: page::Reader,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its table.
     pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(StoreError::new)?;
-        migrate(&pool).await.map_err(StoreError::new)?;
-        let committer = Committer::spawn(pool.clone());
-        let pager = page::Pager::spawn(pool.clone());
-        Ok(SqliteStore {
-            pool,
-            committer,
-            pager,
-        })
+        let path = path.as_ref().to_owned();
+        // The writer creates and migrates the database before the reader opens it.
+        let committer = Committer::spawn(path.clone()).await?;
+        let reader = page::Reader::spawn(path).await?;
+        Ok(SqliteStore { committer, reader })
     }
 
-    /// Closes the pool, waiting for queries in progress.
+    /// Stops the store's connections, after the calls handed over before; later calls fail.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.committer.close().await;
+        self.reader.close().await;
     }
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let version: i64 = sqlx::query("PRAGMA user_version")
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
+/// Opens a connection to `path` as the store sets them up: WAL, `synchronous = FULL`, the busy
+/// timeout, statements kept prepared. `create`: the writer's, which may create the file.
+///
+/// A file SQLite cannot write is opened read-only (its writes then fail, and the writer opens
+/// it again after each failure, so it recovers once the file is writable).
+fn connect(path: &PathBuf, create: bool) -> Result<Connection, rusqlite::Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // `journal_mode` answers a row; on a file already in WAL mode (the reader's, a read-only
+    // one) it changes nothing.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous = FULL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version >= SCHEMA_VERSION {
         // Nothing to write: a database that is read-only for now still opens (its appends
         // fail with `Retry` until it is writable again).
         return Ok(());
     }
-    let unkeyed: i64 = sqlx::query(
+    let unkeyed: i64 = conn.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'daemon_queue'",
-    )
-    .fetch_one(pool)
-    .await?
-    .try_get(0)?;
+        [],
+        |row| row.get(0),
+    )?;
     if unkeyed > 0 {
         tracing::warn!(
             "daemon queue store: the queue table of schema version 0 is keyed by device id \
              alone; it is kept as daemon_queue_unkeyed_v0 and its pushes are not delivered"
         );
-        sqlx::raw_sql(MIGRATE_V0).execute(pool).await?;
+        conn.execute_batch(MIGRATE_V0)?;
     }
-    sqlx::raw_sql(SCHEMA).execute(pool).await?;
-    Ok(())
+    conn.execute_batch(SCHEMA)
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -133,85 +139,9 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// A pooled connection that goes back to the pool only after work that succeeded
-/// ([`Checkout::finish`] with `Ok`). Any other way out (an error, or the future dropped part way)
-/// closes it instead: after an error such as `SQLITE_FULL` at `COMMIT`, SQLite may leave the
-/// transaction open, or the connection may have fallen back to read-only, and a connection
-/// reused in that state reports later appends as stored although they never commit (and holds
-/// the write lock, so every other connection waits for `database is locked`). Closing it rolls
-/// back whatever it held; the pool opens a fresh one when needed.
-struct Checkout(Option<PoolConnection<Sqlite>>);
-
-impl Checkout {
-    async fn acquire(pool: &SqlitePool) -> Result<Checkout, StoreError> {
-        Ok(Checkout(Some(
-            pool.acquire().await.map_err(StoreError::new)?,
-        )))
-    }
-
-    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        match self.0.as_mut() {
-            Some(conn) => Ok(&mut **conn),
-            None => Err(StoreError::new("the connection was already given back")),
-        }
-    }
-
-    /// Gives the connection back to the pool when `result` is `Ok`, closes it otherwise.
-    fn finish<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
-        match result {
-            Ok(value) => {
-                drop(self.0.take());
-                Ok(value)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "daemon queue store: closing the connection after an error");
-                Err(StoreError::new(error))
-            }
-        }
-    }
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        if let Some(mut conn) = self.0.take() {
-            conn.close_on_drop();
-        }
-    }
-}
-
-impl SqliteStore {
-    /// Whether any of the device's pushes expired at `now_ms`, and up to `limit` pushes after
-    /// `after`, oldest first.
-    async fn page(
-        &self,
-        device: &DeviceKey,
-        after: u64,
-        now_ms: u64,
-        limit: usize,
-    ) -> Result<(bool, Vec<StoredPush>), StoreError> {
-        self.pager.page(device, after, now_ms, limit).await
-    }
-}
-
-/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT` (the write lock taken up front, so two writers
-/// never deadlock upgrading a read lock), rolling back when any step fails.
-async fn in_transaction<T>(
-    conn: &mut SqliteConnection,
-    work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
-) -> Result<T, sqlx::Error> {
-    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let result = match work(&mut *conn).await {
-        Ok(value) => sqlx::raw_sql("COMMIT")
-            .execute(&mut *conn)
-            .await
-            .map(|_| value),
-        Err(error) => Err(error),
-    };
-    if result.is_err() {
-        // Best effort: the caller closes the connection anyway, which also rolls back.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-    }
-    result
+/// The store's threads stopped (the store was closed).
+fn stopped() -> StoreError {
+    StoreError::new("the daemon queue store is closed")
 }
 
 #[async_trait]
@@ -243,30 +173,28 @@ impl QueueStore for SqliteStore {
         limit: usize,
     ) -> Result<Pending, StoreError> {
         // Expired pushes are looked for with a read, and removed by the writer only when there
-        // are some: a reader that wrote would wait for the write lock behind the writer's
-        // transactions. The look and the page are one statement (its first row says whether
-        // any push expired): one round trip to the connection's thread, not two.
-        let (any_expired, pushes) = self.page(device, after, now_ms, limit).await?;
+        // are some: the reader never waits for the write lock.
+        let (any_expired, pushes) = self.reader.page(device, after, now_ms, limit).await?;
         if !any_expired {
             return Ok(Pending { pushes, expired: 0 });
         }
-        let write = Write::Expire {
+        let write = Write::Change(Change::Expire {
             device: device.clone(),
             now_ms,
-        };
+        });
         let expired = match self.committer.write(write).await? {
             Done::Removed(expired) => expired,
             _ => return Err(unexpected()),
         };
-        let (_, pushes) = self.page(device, after, now_ms, limit).await?;
+        let (_, pushes) = self.reader.page(device, after, now_ms, limit).await?;
         Ok(Pending { pushes, expired })
     }
 
     async fn remove(&self, device: &DeviceKey, id: &str) -> Result<u64, StoreError> {
-        let write = Write::Remove {
+        let write = Write::Change(Change::Remove {
             device: device.clone(),
             id: id.to_owned(),
-        };
+        });
         match self.committer.write(write).await? {
             Done::Removed(removed) => Ok(removed),
             _ => Err(unexpected()),
@@ -276,9 +204,9 @@ impl QueueStore for SqliteStore {
     async fn clear(&self, device: &DeviceKey) -> Result<Vec<String>, StoreError> {
         match self
             .committer
-            .write(Write::Clear {
+            .write(Write::Change(Change::Clear {
                 device: device.clone(),
-            })
+            }))
             .await?
         {
             Done::Cleared(ids) => Ok(ids),
@@ -287,44 +215,24 @@ impl QueueStore for SqliteStore {
     }
 
     async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query("SELECT COUNT(*) FROM daemon_queue WHERE user = ? AND device = ?")
-            .bind(device.user())
-            .bind(device.device())
-            .fetch_one(checkout.conn()?)
-            .await
-            .and_then(|row| row.try_get::<i64, _>(0));
-        checkout
-            .finish(result)
-            .map(|count| usize::try_from(count).unwrap_or(0))
+        self.reader.len(device).await
     }
 
     async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query(
-            "SELECT generation FROM daemon_token_generation WHERE user = ? AND device = ?",
-        )
-        .bind(device.user())
-        .bind(device.device())
-        .fetch_optional(checkout.conn()?)
-        .await
-        .and_then(|row| row.map_or(Ok(0), |row| row.try_get::<i64, _>(0)));
-        checkout.finish(result).map(to_u64)
+        self.reader.token_generation(device).await
     }
 
     async fn bump_token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
-        let mut checkout = Checkout::acquire(&self.pool).await?;
-        let result = sqlx::query(
-            "INSERT INTO daemon_token_generation (user, device, generation) VALUES (?, ?, 1)
-             ON CONFLICT (user, device) DO UPDATE SET generation = generation + 1
-             RETURNING generation",
-        )
-        .bind(device.user())
-        .bind(device.device())
-        .fetch_one(checkout.conn()?)
-        .await
-        .and_then(|row| row.try_get::<i64, _>(0));
-        checkout.finish(result).map(to_u64)
+        match self
+            .committer
+            .write(Write::Change(Change::BumpGeneration {
+                device: device.clone(),
+            }))
+            .await?
+        {
+            Done::Generation(generation) => Ok(generation),
+            _ => Err(unexpected()),
+        }
     }
 }
 
@@ -347,11 +255,8 @@ mod tests {
             std::time::SystemTime::now()
         ));
         {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
-            sqlx::raw_sql(
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
                 "CREATE TABLE daemon_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     device TEXT NOT NULL, id TEXT NOT NULL, frame TEXT NOT NULL,
                     expires_at_ms INTEGER NOT NULL);
@@ -359,19 +264,17 @@ mod tests {
                  INSERT INTO daemon_queue (device, id, frame, expires_at_ms)
                     VALUES ('phone-1', 'm1', '{}', 9999999999999);",
             )
-            .execute(&pool)
-            .await
             .unwrap();
-            pool.close().await;
         }
         let store = SqliteStore::open(&path).await.unwrap();
         let key = DeviceKey::new("alice", "phone-1").unwrap();
         assert_eq!(store.len(&key).await.unwrap(), 0);
-        let kept: i64 = sqlx::query("SELECT COUNT(*) FROM daemon_queue_unkeyed_v0")
-            .fetch_one(&store.pool)
-            .await
+        let kept: i64 = Connection::open(&path)
             .unwrap()
-            .get(0);
+            .query_row("SELECT COUNT(*) FROM daemon_queue_unkeyed_v0", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
         assert_eq!(kept, 1);
         store.close().await;
         // Opening again (version 1 now) changes nothing.

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
-use sqlx::{Executor, Sqlite};
+use rusqlite::Connection;
 
 use super::SqliteStore;
 use super::commit::MAX_BATCH;
@@ -38,19 +36,14 @@ fn remove_db(path: &Path) {
 
 /// Takes the database's write lock from another connection, so the store's writer cannot commit
 /// until [`unlock`]: what is handed over meanwhile waits, and the batching is then deterministic.
-async fn lock(path: &Path) -> (SqlitePool, PoolConnection<Sqlite>) {
-    let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(path))
-        .await
-        .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    conn.execute("BEGIN IMMEDIATE").await.unwrap();
-    (pool, conn)
+fn lock(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn
 }
 
-async fn unlock((pool, mut conn): (SqlitePool, PoolConnection<Sqlite>)) {
-    conn.execute("COMMIT").await.unwrap();
-    drop(conn);
-    pool.close().await;
+fn unlock(conn: Connection) {
+    conn.execute_batch("COMMIT").unwrap();
 }
 
 /// Waits until `n` writes were handed to the writer (no timing: it counts them).
@@ -68,7 +61,7 @@ async fn concurrent_appends_share_transactions_and_survive_a_reopen() {
     const PUSHES: usize = 1000;
     let path = temp_db("group-commit");
     let store = SqliteStore::open(&path).await.unwrap();
-    let locked = lock(&path).await;
+    let locked = lock(&path);
     let frame: Arc<str> = Arc::from(r#"{"type":"push"}"#);
     let tasks: Vec<_> = (0..PUSHES)
         .map(|i| {
@@ -88,7 +81,7 @@ async fn concurrent_appends_share_transactions_and_survive_a_reopen() {
         })
         .collect();
     handed_over(&store, PUSHES as u64).await;
-    unlock(locked).await;
+    unlock(locked);
     let mut expected: HashMap<DeviceKey, Vec<(u64, String)>> = HashMap::new();
     for task in tasks {
         let (device, seq, id) = task.await.unwrap();
@@ -126,7 +119,7 @@ async fn writes_in_one_transaction_apply_in_the_order_handed_over() {
     let store = SqliteStore::open(&path).await.unwrap();
     let device = DeviceKey::new("alice", "phone-1").unwrap();
     let frame: Arc<str> = Arc::from("{}");
-    let locked = lock(&path).await;
+    let locked = lock(&path);
     let before = store.committer.transactions();
     // `join!` polls in order, and a first poll hands the write over (the channel has room).
     let push = |id| NewPush {
@@ -136,7 +129,7 @@ async fn writes_in_one_transaction_apply_in_the_order_handed_over() {
     };
     let unlocking = async {
         handed_over(&store, 4).await;
-        unlock(locked).await;
+        unlock(locked);
     };
     let (a, b, removed, cleared, ()) = tokio::join!(
         store.append(&device, push("a"), 10),
@@ -171,10 +164,10 @@ async fn runs_of_appends_and_removes_answer_as_one_by_one() {
         expires_at_ms: NEVER,
     };
     store.append(&x, push("x-old"), 3).await.unwrap();
-    let locked = lock(&path).await;
+    let locked = lock(&path);
     let unlocking = async {
         handed_over(&store, 9).await;
-        unlock(locked).await;
+        unlock(locked);
     };
     let (x0, x1, x2, x3, y0, x4, y1, removed, again, removed_y, ()) = tokio::join!(
         store.append(&x, push("x0"), 3),

@@ -1,40 +1,53 @@
-//! The reads of `pending`, batched: the pages that concurrent connections ask for (a group
-//! message wakes thousands of devices at once, each reading its queue) are read by one
-//! statement, each device's rows in seq order and up to its own limit.
+//! The reader: the pages connections read (a group message wakes thousands of devices at once,
+//! each reading its queue), the queue lengths and the token generations, on a connection and
+//! thread of their own, so reads never wait for the writer's fsync.
 //!
-//! Why: every SQLite statement runs on its connection's own thread (sqlx), so a statement costs
-//! two thread hand-offs and each result row one more; thousands of two-row reads cost far more
-//! in those wake-ups than in SQLite's work. The batch's rows come back as one JSON value.
+//! Reads handed over together run in one read transaction (one snapshot, one lock of the WAL's
+//! index for all of them), each by a statement kept prepared.
 
-use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use sqlx::{Row, SqlitePool};
+use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Checkout, to_i64, to_u64};
+use super::{connect, stopped, to_i64, to_u64};
 use crate::key::DeviceKey;
 use crate::queue::{StoreError, StoredPush};
 
-/// Pages read by one statement at most.
+/// Reads run in one transaction at most.
 const MAX_BATCH: usize = 256;
-/// Page requests waiting at most; more wait for room.
+/// Reads waiting at most; more wait for room.
 const QUEUE: usize = 4096;
 
 /// Whether any of the device's pushes expired, and its page.
 pub(super) type Page = (bool, Vec<StoredPush>);
 
-struct Request {
-    device: DeviceKey,
-    after: u64,
-    now_ms: u64,
-    limit: usize,
-    reply: oneshot::Sender<Result<Page, StoreError>>,
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Request {
+    Page {
+        device: DeviceKey,
+        after: u64,
+        now_ms: u64,
+        limit: usize,
+        reply: Reply<Page>,
+    },
+    Len {
+        device: DeviceKey,
+        reply: Reply<usize>,
+    },
+    Generation {
+        device: DeviceKey,
+        reply: Reply<u64>,
+    },
+    /// Ends the thread (closing its connection), then answers.
+    Close(oneshot::Sender<()>),
 }
 
-/// Hands page reads to the batching task.
+/// Hands reads to the reader thread.
 #[derive(Debug, Clone)]
-pub(super) struct Pager {
+pub(super) struct Reader {
     tx: mpsc::Sender<Request>,
 }
 
@@ -44,27 +57,29 @@ impl std::fmt::Debug for Request {
     }
 }
 
-impl Pager {
-    /// Starts the batching task over `pool`.
-    pub(super) fn spawn(pool: SqlitePool) -> Pager {
-        let (tx, mut rx) = mpsc::channel::<Request>(QUEUE);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
+impl Reader {
+    /// Opens a connection to the (created, migrated) database at `path` on a new thread.
+    pub(super) async fn spawn(path: PathBuf) -> Result<Reader, StoreError> {
+        let (tx, rx) = mpsc::channel::<Request>(QUEUE);
+        let (opened, open) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("pushway-daemon-queue-reader".to_owned())
+            .spawn(move || match connect(&path, false) {
+                Ok(conn) => {
+                    let _ = opened.send(Ok(()));
+                    serve(conn, rx);
                 }
-                answer(&pool, batch).await;
-            }
-        });
-        Pager { tx }
+                Err(e) => {
+                    let _ = opened.send(Err(StoreError::new(e)));
+                }
+            })
+            .map_err(StoreError::new)?;
+        open.await.map_err(|_| stopped())??;
+        Ok(Reader { tx })
     }
 
     /// Whether any of `device`'s pushes expired at `now_ms`, and up to `limit` pushes after
-    /// `after`, oldest first (read together with the pages asked for meanwhile).
+    /// `after`, oldest first.
     pub(super) async fn page(
         &self,
         device: &DeviceKey,
@@ -72,99 +87,166 @@ impl Pager {
         now_ms: u64,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request {
+        self.ask(|reply| Request::Page {
             device: device.clone(),
             after,
             now_ms,
             limit,
             reply,
-        };
-        let stopped = || StoreError::new("the daemon queue's page reader stopped");
-        self.tx.send(request).await.map_err(|_| stopped())?;
+        })
+        .await
+    }
+
+    /// How many pushes `device` has queued.
+    pub(super) async fn len(&self, device: &DeviceKey) -> Result<usize, StoreError> {
+        self.ask(|reply| Request::Len {
+            device: device.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `device`'s token generation (0 until first bumped).
+    pub(super) async fn token_generation(&self, device: &DeviceKey) -> Result<u64, StoreError> {
+        self.ask(|reply| Request::Generation {
+            device: device.clone(),
+            reply,
+        })
+        .await
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(request(reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
-}
 
-async fn answer(pool: &SqlitePool, batch: Vec<Request>) {
-    match read(pool, &batch).await {
-        Ok(mut pages) => {
-            for (i, request) in batch.into_iter().enumerate() {
-                let page = pages.remove(&i).unwrap_or_default();
-                let _ = request.reply.send(Ok(page));
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            for request in batch {
-                let _ = request.reply.send(Err(StoreError::new(message.clone())));
-            }
+    /// Ends the reader after the reads handed over before; waits for it.
+    pub(super) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.tx.send(Request::Close(done)).await.is_ok() {
+            let _ = closed.await;
         }
     }
 }
 
-/// One statement for the batch: per request (by its index), a first row saying whether any push
-/// expired (seq -1), then its page.
-async fn read(pool: &SqlitePool, batch: &[Request]) -> Result<HashMap<usize, Page>, StoreError> {
-    let requests: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|r| {
-            serde_json::json!([
-                r.device.user(),
-                r.device.device(),
-                to_i64(r.after),
-                to_i64(r.now_ms)
-            ])
-        })
-        .collect();
-    // SQLite's LIMIT cannot refer to the row: every device reads up to the largest limit of the
-    // batch (they are mostly equal: the in-flight window's room), cut to its own below.
-    let most = batch.iter().map(|r| r.limit).max().unwrap_or(0);
-    let mut checkout = Checkout::acquire(pool).await?;
-    let result = sqlx::query(
-        "WITH r AS (SELECT key AS i, value ->> 0 AS user, value ->> 1 AS device,
-                           value ->> 2 AS after, value ->> 3 AS now
-                    FROM json_each(?1))
-         SELECT json_group_array(json_array(i, seq, id, frame, expires_at_ms)) FROM (
-           SELECT r.i AS i, -1 AS seq, NULL AS id, NULL AS frame,
-                  EXISTS (SELECT 1 FROM daemon_queue q WHERE q.user = r.user
-                            AND q.device = r.device AND q.expires_at_ms <= r.now)
-                    AS expires_at_ms
-           FROM r
-           UNION ALL
-           SELECT r.i, q.seq, q.id, q.frame, q.expires_at_ms
-           FROM r JOIN daemon_queue q ON q.seq IN
-             (SELECT x.seq FROM daemon_queue x WHERE x.user = r.user AND x.device = r.device
-                AND x.seq > r.after ORDER BY x.seq LIMIT ?2))",
-    )
-    .bind(serde_json::Value::Array(requests).to_string())
-    .bind(i64::try_from(most).unwrap_or(i64::MAX))
-    .fetch_one(checkout.conn()?)
-    .await
-    .and_then(|row| row.try_get::<String, _>(0));
-    let text = checkout.finish(result)?;
-    type Row = (usize, i64, Option<String>, Option<String>, i64);
-    let rows: Vec<Row> = serde_json::from_str(&text).map_err(StoreError::new)?;
-    let mut pages: HashMap<usize, Page> = HashMap::with_capacity(batch.len());
-    for (i, seq, id, frame, expires_at_ms) in rows {
-        let page = pages.entry(i).or_default();
-        if seq < 0 {
-            page.0 = expires_at_ms != 0;
-            continue;
+fn serve(conn: Connection, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
         }
-        let (Some(id), Some(frame)) = (id, frame) else {
-            return Err(StoreError::new("daemon_queue: a push without id or frame"));
-        };
-        page.1.push(StoredPush {
-            seq: to_u64(seq),
-            id,
-            frame: Arc::from(frame),
-            expires_at_ms: to_u64(expires_at_ms),
+        // One snapshot for the batch; without it each statement takes its own.
+        let together = batch.len() > 1 && conn.execute_batch("BEGIN").is_ok();
+        let mut close = None;
+        for request in batch.drain(..) {
+            match request {
+                Request::Page {
+                    device,
+                    after,
+                    now_ms,
+                    limit,
+                    reply,
+                } => {
+                    let _ = reply.send(page(&conn, &device, after, now_ms, limit));
+                }
+                Request::Len { device, reply } => {
+                    let _ = reply.send(len(&conn, &device));
+                }
+                Request::Generation { device, reply } => {
+                    let _ = reply.send(generation(&conn, &device));
+                }
+                Request::Close(done) => close = Some(done),
+            }
+        }
+        if together || !conn.is_autocommit() {
+            let _ = conn.execute_batch("COMMIT");
+        }
+        if let Some(done) = close {
+            // The connection closes before the caller is answered.
+            drop(conn);
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+fn page(
+    conn: &Connection,
+    device: &DeviceKey,
+    after: u64,
+    now_ms: u64,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    read_page(conn, device, after, now_ms, limit).map_err(StoreError::new)
+}
+
+fn read_page(
+    conn: &Connection,
+    device: &DeviceKey,
+    after: u64,
+    now_ms: u64,
+    limit: usize,
+) -> Result<Page, rusqlite::Error> {
+    let mut expired = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM daemon_queue
+                        WHERE user = ?1 AND device = ?2 AND expires_at_ms <= ?3)",
+    )?;
+    let any_expired: bool = expired.query_row(
+        params![device.user(), device.device(), to_i64(now_ms)],
+        |row| row.get(0),
+    )?;
+    let mut read = conn.prepare_cached(
+        "SELECT seq, id, frame, expires_at_ms FROM daemon_queue
+         WHERE user = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+    )?;
+    let mut rows = read.query(params![
+        device.user(),
+        device.device(),
+        to_i64(after),
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut pushes = Vec::new();
+    while let Some(row) = rows.next()? {
+        pushes.push(StoredPush {
+            seq: to_u64(row.get(0)?),
+            id: row.get(1)?,
+            // Read in place: one copy, into the `Arc`.
+            frame: Arc::from(row.get_ref(2)?.as_str()?),
+            expires_at_ms: to_u64(row.get(3)?),
         });
     }
-    for (i, page) in pages.iter_mut() {
-        page.1.sort_by_key(|push| push.seq);
-        page.1.truncate(batch.get(*i).map_or(0, |r| r.limit));
-    }
-    Ok(pages)
+    Ok((any_expired, pushes))
+}
+
+fn len(conn: &Connection, device: &DeviceKey) -> Result<usize, StoreError> {
+    let count = conn
+        .prepare_cached("SELECT COUNT(*) FROM daemon_queue WHERE user = ?1 AND device = ?2")
+        .and_then(|mut count| {
+            count.query_row(params![device.user(), device.device()], |row| {
+                row.get::<_, i64>(0)
+            })
+        })
+        .map_err(StoreError::new)?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+fn generation(conn: &Connection, device: &DeviceKey) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "SELECT generation FROM daemon_token_generation WHERE user = ?1 AND device = ?2",
+    )
+    .and_then(|mut read| {
+        read.query_row(params![device.user(), device.device()], |row| {
+            row.get::<_, i64>(0)
+        })
+    })
+    .map(to_u64)
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(0),
+        e => Err(StoreError::new(e)),
+    })
 }
