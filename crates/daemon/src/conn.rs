@@ -31,10 +31,10 @@ pub(crate) struct Conn {
     waiters: Mutex<Option<FxHashMap<String, Waiters>>>,
 }
 
-/// A push appended on another node, as its wake-up carried it (a Postgres cluster): the session
-/// sends it without reading its queue when nothing before it in the queue is unsent, that is
-/// when `prev` (the seq before it in the device's queue, `None` when it was the only one) is at
-/// or below the session's cursor.
+/// A push as its wake-up carried it (appended by this hub to a store that tells the push before
+/// it, or on another node of a Postgres cluster): the session sends it without reading its
+/// queue when nothing before it in the queue is unsent, that is when `prev` (the seq before it
+/// in the device's queue, `None` when it was the only one) is at or below the session's cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Carried {
     pub(crate) push: StoredPush,
@@ -87,15 +87,18 @@ impl Waiters {
         }
     }
 
-    fn send(self) {
+    /// Tells every waiter; whether any was still listening (a waiter that is told counts the
+    /// ack: see `Inner::wait_for_acks`).
+    fn send(self) -> bool {
         match self {
-            Waiters::One(tx) => {
-                let _ = tx.send(());
-            }
+            Waiters::One(tx) => tx.send(()).is_ok(),
             Waiters::Many(list) => {
+                // Every one is told: no short circuit.
+                let mut told = false;
                 for tx in list {
-                    let _ = tx.send(());
+                    told |= tx.send(()).is_ok();
                 }
+                told
             }
         }
     }
@@ -124,7 +127,7 @@ impl Conn {
         self.wake.notify_one();
     }
 
-    /// A push appended on another node, carried by its wake-up.
+    /// A push appended (here or on another node), carried by its wake-up.
     pub(crate) fn carry(&self, carried: Carried) {
         {
             let mut woken = lock(&self.woken);
@@ -202,11 +205,11 @@ impl Conn {
         drop(waiters);
     }
 
-    pub(crate) fn acked(&self, id: &str) {
+    /// `id` was acked: its waiters are told. Whether any was still listening, so that its
+    /// send reports the push `Delivered`.
+    pub(crate) fn acked(&self, id: &str) -> bool {
         let list = lock(&self.waiters).as_mut().and_then(|w| w.remove(id));
-        if let Some(list) = list {
-            list.send();
-        }
+        list.is_some_and(Waiters::send)
     }
 }
 

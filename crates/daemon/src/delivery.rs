@@ -10,10 +10,10 @@ use pushway_core::{Outcome, Reason};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::conn::Conn;
+use crate::conn::{Carried, Conn};
 use crate::hub::Inner;
 use crate::key::DeviceKey;
-use crate::queue::NewPush;
+use crate::queue::{NewPush, StoredPush};
 
 /// The reason code of a `Retry` when the queue store failed.
 pub const REASON_STORE: &str = "queue_store";
@@ -52,21 +52,12 @@ impl Inner {
             frame,
             expires_at_ms,
         };
-        match self
+        let appended = match self
             .store
             .append(device, push, self.config.queue_max_len)
             .await
         {
-            Ok(appended) if appended.dropped > 0 => {
-                self.counters
-                    .dropped_overflow
-                    .fetch_add(appended.dropped, Ordering::Relaxed);
-                tracing::debug!(
-                    dropped = appended.dropped,
-                    "daemon queue full: dropped oldest"
-                );
-            }
-            Ok(_) => {}
+            Ok(appended) => appended,
             Err(error) => {
                 if let Some(conn) = &conn {
                     drop(ack);
@@ -78,11 +69,33 @@ impl Inner {
                     reason: Reason::new(REASON_STORE).with_detail(error.to_string()),
                 });
             }
+        };
+        if appended.dropped > 0 {
+            self.counters
+                .dropped_overflow
+                .fetch_add(appended.dropped, Ordering::Relaxed);
+            tracing::debug!(
+                dropped = appended.dropped,
+                "daemon queue full: dropped oldest"
+            );
         }
         let (Some(conn), Some(ack)) = (conn, ack) else {
             return Enqueued::Done(self.queued());
         };
-        conn.wake_to_read();
+        match appended.prev {
+            // The wake-up carries the push: sent without a read of the queue when everything
+            // before it was sent.
+            Some(prev) => conn.carry(Carried {
+                push: StoredPush {
+                    seq: appended.seq,
+                    id: id.to_owned(),
+                    frame: frame.clone(),
+                    expires_at_ms,
+                },
+                prev: (prev > 0).then_some(prev),
+            }),
+            None => conn.wake_to_read(),
+        }
         Enqueued::Waiting { conn, ack }
     }
 
@@ -98,29 +111,28 @@ impl Inner {
             .checked_add(self.config.ack_timeout)
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
         let mut outcomes = Vec::with_capacity(enqueued.len());
-        let mut conns = Vec::new();
-        let mut waiting = FuturesUnordered::new();
+        let mut acks = Vec::new();
         for (index, push) in enqueued.into_iter().enumerate() {
             match push {
                 Enqueued::Done(outcome) => outcomes.push(Some(outcome)),
                 Enqueued::Waiting { conn, ack } => {
                     outcomes.push(None);
-                    conns.push((index, conn));
-                    waiting.push(async move { (index, ack.await) });
+                    acks.push((index, conn, ack));
                 }
             }
         }
-        if !waiting.is_empty() {
+        if !acks.is_empty() {
+            let mut waiting: FuturesUnordered<_> = acks
+                .iter_mut()
+                .map(|(index, _, ack)| async move { (*index, ack.await) })
+                .collect();
             let sleep = tokio::time::sleep_until(deadline);
             tokio::pin!(sleep);
             loop {
                 tokio::select! {
                     biased;
                     next = waiting.next() => match next {
-                        Some((index, Ok(()))) => {
-                            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                            outcomes[index] = Some(Outcome::DELIVERED);
-                        }
+                        Some((index, Ok(()))) => outcomes[index] = Some(self.delivered()),
                         // The connection ended (its waiters were dropped): still queued.
                         Some((index, Err(_))) => outcomes[index] = Some(self.queued()),
                         None => break,
@@ -129,15 +141,21 @@ impl Inner {
                 }
             }
         }
-        // The receivers of the pushes still waiting are dropped before their waiters are
-        // forgotten, so `forget_waiter` sees them closed.
-        drop(waiting);
-        for (index, conn) in conns {
-            if outcomes[index].is_none() {
-                // Timed out: still queued.
-                outcomes[index] = Some(self.queued());
+        for (index, conn, mut ack) in acks {
+            if outcomes[index].is_some() {
+                continue;
             }
+            // Timed out. Closed first, so an ack from now on finds no one listening (and is
+            // reported to the hub's ack listener instead); one that came before still counts.
+            ack.close();
+            outcomes[index] = Some(match ack.try_recv() {
+                Ok(()) => self.delivered(),
+                Err(_) => self.queued(),
+            });
             if let Some(Outcome::Queued) = outcomes[index] {
+                // The receiver is dropped before its waiter is forgotten, so `forget_waiter`
+                // sees it closed.
+                drop(ack);
                 conn.forget_waiter(id);
             }
         }
@@ -145,6 +163,11 @@ impl Inner {
             .into_iter()
             .map(|outcome| outcome.unwrap_or(Outcome::Queued))
             .collect()
+    }
+
+    fn delivered(&self) -> Outcome {
+        self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+        Outcome::DELIVERED
     }
 
     fn queued(&self) -> Outcome {

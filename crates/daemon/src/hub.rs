@@ -92,8 +92,9 @@ pub struct HubStats {
     /// Connections closed before `hello` because too many were waiting
     /// ([`HubBuilder::max_unauthenticated`]).
     pub shed: u64,
-    /// Pushes appended on another node of a Postgres cluster and sent as their wake-up carried
-    /// them, without a read of the queue.
+    /// Pushes sent as their wake-up carried them, without a read of the queue: appended by
+    /// this hub (with a store that tells the push before each, as the memory and SQLite stores
+    /// do) or on another node of a Postgres cluster.
     pub sent_carried: u64,
 }
 

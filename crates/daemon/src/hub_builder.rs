@@ -135,8 +135,10 @@ impl HubBuilder {
     }
 
     /// Calls `listener` with the device and the push id each time a device's ack removes a
-    /// push from its queue: the push reached the device, whether the send that queued it saw
-    /// the ack in time (`Delivered`) or not (`Queued`, acked on a later connection). A
+    /// push from its queue that no send is waiting for: the push reached the device after the
+    /// send that queued it reported `Queued` (it gave up waiting, or the device was offline and
+    /// acked on a later connection). A send that sees the ack reports `Delivered` itself and
+    /// the listener is not called for it, so each ack is told exactly once, to one of them. A
     /// duplicate ack of a push already removed does not call it. It runs on the connection's
     /// task, between reading that ack and the next frame: keep it short (hand the event to a
     /// channel).

@@ -57,6 +57,11 @@ pub struct Appended {
     pub seq: u64,
     /// How many of the device's oldest pushes were dropped to stay within the bound.
     pub dropped: u64,
+    /// The sequence number of the push before it in the device's queue when it was appended
+    /// (`Some(0)`: none; sequence numbers start at 1), if the store tells: the hub then hands
+    /// the push to the device's connection with its wake-up, which sends it without reading
+    /// the queue when everything before it was sent. `None`: the connection reads its queue.
+    pub prev: Option<u64>,
 }
 
 /// The pushes a connection should send next.

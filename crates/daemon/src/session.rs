@@ -285,18 +285,24 @@ impl<S> Session<'_, S> {
         self.progress = self.last_heard;
         // The device can only ack its own queue: `device` comes from its token.
         match self.inner.store.remove(self.device, id).await {
-            Ok(0) => {}
+            Ok(0) => {
+                self.conn.acked(id);
+            }
             Ok(_) => {
-                if let Some(listener) = &self.inner.on_acked {
+                // A send that is told reports `Delivered` itself; the listener hears of the
+                // others (acked after their send gave up waiting, or on a later connection).
+                if !self.conn.acked(id)
+                    && let Some(listener) = &self.inner.on_acked
+                {
                     listener(self.device, id);
                 }
             }
             // The push stays queued and is replayed; the device de-duplicates it.
             Err(error) => {
                 tracing::warn!(%error, "daemon queue store failed to remove an acked push");
+                self.conn.acked(id);
             }
         }
-        self.conn.acked(id);
     }
 }
 

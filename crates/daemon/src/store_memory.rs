@@ -69,6 +69,10 @@ impl QueueStore for MemoryStore {
         let mut shard = self.shard(device);
         // Sequence numbers are taken under the shard lock so a device's queue stays sorted.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let prev = shard
+            .get(device)
+            .and_then(|queue| queue.back())
+            .map_or(0, |last| last.seq);
         // Look up before inserting, so the common case does not allocate the key.
         if !shard.contains_key(device) {
             shard.insert(device.clone(), VecDeque::new());
@@ -90,7 +94,11 @@ impl QueueStore for MemoryStore {
         if queue.is_empty() {
             shard.remove(device);
         }
-        Ok(Appended { seq, dropped })
+        Ok(Appended {
+            seq,
+            dropped,
+            prev: Some(prev),
+        })
     }
 
     async fn pending(

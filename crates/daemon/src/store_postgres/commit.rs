@@ -227,6 +227,8 @@ async fn append_many(
         .map(|(i, seq)| Appended {
             seq: to_u64(seq),
             dropped: dropped.get(&i).copied().unwrap_or(0),
+            // Told to the other nodes with the wake-up (`daemon_append_v1`), not returned.
+            prev: None,
         })
         .collect())
 }

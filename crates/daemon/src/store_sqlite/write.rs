@@ -30,8 +30,14 @@ pub(super) fn append_run(
         "INSERT INTO daemon_queue (user, device, id, frame, expires_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
+    let mut last_seq =
+        conn.prepare_cached("SELECT max(seq) FROM daemon_queue WHERE user = ?1 AND device = ?2")?;
     let mut appended = Vec::with_capacity(pushes.len());
     for p in pushes {
+        let prev: Option<i64> = last_seq
+            .query_row(params![p.device.user(), p.device.device()], |row| {
+                row.get(0)
+            })?;
         insert.execute(params![
             p.device.user(),
             p.device.device(),
@@ -43,6 +49,7 @@ pub(super) fn append_run(
             // `seq` is the table's rowid.
             seq: to_u64(conn.last_insert_rowid()),
             dropped: 0,
+            prev: Some(prev.map_or(0, to_u64)),
         });
     }
     // Each device's bound as of its last push in the run.

@@ -57,7 +57,7 @@ async fn an_ack_on_a_later_connection_is_reported_once_and_duplicates_are_not() 
         [(format!("{USER}/phone"), "m1".to_owned())]
     );
 
-    // A push acked in time is reported too (its send also says `Delivered`).
+    // A push acked in time is not reported: its send says `Delivered`.
     let mut receiving = tokio::spawn(async move {
         let push = within(conn.next()).await.unwrap();
         conn.ack(&push.id).await.unwrap();
@@ -69,12 +69,30 @@ async fn an_ack_on_a_later_connection_is_reported_once_and_duplicates_are_not() 
             .await,
         [Outcome::DELIVERED]
     );
-    let _conn = within(&mut receiving).await.unwrap();
+    let mut conn = within(&mut receiving).await.unwrap();
+    conn.ping().await.unwrap();
+    eventually(async || t.hub.queue_len(USER, "phone").await.unwrap() == 0).await;
+    assert_eq!(
+        reported_now(&reported),
+        [(format!("{USER}/phone"), "m1".to_owned())]
+    );
+
+    // A push acked after its send gave up waiting (`Queued`) is reported.
+    let sent = t
+        .provider
+        .send(&notification("m3"), &[device("phone")])
+        .await;
+    assert_eq!(sent, [Outcome::Queued]);
+    let push = within(conn.next()).await.unwrap();
+    assert_eq!(push.id, "m3");
+    conn.ack("m3").await.unwrap();
+    conn.ping().await.unwrap();
+    eventually(async || t.hub.queue_len(USER, "phone").await.unwrap() == 0).await;
     assert_eq!(
         reported_now(&reported),
         [
             (format!("{USER}/phone"), "m1".to_owned()),
-            (format!("{USER}/phone"), "m2".to_owned())
+            (format!("{USER}/phone"), "m3".to_owned())
         ]
     );
 }

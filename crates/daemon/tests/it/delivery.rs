@@ -162,3 +162,46 @@ async fn presence_follows_the_connection() {
     conn.close().await;
     eventually(async || !t.provider.is_connected(&token)).await;
 }
+
+/// A push to a connected device goes with its wake-up: sent without a read of the queue when
+/// everything before it was sent (with the memory store, and with the SQLite store as the gateway
+/// runs it), in order, and still acked and removed from the queue.
+#[tokio::test]
+async fn a_push_to_a_connected_device_is_sent_from_its_wake_up() {
+    let path = crate::restart::temp_db("carried");
+    let sqlite = pushway_daemon::SqliteStore::open(&path).await.unwrap();
+    let memory = TestHub::start(|b| b).await;
+    let on_sqlite = TestHub::start(|b| b.store(sqlite.clone())).await;
+    for t in [memory, on_sqlite] {
+        let mut conn = Connection::connect(&t.url(), &t.token("phone"), &ConnectOptions::default())
+            .await
+            .unwrap();
+        let (got, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let device_side = tokio::spawn(async move {
+            while let Ok(push) = conn.next().await {
+                conn.ack(&push.id).await.unwrap();
+                let _ = got.send(push.id);
+            }
+        });
+        // The first push may race the connection's first read: counted from the second on.
+        let sends = ["m0", "m1", "m2", "m3"];
+        let mut before = 0;
+        for (i, id) in sends.into_iter().enumerate() {
+            if i == 1 {
+                before = t.hub.stats().sent_carried;
+            }
+            let outcomes = within(t.provider.send(&notification(id), &[device("phone")])).await;
+            assert_eq!(outcomes, [Outcome::DELIVERED], "{id}");
+        }
+        assert_eq!(t.hub.stats().sent_carried - before, 3);
+        let mut ids = Vec::new();
+        for _ in sends {
+            ids.push(within(received.recv()).await.unwrap());
+        }
+        assert_eq!(ids, sends);
+        eventually(async || t.hub.queue_len(USER, "phone").await.unwrap() == 0).await;
+        device_side.abort();
+    }
+    sqlite.close().await;
+    crate::restart::remove_db(&path);
+}

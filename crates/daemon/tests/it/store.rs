@@ -112,9 +112,33 @@ async fn check_contract(store: &dyn QueueStore) {
     );
 }
 
+/// Appends p1, q1 (another device), p2, then removes p2 and appends p3: the sequence numbers,
+/// and the push before each in its device's queue as the store tells it.
+async fn prevs(store: &dyn QueueStore) -> ([u64; 4], [Option<u64>; 4]) {
+    let frame: Arc<str> = Arc::from(r#"{"type":"push"}"#);
+    let never = u64::MAX / 2;
+    let mut appended = Vec::new();
+    for (device, id) in [("p", "p1"), ("q", "q1"), ("p", "p2"), ("p", "p3")] {
+        if id == "p3" {
+            assert_eq!(store.remove(&key("p"), "p2").await.unwrap(), 1);
+        }
+        let a = store
+            .append(&key(device), push(id, &frame, never), 10)
+            .await
+            .unwrap();
+        appended.push(a);
+    }
+    (
+        [0, 1, 2, 3].map(|i| appended[i].seq),
+        [0, 1, 2, 3].map(|i| appended[i].prev),
+    )
+}
+
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
     check_contract(&MemoryStore::new()).await;
+    let (seqs, prevs) = prevs(&MemoryStore::new()).await;
+    assert_eq!(prevs, [Some(0), Some(0), Some(seqs[0]), Some(seqs[0])]);
 }
 
 /// A store that keeps only the required methods: `clear` is the trait's default.
@@ -163,6 +187,8 @@ async fn the_sqlite_store_keeps_the_contract() {
     let path = crate::restart::temp_db("contract");
     let store = SqliteStore::open(&path).await.unwrap();
     check_contract(&store).await;
+    let (seqs, prevs) = prevs(&store).await;
+    assert_eq!(prevs, [Some(0), Some(0), Some(seqs[0]), Some(seqs[0])]);
     store.close().await;
     let _ = std::fs::remove_file(&path);
 }
@@ -172,6 +198,8 @@ async fn the_postgres_store_keeps_the_contract() {
     let url = pushway_mock::postgres::shared_database().unwrap();
     let store = PgStore::connect(&url, "app").await.unwrap();
     check_contract(&store).await;
+    // The Postgres store tells the push before an append to the other nodes only.
+    assert_eq!(prevs(&store).await.1, [None; 4]);
     // Another scope of the same tables sees none of it; opening again changes nothing.
     let other = PgStore::connect(&url, "other-app").await.unwrap();
     assert_eq!(other.len(&key("bounded")).await.unwrap(), 0);

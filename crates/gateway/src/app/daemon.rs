@@ -283,8 +283,8 @@ pub(super) fn daemon_channel(
     }
     if let Some(writer) = &stores.writer {
         let (app, writer) = (app.to_owned(), writer.clone());
-        // Every ack that removes a push is reported, not only late ones: whether the send still
-        // waits for it is not known here, and the row's update is idempotent.
+        // Acks no send waits for any more (late, or on a later connection): the sends that see
+        // theirs report `Delivered`, recorded with their outcomes.
         builder = builder.on_acked(move |device, id| {
             writer.send(WriteCommand::Daemon(vec![DaemonUpdate {
                 app: app.clone(),
