@@ -17,16 +17,24 @@ const AUTHENTICATED: [&str; 3] = ["delivered", "invalid_token", "rejected"];
 impl Metrics {
     /// The outcomes of a dispatch's rows after its send (`records[i]` is `rows[i]`'s): counted,
     /// timed, their routes' health updated, and each traced as one delivery attempt. Rows alike
-    /// (same app, route and outcome: most of a dispatch) are counted with one registry lookup
-    /// per run of them, not three per row.
+    /// (same app, route and outcome: most of a dispatch, whose rows interleave the channels of
+    /// its recipients' devices) are counted with one registry lookup per kind of them, not three
+    /// per row.
     pub(crate) fn attempts(&self, rows: &[Claimed], records: &[OutcomeRecord], now: i64) {
-        let mut start = 0;
-        while start < rows.len().min(records.len()) {
-            let (row, record) = (&rows[start], &records[start]);
-            let end = (start + 1..rows.len().min(records.len()))
-                .find(|&i| !alike(row, record, &rows[i], &records[i]))
-                .unwrap_or(rows.len().min(records.len()));
-            self.finished(&rows[start..end], record, now);
+        // (the first row and record of a kind, the kind's rows); a dispatch has a few kinds.
+        let mut kinds: Vec<(usize, Vec<&Claimed>)> = Vec::new();
+        for (i, (row, record)) in rows.iter().zip(records).enumerate() {
+            match kinds
+                .iter_mut()
+                .find(|(first, _)| alike(&rows[*first], &records[*first], row, record))
+            {
+                Some((_, alike)) => alike.push(row),
+                None => kinds.push((i, vec![row])),
+            }
+        }
+        for (first, alike) in &kinds {
+            let (row, record) = (&rows[*first], &records[*first]);
+            self.finished(alike, record, now);
             if AUTHENTICATED.contains(&record.outcome.as_str()) {
                 let labels = vec![
                     Label::new("app", row.app.clone()),
@@ -36,7 +44,6 @@ impl Metrics {
                 // Whole seconds as f64: a Unix time in ms is exact in f64 for ~285,000 years.
                 self.gauge(ROUTE_AUTH_OK, labels).set(now as f64 / 1000.0);
             }
-            start = end;
         }
         for (row, record) in rows.iter().zip(records) {
             trace_attempt(row, record);
@@ -45,11 +52,11 @@ impl Metrics {
 
     /// A claimed row finished without a send (expired, unreadable notification).
     pub(crate) fn unsent(&self, row: &Claimed, record: &OutcomeRecord, now: i64) {
-        self.finished(std::slice::from_ref(row), record, now);
+        self.finished(&[row], record, now);
     }
 
     /// Rows alike that all got `record`'s outcome (`rows` is not empty).
-    fn finished(&self, rows: &[Claimed], record: &OutcomeRecord, now: i64) {
+    fn finished(&self, rows: &[&Claimed], record: &OutcomeRecord, now: i64) {
         let Some(row) = rows.first() else {
             return;
         };

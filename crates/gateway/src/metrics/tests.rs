@@ -77,3 +77,57 @@ async fn vendor_latency_samples_are_folded_every_drain_every_requests() {
     );
     assert!(text.lines().any(|l| l == line), "{text}");
 }
+
+#[test]
+fn a_dispatch_whose_rows_interleave_channels_and_outcomes_is_counted_per_kind() {
+    let metrics = Metrics::new();
+    let (mut rows, mut records) = delivered(9);
+    // Rows alternate APNs and Xiaomi, as a group message's devices do; every third is dead.
+    for (i, (row, record)) in rows.iter_mut().zip(&mut records).enumerate() {
+        if i % 2 == 1 {
+            row.kind = TokenKind::Xiaomi;
+            row.credential = "mi".to_owned();
+        }
+        if i % 3 == 2 {
+            record.state = DeliveryState::Dead;
+            record.outcome = "invalid_token".to_owned();
+            record.reason = Some("Unregistered".to_owned());
+        }
+    }
+    metrics.attempts(&rows, &records, 7_000);
+    let text = metrics.render();
+    let mut pushes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("pushway_pushes_total{"))
+        .collect();
+    pushes.sort_unstable();
+    // APNs: rows 0, 2, 4, 6, 8 (2 and 8 dead); Xiaomi: rows 1, 3, 5, 7 (5 dead).
+    assert_eq!(
+        pushes,
+        [
+            "pushway_pushes_total{app=\"chat\",channel=\"apns\",outcome=\"delivered\",reason=\"none\"} 3",
+            "pushway_pushes_total{app=\"chat\",channel=\"apns\",outcome=\"invalid_token\",reason=\"Unregistered\"} 2",
+            "pushway_pushes_total{app=\"chat\",channel=\"xiaomi\",outcome=\"delivered\",reason=\"none\"} 3",
+            "pushway_pushes_total{app=\"chat\",channel=\"xiaomi\",outcome=\"invalid_token\",reason=\"Unregistered\"} 1",
+        ]
+    );
+    let timed = |channel: &str| {
+        format!("pushway_accept_to_outcome_seconds_count{{app=\"chat\",channel=\"{channel}\"}}")
+    };
+    assert!(
+        text.lines().any(|l| l == format!("{} 5", timed("apns"))),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l == format!("{} 4", timed("xiaomi"))),
+        "{text}"
+    );
+    for credential in ["main", "mi"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(ROUTE_AUTH_OK)
+                && l.contains(&format!("credential=\"{credential}\""))
+                && l.ends_with(" 7")),
+            "{text}"
+        );
+    }
+}

@@ -120,12 +120,20 @@ async fn answer(store: &dyn Store, batch: Vec<(Query, Reply)>) {
                 continue;
             }
         };
+        // A lookup alone in its batch (a group message's, most often) takes the states as read;
+        // lookups sharing a batch each get copies of their recipients'.
+        let alone = lookups.len() == 1;
+        let mut states = states;
         for (query, reply) in lookups {
-            let recipients = query
-                .users
-                .iter()
-                .filter_map(|u| states.get(u).map(|s| (u.clone(), s.clone())))
-                .collect();
+            let recipients = if alone {
+                std::mem::take(&mut states)
+            } else {
+                query
+                    .users
+                    .iter()
+                    .filter_map(|u| states.get(u).map(|s| (u.clone(), s.clone())))
+                    .collect()
+            };
             let _ = reply.send(Ok(Found {
                 earlier: earlier.get(&query.key).cloned(),
                 recipients,
