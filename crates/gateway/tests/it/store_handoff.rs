@@ -4,7 +4,9 @@
 //! On Postgres, which leases nothing at accept, every row stays due.
 
 use pushway_core::TokenKind;
-use pushway_gateway::store::{AcceptLease, Claimed, NewDelivery, RoutePause, WriteBatch};
+use pushway_gateway::store::{
+    AcceptLease, Claimed, NewDelivery, NewRecipient, RoutePause, WriteBatch,
+};
 
 use super::store::{message, open};
 use super::support::on_postgres;
@@ -119,4 +121,80 @@ async fn without_a_lease_every_row_is_written_due() {
         store.claim(2_000, 62_000, 10).await.expect("claim").len(),
         2
     );
+}
+
+/// A message's delivery rows are written grouped by notification, each group in recipient
+/// order (so a notification's dispatch, and the record of its outcomes, is one run of rows),
+/// while the status still lists recipients in the order given and each one's devices by id
+/// (alice's a1 is written before her a0).
+#[tokio::test]
+async fn a_messages_rows_are_written_grouped_by_notification_and_the_status_keeps_its_order() {
+    let (store, _dir) = open().await;
+    let device = |id: &str, notification: usize| NewDelivery {
+        device_id: id.to_owned(),
+        kind: TokenKind::Xiaomi,
+        credential: "mi".to_owned(),
+        token: format!("t-{id}"),
+        notification,
+    };
+    let mut m = message("m1", "k1", 0);
+    m.notifications = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
+    let recipient = m.recipients[0].clone();
+    m.recipients = [
+        ("alice", vec![device("a0", 1), device("a1", 0)]),
+        ("bob", vec![device("b0", 1)]),
+        ("carol", vec![device("c0", 0)]),
+    ]
+    .into_iter()
+    .map(|(user, deliveries)| NewRecipient {
+        user: user.to_owned(),
+        deliveries,
+        ..recipient.clone()
+    })
+    .collect();
+    let lease = AcceptLease {
+        now: 1_000,
+        lease_until: 61_000,
+        rows: 10,
+    };
+    let (_, leased) = store
+        .accept_leasing(vec![m], Some(lease))
+        .await
+        .expect("accept");
+    let status = store
+        .status("chat", "m1", 2_000)
+        .await
+        .expect("status")
+        .expect("found");
+    let listed: Vec<(&str, Vec<&str>)> = status
+        .recipients
+        .iter()
+        .map(|r| {
+            (
+                r.user_id.as_str(),
+                r.devices.iter().map(|d| d.device_id.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("alice", vec!["a0", "a1"]),
+            ("bob", vec!["b0"]),
+            ("carol", vec!["c0"])
+        ]
+    );
+    if on_postgres() {
+        return;
+    }
+    // Leased in the order written: notification 0's rows (alice's a1, carol's c0), then
+    // notification 1's (alice's a0, bob's b0), with row ids in that order.
+    let tokens: Vec<&str> = leased.rows.iter().map(|r| r.token.as_str()).collect();
+    assert_eq!(tokens, ["t-a1", "t-c0", "t-a0", "t-b0"]);
+    let row_ids = ids(&leased.rows);
+    assert!(row_ids.windows(2).all(|w| w[0] < w[1]), "{row_ids:?}");
+    let notifications: Vec<i64> = leased.rows.iter().map(|r| r.notification_id).collect();
+    assert_eq!(notifications[0], notifications[1]);
+    assert_eq!(notifications[2], notifications[3]);
+    assert!(notifications[1] < notifications[2]);
 }

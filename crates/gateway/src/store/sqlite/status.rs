@@ -146,7 +146,7 @@ impl SqliteStore {
              FROM deliveries d LEFT JOIN paused_routes p
                ON p.app_id = d.app_id AND p.kind = d.kind AND p.credential = d.credential
                   AND p.until > ?2
-             WHERE d.message_id = ?1 ORDER BY d.id",
+             WHERE d.message_id = ?1 ORDER BY d.user_id, d.device_id",
         )
         .bind(message)
         .bind(now)
