@@ -51,7 +51,8 @@ pub struct AcceptLease {
 /// the rendered notifications they refer to (so the worker does not read them back).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeasedAtAccept {
-    /// The leased rows, in accept order.
+    /// The leased rows, in the order written: messages in accept order, each message's rows
+    /// grouped by notification (in recipient order within a notification).
     pub rows: Vec<Claimed>,
     /// `(notification id, its JSON)` of the notifications of `rows`.
     pub notifications: Vec<(i64, String)>,
