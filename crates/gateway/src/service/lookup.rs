@@ -110,7 +110,7 @@ async fn answer(store: &dyn Store, batch: Vec<(Query, Reply)>) {
             store.find_idempotent_many(&app, &keys),
             store.recipients(&app, &users)
         );
-        let (earlier, states) = match (earlier, states) {
+        let (earlier, mut states) = match (earlier, states) {
             (Ok(earlier), Ok(states)) => (earlier, states),
             (Err(e), _) | (_, Err(e)) => {
                 let message = e.to_string();
@@ -123,7 +123,6 @@ async fn answer(store: &dyn Store, batch: Vec<(Query, Reply)>) {
         // A lookup alone in its batch (a group message's, most often) takes the states as read;
         // lookups sharing a batch each get copies of their recipients'.
         let alone = lookups.len() == 1;
-        let mut states = states;
         for (query, reply) in lookups {
             let recipients = if alone {
                 std::mem::take(&mut states)

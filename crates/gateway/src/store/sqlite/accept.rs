@@ -7,8 +7,6 @@
 //! message's delivery rows grouped by notification (see `insert_rows`). (Postgres: `unnest` of
 //! arrays.)
 
-use std::collections::HashSet;
-
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::raw::raw_err;
@@ -101,7 +99,9 @@ fn accept(
 /// not paused (a paused route's rows stay due, held as a claim would hold them).
 struct Lessor {
     lease: AcceptLease,
-    paused: HashSet<(String, String, String)>,
+    /// `(app, kind, credential)` of the paused routes: a few at most, compared in place so a
+    /// row's check builds nothing.
+    paused: Vec<(String, String, String)>,
     leased: LeasedAtAccept,
 }
 
@@ -125,13 +125,12 @@ impl Lessor {
     }
 
     fn takes(&self, app: &str, d: &NewDelivery) -> bool {
+        let kind = kind_label(d.kind);
         self.leased.rows.len() < self.lease.rows
-            && (self.paused.is_empty()
-                || !self.paused.contains(&(
-                    app.to_owned(),
-                    kind_label(d.kind).to_owned(),
-                    d.credential.clone(),
-                )))
+            && !self
+                .paused
+                .iter()
+                .any(|(a, k, c)| a == app && k == kind && *c == d.credential)
     }
 }
 
