@@ -112,3 +112,80 @@ async fn the_first_outcome_of_a_row_in_a_batch_is_the_one_recorded() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_batch_records_each_row_its_own_first_outcome_whatever_its_neighbours() {
+    // Eight rows of one notification, written in a row (consecutive ids), all claimed.
+    let (store, _dir) = open().await;
+    store.accept(&[message("m", "k", 8)]).await.expect("accept");
+    let mut claimed = store.claim(2_000, 62_000, 10).await.expect("claim");
+    claimed.sort_by_key(|r| r.id);
+    let tokens: Vec<&str> = claimed.iter().map(|r| r.token.as_str()).collect();
+    assert_eq!(tokens, ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"]);
+    assert!(claimed.windows(2).all(|w| w[1].id == w[0].id + 1));
+    let outcome = |row: usize, state, label: &str| OutcomeRecord {
+        delivery_id: claimed[row].id,
+        state,
+        run_at: 90_000,
+        outcome: label.to_owned(),
+        reason: (state != DeliveryState::Delivered).then(|| label.to_owned()),
+        retried: state == DeliveryState::Retrying,
+    };
+    let delivered = |row| outcome(row, DeliveryState::Delivered, "delivered");
+    // t3 is finished first, so it is no longer in flight when its neighbours are recorded.
+    let first = WriteBatch {
+        outcomes: vec![delivered(3)],
+        ..WriteBatch::default()
+    };
+    store.record(&first, 3_000).await.expect("record");
+    // Out of id order; t2 dead between delivered neighbours; t1 twice (its first outcome
+    // counts); t6 not in the batch.
+    let second = WriteBatch {
+        outcomes: vec![
+            delivered(5),
+            delivered(0),
+            delivered(1),
+            outcome(2, DeliveryState::Dead, "Unregistered"),
+            outcome(3, DeliveryState::Retrying, "retry"),
+            delivered(4),
+            outcome(1, DeliveryState::Retrying, "retry"),
+            delivered(7),
+        ],
+        ..WriteBatch::default()
+    };
+    store.record(&second, 4_000).await.expect("record");
+    let status = store
+        .status("chat", "m", 4_000)
+        .await
+        .expect("status")
+        .expect("message");
+    let rows: Vec<(String, DeliveryState, Option<String>, i64)> = status.recipients[0]
+        .devices
+        .iter()
+        .map(|d| {
+            (
+                d.device_id.clone(),
+                d.state,
+                d.last_outcome.clone(),
+                d.updated_at_ms,
+            )
+        })
+        .collect();
+    let row = |device: &str, state, outcome: Option<&str>, at| {
+        (device.to_owned(), state, outcome.map(str::to_owned), at)
+    };
+    let delivered = Some("delivered");
+    assert_eq!(
+        rows,
+        [
+            row("d0", DeliveryState::Delivered, delivered, 4_000),
+            row("d1", DeliveryState::Delivered, delivered, 4_000),
+            row("d2", DeliveryState::Dead, Some("Unregistered"), 4_000),
+            row("d3", DeliveryState::Delivered, delivered, 3_000),
+            row("d4", DeliveryState::Delivered, delivered, 4_000),
+            row("d5", DeliveryState::Delivered, delivered, 4_000),
+            row("d6", DeliveryState::InFlight, None, 2_000),
+            row("d7", DeliveryState::Delivered, delivered, 4_000),
+        ]
+    );
+}

@@ -179,7 +179,9 @@ fn insert_rows(
         // The delivery rows of one notification go in together, in recipient order: they are
         // sent as one dispatch and their outcomes recorded together, so that record rewrites a
         // few adjacent pages rather than a page per row (a group message whose recipients
-        // share 99 renderings had each record touch ~250 pages spread over the message's).
+        // share 99 renderings had each record touch ~250 pages spread over the message's),
+        // and their ids are consecutive, so alike outcomes are recorded by id range
+        // (`outbox.rs`).
         let mut rows: Vec<(&str, &NewDelivery)> = m
             .recipients
             .iter()
