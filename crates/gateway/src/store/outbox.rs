@@ -120,6 +120,27 @@ pub struct OutcomeRecord {
     pub retried: bool,
 }
 
+impl OutcomeRecord {
+    /// Of a batch's outcomes, each row's first, in id order: what the stores record (a later
+    /// outcome of a row in the same batch is dropped, as row-by-row updates would leave it).
+    pub(crate) fn firsts_by_id(outcomes: &[OutcomeRecord]) -> Vec<&OutcomeRecord> {
+        let mut rows: Vec<&OutcomeRecord> = outcomes.iter().collect();
+        // Stable: a row's first outcome stays ahead of its later ones, which the dedup drops.
+        rows.sort_by_key(|o| o.delivery_id);
+        rows.dedup_by_key(|o| o.delivery_id);
+        rows
+    }
+
+    /// Whether `self` and `other` write the same values (their rows may share a statement).
+    pub(crate) fn same_values(&self, other: &OutcomeRecord) -> bool {
+        self.state == other.state
+            && self.run_at == other.run_at
+            && self.outcome == other.outcome
+            && self.reason == other.reason
+            && self.retried == other.retried
+    }
+}
+
 /// A token a vendor reported dead: its device registration is removed and a feed entry added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadTokenRecord {

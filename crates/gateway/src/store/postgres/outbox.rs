@@ -273,12 +273,7 @@ async fn record_outcomes(
     if outcomes.is_empty() {
         return Ok(());
     }
-    let mut seen = HashSet::with_capacity(outcomes.len());
-    let mut first: Vec<&OutcomeRecord> = outcomes
-        .iter()
-        .filter(|o| seen.insert(o.delivery_id))
-        .collect();
-    first.sort_by_key(|o| o.delivery_id);
+    let first = OutcomeRecord::firsts_by_id(outcomes);
     let ids: Vec<i64> = first.iter().map(|o| o.delivery_id).collect();
     let states: Vec<&str> = first.iter().map(|o| o.state.as_str()).collect();
     let run_at: Vec<i64> = first.iter().map(|o| o.run_at).collect();

@@ -273,13 +273,9 @@ fn record_outcomes(
              WHERE id BETWEEN ?7 AND ?8 AND state = 'in_flight'",
         )
         .map_err(raw_err)?;
-    // In id order, each row once: the sort is stable, so a row's first outcome in the batch
-    // stays ahead of its later ones, which the dedup drops.
-    let mut rows: Vec<&OutcomeRecord> = outcomes.iter().collect();
-    rows.sort_by_key(|o| o.delivery_id);
-    rows.dedup_by_key(|o| o.delivery_id);
+    let rows = OutcomeRecord::firsts_by_id(outcomes);
     for run in rows
-        .chunk_by(|a, b| a.delivery_id.checked_add(1) == Some(b.delivery_id) && same_outcome(a, b))
+        .chunk_by(|a, b| a.delivery_id.checked_add(1) == Some(b.delivery_id) && a.same_values(b))
     {
         let (first, last) = (run[0], run[run.len() - 1]);
         update
@@ -296,13 +292,4 @@ fn record_outcomes(
             .map_err(raw_err)?;
     }
     Ok(())
-}
-
-/// Whether two outcomes write the same values (so their rows can share a statement).
-fn same_outcome(a: &OutcomeRecord, b: &OutcomeRecord) -> bool {
-    a.state == b.state
-        && a.run_at == b.run_at
-        && a.outcome == b.outcome
-        && a.reason == b.reason
-        && a.retried == b.retried
 }
