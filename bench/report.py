@@ -8,7 +8,8 @@ BENCHMARKS.md from the JSON lines every section appended to the results file.
   report.py --self-test                             -> the parsers' and the report's tests (bench/report_test.py)
 
 Every figure in BENCHMARKS.md is a median over the kept runs of the rounds (a run where everything
-else used > 15% of a core was run once more; the rerun is kept). Nothing here invents a figure: a
+else used > 15% of a core was run once more; the rerun is kept); a ratio is the median over rounds
+of the ratio measured within each round (`by_round`). Nothing here invents a figure: a
 section with no rows says so, and a figure computed from any run with a failed request (a non-2xx
 answer, an error, a failed or undelivered send: bench/parse_runs.py run_failures) is shown as
 **invalid** with the reason, never as a ratio with pass or fail (shared/BENCHMARKING.md rule 6).
@@ -52,6 +53,31 @@ def wrk(batch, out, err, timefile):
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def by_round(num, den, key="per_s"):
+    """NUM's value ÷ DEN's for each round both ran in (each side's median within the round), in
+    round order. A ratio is of two runs close in time (rule 2: in each round the limit tool, then
+    pushway, then the peers), which the host's speed, drifting over minutes, moves alike; the
+    median of medians of each side would pair one round's fast run with another's slow one. Rows
+    without a round count as one round."""
+    ratios = []
+    for k in sorted({r.get("round") for r in num} & {r.get("round") for r in den}, key=lambda k: (k is None, k)):
+        a = med(r.get(key) for r in num if r.get("round") == k)
+        b = med(r.get(key) for r in den if r.get("round") == k)
+        if a is not None and b:
+            ratios.append(a / b)
+    return ratios
+
+
+def paired(num, den, key="per_s"):
+    """The median over rounds of NUM ÷ DEN measured in the same round (see by_round)."""
+    return med(by_round(num, den, key))
+
+
+def rounds_text(ratios):
+    """"; per round 0.41, 0.46, …" for a note, when there was more than one round."""
+    return "; per round " + ", ".join(f"{x:.2f}×" for x in ratios) if len(ratios) > 1 else ""
 
 
 def fmt(x, digits=None):
@@ -160,7 +186,8 @@ def section_apns_sim(rows, out):
             runs = pick(rows, mode=mode, conns=conns)
             # nghttpd is only for scale: its failures void its figure in the note, not the ratio.
             ngh_bad = failures_text(pick(runs, server="nghttpd"))
-            t.add(f"{mode} -c{conns}: simulator ÷ bare hyper (req/s)", sim / bare if sim and bare else None, "×",
+            t.add(f"{mode} -c{conns}: simulator ÷ bare hyper (req/s)",
+                  paired(pick(runs, server="sim"), pick(runs, server="bare"), "req_s"), "×",
                   at_least=0.8, others=runs, runs=[r for r in runs if r.get("server") != "nghttpd"],
                   note=f"sim {fmt(sim)}/s, bare {fmt(bare)}/s, nghttpd {'invalid' if ngh_bad else fmt(ngh) + '/s'}; "
                        f"sim CPU {fmt(m('sim', 'server_cpu_us_per_req'))} µs/req"
@@ -184,13 +211,13 @@ def section_apns(rows, out):
             h_rows = pick(runs, client="h2load", mode=mode)
             nd_rows = pick(runs, client="node-apn", mode=mode)
             t.add(f"{mode}, {w} in flight: provider ÷ h2load -c1 -m100 (notif/s)",
-                  p / h if p and h else None, "×", at_least=0.5, others=p_rows + h_rows,
+                  paired(p_rows, h_rows), "×", at_least=0.5, others=p_rows + h_rows,
                   note=f"provider {fmt(p)}/s, h2load {fmt(h)}/s")
             t.add(f"{mode}, {w} in flight: provider client CPU per notification", cpu, " µs", at_most=10,
                   others=p_rows, note=f"whole process {fmt(cpu_proc)} µs (setup included); h2load "
                   f"{'invalid' if failures_text(h_rows) else fmt(h_cpu) + ' µs'} per request (whole process, same run)")
             if nd:
-                t.add(f"{mode}, {w} in flight: provider ÷ @parse/node-apn (notif/s)", p / nd if p else None, "×",
+                t.add(f"{mode}, {w} in flight: provider ÷ @parse/node-apn (notif/s)", paired(p_rows, nd_rows), "×",
                       at_least=5, others=nd_rows, runs=p_rows + nd_rows,
                       note=f"node-apn {fmt(nd)}/s, {fmt(nd_cpu)} µs CPU/notification (whole process)")
     for r in rows:
@@ -211,7 +238,7 @@ def section_fcm(rows, out):
     for w in (100, 1000):
         p_rows = pick(runs, client="pushway-fcm", inflight=w)
         p = med(r["per_s"] for r in p_rows)
-        t.add(f"{w} in flight: pushway-fcm ÷ h2load -c1 -m100 (notif/s)", p / h if p and h else None, "×",
+        t.add(f"{w} in flight: pushway-fcm ÷ h2load -c1 -m100 (notif/s)", paired(p_rows, h_rows), "×",
               at_least=0.5, others=p_rows + h_rows,
               note=f"pushway-fcm {fmt(p)}/s, h2load {fmt(h)}/s (identical body and headers, valid token)")
         # No target was set for FCM's client CPU: reported beside h2load's, as the issue asks.
@@ -219,7 +246,7 @@ def section_fcm(rows, out):
               med(r.get("phase_cpu_us") for r in p_rows), " µs", others=p_rows,
               note=f"whole process {fmt(med(r.get('process_cpu_us') for r in p_rows))} µs (setup included); h2load "
                    f"{'invalid' if failures_text(h_rows) else fmt(h_cpu) + ' µs'} per request (whole process, same run)")
-        t.add(f"{w} in flight: pushway-fcm ÷ firebase-admin send() (notif/s)", p / fa if p and fa else None, "×",
+        t.add(f"{w} in flight: pushway-fcm ÷ firebase-admin send() (notif/s)", paired(p_rows, fa_rows), "×",
               at_least=5, others=fa_rows, runs=p_rows + fa_rows,
               note=f"firebase-admin {fmt(fa)}/s, {fmt(fa_cpu)} µs CPU/notification (whole process)")
     out.append(t)
@@ -238,15 +265,15 @@ def section_vendor(rows, out, peer_name):
                for label in runs}
         label = f"{batch:,}-token requests" if batch > 1 else "single-token requests"
         if batch > 1:
-            t.add(f"{label}: pushway ÷ wrk limit (tokens/s)", p / lim if p and lim else None, "×", at_least=0.5,
+            t.add(f"{label}: pushway ÷ wrk limit (tokens/s)", paired(runs["pushway"], runs["limit"]), "×", at_least=0.5,
                   others=rs, runs=runs["pushway"] + runs["limit"], note=f"pushway {fmt(p)}/s, wrk {fmt(lim)}/s")
             t.add(f"{label}: pushway client CPU per token", m["pushway"]["cpu_us_per_token"], " µs", at_most=0.5,
                   others=runs["pushway"], note=f"wrk {cpu['limit']}, {peer_name} {cpu['peer']}")
-            t.add(f"{label}: pushway ÷ {peer_name} (tokens/s)", p / peer if p and peer else None, "×", at_least=2,
+            t.add(f"{label}: pushway ÷ {peer_name} (tokens/s)", paired(runs["pushway"], runs["peer"]), "×", at_least=2,
                   others=runs["peer"], runs=runs["pushway"] + runs["peer"], note=f"{peer_name} {fmt(peer)}/s")
         else:
             peer_text = "invalid" if failures_text(runs["peer"]) else f"{fmt(peer)}/s"
-            t.add(f"{label}: pushway ÷ wrk limit (requests/s, no target)", p / lim if p and lim else None, "×",
+            t.add(f"{label}: pushway ÷ wrk limit (requests/s, no target)", paired(runs["pushway"], runs["limit"]), "×",
                   others=rs, runs=runs["pushway"] + runs["limit"],
                   note=f"pushway {fmt(p)}/s ({fmt(m['pushway']['cpu_us_per_token'])} µs CPU each), "
                        f"wrk {fmt(lim)}/s, {peer_name} {peer_text}")
@@ -317,9 +344,10 @@ def section_gateway(rows, out):
     gw_cpu = med(r.get("server_cpu_us_per_request") for r in gw)
     conns = med(r.get("connections") for r in acc)
     t.add(f"durable accepts/s ÷ axum 202 limit (wrk -c{int(conns or 0)}, requests/s)",
-          gw_rate / lim_rate if gw_rate and lim_rate else None, "×", at_least=0.3, others=acc, runs=lim + gw,
-          note=f"gateway {fmt(gw_rate)}/s, limit {fmt(lim_rate)}/s; server CPU per request: gateway "
-               f"{fmt(gw_cpu)} µs (its deliveries included), limit {fmt(lim_cpu)} µs")
+          paired(gw, lim), "×", at_least=0.3, others=acc, runs=lim + gw,
+          note=f"gateway {fmt(gw_rate)}/s, limit {fmt(lim_rate)}/s (medians){rounds_text(by_round(gw, lim))}; "
+               f"server CPU per request: gateway {fmt(gw_cpu)} µs (its deliveries included), limit "
+               f"{fmt(lim_cpu)} µs")
     t.add("gateway server CPU per accepted message (2 deliveries each)", gw_cpu, " µs", others=gw,
           note=f"limit server {fmt(lim_cpu)} µs per request; simulators "
                f"{fmt(med(r.get('simulators_cpu_s') for r in gw), 2)} s CPU meanwhile")
@@ -332,8 +360,8 @@ def section_gateway(rows, out):
         held_cpu = med(r.get("server_cpu_us_per_request") for r in held)
         drain = med((r.get("drain") or {}).get("per_s") for r in held)
         t.add("accept path alone: accepts/s with deliveries held ÷ limit (workers off, then drained)",
-              held_rate / lim_rate if held_rate and lim_rate else None, "×", others=held, runs=lim + held,
-              note=f"gateway {fmt(held_rate)}/s, server CPU {fmt(held_cpu)} µs per message (its 2 "
+              paired(held, lim), "×", others=held, runs=lim + held,
+              note=f"gateway {fmt(held_rate)}/s{rounds_text(by_round(held, lim))}; server CPU {fmt(held_cpu)} µs per message (its 2 "
                    f"delivery rows committed, none sent meanwhile); then drained at {fmt(drain)} "
                    f"deliveries/s, every one delivered")
 
@@ -346,11 +374,11 @@ def section_gateway(rows, out):
     for kind, counts in (e2e[-1].get("outcomes", {}) if e2e else {}).items():
         outcomes[kind] = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     t.add(f"end to end: deliveries/s ÷ router_e2e by-badge notifications/s ({n:,} deliveries)",
-          rate / lib["by-badge"] if rate and lib["by-badge"] else None, "×", at_least=0.5,
+          paired(e2e, router["by-badge"]), "×", at_least=0.5,
           others=e2e + router["by-badge"], runs=e2e + router["by-badge"],
-          note=f"gateway {fmt(rate)}/s, router_e2e by-badge {fmt(lib['by-badge'])}/s, per-recipient "
-               f"{fmt(lib['per-recipient'])}/s ("
-               + (f"{rate / lib['per-recipient']:.2f}×" if rate and lib["per-recipient"] else "—") + ")")
+          note=f"gateway {fmt(rate)}/s, router_e2e by-badge {fmt(lib['by-badge'])}/s (medians)"
+               f"{rounds_text(by_round(e2e, router['by-badge']))}; per-recipient {fmt(lib['per-recipient'])}/s ("
+               + fmt(paired(e2e, router["per-recipient"]), 2) + "×)")
     t.add("end to end: POST → last outcome recorded", med(r.get("seconds") for r in e2e), " s", others=e2e,
           note=f"202 after {fmt(med(r.get('accept_ms') for r in e2e))} ms; server CPU "
                f"{fmt(med(r.get('server_cpu_us_per_delivery') for r in e2e))} µs per delivery; "
@@ -386,11 +414,11 @@ def section_cluster(rows, out):
         gw, pg = rate[("pushway", open_tx)], rate[("pgbench", open_tx)]
         both = side[("pushway", open_tx)] + side[("pgbench", open_tx)]
         t.add(f"outbox claim-and-complete rows/s ÷ pgbench, same SQL ({name}; {workers} workers, {batch} rows "
-              "per claim)", gw / pg if gw and pg else None, "×", at_least=0.5, others=both,
+              "per claim)", paired(side[("pushway", open_tx)], side[("pgbench", open_tx)]), "×", at_least=0.5,
+              others=both,
               note=f"pushway {fmt(gw)} rows/s, pgbench {fmt(pg)} rows/s; Postgres CPU per row: pushway "
                    f"{fmt(cpu[('pushway', open_tx)])} µs, pgbench {fmt(cpu[('pgbench', open_tx)])} µs")
-    slow = {label: (rate[(label, True)] / rate[(label, False)]
-                    if rate[(label, True)] and rate[(label, False)] else None) for label in ("pushway", "pgbench")}
+    slow = {label: paired(side[(label, True)], side[(label, False)]) for label in ("pushway", "pgbench")}
     pg_runs = side[("pgbench", False)] + side[("pgbench", True)]
     pg_slow = "invalid" if failures_text(pg_runs) else (f"{slow['pgbench']:.2f}×" if slow["pgbench"] else "—")
     t.add("rows/s with the open transaction ÷ without (pushway)", slow["pushway"], "×",
@@ -417,7 +445,6 @@ def section_cluster_e2e(rows, out):
             for store, nodes in setups}
     rate = {k: med(r.get("per_s") for r in rs) for k, rs in runs.items()}
     n = int(med(r.get("deliveries") for r in e2e) or 0)
-    base = rate[("sqlite", 1)]
     for store, nodes in setups:
         rs = runs[(store, nodes)]
         name = f"{'SQLite' if store == 'sqlite' else 'Postgres'}, {nodes} node{'s' if nodes > 1 else ''}"
@@ -429,7 +456,8 @@ def section_cluster_e2e(rows, out):
         if pg is not None:
             note += f", Postgres CPU {fmt(pg)} µs per delivery"
         if store != "sqlite":
-            note += "; ÷ SQLite 1 node: " + (f"{r / base:.2f}×" if r and base else "—")
+            ratio = paired(rs, runs[("sqlite", 1)])
+            note += "; ÷ SQLite 1 node: " + (f"{ratio:.2f}×" if ratio else "—")
         t.add(f"end to end deliveries/s, {name} ({n:,} deliveries)", r, "/s", others=rs, note=note)
     # Correctness on every setup: every delivery delivered or queued, every daemon client reached.
     ok = all(r.get("ok") for r in e2e) and all(runs.values())
@@ -563,7 +591,8 @@ def write(results, meta_path, out_path):
                  f"{meta.get('load_after', '?')}")
     lines += ["", "## Method", "",
               f"- Rounds: {meta['rounds']} per comparison, in order limit tool, pushway, peer; every figure is the "
-              "median of the rounds." + (" **Quick mode: 1 round, smaller N — a smoke test, not a result.**"
+              "median of the rounds, and a ratio the median of the ratios measured within each round (both sides "
+              "minutes apart at most, so the host's drifting speed moves them alike)." + (" **Quick mode: 1 round, smaller N — a smoke test, not a result.**"
                                          if meta.get("quick") else ""),
               "- Loopback only; every server a script starts is stopped by PID; every step is bounded by count and "
               "`timeout`.",

@@ -260,6 +260,26 @@ class GatewayTest(unittest.TestCase):
         t = self.table(gateway_lines(growth_kib=40 * 1024))
         self.assertEqual((t.rows[6][1], t.rows[6][4]), ("40.0 MiB", "**FAIL**"))
 
+    def test_each_ratio_is_of_runs_in_one_round_and_the_median_is_over_rounds(self):
+        # A run of 2026-12-07 (rates per s): the host slowed down 3× in rounds 2 and 5, during
+        # router_e2e but not during the gateway's runs. The medians of each side (25,202 and
+        # 44,090) would give 0.57×, a pass; the rounds' own ratios give 0.41, 0.72, 0.46, 0.38
+        # and 1.16, whose median fails.
+        pairs = [(74083, 30637), (31727, 22915), (77695, 35613), (44090, 16556), (21668, 25202)]
+        rows = []
+        for k, (router, gateway) in enumerate(pairs, start=1):
+            rows += [{"bench": "router_e2e", "mode": "by-badge", "per_s": float(router), "ok": True, "round": k},
+                     {"bench": "gateway_e2e", "deliveries": 25000, "per_s": float(gateway), "ok": True,
+                      "round": k}]
+        out = []
+        report.section_gateway(rows, out)
+        e2e = next(r for r in out[0].rows if r[0].startswith("end to end: deliveries/s"))
+        self.assertEqual(e2e[1:5], ("0.46×", "≥ 0.50×", "0.92×", "**FAIL**"))
+        self.assertIn("gateway 25,202/s, router_e2e by-badge 44,090/s (medians); "
+                      "per round 0.41×, 0.72×, 0.46×, 0.38×, 1.16×", e2e[6])
+        # A round one side did not run in gives no ratio.
+        self.assertEqual(report.by_round([rows[1], dict(rows[3], round=9)], [rows[0]]), [30637 / 74083])
+
 
 def cluster_e2e_lines(pg3_ok=True):
     """What examples/gateway_bench.rs e2e prints in one round of the cluster_e2e section."""
