@@ -16,6 +16,7 @@ use std::fmt;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
 };
@@ -53,20 +54,29 @@ pub(crate) fn parse<T: DeserializeOwned>(
             "Body must be application/json",
         ));
     }
+    // Each pass runs plainly first: tracking the path costs an allocation per key read, and
+    // only a failing body needs it, so only a failing body is read again to say where.
     let mut de = serde_json::Deserializer::from_slice(&bytes);
-    // Also the syntax check, to the body's end: a malformed body is 400 here, whatever its
-    // first byte.
-    serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
-        .map_err(|e| {
-            let field = e.path().to_string();
-            problem(e.into_inner(), Some(field))
-        })
-        .and_then(|_| de.end().map_err(|e| problem(e, None)))?;
+    let unique = UniqueKeys::deserialize(&mut de).and_then(|_| de.end());
+    if unique.is_err() {
+        // Also the syntax check, to the body's end: a malformed body is 400 here, whatever
+        // its first byte.
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                problem(e.into_inner(), Some(field))
+            })
+            .and_then(|_| de.end().map_err(|e| problem(e, None)))?;
+    }
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(Problem::invalid(
             ".",
             "invalid type: sequence, expected an object",
         ));
+    }
+    if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(&bytes)) {
+        return Ok((value, bytes));
     }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -179,7 +189,62 @@ fn problem(e: serde_json::Error, field: Option<String>) -> Problem {
 
 #[cfg(test)]
 mod tests {
-    use super::UniqueKeys;
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use serde::Deserialize;
+
+    use super::{UniqueKeys, parse};
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn read(text: &str) -> Result<Body, serde_json::Value> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        parse::<Body>(&headers, Ok(Bytes::from(text.to_owned())))
+            .map(|(body, _)| body)
+            .map_err(|problem| serde_json::to_value(problem).expect("a problem is JSON"))
+    }
+
+    #[test]
+    fn a_body_that_fits_is_read_and_one_that_does_not_says_where() {
+        assert_eq!(
+            read(r#"{"name": "a", "inner": {"count": 2}}"#),
+            Ok(Body {
+                name: "a".to_owned(),
+                inner: Inner { count: 2 },
+            })
+        );
+        let problem = read(r#"{"name": "a", "inner": {"count": -2}}"#).expect_err("negative");
+        assert_eq!(
+            (&problem["type"], &problem["field"]),
+            (&"/problems/invalid-field".into(), &"inner.count".into())
+        );
+        let problem =
+            read(r#"{"name": "a", "inner": {"count": 2, "count": 3}}"#).expect_err("repeated");
+        assert_eq!(problem["field"], "inner");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("duplicate field `count`")),
+            "{problem}"
+        );
+        let problem = read(r#"{"name": "a", "inner": {"count": 2}} x"#).expect_err("trailing");
+        assert_eq!(problem["type"], "/problems/malformed-json");
+    }
 
     fn check(text: &str) -> Result<(), (String, String)> {
         let mut de = serde_json::Deserializer::from_str(text);
