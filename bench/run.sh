@@ -16,8 +16,9 @@
 # Postgres against pgbench running the same SQL; the daemon's cross-node push→ack latency), cluster_e2e (gateway_bench e2e on SQLite, on Postgres
 # with one node and with three nodes, same round). Each appends JSON lines to one results file
 # (BENCH_RESULTS); bench/report.py turns them into BENCHMARKS.md: value, target, ratio and verdict
-# per figure, medians of the rounds, and the CPU others used during each run (a run where others
-# used > 15% of a core is run once more, at most once: bench/lib.sh).
+# per figure, medians of the rounds (a ratio: the median of the ratios measured within each round),
+# and the CPU others used during each run (a run where others used > 15% of a core is run once
+# more, at most once: bench/lib.sh).
 #
 # Installs (when missing): apt packages nghttp2-client nghttp2-server wrk postgresql; the npm peers
 # and a Python venv for hpa under bench-out/ (git-ignored; the section scripts install them there).
