@@ -378,7 +378,7 @@ def section_gateway(rows, out):
           others=e2e + router["by-badge"], runs=e2e + router["by-badge"],
           note=f"gateway {fmt(rate)}/s, router_e2e by-badge {fmt(lib['by-badge'])}/s (medians)"
                f"{rounds_text(by_round(e2e, router['by-badge']))}; per-recipient {fmt(lib['per-recipient'])}/s ("
-               + fmt(paired(e2e, router["per-recipient"]), 2) + "×)")
+               + (f"{x:.2f}×" if (x := paired(e2e, router["per-recipient"])) else "—") + ")")
     t.add("end to end: POST → last outcome recorded", med(r.get("seconds") for r in e2e), " s", others=e2e,
           note=f"202 after {fmt(med(r.get('accept_ms') for r in e2e))} ms; server CPU "
                f"{fmt(med(r.get('server_cpu_us_per_delivery') for r in e2e))} µs per delivery; "

@@ -63,10 +63,7 @@ pub(crate) fn parse<T: DeserializeOwned>(
         // its first byte.
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                problem(e.into_inner(), Some(field))
-            })
+            .map_err(path_problem)
             .and_then(|_| de.end().map_err(|e| problem(e, None)))?;
     }
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -79,10 +76,7 @@ pub(crate) fn parse<T: DeserializeOwned>(
         return Ok((value, bytes));
     }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        problem(e.into_inner(), Some(field))
-    })?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_problem)?;
     Ok((value, bytes))
 }
 
@@ -175,6 +169,11 @@ impl<'de> Visitor<'de> for Key {
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v))
     }
+}
+
+fn path_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
+    let field = e.path().to_string();
+    problem(e.into_inner(), Some(field))
 }
 
 fn problem(e: serde_json::Error, field: Option<String>) -> Problem {

@@ -8,7 +8,6 @@ use pushway_core::{
     ChannelKey, ChannelStrategy, DeviceToken, Message, Notification, Presence, Recipient, Rendered,
     Renderer, SuppressReason, UserPushSettings,
 };
-use serde::Deserialize;
 
 use super::input::check_id;
 use super::lookup::Query;
@@ -319,11 +318,6 @@ fn parse_message(
     object.insert("id".to_owned(), serde_json::Value::String(id.to_owned()));
     let value = serde_json::Value::Object(object);
     let text = value.to_string();
-    // Read plainly first (by reference): the path-aware read below allocates per key, and
-    // only a message that does not fit needs to say where.
-    if let Ok(message) = Message::deserialize(&value) {
-        return Ok((message, text));
-    }
     let message: Message = pushway_core::json::from_value(value).map_err(|e| {
         let field = e.field().unwrap_or(".");
         let field = if field == "." {
