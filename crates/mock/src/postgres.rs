@@ -5,7 +5,7 @@
 //! - [`shared_database`]: a fresh database on a server shared by every test process of this
 //!   user (nextest runs each test in its own process; one `initdb` per test would cost seconds
 //!   each). The first caller starts the server under a file lock; a watchdog stops it and removes
-//!   its directory once no client has been connected for a while.
+//!   its directory, under the same lock, once no client has been connected for a while.
 //! - [`PgServer::start`]: a server of the caller's own, stopped when dropped, for tests that
 //!   kill or restart it.
 //!
@@ -220,70 +220,109 @@ pub fn shared_database() -> io::Result<String> {
 
 /// The server shared by this user's test processes, started when none runs.
 pub fn shared_server() -> io::Result<PgServer> {
-    let uid = current_uid();
-    let root = std::env::temp_dir().join(format!("pushway-pg-shared-{uid}"));
-    let lock = File::create(std::env::temp_dir().join(format!("pushway-pg-shared-{uid}.lock")))?;
-    lock.lock()?;
-    let port_file = root.join("port");
-    if let Ok(port) = fs::read_to_string(&port_file)
-        && let Ok(port) = port.trim().parse::<u16>()
-    {
-        let server = PgServer {
-            root: root.clone(),
-            port,
-            bin: bin_dir()?,
-            owned: false,
-        };
-        if server.answers() && server.root.join("data/postmaster.pid").exists() {
-            touch(&root.join("heartbeat"))?;
-            return Ok(server);
-        }
-        // A server from an earlier run that is gone (or half gone): start over.
-        let _ = server.stop(true);
-    }
-    let options = PgOptions {
-        fast_unsafe: true,
-        settings: Vec::new(),
-    };
-    let server = PgServer::init(root.clone(), &options, false)?;
-    fs::write(&port_file, server.port.to_string())?;
-    touch(&root.join("heartbeat"))?;
-    spawn_watchdog(&server)?;
-    Ok(server)
+    Shared::for_this_user().server()
 }
 
-/// A detached shell that stops the shared server and removes its directory once it has had
-/// no client for [`IDLE_STOP_SECS`] and no process asked for it in that time.
-fn spawn_watchdog(server: &PgServer) -> io::Result<()> {
-    let script = format!(
-        r#"
+/// Where the shared server lives and when its watchdog stops it.
+///
+/// One lock file orders everything that touches the server's directory: a client checks or
+/// starts the server and refreshes the heartbeat under it, and the watchdog decides to stop,
+/// stops and removes the directory under it. So a client never finds a server half stopped or
+/// a directory half removed, and a server a client just asked for has a fresh heartbeat.
+#[derive(Debug, Clone)]
+struct Shared {
+    root: PathBuf,
+    lock: PathBuf,
+    /// The watchdog stops the server once no client is connected and no client asked for it
+    /// in this many seconds.
+    idle_secs: u64,
+    /// How often the watchdog looks.
+    poll_secs: u64,
+}
+
+impl Shared {
+    fn for_this_user() -> Shared {
+        let uid = current_uid();
+        let tmp = std::env::temp_dir();
+        Shared {
+            root: tmp.join(format!("pushway-pg-shared-{uid}")),
+            lock: tmp.join(format!("pushway-pg-shared-{uid}.lock")),
+            idle_secs: IDLE_STOP_SECS,
+            poll_secs: 10,
+        }
+    }
+
+    fn server(&self) -> io::Result<PgServer> {
+        let lock = File::create(&self.lock)?;
+        lock.lock()?;
+        let port_file = self.root.join("port");
+        if let Ok(port) = fs::read_to_string(&port_file)
+            && let Ok(port) = port.trim().parse::<u16>()
+        {
+            let server = PgServer {
+                root: self.root.clone(),
+                port,
+                bin: bin_dir()?,
+                owned: false,
+            };
+            if server.answers() && server.root.join("data/postmaster.pid").exists() {
+                touch(&self.root.join("heartbeat"))?;
+                return Ok(server);
+            }
+            // A server from an earlier run that is gone (or half gone): start over.
+            let _ = server.stop(true);
+        }
+        let options = PgOptions {
+            fast_unsafe: true,
+            settings: Vec::new(),
+        };
+        let server = PgServer::init(self.root.clone(), &options, false)?;
+        fs::write(&port_file, server.port.to_string())?;
+        touch(&self.root.join("heartbeat"))?;
+        self.spawn_watchdog(&server)?;
+        Ok(server)
+    }
+
+    /// A detached shell that, under the lock, stops the server and removes its directory once
+    /// it has had no client for `idle_secs` and no process asked for it in that time. It leaves
+    /// alone a directory that holds another server by then (another port in `port`).
+    fn spawn_watchdog(&self, server: &PgServer) -> io::Result<()> {
+        let script = format!(
+            r#"
+exec 9>>"{lock}"
 while true; do
-  sleep 10
+  sleep {poll}
+  flock 9
+  [ "$(cat "{root}/port" 2>/dev/null)" = "{port}" ] || exit 0
   clients=$("{bin}/psql" -X -At -h 127.0.0.1 -p {port} -U {user} -d postgres -c \
     "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>/dev/null || echo gone)
   [ "$clients" = gone ] && break
   age=$(( $(date +%s) - $(stat -c %Y "{root}/heartbeat" 2>/dev/null || echo 0) ))
   if [ "$clients" = 0 ] && [ "$age" -gt {idle} ]; then break; fi
+  flock -u 9
 done
 {stop}
 rm -rf "{root}"
 "#,
-        bin = server.bin.display(),
-        port = server.port,
-        user = USER,
-        root = server.root.display(),
-        idle = IDLE_STOP_SECS,
-        stop = stop_command(server)?,
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()?;
-    Ok(())
+            lock = self.lock.display(),
+            poll = self.poll_secs,
+            bin = server.bin.display(),
+            port = server.port,
+            user = USER,
+            root = self.root.display(),
+            idle = self.idle_secs,
+            stop = stop_command(server)?,
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(())
+    }
 }
 
 fn stop_command(server: &PgServer) -> io::Result<String> {
@@ -497,6 +536,48 @@ mod tests {
         let server = shared_server().expect("shared server");
         assert!(server.answers());
         assert!(a.starts_with(&format!("postgres://{USER}@127.0.0.1:{}/t", server.port())));
+    }
+
+    /// The watchdog stops an idle shared server only when it holds the lock, so a client that
+    /// holds it (checking or starting the server) never sees the server stop or its directory
+    /// go; once the lock is free, the idle server is stopped and removed.
+    #[test]
+    fn the_watchdog_stops_an_idle_server_only_under_the_lock() {
+        let tmp = std::env::temp_dir();
+        let name = format!("pushway-pg-watchdog-{}-{}", std::process::id(), nanos());
+        let shared = Shared {
+            root: tmp.join(&name),
+            lock: tmp.join(format!("{name}.lock")),
+            idle_secs: 1,
+            poll_secs: 1,
+        };
+        let server = shared.server().expect("shared server");
+        assert!(server.answers());
+
+        let lock = File::create(&shared.lock).expect("lock file");
+        lock.lock().expect("lock");
+        let long_ago = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(shared.root.join("heartbeat"))
+            .and_then(|f| f.set_modified(long_ago))
+            .expect("an old heartbeat");
+        // Several of the watchdog's rounds, each of which would stop the idle server.
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(server.answers(), "stopped while a client held the lock");
+        assert!(shared.root.join("data/postmaster.pid").exists());
+
+        drop(lock);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while shared.root.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            !shared.root.exists(),
+            "the idle server's directory is still there"
+        );
+        assert!(!server.answers(), "the idle server still answers");
+        let _ = fs::remove_file(&shared.lock);
     }
 
     /// An own server stops and starts again on the same port, and is gone after drop.
