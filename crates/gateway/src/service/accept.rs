@@ -14,7 +14,8 @@ use super::lookup::Query;
 use super::{MessageRequest, RecipientIn, Service, ServiceError};
 use crate::app::App;
 use crate::store::{
-    Accepted, DeviceState, Login, NewDelivery, NewMessage, NewRecipient, RecipientState,
+    Accepted, DeviceState, Login, MorePart, MoreRecipients, NewDelivery, NewMessage, NewRecipient,
+    RecipientState, StoreError,
 };
 
 /// The most recipients one message may name.
@@ -60,24 +61,23 @@ impl Service {
             .unwrap_or_else(|| {
                 i64::try_from(self.worker.default_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
             });
-        let users: Vec<String> = request
+        // A group message's later recipients are read, rendered and written in parts, each
+        // part's rows written while the next part is read and rendered (`stream_rest`).
+        let (first, rest) = request
             .recipients
-            .iter()
-            .map(|r| r.user_id.clone())
-            .collect();
-        // The key and the recipients are read with those of concurrent accepts.
+            .split_at(request.recipients.len().min(STREAM_PART));
+        // The key and the (first) recipients are read with those of concurrent accepts.
         let found = self
             .lookups
             .lookup(Query {
                 app: app_id.to_owned(),
                 key: key.to_owned(),
-                users,
+                users: first.iter().map(|r| r.user_id.clone()).collect(),
             })
             .await?;
         if let Some((id, hash)) = found.earlier {
             return replay(id, hash, request_hash);
         }
-        let mut known = found.recipients;
         let mut plan = Plan {
             app: &app,
             message: &message,
@@ -86,13 +86,7 @@ impl Service {
             notifications: Vec::new(),
             seen: HashMap::new(),
         };
-        let mut recipients = Vec::with_capacity(request.recipients.len());
-        for r in &request.recipients {
-            let state = known.remove(&r.user_id).unwrap_or_default();
-            recipients.push(plan.recipient(r, state)?);
-        }
-        let notifications = plan.notifications;
-
+        let recipients = plan.part(first, found.recipients)?;
         let new = NewMessage {
             id,
             app: app_id.to_owned(),
@@ -101,11 +95,22 @@ impl Service {
             body,
             created_at: now,
             expires_at: now.saturating_add(ttl_ms),
-            notifications,
+            notifications: plan.notifications.clone(),
             recipients,
         };
-        let request_hash = new.request_hash;
-        let accepted = self.committer.commit(new).await?;
+        let accepted = if rest.is_empty() {
+            self.committer.commit(new).await?
+        } else {
+            let (parts, more) = tokio::sync::mpsc::channel(STREAM_AHEAD);
+            let (committed, streamed) = tokio::join!(
+                self.committer.commit_streamed(new, MoreRecipients(more)),
+                self.stream_rest(app_id, rest, &mut plan, parts)
+            );
+            // A part that failed to render or read is the answer (the commit then failed for
+            // it, storing nothing).
+            streamed?;
+            committed?
+        };
         if !accepted.created {
             // Another request took the key meanwhile; it may have been a different one.
             if let Some((id, hash)) = self.store.find_idempotent(app_id, key).await? {
@@ -114,6 +119,62 @@ impl Service {
         }
         // The committer woke the workers (or handed them the rows).
         Ok(accepted)
+    }
+}
+
+/// Recipients read, rendered and written per part, for a message with more than this many.
+pub const STREAM_PART: usize = 1_000;
+/// Parts rendered ahead of the writer at most.
+const STREAM_AHEAD: usize = 2;
+
+impl Service {
+    /// Reads and renders `rest` in parts of [`STREAM_PART`] and sends each to the writer
+    /// (`parts`), reading the next part's recipients while rendering one; ends the stream
+    /// with [`MorePart::End`], or with [`MorePart::Failed`] and the error.
+    async fn stream_rest(
+        &self,
+        app_id: &str,
+        rest: &[RecipientIn],
+        plan: &mut Plan<'_>,
+        parts: tokio::sync::mpsc::Sender<MorePart>,
+    ) -> Result<(), ServiceError> {
+        let read = |part: &[RecipientIn]| {
+            let store = self.store.clone();
+            let app = app_id.to_owned();
+            let users: Vec<String> = part.iter().map(|r| r.user_id.clone()).collect();
+            tokio::spawn(async move { store.recipients(&app, &users).await })
+        };
+        let mut chunks = rest.chunks(STREAM_PART);
+        let mut next = chunks.next().map(|part| (part, read(part)));
+        let mut sent = plan.notifications.len();
+        while let Some((part, reading)) = next.take() {
+            next = chunks.next().map(|part| (part, read(part)));
+            let rendered = match reading.await {
+                Ok(Ok(known)) => plan.part(part, known),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(StoreError::new(e).into()),
+            };
+            let recipients = match rendered {
+                Ok(recipients) => recipients,
+                Err(e) => {
+                    let _ = parts.send(MorePart::Failed(e.to_string())).await;
+                    return Err(e);
+                }
+            };
+            let notifications = plan.notifications[sent..].to_vec();
+            sent = plan.notifications.len();
+            let part = MorePart::Recipients {
+                notifications,
+                recipients,
+            };
+            if parts.send(part).await.is_err() {
+                // The writer wants no more (the key was taken meanwhile, or the commit
+                // failed): the commit's answer says which.
+                return Ok(());
+            }
+        }
+        let _ = parts.send(MorePart::End).await;
+        Ok(())
     }
 }
 
@@ -131,6 +192,20 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// What each of `part` gets, given the states `known` read for them.
+    fn part(
+        &mut self,
+        part: &[RecipientIn],
+        mut known: HashMap<String, RecipientState>,
+    ) -> Result<Vec<NewRecipient>, ServiceError> {
+        let mut recipients = Vec::with_capacity(part.len());
+        for r in part {
+            let state = known.remove(&r.user_id).unwrap_or_default();
+            recipients.push(self.recipient(r, state)?);
+        }
+        Ok(recipients)
+    }
+
     /// What `r` gets: suppressed as a whole, or a delivery per logged-in device.
     fn recipient(
         &mut self,

@@ -27,6 +27,71 @@ pub struct NewMessage {
     pub recipients: Vec<NewRecipient>,
 }
 
+/// The recipients of a message after its first ones, in parts, each sent as soon as it is
+/// rendered: a store can write the first parts while the next are being read and rendered
+/// (see [`Store::accept_streamed`](super::Store::accept_streamed)).
+///
+/// The parts end with [`MorePart::End`]; a stream that stops without it (its sender dropped: the
+/// request was abandoned) or with [`MorePart::Failed`] must leave nothing stored.
+#[derive(Debug)]
+pub struct MoreRecipients(pub tokio::sync::mpsc::Receiver<MorePart>);
+
+/// One part of [`MoreRecipients`].
+#[derive(Debug)]
+pub enum MorePart {
+    /// More recipients, with the notifications first rendered for them: they take the next
+    /// indices after those of [`NewMessage::notifications`] and the parts before.
+    Recipients {
+        /// Newly rendered notifications (JSON).
+        notifications: Vec<String>,
+        /// The recipients, in request order after those before.
+        recipients: Vec<NewRecipient>,
+    },
+    /// Every recipient was sent.
+    End,
+    /// Rendering failed: nothing of the message may be stored.
+    Failed(String),
+}
+
+impl MoreRecipients {
+    /// The next part, waiting on this (non-async) thread; a stream that ended without
+    /// [`MorePart::End`] answers [`MorePart::Failed`].
+    pub fn blocking_next(&mut self) -> MorePart {
+        self.0
+            .blocking_recv()
+            .unwrap_or_else(|| MorePart::Failed(ABANDONED.to_owned()))
+    }
+
+    /// The next part (as [`blocking_next`](Self::blocking_next), awaited).
+    pub async fn next(&mut self) -> MorePart {
+        self.0
+            .recv()
+            .await
+            .unwrap_or_else(|| MorePart::Failed(ABANDONED.to_owned()))
+    }
+
+    /// Every remaining part added to `message`: its whole recipient list (what a store that
+    /// writes parts as they come would have written).
+    pub async fn collect_into(mut self, message: &mut NewMessage) -> Result<(), String> {
+        loop {
+            match self.next().await {
+                MorePart::Recipients {
+                    notifications,
+                    recipients,
+                } => {
+                    message.notifications.extend(notifications);
+                    message.recipients.extend(recipients);
+                }
+                MorePart::End => return Ok(()),
+                MorePart::Failed(why) => return Err(why),
+            }
+        }
+    }
+}
+
+/// Why a stream of recipients that stopped without its end stores nothing.
+const ABANDONED: &str = "the message's recipients stopped before their end";
+
 /// One recipient of a new message.
 #[derive(Debug, Clone)]
 pub struct NewRecipient {

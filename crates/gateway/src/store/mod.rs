@@ -24,7 +24,9 @@ use pushway_core::TokenKind;
 
 pub use dead_letter::{DeadLetter, DeadLetterFilter, NotReplayed, Replayed};
 pub use device::{Device, DeviceState, Login, PutDevice, RecipientState, StoredSettings};
-pub use message::{Accepted, DeliveryState, NewDelivery, NewMessage, NewRecipient};
+pub use message::{
+    Accepted, DeliveryState, MorePart, MoreRecipients, NewDelivery, NewMessage, NewRecipient,
+};
 pub use open::AnyStore;
 pub use outbox::{
     AcceptLease, Claimed, DaemonUpdate, DeadTokenEntry, DeadTokenRecord, LeasedAtAccept,
@@ -141,6 +143,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
         let _ = lease;
         Ok((self.accept(&messages).await?, LeasedAtAccept::default()))
+    }
+
+    /// [`accept_leasing`](Store::accept_leasing) of one message whose recipients after the
+    /// first arrive in parts (`more`), in one transaction: nothing is stored unless every part
+    /// came and the stream ended. A store may write the parts as they come (SQLite); by
+    /// default they are collected first.
+    async fn accept_streamed(
+        &self,
+        mut message: NewMessage,
+        more: MoreRecipients,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
+        more.collect_into(&mut message)
+            .await
+            .map_err(StoreError::new)?;
+        let (mut accepted, leased) = self.accept_leasing(vec![message], lease).await?;
+        let accepted = accepted
+            .pop()
+            .ok_or_else(|| StoreError::new("an accept answered no message"))?;
+        Ok((accepted, leased))
     }
 
     /// A message's status as of `now` (which routes are paused); `None` when the app has no

@@ -38,6 +38,7 @@ mod store_handoff;
 mod store_pg_claim_start;
 mod store_pg_finished;
 mod store_postgres;
+mod store_streamed;
 mod support;
 mod tim;
 mod webhook_receiver;

@@ -6,14 +6,18 @@
 //! SQLite's own work and no thread hand-off per row. Messages go in accept order, and a
 //! message's delivery rows grouped by notification (see `insert_rows`). (Postgres: `unnest` of
 //! arrays.)
+//!
+//! A message whose recipients come in parts (`accept_streamed`) is written part by part as
+//! they arrive, in the one transaction: the writer inserts a part's rows while the next part's
+//! recipients are read and rendered on other threads.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::raw::raw_err;
 use super::{SqliteStore, kind_label};
 use crate::store::{
-    AcceptLease, Accepted, Claimed, LeasedAtAccept, NewDelivery, NewMessage, StoreError,
-    WebhookFilter,
+    AcceptLease, Accepted, Claimed, LeasedAtAccept, MorePart, MoreRecipients, NewDelivery,
+    NewMessage, NewRecipient, StoreError, WebhookFilter,
 };
 
 impl SqliteStore {
@@ -24,17 +28,77 @@ impl SqliteStore {
     ) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
         let filter = self.webhook_filter();
         self.hot
-            .transaction(true, move |conn| accept(conn, &messages, lease, &filter))
+            .transaction(true, move |conn| {
+                let written = accept(conn, &messages, lease, &filter)?;
+                let leased = written.lessor.map(|l| l.leased).unwrap_or_default();
+                Ok((written.accepted, leased))
+            })
+            .await
+    }
+
+    pub(super) async fn accept_streamed_impl(
+        &self,
+        message: NewMessage,
+        mut more: MoreRecipients,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
+        let filter = self.webhook_filter();
+        self.hot
+            .transaction(true, move |conn| {
+                let messages = std::slice::from_ref(&message);
+                let Written {
+                    mut accepted,
+                    mut lessor,
+                    rows,
+                } = accept(conn, messages, lease, &filter)?;
+                let accepted = accepted
+                    .pop()
+                    .ok_or_else(|| StoreError::new("an accept answered no message"))?;
+                // A key taken meanwhile: nothing was written, and the parts are not wanted.
+                if let Some(mut rows) = rows.into_iter().next() {
+                    loop {
+                        match more.blocking_next() {
+                            MorePart::Recipients {
+                                notifications,
+                                recipients,
+                            } => {
+                                rows.insert(conn, &notifications, &recipients, lessor.as_mut())?;
+                                super::webhooks::accept_events(
+                                    conn,
+                                    &[(&message, &recipients[..])],
+                                    &filter,
+                                )?;
+                            }
+                            MorePart::End => break,
+                            // The transaction is rolled back.
+                            MorePart::Failed(why) => return Err(StoreError::new(why)),
+                        }
+                    }
+                }
+                Ok((accepted, lessor.map(|l| l.leased).unwrap_or_default()))
+            })
             .await
     }
 }
 
-fn accept(
+/// What [`accept`] wrote.
+struct Written<'m> {
+    /// Each message's answer.
+    accepted: Vec<Accepted>,
+    /// The rows leased so far (with a lease).
+    lessor: Option<Lessor>,
+    /// Per new message, its writer, to add more recipients with.
+    rows: Vec<MessageRows<'m>>,
+}
+
+/// Inserts the messages that are new (their keys not taken) with their notifications,
+/// recipients and delivery rows.
+fn accept<'m>(
     conn: &Connection,
-    messages: &[NewMessage],
+    messages: &'m [NewMessage],
     lease: Option<AcceptLease>,
     filter: &WebhookFilter,
-) -> Result<(Vec<Accepted>, LeasedAtAccept), StoreError> {
+) -> Result<Written<'m>, StoreError> {
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO messages
@@ -80,19 +144,27 @@ fn accept(
             created: false,
         });
     }
-    let mut leased = LeasedAtAccept::default();
+    let mut lessor = None;
+    let mut writers = Vec::with_capacity(new.len());
     if !new.is_empty() {
-        let mut lessor = match lease {
+        lessor = match lease {
             Some(lease) => Some(Lessor::new(conn, lease)?),
             None => None,
         };
-        insert_rows(conn, &new, lessor.as_mut())?;
-        if let Some(lessor) = lessor {
-            leased = lessor.leased;
+        for m in &new {
+            let mut rows = MessageRows::new(m);
+            rows.insert(conn, &m.notifications, &m.recipients, lessor.as_mut())?;
+            writers.push(rows);
         }
-        super::webhooks::accept_events(conn, &new, filter)?;
+        let parts: Vec<(&NewMessage, &[NewRecipient])> =
+            new.iter().map(|m| (*m, &m.recipients[..])).collect();
+        super::webhooks::accept_events(conn, &parts, filter)?;
     }
-    Ok((accepted, leased))
+    Ok(Written {
+        accepted,
+        lessor,
+        rows: writers,
+    })
 }
 
 /// Which new rows are written leased (see `worker::Handoff`): the first `lease.rows` of routes
@@ -134,42 +206,67 @@ impl Lessor {
     }
 }
 
-/// The notifications, recipients, suppressed devices and delivery rows of new messages.
-fn insert_rows(
-    conn: &Connection,
-    messages: &[&NewMessage],
-    mut lessor: Option<&mut Lessor>,
-) -> Result<(), StoreError> {
-    let prepare = |sql: &str| conn.prepare_cached(sql).map_err(raw_err);
-    let mut notification = prepare("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")?;
-    let mut recipient = prepare(
-        "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    let mut suppressed = prepare(
-        "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    // Due (pending, never tried), or as a claim at the lease's `now` would leave the row: in
-    // flight, first attempt, leased.
-    let mut delivery = prepare(
-        "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
-               kind, credential, token, state, attempts, lease_until, run_at, expires_at,
-               created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?12, ?13, ?14, ?10, ?9, ?15)",
-    )?;
-    for m in messages {
-        let mut notification_ids = Vec::with_capacity(m.notifications.len());
-        for body in &m.notifications {
-            notification.execute(params![m.id, body]).map_err(raw_err)?;
-            notification_ids.push(conn.last_insert_rowid());
+/// Writes a new message's notifications, recipients, suppressed devices and delivery rows,
+/// in one part or several.
+struct MessageRows<'m> {
+    message: &'m NewMessage,
+    /// Every notification written so far, by index: its row id and its JSON.
+    notifications: Vec<(i64, String)>,
+    /// Whether a leased row of the notification was handed over (its JSON goes once).
+    handed: Vec<bool>,
+    /// The next recipient's position in the request.
+    position: i64,
+}
+
+impl<'m> MessageRows<'m> {
+    fn new(message: &'m NewMessage) -> Self {
+        MessageRows {
+            message,
+            notifications: Vec::new(),
+            handed: Vec::new(),
+            position: 0,
         }
-        let mut handed = vec![false; m.notifications.len()];
-        for (position, r) in m.recipients.iter().enumerate() {
-            let position = i64::try_from(position).map_err(StoreError::new)?;
+    }
+
+    /// Writes `notifications` (the next indices) and `recipients` (the next positions).
+    fn insert(
+        &mut self,
+        conn: &Connection,
+        notifications: &[String],
+        recipients: &[NewRecipient],
+        mut lessor: Option<&mut Lessor>,
+    ) -> Result<(), StoreError> {
+        let m = self.message;
+        let prepare = |sql: &str| conn.prepare_cached(sql).map_err(raw_err);
+        let mut notification =
+            prepare("INSERT INTO notifications (message_id, body) VALUES (?1, ?2)")?;
+        let mut recipient = prepare(
+            "INSERT INTO recipients (message_id, position, user_id, unread, suppressed)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut suppressed = prepare(
+            "INSERT INTO suppressed_devices (message_id, user_id, device_id, reason)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        // Due (pending, never tried), or as a claim at the lease's `now` would leave the row:
+        // in flight, first attempt, leased.
+        let mut delivery = prepare(
+            "INSERT INTO deliveries (message_id, app_id, user_id, device_id, notification_id,
+                   kind, credential, token, state, attempts, lease_until, run_at, expires_at,
+                   created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?12, ?13, ?14, ?10, ?9, ?15)",
+        )?;
+        for body in notifications {
+            notification.execute(params![m.id, body]).map_err(raw_err)?;
+            self.notifications
+                .push((conn.last_insert_rowid(), body.clone()));
+            self.handed.push(false);
+        }
+        for r in recipients {
             recipient
-                .execute(params![m.id, position, r.user, r.unread, r.suppressed])
+                .execute(params![m.id, self.position, r.user, r.unread, r.suppressed])
                 .map_err(raw_err)?;
+            self.position += 1;
             for (device, reason) in &r.suppressed_devices {
                 suppressed
                     .execute(params![m.id, r.user, device, reason])
@@ -181,17 +278,17 @@ fn insert_rows(
         // few adjacent pages rather than a page per row (a group message whose recipients
         // share 99 renderings had each record touch ~250 pages spread over the message's),
         // and their ids are consecutive, so alike outcomes are recorded by id range
-        // (`outbox.rs`).
-        let mut rows: Vec<(&str, &NewDelivery)> = m
-            .recipients
+        // (`outbox.rs`). (Within a part, for a message written in parts.)
+        let mut rows: Vec<(&str, &NewDelivery)> = recipients
             .iter()
             .flat_map(|r| r.deliveries.iter().map(|d| (r.user.as_str(), d)))
             .collect();
         rows.sort_by_key(|(_, d)| d.notification);
         for (user, d) in rows {
-            let notification = notification_ids
+            let notification = self
+                .notifications
                 .get(d.notification)
-                .copied()
+                .map(|(id, _)| *id)
                 .ok_or_else(|| StoreError::new("delivery refers to no notification"))?;
             let lessor = lessor.as_deref_mut().filter(|l| l.takes(&m.app, d));
             let (state, attempts, lease_until, run_at, updated_at) = match &lessor {
@@ -240,15 +337,15 @@ fn insert_rows(
                 message_id: m.id.clone(),
                 accepted_at: m.created_at,
             });
-            if let Some(first) = handed.get_mut(d.notification)
+            if let Some(first) = self.handed.get_mut(d.notification)
                 && !std::mem::replace(first, true)
             {
                 lessor
                     .leased
                     .notifications
-                    .push((notification, m.notifications[d.notification].clone()));
+                    .push((notification, self.notifications[d.notification].1.clone()));
             }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -269,6 +269,15 @@ impl Store for SqliteStore {
         self.accept_impl(messages, lease).await
     }
 
+    async fn accept_streamed(
+        &self,
+        message: NewMessage,
+        more: MoreRecipients,
+        lease: Option<AcceptLease>,
+    ) -> Result<(Accepted, LeasedAtAccept), StoreError> {
+        self.accept_streamed_impl(message, more, lease).await
+    }
+
     async fn status(
         &self,
         app: &str,

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use super::raw::raw_err;
 use super::{SqliteStore, kind_label};
 use crate::store::{
-    DaemonUpdate, DeliveryState, EventType, NewMessage, StoreError, WebhookFilter, WriteBatch,
+    DaemonUpdate, DeliveryState, EventType, NewMessage, NewRecipient, StoreError, WebhookFilter,
+    WriteBatch,
 };
 
 mod queue;
@@ -207,7 +208,7 @@ pub(super) fn daemon_events(
 /// per device that gets nothing (`device_id` set).
 pub(super) fn accept_events(
     conn: &Connection,
-    messages: &[&NewMessage],
+    messages: &[(&NewMessage, &[NewRecipient])],
     filter: &WebhookFilter,
 ) -> Result<(), StoreError> {
     if !filter.any(EventType::Suppressed) {
@@ -216,12 +217,12 @@ pub(super) fn accept_events(
     let t = EventType::Suppressed.as_str();
     let mut rows = Vec::new();
     let mut now = 0;
-    for m in messages {
+    for (m, recipients) in messages {
         if !filter.wants(&m.app, EventType::Suppressed) {
             continue;
         }
         now = now.max(m.created_at);
-        for r in &m.recipients {
+        for r in *recipients {
             if let Some(reason) = &r.suppressed {
                 let device = None::<String>;
                 rows.push(json!([
