@@ -37,12 +37,6 @@ pub(crate) struct Committer {
     tx: mpsc::Sender<Item>,
 }
 
-impl std::fmt::Debug for Item {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Item").finish_non_exhaustive()
-    }
-}
-
 impl Committer {
     /// Starts the committer task over `store`, handing rows to `handoff` and waking the
     /// workers' claims (`wake`) when rows were left due.
